@@ -1,0 +1,67 @@
+"""Reading a meter from a photo: the port that `ocr/` implements and the rule that picks a value.
+
+Core knows nothing of Tesseract or Pillow; it hands bytes to a `MeterPhotoReader` and gets
+back candidates. Which candidate is plausible is a domain rule, so it lives here.
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class PhotoProblem(StrEnum):
+    """Why a photo gave no usable reading; each has its own advice for the person."""
+
+    NOT_AN_IMAGE = "not_an_image"
+    TOO_LARGE = "too_large"
+    TOO_SMALL = "too_small"
+    TOO_DARK = "too_dark"
+    BLURRED = "blurred"
+    COUNTER_NOT_FOUND = "counter_not_found"
+    NO_DIGITS = "no_digits"
+    TIMEOUT = "timeout"
+    BUSY = "busy"
+
+
+@dataclass(frozen=True)
+class ReadingCandidate:
+    """One way of reading the counter: the integer value, the digits as seen, 0..1 confidence."""
+
+    value: int
+    digits: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class PhotoRecognition:
+    """What the reader made of one photo: candidates best first, or the problem."""
+
+    candidates: tuple[ReadingCandidate, ...] = ()
+    problem: PhotoProblem | None = None
+    width: int = 0
+    height: int = 0
+    details: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def best(self) -> ReadingCandidate | None:
+        """The most confident candidate, if any."""
+        return self.candidates[0] if self.candidates else None
+
+
+@dataclass(frozen=True)
+class ReadingPrior:
+    """What we already know about the meter, used to choose among candidates."""
+
+    previous: int | None = None
+    digit_count: int | None = None
+    max_increase: int | None = None
+
+
+class MeterPhotoReader(abc.ABC):
+    """Port: photo bytes in, candidates out. Implementations must not block the event loop."""
+
+    @abc.abstractmethod
+    async def read(self, image: bytes, prior: ReadingPrior | None = None) -> PhotoRecognition:
+        """Recognise the counter in `image`; never raises for bad input, reports a problem."""
