@@ -1,0 +1,348 @@
+"""Domain entities of the personal cabinet.
+
+Plain dataclasses: storage maps rows to these, flows read them. Money is Decimal with two
+places, times are timezone-aware, readings are integer kWh per zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from enum import StrEnum
+
+
+class Zone(StrEnum):
+    """A metering zone. Single-zone meters use DAY only ("Зона 1 (день)" in the manual)."""
+
+    DAY = "day"
+    NIGHT = "night"
+    PEAK = "peak"
+    HALF_PEAK = "half_peak"
+
+
+class TariffPlan(StrEnum):
+    """How an account is billed; decides the zones its meter has."""
+
+    SINGLE = "single"
+    TWO_ZONE = "two_zone"
+    THREE_ZONE = "three_zone"
+
+    @property
+    def zones(self) -> tuple[Zone, ...]:
+        """The zones in the order they are asked and shown."""
+        return _PLAN_ZONES[self]
+
+
+_PLAN_ZONES: dict[TariffPlan, tuple[Zone, ...]] = {
+    TariffPlan.SINGLE: (Zone.DAY,),
+    TariffPlan.TWO_ZONE: (Zone.DAY, Zone.NIGHT),
+    TariffPlan.THREE_ZONE: (Zone.PEAK, Zone.HALF_PEAK, Zone.NIGHT),
+}
+
+
+class Channel(StrEnum):
+    """Where a person talks to us; also the source of a reading submitted there."""
+
+    TELEGRAM = "telegram"
+    VIBER = "viber"
+    MESSENGER = "messenger"
+    CONSOLE = "console"
+    EMAIL = "email"
+
+
+class ReadingSource(StrEnum):
+    """Who took a reading (manual fig. 3.1 "Джерело"). A photo is a flag, not a source."""
+
+    TELEGRAM = "telegram"
+    VIBER = "viber"
+    MESSENGER = "messenger"
+    CONSOLE = "console"
+    CABINET = "cabinet"
+    CONTROLLER = "controller"
+    INSPECTION = "inspection"
+    ESTIMATED = "estimated"
+
+
+class OutageKind(StrEnum):
+    """Planned works are announced ahead; emergencies are reported as they happen."""
+
+    PLANNED = "planned"
+    EMERGENCY = "emergency"
+
+
+class RequestStatus(StrEnum):
+    """Life of a call-centre request, free-service order or support request."""
+
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+    REJECTED = "rejected"
+
+
+Readings = dict[Zone, int]
+"""Integer kWh per zone."""
+
+
+@dataclass(frozen=True)
+class Region:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class Dso:
+    """Оператор системи розподілу (grid operator)."""
+
+    id: int
+    name: str
+    region_id: int
+    short_name: str = ""
+
+
+@dataclass(frozen=True)
+class Supplier:
+    id: int
+    name: str
+    iban: str = ""
+    edrpou: str = ""
+
+
+@dataclass(frozen=True)
+class Address:
+    """A postal address split the way outage targeting needs it."""
+
+    settlement: str
+    street: str
+    building: str
+    apartment: str = ""
+
+    def one_line(self) -> str:
+        """Street, building and apartment, then settlement: how a bill prints it."""
+        flat = f", кв. {self.apartment}" if self.apartment else ""
+        return f"{self.street}, {self.building}{flat}, {self.settlement}"
+
+
+@dataclass(frozen=True)
+class Account:
+    """Особовий рахунок: one metering point of one household."""
+
+    id: int
+    number: str
+    eic: str
+    holder_name: str
+    address: Address
+    dso_id: int
+    supplier_id: int
+    tariff_plan: TariffPlan = TariffPlan.SINGLE
+    outage_group: str | None = None
+    contract_number: str = ""
+    contract_date: date | None = None
+    opening_balance: Decimal = Decimal("0.00")
+
+
+@dataclass(frozen=True)
+class Meter:
+    """The meter installed on an account (the one with removed_on None is in service)."""
+
+    id: int
+    account_id: int
+    serial: str
+    type_name: str
+    zones: tuple[Zone, ...]
+    digit_count: int
+    installed_on: date
+    install_readings: Readings
+    removed_on: date | None = None
+
+    @property
+    def rollover_modulus(self) -> int:
+        """The value at which the counter wraps back to zero."""
+        return 10**self.digit_count
+
+
+@dataclass(frozen=True)
+class SubmittedReading:
+    """Покази, введені для розрахунку: what a person or a controller reported."""
+
+    id: int | None
+    account_id: int
+    meter_id: int
+    taken_at: datetime
+    values: Readings
+    source: ReadingSource
+    identity_id: int | None = None
+    photo_id: int | None = None
+
+
+@dataclass(frozen=True)
+class BillingReading:
+    """Розрахункові покази: the reading billing settled a period on."""
+
+    account_id: int
+    meter_id: int
+    period: str  # YYYY-MM
+    taken_on: date
+    values: Readings
+    source: ReadingSource
+
+
+@dataclass(frozen=True)
+class Consumption:
+    """kWh billed for one period and zone."""
+
+    account_id: int
+    period: str
+    zone: Zone
+    kwh: int
+
+
+@dataclass(frozen=True)
+class Bill:
+    """A bill for a period: what was charged and what is due after earlier over/underpayment."""
+
+    id: int
+    account_id: int
+    period: str
+    issued_on: date
+    charged: Decimal
+    amount_due: Decimal
+    kwh: int
+    pdf_ref: str | None = None
+
+
+@dataclass(frozen=True)
+class Payment:
+    id: int
+    account_id: int
+    amount: Decimal
+    paid_at: datetime
+    provider: str
+    provider_txn_id: str
+
+
+@dataclass(frozen=True)
+class TariffRate:
+    """Price per kWh (with VAT) of one zone of one plan, in force from a date."""
+
+    plan: TariffPlan
+    zone: Zone
+    price: Decimal
+    valid_from: date
+    valid_to: date | None = None
+
+
+@dataclass(frozen=True)
+class Person:
+    id: int
+    name: str = ""
+    phone: str | None = None
+    email: str | None = None
+    locale: str | None = None
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ChannelIdentity:
+    """One messenger user id of a person; unreachable once they block or unsubscribe."""
+
+    id: int
+    person_id: int
+    channel: Channel
+    external_id: str
+    display_name: str = ""
+    reachable: bool = True
+
+
+@dataclass(frozen=True)
+class Consent:
+    person_id: int
+    given_at: datetime
+    version: str
+    channel: Channel
+
+
+@dataclass(frozen=True)
+class NotificationPrefs:
+    """Налаштування повідомлень (manual fig. 1.1) plus topics."""
+
+    person_id: int
+    channels: frozenset[Channel] = field(default_factory=frozenset)
+    paper_bill_only: bool = False
+    outages_planned: bool = True
+    outages_emergency: bool = True
+    new_bills: bool = True
+    reading_reminders: bool = True
+    changed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CallCenterRequest:
+    id: int
+    person_id: int
+    account_id: int | None
+    request_type: str
+    text: str
+    status: RequestStatus
+    created_at: datetime
+    answer: str | None = None
+    answered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FreeServiceOrder:
+    id: int
+    person_id: int
+    account_id: int
+    service_type: str
+    phone: str
+    status: RequestStatus
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class SupportRequest:
+    id: int
+    person_id: int
+    name: str
+    login: str
+    phone: str
+    request_type: str
+    text: str
+    status: RequestStatus
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class OutageTarget:
+    """Who an outage hits: a group, or a settlement + street with optional building list."""
+
+    outage_group: str | None = None
+    settlement: str | None = None
+    street: str | None = None
+    buildings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outage:
+    id: int
+    kind: OutageKind
+    dso_id: int
+    starts_at: datetime
+    ends_at: datetime | None
+    reason: str
+    targets: tuple[OutageTarget, ...]
+    published_at: datetime
+    updated_at: datetime
+    cancelled: bool = False
+    restored_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class DialogState:
+    """Where a conversation is: a state name and its data, keyed by (channel, user id)."""
+
+    channel: Channel
+    user_id: str
+    state: str = ""
+    data: dict = field(default_factory=dict)

@@ -1,0 +1,287 @@
+"""Ports: what core needs from the outside world, as abstract classes.
+
+Storage implements the repositories and the unit of work with SQLAlchemy; tests implement
+them with in-memory fakes. Every method is async because the real ones do I/O.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from types import TracebackType
+
+from core.model import (
+    Account,
+    BillingReading,
+    Bill,
+    CallCenterRequest,
+    Channel,
+    ChannelIdentity,
+    Consent,
+    Consumption,
+    DialogState,
+    Dso,
+    FreeServiceOrder,
+    Meter,
+    NotificationPrefs,
+    Outage,
+    Payment,
+    Person,
+    Region,
+    SubmittedReading,
+    Supplier,
+    SupportRequest,
+    TariffPlan,
+    TariffRate,
+)
+
+
+class AbstractReferenceRepository(abc.ABC):
+    """Regions, DSOs and suppliers."""
+
+    @abc.abstractmethod
+    async def regions(self) -> Sequence[Region]: ...
+
+    @abc.abstractmethod
+    async def dsos(self) -> Sequence[Dso]: ...
+
+    @abc.abstractmethod
+    async def dso(self, dso_id: int) -> Dso | None: ...
+
+    @abc.abstractmethod
+    async def supplier(self, supplier_id: int) -> Supplier | None: ...
+
+
+class AbstractAccountRepository(abc.ABC):
+    @abc.abstractmethod
+    async def get(self, account_id: int) -> Account | None: ...
+
+    @abc.abstractmethod
+    async def find(self, number: str, eic: str) -> Account | None:
+        """The account whose number AND EIC both match (EIC compared upper-case)."""
+
+
+class AbstractLinkRepository(abc.ABC):
+    """Which persons see which accounts, and the failed tries to link one."""
+
+    @abc.abstractmethod
+    async def accounts_of(self, person_id: int) -> Sequence[Account]:
+        """Linked accounts in the order they were linked."""
+
+    @abc.abstractmethod
+    async def is_linked(self, person_id: int, account_id: int) -> bool: ...
+
+    @abc.abstractmethod
+    async def link(self, person_id: int, account_id: int, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def unlink(self, person_id: int, account_id: int) -> None: ...
+
+    @abc.abstractmethod
+    async def persons_of(self, account_id: int) -> Sequence[int]: ...
+
+    @abc.abstractmethod
+    async def record_failed_attempt(self, person_id: int, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def failed_attempts_since(self, person_id: int, since: datetime) -> Sequence[datetime]:
+        """Times of failed link tries since `since`, oldest first."""
+
+
+class AbstractMeterRepository(abc.ABC):
+    @abc.abstractmethod
+    async def in_service(self, account_id: int) -> Meter | None:
+        """The meter not yet removed, if any."""
+
+    @abc.abstractmethod
+    async def all_for_account(self, account_id: int) -> Sequence[Meter]: ...
+
+
+class AbstractReadingRepository(abc.ABC):
+    """Submitted readings and billing readings."""
+
+    @abc.abstractmethod
+    async def submitted(
+        self, account_id: int, since: datetime | None = None, until: datetime | None = None
+    ) -> Sequence[SubmittedReading]:
+        """Submitted readings with since <= taken_at < until, newest first."""
+
+    @abc.abstractmethod
+    async def add_submitted(self, reading: SubmittedReading) -> SubmittedReading:
+        """Store and return it with its id."""
+
+    @abc.abstractmethod
+    async def remove_submitted(self, reading_id: int) -> None: ...
+
+    @abc.abstractmethod
+    async def latest_billing(self, account_id: int) -> BillingReading | None: ...
+
+    @abc.abstractmethod
+    async def billing(
+        self, account_id: int, since_period: str | None = None
+    ) -> Sequence[BillingReading]:
+        """Billing readings of periods >= since_period, newest first."""
+
+    @abc.abstractmethod
+    async def consumption(
+        self, account_id: int, since_period: str | None = None
+    ) -> Sequence[Consumption]:
+        """Consumption rows of periods >= since_period, newest period first."""
+
+
+class AbstractBillingRepository(abc.ABC):
+    """Bills, payments and the balance they add up to."""
+
+    @abc.abstractmethod
+    async def bills(self, account_id: int, since_period: str | None = None) -> Sequence[Bill]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    async def bill(self, account_id: int, period: str) -> Bill | None: ...
+
+    @abc.abstractmethod
+    async def payments(
+        self, account_id: int, since: datetime | None = None
+    ) -> Sequence[Payment]:
+        """Newest first."""
+
+    @abc.abstractmethod
+    async def totals(self, account_id: int) -> tuple[Decimal, Decimal]:
+        """(sum of charges of all bills, sum of all payments)."""
+
+    @abc.abstractmethod
+    async def add_payment(self, payment: Payment) -> bool:
+        """Store a payment; False when its provider transaction id is already stored."""
+
+
+class AbstractTariffRepository(abc.ABC):
+    @abc.abstractmethod
+    async def rates_in_force(self, plan: TariffPlan, on: date) -> Sequence[TariffRate]:
+        """One rate per zone of the plan, the one whose validity covers `on`."""
+
+
+class AbstractPersonRepository(abc.ABC):
+    """Persons, their channel identities, consents and notification preferences."""
+
+    @abc.abstractmethod
+    async def identity(self, channel: Channel, external_id: str) -> ChannelIdentity | None: ...
+
+    @abc.abstractmethod
+    async def create_person_with_identity(
+        self, channel: Channel, external_id: str, display_name: str, locale: str | None,
+        at: datetime,
+    ) -> ChannelIdentity:
+        """A new person with this identity as its first."""
+
+    @abc.abstractmethod
+    async def get(self, person_id: int) -> Person | None: ...
+
+    @abc.abstractmethod
+    async def update(self, person: Person) -> None:
+        """Store name, phone, e-mail and locale."""
+
+    @abc.abstractmethod
+    async def identities(self, person_id: int) -> Sequence[ChannelIdentity]: ...
+
+    @abc.abstractmethod
+    async def set_reachable(self, identity_id: int, reachable: bool) -> None: ...
+
+    @abc.abstractmethod
+    async def add_consent(self, consent: Consent) -> None: ...
+
+    @abc.abstractmethod
+    async def latest_consent(self, person_id: int) -> Consent | None: ...
+
+    @abc.abstractmethod
+    async def prefs(self, person_id: int) -> NotificationPrefs | None: ...
+
+    @abc.abstractmethod
+    async def save_prefs(self, prefs: NotificationPrefs) -> None: ...
+
+
+class AbstractRequestRepository(abc.ABC):
+    """Call-centre requests, free-service orders and support requests."""
+
+    @abc.abstractmethod
+    async def add_call_center(self, request: CallCenterRequest) -> CallCenterRequest: ...
+
+    @abc.abstractmethod
+    async def call_center_of(self, person_id: int) -> Sequence[CallCenterRequest]: ...
+
+    @abc.abstractmethod
+    async def add_free_service(self, order: FreeServiceOrder) -> FreeServiceOrder: ...
+
+    @abc.abstractmethod
+    async def free_services_of(self, person_id: int) -> Sequence[FreeServiceOrder]: ...
+
+    @abc.abstractmethod
+    async def add_support(self, request: SupportRequest) -> SupportRequest: ...
+
+
+class AbstractOutageRepository(abc.ABC):
+    @abc.abstractmethod
+    async def affecting(self, account: Account, since: datetime) -> Sequence[Outage]:
+        """Outages not ended before `since` that target the account's group or address."""
+
+    @abc.abstractmethod
+    async def last_update(self, dso_id: int) -> datetime | None: ...
+
+
+class AbstractDialogRepository(abc.ABC):
+    """Conversation state and de-duplication of inbound updates."""
+
+    @abc.abstractmethod
+    async def load_for_update(self, channel: Channel, user_id: str) -> DialogState:
+        """The state (empty when none), locked for the rest of the transaction."""
+
+    @abc.abstractmethod
+    async def save(self, state: DialogState, at: datetime) -> None: ...
+
+    @abc.abstractmethod
+    async def first_time_seen(self, channel: Channel, key: str, at: datetime) -> bool:
+        """Remember an inbound update key; False when it was already processed."""
+
+
+class AbstractUnitOfWork(abc.ABC):
+    """One transaction over all repositories: `async with uow: ...; await uow.commit()`.
+
+    Leaving the block without commit rolls back, so a failed flow writes nothing.
+    """
+
+    references: AbstractReferenceRepository
+    accounts: AbstractAccountRepository
+    links: AbstractLinkRepository
+    meters: AbstractMeterRepository
+    readings: AbstractReadingRepository
+    billing: AbstractBillingRepository
+    tariffs: AbstractTariffRepository
+    persons: AbstractPersonRepository
+    requests: AbstractRequestRepository
+    outages: AbstractOutageRepository
+    dialogs: AbstractDialogRepository
+
+    async def __aenter__(self) -> AbstractUnitOfWork:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.rollback()
+
+    @abc.abstractmethod
+    async def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    async def rollback(self) -> None: ...
+
+
+class AbstractUnitOfWorkFactory(abc.ABC):
+    """Makes a fresh unit of work per use; built once in the composition root."""
+
+    @abc.abstractmethod
+    def __call__(self) -> AbstractUnitOfWork: ...
