@@ -14,8 +14,8 @@ from types import TracebackType
 
 from core.model import (
     Account,
-    BillingReading,
     Bill,
+    BillingReading,
     CallCenterRequest,
     Channel,
     ChannelIdentity,
@@ -142,9 +142,7 @@ class AbstractBillingRepository(abc.ABC):
     async def bill(self, account_id: int, period: str) -> Bill | None: ...
 
     @abc.abstractmethod
-    async def payments(
-        self, account_id: int, since: datetime | None = None
-    ) -> Sequence[Payment]:
+    async def payments(self, account_id: int, since: datetime | None = None) -> Sequence[Payment]:
         """Newest first."""
 
     @abc.abstractmethod
@@ -170,7 +168,11 @@ class AbstractPersonRepository(abc.ABC):
 
     @abc.abstractmethod
     async def create_person_with_identity(
-        self, channel: Channel, external_id: str, display_name: str, locale: str | None,
+        self,
+        channel: Channel,
+        external_id: str,
+        display_name: str,
+        locale: str | None,
         at: datetime,
     ) -> ChannelIdentity:
         """A new person with this identity as its first."""

@@ -1,0 +1,143 @@
+"""Linking a person to accounts, and what an account looks like to its holder (manual §6.1)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from core.eic import normalise_eic
+from core.errors import (
+    AccountNotFound,
+    AccountNotLinked,
+    AccountNumberInvalid,
+    AlreadyLinked,
+    TooManyLinkAttempts,
+)
+from core.model import Account, Bill, BillingReading, Payment, Readings
+from core.ports import AbstractUnitOfWork
+
+_ACCOUNT_NUMBER = re.compile(r"\d{6,13}")
+
+
+@dataclass(frozen=True)
+class LinkPolicy:
+    """How many failed link tries a person gets in how long."""
+
+    max_failures: int = 5
+    period: timedelta = timedelta(hours=1)
+
+
+def normalise_account_number(text: str) -> str:
+    """Digits only, 6–13 of them (formats differ per DSO); spaces and dashes dropped."""
+    compact = re.sub(r"[\s\-]", "", text)
+    if not _ACCOUNT_NUMBER.fullmatch(compact):
+        raise AccountNumberInvalid(text)
+    return compact
+
+
+async def wait_before_next_try(
+    uow: AbstractUnitOfWork, person_id: int, now: datetime, policy: LinkPolicy
+) -> timedelta | None:
+    """How long the person must wait before trying to link again, or None."""
+    failures = await uow.links.failed_attempts_since(person_id, now - policy.period)
+    if len(failures) < policy.max_failures:
+        return None
+    # The try that frees a slot is the oldest of the last `max_failures` leaving the period.
+    oldest_counted = failures[-policy.max_failures]
+    return max(timedelta(minutes=1), oldest_counted + policy.period - now)
+
+
+async def link_account(
+    uow: AbstractUnitOfWork,
+    person_id: int,
+    number_text: str,
+    eic_text: str,
+    now: datetime,
+    policy: LinkPolicy,
+) -> Account:
+    """Link the account whose number and EIC both match; raise a DomainError otherwise.
+
+    Typos in the EIC are caught before the lookup so they do not count as a failed try.
+    An unknown number and a number with another account's EIC get the same error, so the
+    answer never tells whether an account number exists.
+    """
+    number = normalise_account_number(number_text)
+    eic = normalise_eic(eic_text)
+    wait = await wait_before_next_try(uow, person_id, now, policy)
+    if wait is not None:
+        raise TooManyLinkAttempts(wait)
+    account = await uow.accounts.find(number, eic)
+    if account is None:
+        await uow.links.record_failed_attempt(person_id, now)
+        raise AccountNotFound(number)
+    if await uow.links.is_linked(person_id, account.id):
+        raise AlreadyLinked(number)
+    await uow.links.link(person_id, account.id, now)
+    return account
+
+
+async def linked_account(uow: AbstractUnitOfWork, person_id: int, account_id: int) -> Account:
+    """The account if it is linked to the person, else AccountNotLinked."""
+    if not await uow.links.is_linked(person_id, account_id):
+        raise AccountNotLinked(str(account_id))
+    account = await uow.accounts.get(account_id)
+    if account is None:
+        raise AccountNotLinked(str(account_id))
+    return account
+
+
+async def unlink_account(uow: AbstractUnitOfWork, person_id: int, account_id: int) -> Account:
+    """Remove the link; the account and its billing data stay."""
+    account = await linked_account(uow, person_id, account_id)
+    await uow.links.unlink(person_id, account_id)
+    return account
+
+
+@dataclass(frozen=True)
+class AccountSummary:
+    """Стан рахунку: balance (positive = overpayment), last payment, bill and readings."""
+
+    account: Account
+    balance: Decimal
+    last_payment: Payment | None
+    last_bill: Bill | None
+    last_billing_reading: BillingReading | None
+    last_period_consumption: Readings
+
+    @property
+    def debt(self) -> Decimal:
+        """What is owed (0 when the balance is an overpayment)."""
+        return max(Decimal("0.00"), -self.balance)
+
+
+async def account_summary(uow: AbstractUnitOfWork, account: Account) -> AccountSummary:
+    """Balance and the latest billing facts of an account."""
+    charged, paid = await uow.billing.totals(account.id)
+    bills = await uow.billing.bills(account.id)
+    payments = await uow.billing.payments(account.id)
+    latest_reading = await uow.readings.latest_billing(account.id)
+    consumption: Readings = {}
+    if latest_reading is not None:
+        rows = await uow.readings.consumption(account.id, since_period=latest_reading.period)
+        consumption = {row.zone: row.kwh for row in rows if row.period == latest_reading.period}
+    return AccountSummary(
+        account=account,
+        balance=account.opening_balance + paid - charged,
+        last_payment=payments[0] if payments else None,
+        last_bill=bills[0] if bills else None,
+        last_billing_reading=latest_reading,
+        last_period_consumption=consumption,
+    )
+
+
+def periods_back(today: date, months: int) -> Sequence[str]:
+    """The `months` periods (YYYY-MM) before today's month, newest first."""
+    periods: list[str] = []
+    year, month = today.year, today.month
+    for _ in range(months):
+        year, month = (year - 1, 12) if month == 1 else (year, month - 1)
+        periods.append(f"{year:04d}-{month:02d}")
+    return periods
