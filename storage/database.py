@@ -1,0 +1,63 @@
+"""Engines for the embedded SQLite database and for PostgreSQL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+def make_engine(url: str | URL, *, echo: bool = False) -> AsyncEngine:
+    """An async engine for `url` (sqlite+aiosqlite or postgresql+asyncpg), ready to use.
+
+    SQLite gets foreign keys on, WAL and a busy timeout for files, and transactions that take
+    the write lock at BEGIN. PostgreSQL gets a bounded pool that checks connections first.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed, echo=echo)
+    return create_async_engine(
+        parsed,
+        echo=echo,
+        pool_size=10,
+        max_overflow=20,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"server_settings": {"application_name": "kabinet"}},
+    )
+
+
+def _is_file_database(url: URL) -> bool:
+    database = url.database or ""
+    return database not in ("", ":memory:") and not database.startswith("file::memory:")
+
+
+def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
+    engine = create_async_engine(url, echo=echo)
+    on_file = _is_file_database(url)
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy emit BEGIN itself (see on_begin) instead of the driver's lazy BEGIN.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        if on_file:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    def on_begin(connection: Connection) -> None:
+        # IMMEDIATE takes the write lock up front. A deferred transaction that reads and
+        # then writes fails at once with SQLITE_BUSY when another process committed in
+        # between; IMMEDIATE waits for the busy timeout instead, and it is what serialises
+        # two inputs of one user on SQLite (no SELECT ... FOR UPDATE there).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine.sync_engine, "connect", on_connect)
+    event.listen(engine.sync_engine, "begin", on_begin)
+    return engine
