@@ -1,0 +1,107 @@
+"""The `kabinet` command line (also `python -m bot`)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="kabinet", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="migrate the database, load demo data, open a console chat")
+    chat = commands.add_parser("chat", help="console chat against the configured database")
+    chat.add_argument("--user", default="console", help="the console user's id")
+    chat.add_argument("--locale", default=None, help="the user's language (uk, en)")
+    commands.add_parser("migrate", help="create or upgrade the database schema")
+    seed = commands.add_parser("seed-demo", help="load demo data (idempotent)")
+    seed.add_argument("--accounts", type=int, default=0, help="also make N synthetic accounts")
+    ocr = commands.add_parser("ocr", help="read meter photos: FILE<TAB>READING<TAB>CONFIDENCE")
+    ocr.add_argument("--previous", type=int, default=None, help="the previous reading (a prior)")
+    ocr.add_argument("files", nargs="+")
+    return parser
+
+
+def _configure_logging(settings: Settings, console: bool) -> None:
+    # In a console chat, logs would mix with the conversation on stdout: send them to stderr
+    # and keep only warnings.
+    level = logging.WARNING if console else getattr(logging, settings.log_level.upper(), 20)
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+
+
+async def _chat(settings: Settings, user: str, locale: str | None, demo: bool) -> None:
+    from bot.app import build_app
+    from bot.channels.console import ConsoleChannel
+
+    app = await build_app(settings, run_migrations=demo)
+    try:
+        if demo:
+            from storage.demo import seed_demo
+
+            await seed_demo(app.engine, app.clock.now())
+        await ConsoleChannel(app.dialog.handle, user, locale=locale).run()
+    finally:
+        await app.close()
+
+
+async def _migrate(settings: Settings) -> None:
+    from storage.database import make_engine
+    from storage.migrate import migrate
+
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _seed(settings: Settings, accounts: int) -> None:
+    from storage.demo import seed_demo
+
+    from bot.app import make_clock
+    from storage.database import make_engine
+    from storage.migrate import migrate
+
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        created = await seed_demo(engine, make_clock(settings).now(), extra_accounts=accounts)
+        print(", ".join(f"{name}: {count}" for name, count in created.items()) or "nothing new")
+    finally:
+        await engine.dispose()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `kabinet` command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as error:
+        print(f"kabinet: {error}", file=sys.stderr)
+        return 2
+    _configure_logging(settings, console=args.command in ("demo", "chat", "ocr"))
+    if args.command in ("demo", "chat"):
+        user = getattr(args, "user", "console")
+        asyncio.run(
+            _chat(settings, user, getattr(args, "locale", None), demo=args.command == "demo")
+        )
+    elif args.command == "migrate":
+        asyncio.run(_migrate(settings))
+    elif args.command == "seed-demo":
+        asyncio.run(_seed(settings, args.accounts))
+    elif args.command == "ocr":
+        from ocr.cli import run
+
+        return run(args.files, args.previous)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,84 @@
+"""The composition root: the one place that builds engines, the dialog and the channels."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from storage.uow import SqlAlchemyUnitOfWorkFactory
+
+from bot.config import Settings
+from bot.handlers import WORDS, build_router
+from bot.handlers.context import DialogRules
+from bot.handlers.dialog import Dialog
+from bot.i18n import Catalogues
+from core.accounts import LinkPolicy
+from core.clock import Clock, FrozenClock, SystemClock
+from core.readings import ReadingRules
+from storage.database import make_engine
+from storage.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+
+def make_clock(settings: Settings) -> Clock:
+    """The system clock, or a frozen one when KABINET_NOW is set (with a warning)."""
+    if settings.kabinet_now is None:
+        return SystemClock()
+    log.warning("KABINET_NOW is set: the clock is frozen at %s", settings.kabinet_now.isoformat())
+    return FrozenClock(settings.kabinet_now)
+
+
+def make_rules(settings: Settings) -> DialogRules:
+    """The domain rules as configured."""
+    return DialogRules(
+        readings=ReadingRules(
+            last_days=settings.reading_window_last_days,
+            first_days=settings.reading_window_first_days,
+            timezone=settings.business_timezone,
+            jump_factor=settings.reading_jump_factor,
+            jump_floor_kwh=settings.reading_jump_floor_kwh,
+        ),
+        linking=LinkPolicy(
+            max_failures=settings.link_max_failures,
+            period=timedelta(minutes=settings.link_failure_period_minutes),
+        ),
+        consent_version=settings.consent_version,
+    )
+
+
+@dataclass
+class App:
+    """Everything a command needs, built from settings; `close()` releases it."""
+
+    settings: Settings
+    engine: AsyncEngine
+    clock: Clock
+    catalogues: Catalogues
+    dialog: Dialog
+
+    async def close(self) -> None:
+        """Dispose of the database pool."""
+        await self.engine.dispose()
+
+
+async def build_app(
+    settings: Settings, *, clock: Clock | None = None, run_migrations: bool = False
+) -> App:
+    """Build the application; migrate the database first when asked."""
+    engine = make_engine(settings.database_url)
+    if run_migrations:
+        await migrate(engine)
+    clock = clock or make_clock(settings)
+    catalogues = Catalogues()
+    dialog = Dialog(
+        uow_factory=SqlAlchemyUnitOfWorkFactory(engine),
+        clock=clock,
+        catalogues=catalogues,
+        router=build_router(),
+        rules=make_rules(settings),
+        word_payloads=WORDS,
+    )
+    return App(settings=settings, engine=engine, clock=clock, catalogues=catalogues, dialog=dialog)

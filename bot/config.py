@@ -1,0 +1,106 @@
+"""Configuration from the environment (and an optional `.env`), validated at start-up.
+
+Every setting has a safe default or fails start-up with one line naming it. Secrets are
+`SecretStr`, so they never print in logs or tracebacks.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it in one line."""
+
+
+class Settings(BaseSettings):
+    """All settings of DESIGN.md §3 and the rules operators may tune."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./kabinet.db"
+    redis_url: str | None = None
+    kabinet_host: str = "127.0.0.1"
+    kabinet_port: int = Field(8080, ge=1, le=65535)
+    public_base_url: str | None = None
+    kabinet_now: datetime | None = None
+    log_level: str = "INFO"
+
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    telegram_mode: str = "webhook"
+    telegram_api_base: str = "https://api.telegram.org"
+
+    viber_auth_token: SecretStr | None = None
+    viber_bot_name: str = "Kabinet"
+    viber_api_base: str = "https://chatapi.viber.com/pa"
+
+    messenger_page_token: SecretStr | None = None
+    messenger_app_secret: SecretStr | None = None
+    messenger_verify_token: SecretStr | None = None
+    messenger_api_base: str = "https://graph.facebook.com/v25.0"
+
+    easypay_api_base: str = "https://merchantapi.easypay.ua"
+    easypay_partner_key: str | None = None
+    easypay_service_key: str | None = None
+    easypay_secret_key: SecretStr | None = None
+
+    admin_token: SecretStr | None = None
+    media_secret: SecretStr | None = None
+
+    business_timezone: str = "Europe/Kyiv"
+    reading_window_last_days: int = Field(2, ge=1, le=10)
+    reading_window_first_days: int = Field(3, ge=1, le=10)
+    reading_jump_factor: int = Field(3, ge=1, le=100)
+    reading_jump_floor_kwh: int = Field(1000, ge=1)
+    link_max_failures: int = Field(5, ge=1, le=100)
+    link_failure_period_minutes: int = Field(60, ge=1)
+    consent_version: str = "2024-01"
+
+    @field_validator("kabinet_now")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs a UTC offset, e.g. 2026-11-29T10:00:00+02:00")
+        return value
+
+    @field_validator("telegram_mode")
+    @classmethod
+    def _mode(cls, value: str) -> str:
+        if value not in ("webhook", "polling"):
+            raise ValueError("must be webhook or polling")
+        return value
+
+    @field_validator("business_timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("unknown time zone") from None
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings, turning validation errors into one clear line per bad setting."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            name = str(item["loc"][0]).upper() if item["loc"] else "?"
+            problems.append(f"{name}: {item['msg']}")
+        raise ConfigError("bad setting " + "; ".join(problems)) from None

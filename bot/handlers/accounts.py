@@ -1,0 +1,203 @@
+"""Add an account (number + EIC), my accounts, choose and unlink (manual §5, §6)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from bot.handlers.context import Context
+from bot.handlers.keyboards import main_menu, menu_button, with_menu
+from bot.handlers.router import Router
+from bot.messages import Button
+from core.accounts import (
+    link_account,
+    linked_account,
+    normalise_account_number,
+    unlink_account,
+    wait_before_next_try,
+)
+from core.eic import normalise_eic
+from core.errors import (
+    AccountNotFound,
+    AccountNotLinked,
+    AccountNumberInvalid,
+    AlreadyLinked,
+    EicInvalid,
+    TooManyLinkAttempts,
+)
+from core.model import Account
+
+router = Router()
+
+
+def account_title(ctx: Context, account: Account) -> str:
+    """ "2010000232 — вул. Кузьми Скрябіна, 39": enough to tell accounts apart."""
+    return ctx.t(
+        "account.title",
+        number=account.number,
+        street=account.address.street,
+        building=account.address.building,
+    )
+
+
+def account_card(ctx: Context, account: Account) -> str:
+    """Number, EIC, holder and address."""
+    return ctx.t(
+        "account.card",
+        number=account.number,
+        eic=account.eic,
+        holder=account.holder_name,
+        address=account.address.one_line(),
+    )
+
+
+async def resolve_account(ctx: Context, argument: str, action: str) -> Account | None:
+    """The account a flow is about: the one named in the payload, the only one, or asked.
+
+    Returns None after telling the person what to do (link one, or choose).
+    """
+    if argument:
+        try:
+            return await linked_account(ctx.uow, ctx.person.id, int(argument))
+        except (AccountNotLinked, ValueError):
+            ctx.reset()
+            ctx.say(ctx.t("account.not_yours"), main_menu(ctx.t))
+            return None
+    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    if not accounts:
+        ctx.reset()
+        ctx.say(ctx.t("account.none"), with_menu(ctx.t, [Button(ctx.t("menu.link"), "link")]))
+        return None
+    if len(accounts) == 1:
+        return accounts[0]
+    ctx.reset()
+    rows = [[Button(account_title(ctx, account), f"{action}:{account.id}")] for account in accounts]
+    ctx.say(ctx.t("account.choose"), with_menu(ctx.t, *rows))
+    return None
+
+
+async def with_account(
+    ctx: Context, argument: str, action: str, flow: Callable[[Context, Account], Awaitable[None]]
+) -> None:
+    """Run `flow` for the resolved account, if there is one."""
+    account = await resolve_account(ctx, argument, action)
+    if account is not None:
+        await flow(ctx, account)
+
+
+@router.action("link", commands=("link", "add"))
+async def start_link(ctx: Context, argument: str) -> None:
+    """Ask for the account number (after checking the person may try now)."""
+    wait = await wait_before_next_try(ctx.uow, ctx.person.id, ctx.now, ctx.rules.linking)
+    if wait is not None:
+        ctx.reset()
+        ctx.say(ctx.t("link.wait", minutes=ctx.minutes(wait)), [[menu_button(ctx.t)]])
+        return
+    ctx.goto("link.number")
+    ctx.say(ctx.t("link.ask_number"), [[menu_button(ctx.t)]])
+
+
+@router.step("link.number")
+async def link_number(ctx: Context) -> None:
+    """Check the number's form, then ask for the EIC."""
+    try:
+        number = normalise_account_number(ctx.event.text or "")
+    except AccountNumberInvalid:
+        ctx.say(ctx.t("link.bad_number"), [[menu_button(ctx.t)]])
+        return
+    ctx.goto("link.eic", number=number)
+    ctx.say(ctx.t("link.ask_eic"), [[menu_button(ctx.t)]])
+
+
+@router.step("link.eic")
+async def link_eic(ctx: Context) -> None:
+    """Link when number and EIC match one account; every failure has its own answer."""
+    number = ctx.data.get("number", "")
+    retry = with_menu(ctx.t, [Button(ctx.t("link.retry"), "link")])
+    try:
+        normalise_eic(ctx.event.text or "")
+    except EicInvalid as error:
+        ctx.say(ctx.t(f"link.bad_eic.{error.args[0]}"), [[menu_button(ctx.t)]])
+        return
+    try:
+        account = await link_account(
+            ctx.uow, ctx.person.id, number, ctx.event.text or "", ctx.now, ctx.rules.linking
+        )
+    except AccountNotFound:
+        ctx.reset()
+        ctx.say(ctx.t("link.not_found"), retry)
+        return
+    except TooManyLinkAttempts as error:
+        ctx.reset()
+        ctx.say(ctx.t("link.wait", minutes=ctx.minutes(error.wait)), [[menu_button(ctx.t)]])
+        return
+    except AlreadyLinked:
+        ctx.reset()
+        ctx.say(ctx.t("link.already"), main_menu(ctx.t))
+        return
+    ctx.reset()
+    ctx.data["acc"] = account.id
+    ctx.say(ctx.t("link.done") + "\n\n" + account_card(ctx, account), main_menu(ctx.t))
+
+
+@router.action("accs", commands=("accounts",))
+async def my_accounts(ctx: Context, argument: str) -> None:
+    """The linked accounts, one button each, and "add"."""
+    ctx.reset()
+    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    add = [Button(ctx.t("menu.link"), "link")]
+    if not accounts:
+        ctx.say(ctx.t("account.none"), with_menu(ctx.t, add))
+        return
+    rows = [[Button(account_title(ctx, account), f"acc:{account.id}")] for account in accounts]
+    ctx.say(ctx.t("accounts.title", count=len(accounts)), with_menu(ctx.t, *rows, add))
+
+
+@router.action("acc")
+async def choose_account(ctx: Context, argument: str) -> None:
+    """One account: its card and what can be done with it."""
+    account = await resolve_account(ctx, argument, "acc")
+    if account is None:
+        return
+    ctx.reset()
+    ctx.data["acc"] = account.id
+    ctx.say(
+        account_card(ctx, account),
+        with_menu(
+            ctx.t,
+            [
+                Button(ctx.t("menu.read"), f"read:{account.id}"),
+                Button(ctx.t("menu.balance"), f"bal:{account.id}"),
+            ],
+            [Button(ctx.t("accounts.unlink"), f"unl:{account.id}")],
+        ),
+    )
+
+
+@router.action("unl")
+async def ask_unlink(ctx: Context, argument: str) -> None:
+    """Confirm before unlinking."""
+    account = await resolve_account(ctx, argument, "unl")
+    if account is None:
+        return
+    ctx.reset()
+    ctx.say(
+        ctx.t("accounts.unlink_confirm", title=account_title(ctx, account)),
+        [
+            [
+                Button(ctx.t("accounts.unlink_yes"), f"unl!:{account.id}"),
+                Button(ctx.t("common.no"), "accs"),
+            ]
+        ],
+    )
+
+
+@router.action("unl!")
+async def unlink(ctx: Context, argument: str) -> None:
+    """Unlink; the account's billing data stays with the supplier."""
+    account = await resolve_account(ctx, argument, "unl")
+    if account is None:
+        return
+    await unlink_account(ctx.uow, ctx.person.id, account.id)
+    ctx.reset()
+    ctx.data.pop("acc", None)
+    ctx.say(ctx.t("accounts.unlinked", title=account_title(ctx, account)), main_menu(ctx.t))

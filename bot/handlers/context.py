@@ -1,0 +1,81 @@
+"""What a flow works with while it handles one input: the event, the person, the state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from bot.i18n import Translator
+from bot.messages import Button, Incoming, Reply
+from core.accounts import LinkPolicy
+from core.clock import Clock
+from core.model import ChannelIdentity, DialogState, Person
+from core.ports import AbstractUnitOfWork
+from core.readings import ReadingRules
+
+# Data keys that outlive a single flow (the chosen account, say); the rest is flow-local.
+KEPT_KEYS = ("acc",)
+
+
+@dataclass(frozen=True)
+class DialogRules:
+    """Domain rules the flows apply, as configured."""
+
+    readings: ReadingRules = field(default_factory=ReadingRules)
+    linking: LinkPolicy = field(default_factory=LinkPolicy)
+    consent_version: str = "2024-01"
+    page_size: int = 6
+
+
+@dataclass
+class Context:
+    """One input being handled: read it, talk to core through `uow`, collect replies."""
+
+    event: Incoming
+    uow: AbstractUnitOfWork
+    t: Translator
+    identity: ChannelIdentity
+    person: Person
+    state: DialogState
+    clock: Clock
+    rules: DialogRules
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def now(self) -> datetime:
+        """The current moment from the configured clock."""
+        return self.clock.now()
+
+    @property
+    def step(self) -> str:
+        """The flow step the conversation is in ("" when idle)."""
+        return self.state.state
+
+    @property
+    def data(self) -> dict:
+        """The state's data, mutable; saved with the state."""
+        return self.state.data
+
+    def goto(self, step: str, **data: object) -> None:
+        """Enter a flow step with fresh flow data (kept keys survive)."""
+        kept = {key: self.state.data[key] for key in KEPT_KEYS if key in self.state.data}
+        self.state = DialogState(self.state.channel, self.state.user_id, step, {**kept, **data})
+
+    def reset(self) -> None:
+        """Leave any flow."""
+        self.goto("")
+
+    def say(
+        self,
+        text: str,
+        buttons: list[list[Button]] | None = None,
+        **extra: object,
+    ) -> Reply:
+        """Queue a reply to the person and return it (for attachments or tweaks)."""
+        reply = Reply(text=text, buttons=buttons or [], **extra)  # type: ignore[arg-type]
+        self.replies.append(reply)
+        return reply
+
+    def minutes(self, span: timedelta) -> int:
+        """A wait rounded up to whole minutes, at least one."""
+        return max(1, -(-int(span.total_seconds()) // 60))

@@ -1,0 +1,183 @@
+"""The dialog engine: one input in, replies out, state kept in the database.
+
+For each input it opens one unit of work, skips updates already processed, locks the
+conversation's state row, finds or creates the person, routes to a flow and commits. A
+flow that fails rolls everything back and the person gets an apology, so nothing is
+half-written. Inputs of one user are handled one after the other (an in-process lock here,
+the state row lock across processes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from bot.handlers.context import Context, DialogRules
+from bot.handlers.keyboards import main_menu, menu_button
+from bot.handlers.router import Router, split_payload
+from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
+from bot.messages import Incoming, Reply
+from core.clock import Clock
+from core.errors import DomainError
+from core.model import ChannelIdentity, Person
+from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
+from core.privacy import mask
+
+log = logging.getLogger(__name__)
+
+
+class KeyedLocks:
+    """An asyncio lock per key, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: object) -> AsyncIterator[None]:
+        """Hold the key's lock for the duration of the block."""
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+def _normalise_words(text: str) -> str:
+    return " ".join(text.casefold().replace("’", "'").replace("ʼ", "'").split())
+
+
+class Dialog:
+    """Handles neutral inputs for every channel; built once in the composition root."""
+
+    def __init__(
+        self,
+        uow_factory: AbstractUnitOfWorkFactory,
+        clock: Clock,
+        catalogues: Catalogues,
+        router: Router,
+        rules: DialogRules,
+        word_payloads: Iterable[tuple[str, str]],
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._clock = clock
+        self._catalogues = catalogues
+        self._router = router
+        self._rules = rules
+        self._locks = KeyedLocks()
+        self._words = self._build_words(word_payloads)
+
+    def _build_words(self, word_payloads: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """Typed words → payload, in every language, so labels work as typed text."""
+        words: dict[str, str] = {}
+        for locale in SUPPORTED_LOCALES:
+            t = self._catalogues.translator(locale)
+            for message_id, payload in word_payloads:
+                for word in t(message_id).split("|"):
+                    words.setdefault(_normalise_words(word), payload)
+        return words
+
+    async def handle(self, event: Incoming) -> list[Reply]:
+        """Answer one input; never raises, never answers with nothing."""
+        async with self._locks.hold((event.channel, event.user_id)):
+            try:
+                return await self._handle(event)
+            except Exception:
+                log.exception(
+                    "flow failed for %s user %s update %s",
+                    event.channel.value,
+                    mask(event.user_id),
+                    event.update_key,
+                )
+                t = self._catalogues.translator(pick_locale(event.locale))
+                return [Reply(t("error.apology"), [[menu_button(t)]])]
+
+    async def _handle(self, event: Incoming) -> list[Reply]:
+        now = self._clock.now()
+        async with self._uow_factory() as uow:
+            if event.update_key is not None and not await uow.dialogs.first_time_seen(
+                event.channel, event.update_key, now
+            ):
+                log.info("duplicate update %s on %s ignored", event.update_key, event.channel)
+                return []
+            state = await uow.dialogs.load_for_update(event.channel, event.user_id)
+            identity, person = await self._identify(uow, event)
+            ctx = Context(
+                event=event,
+                uow=uow,
+                t=self._catalogues.translator(pick_locale(person.locale, event.locale)),
+                identity=identity,
+                person=person,
+                state=state,
+                clock=self._clock,
+                rules=self._rules,
+            )
+            await self._route(ctx)
+            await uow.dialogs.save(ctx.state, now)
+            await uow.commit()
+            return ctx.replies
+
+    async def _identify(
+        self, uow: AbstractUnitOfWork, event: Incoming
+    ) -> tuple[ChannelIdentity, Person]:
+        identity = await uow.persons.identity(event.channel, event.user_id)
+        if identity is None:
+            identity = await uow.persons.create_person_with_identity(
+                event.channel,
+                event.user_id,
+                event.profile_name,
+                pick_locale(event.locale) if event.locale else None,
+                self._clock.now(),
+            )
+        person = await uow.persons.get(identity.person_id)
+        if person is None:  # an identity always has a person; a broken row is a bug
+            raise RuntimeError("identity without a person")
+        if not identity.reachable:
+            # They wrote to us, so they can be reached again.
+            await uow.persons.set_reachable(identity.id, True)
+        return identity, person
+
+    def _payload_of(self, ctx: Context) -> tuple[str | None, str]:
+        event = ctx.event
+        if event.payload:
+            return split_payload(event.payload)
+        text = (event.text or "").strip()
+        if text.startswith("/"):
+            command, _, argument = text[1:].partition(" ")
+            command = command.split("@")[0].lower()
+            name = self._router.commands.get(command)
+            return (name or "unknown_command"), argument.strip()
+        payload = self._words.get(_normalise_words(text)) if text else None
+        if payload is not None:
+            return split_payload(payload)
+        return None, ""
+
+    async def _route(self, ctx: Context) -> None:
+        if ctx.event.unsupported:
+            ctx.say(ctx.t("error.unsupported"), main_menu(ctx.t))
+            return
+        name, argument = self._payload_of(ctx)
+        if name is not None and name in self._router.actions:
+            if name in self._router.needs_consent and not await self._consented(ctx):
+                name, argument = "start", ""
+            try:
+                await self._router.actions[name](ctx, argument)
+            except DomainError as error:
+                await self._router.actions["domain_error"](ctx, type(error).__name__)
+            return
+        handler = self._router.steps.get(ctx.step)
+        if handler is not None and await self._consented(ctx):
+            await handler(ctx)
+            return
+        await self._router.actions["unknown"](ctx, "")
+
+    async def _consented(self, ctx: Context) -> bool:
+        consent = await ctx.uow.persons.latest_consent(ctx.person.id)
+        return consent is not None and consent.version == self._rules.consent_version

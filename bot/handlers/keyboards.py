@@ -1,0 +1,41 @@
+"""Buttons shared by many flows: the main menu and the way back to it."""
+
+from __future__ import annotations
+
+from bot.i18n import Translator
+from bot.messages import Button
+
+# (message id of the label, payload): the main menu, two buttons a row. The same pairs
+# let people type a label instead of pressing it.
+MAIN_MENU: tuple[tuple[str, str], ...] = (
+    ("menu.read", "read"),
+    ("menu.balance", "bal"),
+    ("menu.accounts", "accs"),
+    ("menu.link", "link"),
+    ("menu.help", "help"),
+)
+
+# Words that mean "take me back" in any step.
+WORDS: tuple[tuple[str, str], ...] = (
+    *MAIN_MENU,
+    ("words.menu", "menu"),
+    ("words.start", "start"),
+    ("consent.agree", "consent:yes"),
+    ("consent.decline", "consent:no"),
+)
+
+
+def menu_button(t: Translator) -> Button:
+    """The "Меню" button that leaves any flow."""
+    return Button(t("menu.back"), "menu")
+
+
+def main_menu(t: Translator) -> list[list[Button]]:
+    """The main menu, two buttons a row."""
+    buttons = [Button(t(label), payload) for label, payload in MAIN_MENU]
+    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+
+
+def with_menu(t: Translator, *rows: list[Button]) -> list[list[Button]]:
+    """The given rows, then a row with the menu button."""
+    return [*rows, [menu_button(t)]]

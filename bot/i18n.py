@@ -1,0 +1,115 @@
+"""Texts the person sees, from gettext catalogues (Babel), and locale-aware formatting.
+
+Flows ask for a text by its message id (`t("reading.accepted", kwh=130)`); the words live
+in `bot/locales/<lang>/LC_MESSAGES/kabinet.po`. Ukrainian is the default; English is
+complete. Catalogues are read once, when the composition root builds `Catalogues`.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
+
+from core.model import Zone
+
+DEFAULT_LOCALE = "uk"
+SUPPORTED_LOCALES = ("uk", "en")
+LOCALES_DIR = Path(__file__).parent / "locales"
+DOMAIN = "kabinet"
+
+log = logging.getLogger(__name__)
+
+
+def pick_locale(*candidates: str | None) -> str:
+    """The first supported language among the candidates ("en-US" counts as "en"), else uk."""
+    for candidate in candidates:
+        if not candidate:
+            continue
+        language = candidate.replace("_", "-").split("-")[0].lower()
+        if language in SUPPORTED_LOCALES:
+            return language
+    return DEFAULT_LOCALE
+
+
+def load_catalogue(locale: str, directory: Path = LOCALES_DIR) -> dict[str, str]:
+    """Message id → text for one locale; untranslated entries are left out."""
+    path = directory / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
+    with path.open("rb") as handle:
+        catalogue = read_po(handle, locale=locale)
+    return {
+        str(message.id): str(message.string)
+        for message in catalogue
+        if message.id and message.string
+    }
+
+
+class Catalogues:
+    """All locales' texts, loaded once."""
+
+    def __init__(self, directory: Path = LOCALES_DIR) -> None:
+        self._texts = {locale: load_catalogue(locale, directory) for locale in SUPPORTED_LOCALES}
+
+    def message_ids(self, locale: str) -> set[str]:
+        """Every message id a locale has a text for."""
+        return set(self._texts[locale])
+
+    def translator(self, locale: str) -> Translator:
+        """Texts and formats for one person's language."""
+        return Translator(pick_locale(locale), self._texts)
+
+
+@dataclass
+class Translator:
+    """Looks up texts and formats numbers, money and dates for one locale."""
+
+    locale: str
+    texts: dict[str, dict[str, str]]
+
+    def __call__(self, message_id: str, **values: object) -> str:
+        """The text of `message_id` with `{name}` placeholders filled from `values`."""
+        text = self.texts[self.locale].get(message_id) or self.texts[DEFAULT_LOCALE].get(message_id)
+        if text is None:
+            log.error("no text for message id %r", message_id)
+            return message_id
+        return text.format(**values) if values else text
+
+    def number(self, value: int) -> str:
+        """A whole number with thousands grouped ("8 350" in Ukrainian)."""
+        return self._decimal(value, "#,##0")
+
+    def money(self, amount: Decimal) -> str:
+        """Hryvnias with kopecks: "561,60 грн" / "561.60 UAH"."""
+        return self("fmt.money", amount=self._decimal(amount, "#,##0.00"))
+
+    def kwh(self, value: int) -> str:
+        """kWh with the unit."""
+        return self("fmt.kwh", value=self.number(value))
+
+    def date(self, value: date | datetime) -> str:
+        """dd.mm.yyyy, as the manual prints dates."""
+        return value.strftime("%d.%m.%Y")
+
+    def datetime(self, value: datetime) -> str:
+        """dd.mm.yyyy HH:MM."""
+        return value.strftime("%d.%m.%Y %H:%M")
+
+    def period(self, period: str) -> str:
+        """YYYY-MM as "11.2026" (manual fig. 3.1 "Період показів")."""
+        year, month = period.split("-")
+        return f"{month}.{year}"
+
+    def zone(self, zone: Zone) -> str:
+        """The zone's name ("Зона 1 (день)")."""
+        return self(f"zone.{zone.value}")
+
+    def _decimal(self, value: Decimal | int, pattern: str) -> str:
+        formatted = format_decimal(value, format=pattern, locale=self.locale)
+        # Babel groups Ukrainian thousands with a no-break space; a plain space reads the
+        # same on every messenger and in a terminal, and is what people type back.
+        return formatted.replace("\u00a0", " ").replace("\u202f", " ")

@@ -1,0 +1,75 @@
+"""The channel-neutral model: what a person sent, and what the bot answers.
+
+Adapters translate their platform's updates into `Incoming` and render `Reply` back;
+flows see nothing else. Payloads are short keys (Telegram allows 64 bytes of callback data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.model import Channel
+
+MAX_PAYLOAD_BYTES = 64
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did: typed text, pressed a button, sent a photo or a contact."""
+
+    channel: Channel
+    user_id: str
+    text: str | None = None
+    payload: str | None = None
+    photo: bytes | None = None
+    contact_phone: str | None = None
+    contact_is_own: bool = True
+    locale: str | None = None
+    profile_name: str = ""
+    update_key: str | None = None
+    unsupported: str | None = None
+
+
+@dataclass(frozen=True)
+class Button:
+    """A choice: pressing it sends `payload`; a link button opens `url` instead.
+
+    `request_phone` asks the messenger to share the person's own phone number.
+    """
+
+    label: str
+    payload: str | None = None
+    url: str | None = None
+    request_phone: bool = False
+
+    def __post_init__(self) -> None:
+        if self.payload is not None and len(self.payload.encode()) > MAX_PAYLOAD_BYTES:
+            raise ValueError(f"button payload longer than {MAX_PAYLOAD_BYTES} bytes")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file the bot sends: an image (PNG/JPEG) or a document (PDF)."""
+
+    filename: str
+    content: bytes
+    mime_type: str
+
+
+@dataclass
+class Reply:
+    """One message of the bot: text, then buttons in rows, optionally an image or a document.
+
+    `replaces_previous` asks channels that can edit messages to edit the last one instead
+    of sending a new one (pagination); others simply send it.
+    """
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    image: Attachment | None = None
+    document: Attachment | None = None
+    replaces_previous: bool = False
+
+    def all_buttons(self) -> list[Button]:
+        """Buttons row by row, left to right."""
+        return [button for row in self.buttons for button in row]
