@@ -1,0 +1,395 @@
+"""In-memory implementations of every core port, for fast tests of core and flows."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from decimal import Decimal
+
+from core.model import (
+    Account,
+    Bill,
+    BillingReading,
+    CallCenterRequest,
+    Channel,
+    ChannelIdentity,
+    Consent,
+    Consumption,
+    DialogState,
+    Dso,
+    FreeServiceOrder,
+    Meter,
+    NotificationPrefs,
+    Outage,
+    Payment,
+    Person,
+    Region,
+    SubmittedReading,
+    Supplier,
+    SupportRequest,
+    TariffPlan,
+    TariffRate,
+)
+from core.ports import (
+    AbstractAccountRepository,
+    AbstractBillingRepository,
+    AbstractDialogRepository,
+    AbstractLinkRepository,
+    AbstractMeterRepository,
+    AbstractOutageRepository,
+    AbstractPersonRepository,
+    AbstractReadingRepository,
+    AbstractReferenceRepository,
+    AbstractRequestRepository,
+    AbstractTariffRepository,
+    AbstractUnitOfWork,
+    AbstractUnitOfWorkFactory,
+)
+
+
+@dataclass
+class FakeData:
+    """Everything the fakes store; shared by all units of work of one factory."""
+
+    ids: itertools.count = field(default_factory=lambda: itertools.count(1000))
+    regions: list[Region] = field(default_factory=list)
+    dsos: list[Dso] = field(default_factory=list)
+    suppliers: list[Supplier] = field(default_factory=list)
+    accounts: dict[int, Account] = field(default_factory=dict)
+    links: dict[tuple[int, int], datetime] = field(default_factory=dict)
+    failures: list[tuple[int, datetime]] = field(default_factory=list)
+    meters: list[Meter] = field(default_factory=list)
+    submitted: dict[int, SubmittedReading] = field(default_factory=dict)
+    billing_readings: list[BillingReading] = field(default_factory=list)
+    consumption: list[Consumption] = field(default_factory=list)
+    bills: list[Bill] = field(default_factory=list)
+    payments: list[Payment] = field(default_factory=list)
+    rates: list[TariffRate] = field(default_factory=list)
+    persons: dict[int, Person] = field(default_factory=dict)
+    identities: dict[int, ChannelIdentity] = field(default_factory=dict)
+    consents: list[Consent] = field(default_factory=list)
+    prefs: dict[int, NotificationPrefs] = field(default_factory=dict)
+    call_center: list[CallCenterRequest] = field(default_factory=list)
+    free_services: list[FreeServiceOrder] = field(default_factory=list)
+    support: list[SupportRequest] = field(default_factory=list)
+    outages: list[Outage] = field(default_factory=list)
+    dialogs: dict[tuple[Channel, str], DialogState] = field(default_factory=dict)
+    seen: set[tuple[Channel, str]] = field(default_factory=set)
+
+    def next_id(self) -> int:
+        return next(self.ids)
+
+
+class _Repo:
+    def __init__(self, data: FakeData) -> None:
+        self.data = data
+
+
+class FakeReferences(_Repo, AbstractReferenceRepository):
+    async def regions(self) -> Sequence[Region]:
+        return list(self.data.regions)
+
+    async def dsos(self) -> Sequence[Dso]:
+        return list(self.data.dsos)
+
+    async def dso(self, dso_id: int) -> Dso | None:
+        return next((d for d in self.data.dsos if d.id == dso_id), None)
+
+    async def supplier(self, supplier_id: int) -> Supplier | None:
+        return next((s for s in self.data.suppliers if s.id == supplier_id), None)
+
+
+class FakeAccounts(_Repo, AbstractAccountRepository):
+    async def get(self, account_id: int) -> Account | None:
+        return self.data.accounts.get(account_id)
+
+    async def find(self, number: str, eic: str) -> Account | None:
+        return next(
+            (a for a in self.data.accounts.values() if a.number == number and a.eic == eic.upper()),
+            None,
+        )
+
+
+class FakeLinks(_Repo, AbstractLinkRepository):
+    async def accounts_of(self, person_id: int) -> Sequence[Account]:
+        linked = sorted((at, a) for (p, a), at in self.data.links.items() if p == person_id)
+        return [self.data.accounts[a] for _, a in linked]
+
+    async def is_linked(self, person_id: int, account_id: int) -> bool:
+        return (person_id, account_id) in self.data.links
+
+    async def link(self, person_id: int, account_id: int, at: datetime) -> None:
+        self.data.links[(person_id, account_id)] = at
+
+    async def unlink(self, person_id: int, account_id: int) -> None:
+        self.data.links.pop((person_id, account_id), None)
+
+    async def persons_of(self, account_id: int) -> Sequence[int]:
+        return [p for (p, a) in self.data.links if a == account_id]
+
+    async def record_failed_attempt(self, person_id: int, at: datetime) -> None:
+        self.data.failures.append((person_id, at))
+
+    async def failed_attempts_since(self, person_id: int, since: datetime) -> Sequence[datetime]:
+        return sorted(at for p, at in self.data.failures if p == person_id and at >= since)
+
+
+class FakeMeters(_Repo, AbstractMeterRepository):
+    async def in_service(self, account_id: int) -> Meter | None:
+        return next(
+            (m for m in self.data.meters if m.account_id == account_id and m.removed_on is None),
+            None,
+        )
+
+    async def all_for_account(self, account_id: int) -> Sequence[Meter]:
+        return [m for m in self.data.meters if m.account_id == account_id]
+
+
+class FakeReadings(_Repo, AbstractReadingRepository):
+    async def submitted(
+        self, account_id: int, since: datetime | None = None, until: datetime | None = None
+    ) -> Sequence[SubmittedReading]:
+        rows = [
+            r
+            for r in self.data.submitted.values()
+            if r.account_id == account_id
+            and (since is None or r.taken_at >= since)
+            and (until is None or r.taken_at < until)
+        ]
+        return sorted(rows, key=lambda r: r.taken_at, reverse=True)
+
+    async def add_submitted(self, reading: SubmittedReading) -> SubmittedReading:
+        stored = replace(reading, id=self.data.next_id())
+        self.data.submitted[stored.id] = stored  # type: ignore[index]
+        return stored
+
+    async def remove_submitted(self, reading_id: int) -> None:
+        self.data.submitted.pop(reading_id, None)
+
+    async def latest_billing(self, account_id: int) -> BillingReading | None:
+        rows = await self.billing(account_id)
+        return rows[0] if rows else None
+
+    async def billing(
+        self, account_id: int, since_period: str | None = None
+    ) -> Sequence[BillingReading]:
+        rows = [
+            r
+            for r in self.data.billing_readings
+            if r.account_id == account_id and (since_period is None or r.period >= since_period)
+        ]
+        return sorted(rows, key=lambda r: r.period, reverse=True)
+
+    async def consumption(
+        self, account_id: int, since_period: str | None = None
+    ) -> Sequence[Consumption]:
+        rows = [
+            r
+            for r in self.data.consumption
+            if r.account_id == account_id and (since_period is None or r.period >= since_period)
+        ]
+        return sorted(rows, key=lambda r: r.period, reverse=True)
+
+
+class FakeBilling(_Repo, AbstractBillingRepository):
+    async def bills(self, account_id: int, since_period: str | None = None) -> Sequence[Bill]:
+        rows = [
+            b
+            for b in self.data.bills
+            if b.account_id == account_id and (since_period is None or b.period >= since_period)
+        ]
+        return sorted(rows, key=lambda b: b.period, reverse=True)
+
+    async def bill(self, account_id: int, period: str) -> Bill | None:
+        return next(
+            (b for b in self.data.bills if b.account_id == account_id and b.period == period), None
+        )
+
+    async def payments(self, account_id: int, since: datetime | None = None) -> Sequence[Payment]:
+        rows = [
+            p
+            for p in self.data.payments
+            if p.account_id == account_id and (since is None or p.paid_at >= since)
+        ]
+        return sorted(rows, key=lambda p: p.paid_at, reverse=True)
+
+    async def totals(self, account_id: int) -> tuple[Decimal, Decimal]:
+        charged = sum(
+            (b.charged for b in self.data.bills if b.account_id == account_id), Decimal(0)
+        )
+        paid = sum((p.amount for p in self.data.payments if p.account_id == account_id), Decimal(0))
+        return charged, paid
+
+    async def add_payment(self, payment: Payment) -> bool:
+        if any(
+            p.provider == payment.provider and p.provider_txn_id == payment.provider_txn_id
+            for p in self.data.payments
+        ):
+            return False
+        self.data.payments.append(payment)
+        return True
+
+
+class FakeTariffs(_Repo, AbstractTariffRepository):
+    async def rates_in_force(self, plan: TariffPlan, on: date) -> Sequence[TariffRate]:
+        return [
+            r
+            for r in self.data.rates
+            if r.plan == plan and r.valid_from <= on and (r.valid_to is None or on <= r.valid_to)
+        ]
+
+
+class FakePersons(_Repo, AbstractPersonRepository):
+    async def identity(self, channel: Channel, external_id: str) -> ChannelIdentity | None:
+        return next(
+            (
+                i
+                for i in self.data.identities.values()
+                if i.channel == channel and i.external_id == external_id
+            ),
+            None,
+        )
+
+    async def create_person_with_identity(
+        self,
+        channel: Channel,
+        external_id: str,
+        display_name: str,
+        locale: str | None,
+        at: datetime,
+    ) -> ChannelIdentity:
+        person = Person(self.data.next_id(), name=display_name, locale=locale, created_at=at)
+        self.data.persons[person.id] = person
+        identity = ChannelIdentity(
+            self.data.next_id(), person.id, channel, external_id, display_name
+        )
+        self.data.identities[identity.id] = identity
+        return identity
+
+    async def get(self, person_id: int) -> Person | None:
+        return self.data.persons.get(person_id)
+
+    async def update(self, person: Person) -> None:
+        self.data.persons[person.id] = person
+
+    async def identities(self, person_id: int) -> Sequence[ChannelIdentity]:
+        return [i for i in self.data.identities.values() if i.person_id == person_id]
+
+    async def set_reachable(self, identity_id: int, reachable: bool) -> None:
+        identity = self.data.identities[identity_id]
+        self.data.identities[identity_id] = replace(identity, reachable=reachable)
+
+    async def add_consent(self, consent: Consent) -> None:
+        self.data.consents.append(consent)
+
+    async def latest_consent(self, person_id: int) -> Consent | None:
+        mine = [c for c in self.data.consents if c.person_id == person_id]
+        return max(mine, key=lambda c: c.given_at) if mine else None
+
+    async def prefs(self, person_id: int) -> NotificationPrefs | None:
+        return self.data.prefs.get(person_id)
+
+    async def save_prefs(self, prefs: NotificationPrefs) -> None:
+        self.data.prefs[prefs.person_id] = prefs
+
+
+class FakeRequests(_Repo, AbstractRequestRepository):
+    async def add_call_center(self, request: CallCenterRequest) -> CallCenterRequest:
+        stored = replace(request, id=self.data.next_id())
+        self.data.call_center.append(stored)
+        return stored
+
+    async def call_center_of(self, person_id: int) -> Sequence[CallCenterRequest]:
+        return [r for r in reversed(self.data.call_center) if r.person_id == person_id]
+
+    async def add_free_service(self, order: FreeServiceOrder) -> FreeServiceOrder:
+        stored = replace(order, id=self.data.next_id())
+        self.data.free_services.append(stored)
+        return stored
+
+    async def free_services_of(self, person_id: int) -> Sequence[FreeServiceOrder]:
+        return [o for o in reversed(self.data.free_services) if o.person_id == person_id]
+
+    async def add_support(self, request: SupportRequest) -> SupportRequest:
+        stored = replace(request, id=self.data.next_id())
+        self.data.support.append(stored)
+        return stored
+
+
+class FakeOutages(_Repo, AbstractOutageRepository):
+    async def affecting(self, account: Account, since: datetime) -> Sequence[Outage]:
+        def hits(outage: Outage) -> bool:
+            return any(
+                (t.outage_group and t.outage_group == account.outage_group)
+                or (
+                    t.settlement == account.address.settlement
+                    and t.street == account.address.street
+                    and (not t.buildings or account.address.building in t.buildings)
+                )
+                for t in outage.targets
+            )
+
+        return [
+            o
+            for o in self.data.outages
+            if hits(o) and not o.cancelled and (o.ends_at is None or o.ends_at >= since)
+        ]
+
+    async def last_update(self, dso_id: int) -> datetime | None:
+        times = [o.updated_at for o in self.data.outages if o.dso_id == dso_id]
+        return max(times) if times else None
+
+
+class FakeDialogs(_Repo, AbstractDialogRepository):
+    async def load_for_update(self, channel: Channel, user_id: str) -> DialogState:
+        state = self.data.dialogs.get((channel, user_id))
+        if state is None:
+            return DialogState(channel, user_id)
+        return DialogState(channel, user_id, state.state, dict(state.data))
+
+    async def save(self, state: DialogState, at: datetime) -> None:
+        self.data.dialogs[(state.channel, state.user_id)] = state
+
+    async def first_time_seen(self, channel: Channel, key: str, at: datetime) -> bool:
+        if (channel, key) in self.data.seen:
+            return False
+        self.data.seen.add((channel, key))
+        return True
+
+
+class FakeUnitOfWork(AbstractUnitOfWork):
+    """Works on a copy-free shared FakeData; commit is counted, rollback is a no-op.
+
+    Tests that need real rollback use the SQLAlchemy unit of work on SQLite instead.
+    """
+
+    def __init__(self, data: FakeData) -> None:
+        self.data = data
+        self.committed = 0
+        self.references = FakeReferences(data)
+        self.accounts = FakeAccounts(data)
+        self.links = FakeLinks(data)
+        self.meters = FakeMeters(data)
+        self.readings = FakeReadings(data)
+        self.billing = FakeBilling(data)
+        self.tariffs = FakeTariffs(data)
+        self.persons = FakePersons(data)
+        self.requests = FakeRequests(data)
+        self.outages = FakeOutages(data)
+        self.dialogs = FakeDialogs(data)
+
+    async def commit(self) -> None:
+        self.committed += 1
+
+    async def rollback(self) -> None:
+        pass
+
+
+class FakeUnitOfWorkFactory(AbstractUnitOfWorkFactory):
+    def __init__(self, data: FakeData | None = None) -> None:
+        self.data = data or FakeData()
+
+    def __call__(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self.data)
