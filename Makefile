@@ -1,0 +1,20 @@
+# Convenience targets; the README's two commands work without make.
+.PHONY: setup demo test lint bench bench-ocr
+
+setup:
+	bash scripts/setup --dev
+
+demo:
+	bash scripts/demo
+
+test:
+	bash scripts/test
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/lint-imports
+
+bench-ocr: setup
+	.venv/bin/python -m bench.ocr
+
+bench: bench-ocr
