@@ -21,7 +21,11 @@ class Settings(BaseSettings):
     """All settings of DESIGN.md §3 and the rules operators may tune."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
     )
 
     database_url: str = "sqlite+aiosqlite:///./kabinet.db"

@@ -1,0 +1,53 @@
+"""Settings: safe defaults, and one clear line naming a bad setting."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.__main__ import main
+from bot.config import ConfigError, load_settings
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings()
+    assert settings.database_url == "sqlite+aiosqlite:///./kabinet.db"
+    assert settings.kabinet_port == 8080 and settings.kabinet_now is None
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KABINET_PORT", "eighty"),
+        ("KABINET_NOW", "2026-11-29T10:00:00"),
+        ("DATABASE_URL", "mysql://x"),
+        ("TELEGRAM_MODE", "pigeon"),
+        ("BUSINESS_TIMEZONE", "Mars/Olympus"),
+    ],
+)
+def test_bad_setting_is_named(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, name: str, value: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as error:
+        load_settings()
+    assert name in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_command_line_stops_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, capsys
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("KABINET_PORT", "99999")
+    assert main(["migrate"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kabinet: bad setting KABINET_PORT") and "\n" not in err
+
+
+def test_secrets_do_not_print(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:very-secret")
+    settings = load_settings()
+    assert "very-secret" not in repr(settings) and "very-secret" not in str(settings)

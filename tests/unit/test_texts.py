@@ -1,0 +1,81 @@
+"""Every text the bot shows exists in both catalogues, with the same placeholders."""
+
+from __future__ import annotations
+
+import ast
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from bot.handlers.keyboards import WORDS
+from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
+from core.model import Zone
+
+BOT = Path(__file__).resolve().parents[2] / "bot"
+
+
+def _used_message_ids() -> set[str]:
+    """Literal first arguments of calls to `t(...)` / `ctx.t(...)` / `self("...")`."""
+    ids: set[str] = set()
+    for path in BOT.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call) or not node.args:
+                continue
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            first = node.args[0]
+            if name in ("t", "self") and isinstance(first, ast.Constant) and isinstance(
+                first.value, str
+            ):
+                ids.add(first.value)
+    ids |= {message_id for message_id, _ in WORDS}
+    ids |= {f"zone.{zone.value}" for zone in Zone}
+    ids |= {f"link.bad_eic.{reason}" for reason in ("length", "checksum", "format")}
+    return ids
+
+
+@pytest.fixture(scope="module")
+def catalogues() -> Catalogues:
+    return Catalogues()
+
+
+def test_code_uses_only_known_texts(catalogues: Catalogues) -> None:
+    used = _used_message_ids()
+    assert len(used) > 50
+    for locale in SUPPORTED_LOCALES:
+        missing = used - catalogues.message_ids(locale)
+        assert not missing, f"{locale} lacks {sorted(missing)}"
+
+
+def test_catalogues_have_the_same_ids_and_placeholders(catalogues: Catalogues) -> None:
+    uk, en = catalogues.translator("uk"), catalogues.translator("en")
+    assert catalogues.message_ids("uk") == catalogues.message_ids("en")
+    formatter = string.Formatter()
+    for message_id in catalogues.message_ids("uk"):
+        fields_uk = {f for _, f, _, _ in formatter.parse(uk(message_id)) if f}
+        fields_en = {f for _, f, _, _ in formatter.parse(en(message_id)) if f}
+        assert fields_uk == fields_en, message_id
+
+
+def test_no_ukrainian_words_in_english(catalogues: Catalogues) -> None:
+    en = catalogues.translator("en")
+    cyrillic = re.compile("[а-яіїєґ]", re.IGNORECASE)
+    for message_id in catalogues.message_ids("en"):
+        assert not cyrillic.search(en(message_id)), message_id
+
+
+@pytest.mark.parametrize(
+    ("candidates", "locale"),
+    [
+        ((None,), "uk"),
+        (("en-US",), "en"),
+        (("de", "en"), "en"),
+        (("ru",), "uk"),
+        (("uk_UA",), "uk"),
+    ],
+)
+def test_pick_locale_defaults_to_ukrainian(candidates: tuple[str | None, ...], locale: str) -> None:
+    assert pick_locale(*candidates) == locale
