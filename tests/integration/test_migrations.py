@@ -1,0 +1,64 @@
+"""Migrations: an empty database goes to head, again is a no-op, and models match them."""
+
+from __future__ import annotations
+
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection
+
+from storage.database import make_engine
+from storage.migrate import migrate
+from storage.orm import Base
+
+
+def _differences(connection: Connection) -> list:
+    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    return compare_metadata(context, Base.metadata)
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def test_migrate_empty_database_twice(fresh_database_url: str) -> None:
+    engine = make_engine(fresh_database_url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            tables = set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+            first_revision = await connection.run_sync(_revision)
+        assert set(Base.metadata.tables) <= tables
+        assert "alembic_version" in tables
+        assert first_revision == "0001"
+
+        await migrate(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_revision) == first_revision
+            versions = await connection.scalar(text("SELECT count(*) FROM alembic_version"))
+            assert versions == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_models_and_migrations_agree(fresh_database_url: str) -> None:
+    engine = make_engine(fresh_database_url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_migrate_works_from_another_directory(
+    fresh_database_url: str, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    engine = make_engine(fresh_database_url)
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            assert await connection.run_sync(_revision) == "0001"
+    finally:
+        await engine.dispose()
