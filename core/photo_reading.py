@@ -65,3 +65,46 @@ class MeterPhotoReader(abc.ABC):
     @abc.abstractmethod
     async def read(self, image: bytes, prior: ReadingPrior | None = None) -> PhotoRecognition:
         """Recognise the counter in `image`; never raises for bad input, reports a problem."""
+
+
+def implied_increase(candidate: ReadingCandidate, prior: ReadingPrior) -> int | None:
+    """Consumption the candidate implies since `prior.previous`, counting a drum roll-over.
+
+    None when the candidate cannot follow the previous reading: it has the wrong number of
+    digits, goes backwards without being a plausible roll-over, or jumps by more than
+    `prior.max_increase`. With no previous reading, any candidate of the right length fits (0).
+    """
+    digit_count = prior.digit_count
+    shown = len(candidate.digits)
+    # LCDs blank leading zeros, so fewer digits fit only when none of them is a zero pad.
+    if digit_count is not None and shown != digit_count and (
+        shown > digit_count or candidate.digits.startswith("0")
+    ):
+        return None
+    if prior.previous is None:
+        return 0
+    increase = candidate.value - prior.previous
+    if increase < 0:
+        capacity = 10 ** (digit_count or shown)
+        if prior.previous >= capacity:
+            return None
+        increase += capacity
+        # Without a stated maximum, a roll-over is believed only for a small step past zero.
+        limit = prior.max_increase if prior.max_increase is not None else capacity // 10
+        return increase if increase <= limit else None
+    if prior.max_increase is not None and increase > prior.max_increase:
+        return None
+    return increase
+
+
+def fits_prior(candidate: ReadingCandidate, prior: ReadingPrior | None) -> bool:
+    """Whether the candidate is a reading this meter can show next."""
+    return prior is None or implied_increase(candidate, prior) is not None
+
+
+def choose_fitting(
+    candidates: tuple[ReadingCandidate, ...] | list[ReadingCandidate], prior: ReadingPrior | None
+) -> ReadingCandidate | None:
+    """The most confident candidate that fits the prior, or None when none does."""
+    fitting = [c for c in candidates if fits_prior(c, prior)]
+    return max(fitting, key=lambda c: c.confidence) if fitting else None

@@ -1,0 +1,116 @@
+"""`TesseractMeterReader`: the `MeterPhotoReader` port, run in a bounded pool off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from typing import Literal
+
+from core.photo_reading import MeterPhotoReader, PhotoProblem, PhotoRecognition, ReadingPrior
+from ocr.line_reading import TesseractModel
+from ocr.recognition import recognise_photo
+
+log = logging.getLogger(__name__)
+
+Recogniser = Callable[[bytes, ReadingPrior | None, TesseractModel], PhotoRecognition]
+
+
+def _quiet_worker() -> None:
+    """Worker start-up: Tesseract's OpenMP threads only slow small lines on a shared CPU."""
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+
+
+def _recognise(data: bytes, prior: ReadingPrior | None, model: TesseractModel) -> PhotoRecognition:
+    return recognise_photo(data, prior, model)
+
+
+class TesseractMeterReader(MeterPhotoReader):
+    """Reads meter photos with our digits model in a pool of `workers`.
+
+    At most `max_pending` photos are queued or running; beyond that `read` answers BUSY at
+    once instead of letting a burst of photos stall every chat. A photo that takes longer
+    than `timeout_s` is answered with TIMEOUT (its work still occupies a slot until it ends).
+    """
+
+    def __init__(
+        self,
+        *,
+        model: TesseractModel | None = None,
+        workers: int = 1,
+        max_pending: int = 8,
+        timeout_s: float = 10.0,
+        executor: Literal["process", "thread"] = "process",
+        recogniser: Recogniser = _recognise,
+    ) -> None:
+        self.model = model or TesseractModel()
+        self.timeout_s = timeout_s
+        self.max_pending = max_pending
+        self._recogniser = recogniser
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._closed = False
+        self._pool: Executor
+        if executor == "process":
+            # spawn, not fork: the bot's process has threads and an event loop.
+            self._pool = ProcessPoolExecutor(
+                max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_quiet_worker)
+        else:
+            self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr")
+
+    @property
+    def pending(self) -> int:
+        """Photos queued or being read right now."""
+        return self._pending
+
+    def _release(self, _: Future[PhotoRecognition]) -> None:
+        with self._lock:
+            self._pending -= 1
+
+    async def read(self, image: bytes, prior: ReadingPrior | None = None) -> PhotoRecognition:
+        """Recognise the counter in `image` without blocking the loop; BUSY/TIMEOUT when due."""
+        if self._closed:
+            raise RuntimeError("TesseractMeterReader is closed")
+        with self._lock:
+            if self._pending >= self.max_pending:
+                return PhotoRecognition(problem=PhotoProblem.BUSY)
+            self._pending += 1
+        try:
+            future = self._pool.submit(self._recogniser, image, prior, self.model)
+        except RuntimeError:
+            with self._lock:
+                self._pending -= 1
+            raise
+        future.add_done_callback(self._release)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), self.timeout_s)
+        except TimeoutError:
+            future.cancel()
+            return PhotoRecognition(problem=PhotoProblem.TIMEOUT)
+        except Exception:
+            # A broken Tesseract install or worker crash must not take the chat down with it.
+            log.exception("photo recognition failed")
+            return PhotoRecognition(problem=PhotoProblem.NO_DIGITS, details={"failed": 1.0})
+
+    def read_blocking(self, image: bytes, prior: ReadingPrior | None = None) -> PhotoRecognition:
+        """Synchronous `read` for command-line tools (never call it from the event loop)."""
+        return asyncio.run(self.read(image, prior))
+
+    def close(self) -> None:
+        """Stop the workers; queued photos are dropped."""
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self) -> TesseractMeterReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Recogniser", "TesseractMeterReader"]

@@ -1,0 +1,186 @@
+"""The whole synchronous pipeline for one photo: decode, check, locate, read, weigh.
+
+Runs inside a worker (thread or process); it never raises for bad input.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from core.photo_reading import (
+    PhotoProblem,
+    PhotoRecognition,
+    ReadingCandidate,
+    ReadingPrior,
+    implied_increase,
+)
+from ocr.decoding import DecodedPhoto, decode_photo
+from ocr.line_reading import LineReading, TesseractModel, read_lines
+from ocr.locating import (
+    LOCATE_SIDE,
+    CounterRow,
+    cut_row,
+    find_counter_rows,
+    integer_part,
+    measure_quality,
+)
+
+# The bot treats a candidate at or above this confidence as read; below, it asks to type.
+CONFIDENT = 0.8
+# With a previous reading but no stated maximum, months of household use stay below this.
+DEFAULT_MAX_INCREASE = 5000
+MAX_ROWS = 3
+MIN_DIGITS = 3
+# Below these the photo is too dark or too soft to hope for digits.
+DARK_BRIGHTNESS = 28.0
+DARK_PERCENTILE = 60.0
+BLUR_SHARPNESS = 0.12
+
+LinesReader = Callable[[list[Image.Image]], list[LineReading]]
+
+
+@dataclass
+class _Evidence:
+    """Readings that gave the same integer digits, and from how many attempts."""
+
+    digits: str
+    confidences: list[float] = field(default_factory=list)
+    row_ranks: list[int] = field(default_factory=list)
+    derived: bool = False
+
+
+def effective_prior(prior: ReadingPrior | None) -> ReadingPrior | None:
+    """The prior with a household-sized maximum increase when only the previous is known."""
+    if prior is None or prior.previous is None or prior.max_increase is not None:
+        return prior
+    return ReadingPrior(previous=prior.previous, digit_count=prior.digit_count,
+                        max_increase=DEFAULT_MAX_INCREASE)
+
+
+def _integer_digits(text: str) -> str:
+    """Digits before the decimal point (what the black drums show)."""
+    head = text.split(".", 1)[0]
+    return head
+
+
+def _line_variants(gray: Image.Image, row: CounterRow, scale: float) -> list[Image.Image]:
+    blobs = integer_part(row)
+    base = cut_row(gray, blobs, row.slope, scale)
+    return [base, ImageOps.autocontrast(base, cutoff=2)]
+
+
+def _shorter_readings(digits: str, prior: ReadingPrior | None) -> list[str]:
+    """Prefixes worth trying when decimals were read without their point."""
+    if prior is None:
+        return []
+    lengths: set[int] = set()
+    if prior.digit_count is not None and len(digits) > prior.digit_count:
+        lengths.add(prior.digit_count)
+    if prior.previous is not None and prior.digit_count is None:
+        # A decimal drum or two glued on: try dropping up to three trailing digits.
+        lengths.update(n for n in range(len(digits) - 3, len(digits)) if n >= len(
+            str(prior.previous)))
+    return [digits[:n] for n in sorted(lengths) if n >= MIN_DIGITS]
+
+
+def weigh(evidence: dict[str, _Evidence], attempts: int,
+          prior: ReadingPrior | None) -> list[ReadingCandidate]:
+    """Turn grouped readings into candidates with a confidence that separates right from wrong.
+
+    Confidence is the model's own certainty, backed by agreement between crops and rows, and
+    by the prior: a value the meter cannot show next is kept only as a weak suggestion.
+    """
+    candidates = []
+    for item in evidence.values():
+        best = max(item.confidences)
+        agreement = len(item.confidences) / max(attempts, 1)
+        confidence = best * (0.75 + 0.25 * agreement)
+        if item.derived:
+            confidence *= 0.85
+        if min(item.row_ranks) > 0:
+            confidence *= 0.9
+        candidate = ReadingCandidate(value=int(item.digits), digits=item.digits,
+                                     confidence=confidence)
+        if prior is not None and prior.previous is not None:
+            fits = implied_increase(candidate, prior) is not None
+            confidence = min(1.0, confidence * 1.1) if fits else confidence * 0.3
+        elif prior is not None and prior.digit_count is not None:
+            fits = implied_increase(candidate, prior) is not None
+            confidence = confidence if fits else confidence * 0.5
+        else:
+            # Nothing to check the reading against: never sure enough to skip confirmation.
+            confidence *= 0.9
+        candidates.append(ReadingCandidate(candidate.value, candidate.digits,
+                                           round(min(confidence, 0.99), 4)))
+    candidates.sort(key=lambda c: c.confidence, reverse=True)
+    return candidates
+
+
+def recognise_photo(data: bytes, prior: ReadingPrior | None = None,
+                    model: TesseractModel | None = None,
+                    lines_reader: LinesReader | None = None) -> PhotoRecognition:
+    """Read the counter in photo bytes; problems are reported, never raised."""
+    started = time.perf_counter()
+    model = model or TesseractModel()
+    read = lines_reader or (lambda images: read_lines(images, model))
+    decoded = decode_photo(data)
+    if isinstance(decoded, PhotoProblem):
+        return PhotoRecognition(problem=decoded)
+    return recognise_image(decoded, effective_prior(prior), read, started)
+
+
+def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: LinesReader,
+                    started: float) -> PhotoRecognition:
+    """The part after decoding: locate rows, read them, choose."""
+    image = decoded.image
+    size = {"width": decoded.original_width, "height": decoded.original_height}
+    small = image.copy()
+    small.thumbnail((LOCATE_SIDE, LOCATE_SIDE), Image.Resampling.BILINEAR)
+    rgb_small = np.asarray(small)
+    quality = measure_quality(rgb_small.mean(axis=2).astype(np.float32))
+    details = {"brightness": round(quality.brightness, 1),
+               "sharpness": round(quality.sharpness, 3)}
+    if quality.bright_percentile < DARK_PERCENTILE or quality.brightness < DARK_BRIGHTNESS / 3:
+        return PhotoRecognition(problem=PhotoProblem.TOO_DARK, details=details, **size)
+    rows = find_counter_rows(rgb_small, max_rows=MAX_ROWS)
+    details["rows"] = float(len(rows))
+    if not rows:
+        problem = PhotoProblem.COUNTER_NOT_FOUND
+        if quality.brightness < DARK_BRIGHTNESS:
+            problem = PhotoProblem.TOO_DARK
+        elif quality.sharpness < BLUR_SHARPNESS:
+            problem = PhotoProblem.BLURRED
+        return PhotoRecognition(problem=problem, details=details, **size)
+    gray = image.convert("L")
+    scale = image.width / small.width
+    lines: list[Image.Image] = []
+    ranks: list[int] = []
+    for rank, row in enumerate(rows):
+        for line in _line_variants(gray, row, scale):
+            lines.append(line)
+            ranks.append(rank)
+    evidence: dict[str, _Evidence] = {}
+    attempts = len(lines)
+    for rank, reading in zip(ranks, read(lines), strict=True):
+        digits = _integer_digits(reading.text)
+        if len(digits) < MIN_DIGITS or reading.confidence <= 0:
+            continue
+        item = evidence.setdefault(digits, _Evidence(digits))
+        item.confidences.append(reading.confidence)
+        item.row_ranks.append(rank)
+        for shorter in _shorter_readings(digits, prior):
+            extra = evidence.setdefault(shorter, _Evidence(shorter, derived=True))
+            extra.confidences.append(reading.confidence)
+            extra.row_ranks.append(rank)
+    details["seconds"] = round(time.perf_counter() - started, 3)
+    if not evidence:
+        problem = PhotoProblem.BLURRED if quality.sharpness < BLUR_SHARPNESS else (
+            PhotoProblem.NO_DIGITS)
+        return PhotoRecognition(problem=problem, details=details, **size)
+    candidates = weigh(evidence, attempts, prior)
+    return PhotoRecognition(candidates=tuple(candidates[:5]), details=details, **size)

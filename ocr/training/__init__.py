@@ -1,0 +1,1 @@
+"""Training the digits model (offline; never run by the bot or the tests)."""

@@ -1,0 +1,165 @@
+"""Train the Tesseract digits model from synthetic counter lines, reproducibly from a seed.
+
+    nice -n 10 .venv/bin/python -m ocr.training.train --lines 6000 --iterations 40000
+
+Work files go to ocr/training/work/ (git-ignored); the result is copied to
+ocr/tessdata/<name>.traineddata. See ocr/training/README.md for what each step is for.
+"""
+
+# Seeded pseudo-randomness is the point here, and the tools are Tesseract's from PATH.
+# ruff: noqa: S311, S603, S607
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_WORK = HERE / "work"
+TESSDATA = HERE.parent / "tessdata"
+MODEL_NAME = "meterdigits"
+# Small from-scratch net: a conv layer, max-pool and three LSTM layers; ~0.4 M weights.
+NET_SPEC = "[1,36,0,1 Ct3,3,16 Mp3,3 Lfys48 Lfx96 Lrx96 Lfx192 O1c{outputs}]"
+
+
+def _write_line(args: tuple[int, int, str]) -> str | None:
+    """Draw line `index` from its own seed, write png/gt/box, and make its .lstmf."""
+    from ocr.synthetic.lines import make_training_line
+
+    seed, index, out_dir = args
+    rng = random.Random(f"{seed}:{index}")
+    image, label = make_training_line(rng)
+    stem = Path(out_dir) / f"line{index:06d}"
+    image.save(stem.with_suffix(".png"))
+    stem.with_suffix(".gt.txt").write_text(label + "\n", encoding="utf-8")
+    w, h = image.size
+    # Tesseract 5.3 wants a box file for lstm.train; one WordStr box covers the whole line.
+    stem.with_suffix(".box").write_text(
+        f"WordStr 0 0 {w} {h} 0 #{label}\n\t 0 0 {w} {h} 0\n", encoding="utf-8")
+    subprocess.run(
+        ["tesseract", str(stem.with_suffix(".png")), str(stem), "--psm", "13", "lstm.train"],
+        check=False, capture_output=True)
+    lstmf = stem.with_suffix(".lstmf")
+    return str(lstmf) if lstmf.exists() else None
+
+
+def generate_lines(seed: int, count: int, out_dir: Path, workers: int) -> list[str]:
+    """Generate `count` lines (each from seed:index, so the order of workers does not matter)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(seed, i, str(out_dir)) for i in range(count)]
+    with ProcessPoolExecutor(workers) as pool:
+        made = [path for path in pool.map(_write_line, jobs, chunksize=16) if path]
+    print(f"lines: {len(made)} of {count} produced .lstmf", flush=True)
+    return made
+
+
+def build_starter(work: Path, name: str) -> Path:
+    """Unicharset of 0-9 and '.', and the starter traineddata that lstmtraining needs."""
+    all_text = work / "all-labels.txt"
+    labels = "".join("0123456789.") + "\n"
+    all_text.write_text(labels, encoding="utf-8")
+    unicharset = work / "unicharset"
+    subprocess.run(["unicharset_extractor", "--norm_mode", "1", "--output_unicharset",
+                    str(unicharset), str(all_text)], check=True, capture_output=True)
+    script_dir = work / "script"
+    script_dir.mkdir(exist_ok=True)
+    # combine_lang_model silently writes nothing when this file is empty.
+    (script_dir / "radical-stroke.txt").write_text("# no radicals in digits\n", encoding="utf-8")
+    lang_dir = work / "lang"
+    lang_dir.mkdir(exist_ok=True)
+    subprocess.run(["combine_lang_model", "--input_unicharset", str(unicharset), "--script_dir",
+                    str(script_dir), "--output_dir", str(lang_dir), "--lang", name],
+                   check=True, capture_output=True)
+    starter = lang_dir / name / f"{name}.traineddata"
+    if not starter.exists():
+        sys.exit("combine_lang_model produced no starter traineddata")
+    return starter
+
+
+def train(args: argparse.Namespace) -> None:
+    """Run the whole pipeline: lines, starter, lstmtraining, final traineddata."""
+    work: Path = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    lines_dir = work / f"lines-{args.seed}"
+    listing = work / f"all-{args.seed}.txt"
+    if args.reuse_lines and listing.exists():
+        made = listing.read_text().split()
+    else:
+        started = time.monotonic()
+        made = generate_lines(args.seed, args.lines, lines_dir, args.workers)
+        listing.write_text("\n".join(made) + "\n")
+        print(f"generation took {time.monotonic() - started:.0f}s", flush=True)
+    rng = random.Random(args.seed)
+    rng.shuffle(made)
+    eval_count = max(50, len(made) // 20)
+    (work / "eval.txt").write_text("\n".join(made[:eval_count]) + "\n")
+    (work / "train.txt").write_text("\n".join(made[eval_count:]) + "\n")
+    starter = build_starter(work, args.name)
+    outputs = int((work / "unicharset").read_text().split()[0])
+    ckpt_dir = work / "checkpoints"
+    ckpt_dir.mkdir(exist_ok=True)
+    prefix = ckpt_dir / args.name
+    command = ["lstmtraining", "--traineddata", str(starter), "--model_output", str(prefix),
+               "--train_listfile", str(work / "train.txt"),
+               "--eval_listfile", str(work / "eval.txt"),
+               "--max_iterations", str(args.iterations), "--target_error_rate", "0.005"]
+    checkpoint = Path(f"{prefix}_checkpoint")
+    if args.resume and checkpoint.exists():
+        command += ["--continue_from", str(checkpoint)]
+    else:
+        command += ["--net_spec", NET_SPEC.format(outputs=outputs),
+                    "--learning_rate", str(args.learning_rate)]
+    print(" ".join(command), flush=True)
+    subprocess.run(command, check=True)
+    finish(work, args.name, starter, args.convert_to_int)
+
+
+def finish(work: Path, name: str, starter: Path, convert_to_int: bool) -> Path:
+    """Turn the last checkpoint into a traineddata and copy it into ocr/tessdata/."""
+    checkpoint = work / "checkpoints" / f"{name}_checkpoint"
+    final = work / f"{name}.traineddata"
+    command = ["lstmtraining", "--stop_training", "--continue_from", str(checkpoint),
+               "--traineddata", str(starter), "--model_output", str(final)]
+    if convert_to_int:
+        command.append("--convert_to_int")
+    subprocess.run(command, check=True)
+    TESSDATA.mkdir(exist_ok=True)
+    target = TESSDATA / f"{name}.traineddata"
+    shutil.copyfile(final, target)
+    print(f"model: {target} ({target.stat().st_size} bytes)")
+    return target
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry of the training pipeline."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seed", type=int, default=20261127)
+    parser.add_argument("--lines", type=int, default=6000)
+    parser.add_argument("--iterations", type=int, default=40000)
+    parser.add_argument("--learning-rate", type=float, default=0.002)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
+    parser.add_argument("--name", default=MODEL_NAME)
+    parser.add_argument("--reuse-lines", action="store_true",
+                        help="reuse the .lstmf files listed by an earlier run with this seed")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from the last checkpoint instead of starting afresh")
+    parser.add_argument("--finish-only", action="store_true",
+                        help="only write the traineddata from the last checkpoint")
+    parser.add_argument("--convert-to-int", action="store_true")
+    args = parser.parse_args(argv)
+    if args.finish_only:
+        finish(args.work, args.name, args.work / "lang" / args.name / f"{args.name}.traineddata",
+               args.convert_to_int)
+        return
+    train(args)
+
+
+if __name__ == "__main__":
+    main()
