@@ -18,6 +18,8 @@ def _parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="console chat against the configured database")
     chat.add_argument("--user", default="console", help="the console user's id")
     chat.add_argument("--locale", default=None, help="the user's language (uk, en)")
+    serve = commands.add_parser("serve", help="HTTP server: webhooks, payments, operator API")
+    serve.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs")
     commands.add_parser("migrate", help="create or upgrade the database schema")
     seed = commands.add_parser("seed-demo", help="load demo data (idempotent)")
     seed.add_argument("--accounts", type=int, default=0, help="also make N synthetic accounts")
@@ -46,7 +48,18 @@ async def _chat(settings: Settings, user: str, locale: str | None, demo: bool) -
             from storage.demo import seed_demo
 
             await seed_demo(app.engine, app.clock.now())
-        await ConsoleChannel(app.dialog.handle, user, locale=locale).run()
+        await ConsoleChannel(app.handle, user, locale=locale).run()
+    finally:
+        await app.close()
+
+
+async def _serve(settings: Settings) -> None:
+    from bot.app import build_app, build_channels
+    from bot.server import serve
+
+    app = await build_app(settings)
+    try:
+        await serve(app, build_channels(app), settings.kabinet_host, settings.kabinet_port)
     finally:
         await app.close()
 
@@ -92,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         asyncio.run(
             _chat(settings, user, getattr(args, "locale", None), demo=args.command == "demo")
         )
+    elif args.command == "serve":
+        asyncio.run(_serve(settings))
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
     elif args.command == "seed-demo":

@@ -3,22 +3,26 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
-from storage.uow import SqlAlchemyUnitOfWorkFactory
 
+from bot.channels.base import ChannelAdapter
 from bot.config import Settings
 from bot.handlers import WORDS, build_router
 from bot.handlers.context import DialogRules
 from bot.handlers.dialog import Dialog
 from bot.i18n import Catalogues
+from bot.messages import Incoming, Reply
+from bot.metrics import Metrics
 from core.accounts import LinkPolicy
 from core.clock import Clock, FrozenClock, SystemClock
 from core.readings import ReadingRules
 from storage.database import make_engine
 from storage.migrate import migrate
+from storage.uow import SqlAlchemyUnitOfWorkFactory
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,18 @@ class App:
     clock: Clock
     catalogues: Catalogues
     dialog: Dialog
+    metrics: Metrics
+
+    async def handle(self, event: Incoming) -> list[Reply]:
+        """The dialog's entry point for channels, counted and timed."""
+        started = time.perf_counter()
+        replies = await self.dialog.handle(event)
+        self.metrics.handling_seconds.labels(event.channel.value).observe(
+            time.perf_counter() - started
+        )
+        outcome = "answered" if replies else "ignored"
+        self.metrics.inbound.labels(event.channel.value, outcome).inc()
+        return replies
 
     async def close(self) -> None:
         """Dispose of the database pool."""
@@ -81,4 +97,17 @@ async def build_app(
         rules=make_rules(settings),
         word_payloads=WORDS,
     )
-    return App(settings=settings, engine=engine, clock=clock, catalogues=catalogues, dialog=dialog)
+    return App(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        catalogues=catalogues,
+        dialog=dialog,
+        metrics=Metrics(),
+    )
+
+
+def build_channels(app: App) -> list[ChannelAdapter]:
+    """The messenger adapters whose credentials are configured; the others are off."""
+    channels: list[ChannelAdapter] = []
+    return channels

@@ -1,0 +1,30 @@
+"""Prometheus metrics of one process, in a registry of its own (no global state)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+
+
+class Metrics:
+    """Counters and timings the server exposes at /metrics."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.inbound = Counter(
+            "kabinet_inbound_total",
+            "Inputs handled, by channel and outcome",
+            ["channel", "outcome"],
+            registry=self.registry,
+        )
+        self.handling_seconds = Histogram(
+            "kabinet_handling_seconds",
+            "Time to handle one input, by channel",
+            ["channel"],
+            registry=self.registry,
+        )
+        self.outbound = Counter(
+            "kabinet_outbound_total",
+            "Messages sent, by channel and status",
+            ["channel", "status"],
+            registry=self.registry,
+        )
