@@ -19,6 +19,10 @@ from bot.messages import Incoming, Reply
 from bot.metrics import Metrics
 from core.accounts import LinkPolicy
 from core.clock import Clock, FrozenClock, SystemClock
+from core.model import Channel
+from core.persons import mark_unreachable
+from core.ports import AbstractUnitOfWorkFactory
+from core.privacy import mask
 from core.readings import ReadingRules
 from storage.database import make_engine
 from storage.migrate import migrate
@@ -63,6 +67,7 @@ class App:
     catalogues: Catalogues
     dialog: Dialog
     metrics: Metrics
+    uow_factory: AbstractUnitOfWorkFactory
 
     async def handle(self, event: Incoming) -> list[Reply]:
         """The dialog's entry point for channels, counted and timed."""
@@ -74,6 +79,13 @@ class App:
         outcome = "answered" if replies else "ignored"
         self.metrics.inbound.labels(event.channel.value, outcome).inc()
         return replies
+
+    async def mark_unreachable(self, channel: Channel, user_id: str) -> None:
+        """A channel learned the person blocked the bot or unsubscribed: no more pushes."""
+        async with self.uow_factory() as uow:
+            if await mark_unreachable(uow, channel, user_id):
+                await uow.commit()
+                log.info("%s user %s is unreachable now", channel.value, mask(user_id))
 
     async def close(self) -> None:
         """Dispose of the database pool."""
@@ -89,8 +101,9 @@ async def build_app(
         await migrate(engine)
     clock = clock or make_clock(settings)
     catalogues = Catalogues()
+    uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
     dialog = Dialog(
-        uow_factory=SqlAlchemyUnitOfWorkFactory(engine),
+        uow_factory=uow_factory,
         clock=clock,
         catalogues=catalogues,
         router=build_router(),
@@ -104,6 +117,7 @@ async def build_app(
         catalogues=catalogues,
         dialog=dialog,
         metrics=Metrics(),
+        uow_factory=uow_factory,
     )
 
 
