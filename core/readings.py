@@ -246,6 +246,42 @@ async def open_window_or_raise(moment: datetime, rules: ReadingRules) -> Window:
     return window
 
 
+async def estimate_reading(
+    uow: AbstractUnitOfWork,
+    account: Account,
+    values: Mapping[Zone, int],
+    now: datetime,
+    rules: ReadingRules,
+    window: Window | None = None,
+) -> ReadingEvaluation:
+    """Consumption and charge for `values` now, storing nothing ("Розрахувати").
+
+    Inside a window, readings already submitted in it are the ones a submission would
+    replace, so they are not the baseline; outside, every earlier reading counts.
+    """
+    meter = await uow.meters.in_service(account.id)
+    if meter is None:
+        raise NoMeter(account.number)
+    before = window_start(window, rules) if window is not None else now
+    earlier = await uow.readings.submitted(account.id, until=before)
+    latest_billing = await uow.readings.latest_billing(account.id)
+    baseline = baseline_for(meter, latest_billing, earlier[:1])
+    local_today = now.astimezone(rules.zone).date()
+    last_year = await uow.readings.consumption(
+        account.id, since_period=_period_months_back(local_today, 12)
+    )
+    rates = await uow.tariffs.rates_in_force(account.tariff_plan, local_today)
+    plausible = plausible_maximum(meter, last_year, rules)
+    evaluation = evaluate(meter, values, baseline, rates, plausible)
+    if window is None:
+        return evaluation
+    in_window = await uow.readings.submitted(
+        account.id, since=window_start(window, rules), until=window_end(window, rules)
+    )
+    replaces = next((r for r in in_window if r.meter_id == meter.id), None)
+    return replace(evaluation, replaces=replaces) if replaces else evaluation
+
+
 async def check_reading(
     uow: AbstractUnitOfWork,
     account: Account,
@@ -253,29 +289,9 @@ async def check_reading(
     now: datetime,
     rules: ReadingRules,
 ) -> ReadingEvaluation:
-    """Evaluate readings for an account now, without storing anything ("Розрахувати")."""
+    """Evaluate readings for submission now: the window must be open."""
     window = await open_window_or_raise(now, rules)
-    meter = await uow.meters.in_service(account.id)
-    if meter is None:
-        raise NoMeter(account.number)
-    start = window_start(window, rules)
-    in_window = await uow.readings.submitted(
-        account.id, since=start, until=window_end(window, rules)
-    )
-    earlier = await uow.readings.submitted(account.id, until=start)
-    baseline = baseline_for(meter, await uow.readings.latest_billing(account.id), earlier[:1])
-    local_today = now.astimezone(rules.zone).date()
-    last_year = await uow.readings.consumption(
-        account.id, since_period=_period_months_back(local_today, 12)
-    )
-    rates = await uow.tariffs.rates_in_force(account.tariff_plan, local_today)
-    evaluation = evaluate(
-        meter, values, baseline, rates, plausible_maximum(meter, last_year, rules)
-    )
-    replaces = next((r for r in in_window if r.meter_id == meter.id), None)
-    if replaces is None:
-        return evaluation
-    return replace(evaluation, replaces=replaces)
+    return await estimate_reading(uow, account, values, now, rules, window)
 
 
 async def submit_reading(

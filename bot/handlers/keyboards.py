@@ -10,6 +10,11 @@ from bot.messages import Button
 MAIN_MENU: tuple[tuple[str, str], ...] = (
     ("menu.read", "read"),
     ("menu.balance", "bal"),
+    ("menu.info", "info"),
+    ("menu.payments", "pays"),
+    ("menu.history", "hist"),
+    ("menu.consumption", "cons"),
+    ("menu.meter", "meter"),
     ("menu.accounts", "accs"),
     ("menu.link", "link"),
     ("menu.help", "help"),
@@ -18,6 +23,7 @@ MAIN_MENU: tuple[tuple[str, str], ...] = (
 # Words that mean "take me back" in any step.
 WORDS: tuple[tuple[str, str], ...] = (
     *MAIN_MENU,
+    ("menu.calc", "calc"),
     ("words.menu", "menu"),
     ("words.start", "start"),
     ("consent.agree", "consent:yes"),

@@ -17,6 +17,7 @@ from core.errors import (
 from core.model import Account, ReadingSource, Zone
 from core.readings import (
     ReadingEvaluation,
+    estimate_reading,
     open_window_or_raise,
     parse_reading,
     submit_reading,
@@ -35,24 +36,34 @@ async def start_reading(ctx: Context, argument: str) -> None:
     await with_account(ctx, argument, "read", _ask_first_zone)
 
 
-async def _ask_first_zone(ctx: Context, account: Account) -> None:
+@router.action("calc", commands=("calc",))
+async def start_calculation(ctx: Context, argument: str) -> None:
+    """ "Розрахувати": the same questions, an estimate, nothing stored; any day of the month."""
+    await with_account(ctx, argument, "calc", lambda c, a: _ask_first_zone(c, a, mode="calc"))
+
+
+async def _ask_first_zone(ctx: Context, account: Account, mode: str = "submit") -> None:
     ctx.reset()
-    try:
-        await open_window_or_raise(ctx.now, ctx.rules.readings)
-    except OutsideReadingWindow as closed:
-        ctx.say(
-            ctx.t(
-                "reading.closed", opens=ctx.t.date(closed.opens), closes=ctx.t.date(closed.closes)
-            ),
-            main_menu(ctx.t),
-        )
-        return
+    if mode == "submit":
+        try:
+            await open_window_or_raise(ctx.now, ctx.rules.readings)
+        except OutsideReadingWindow as closed:
+            ctx.say(
+                ctx.t(
+                    "reading.closed",
+                    opens=ctx.t.date(closed.opens),
+                    closes=ctx.t.date(closed.closes),
+                ),
+                with_menu(ctx.t, [Button(ctx.t("menu.calc"), f"calc:{account.id}")]),
+            )
+            return
     meter = await ctx.uow.meters.in_service(account.id)
     if meter is None:
         ctx.say(ctx.t("reading.no_meter"), main_menu(ctx.t))
         return
     billing = await ctx.uow.readings.latest_billing(account.id)
-    lines = [ctx.t("reading.for_account", title=account_title(ctx, account))]
+    head = "reading.calc_for_account" if mode == "calc" else "reading.for_account"
+    lines = [ctx.t(head, title=account_title(ctx, account))]
     if billing is not None:
         values = ", ".join(
             f"{ctx.t.zone(zone)}: {ctx.t.number(billing.values.get(zone, 0))}"
@@ -61,7 +72,7 @@ async def _ask_first_zone(ctx: Context, account: Account) -> None:
         lines.append(
             ctx.t("reading.last_billing", date=ctx.t.date(billing.taken_on), values=values)
         )
-    ctx.goto("read.value", a=account.id, zones=[zone.value for zone in meter.zones], v={})
+    ctx.goto("read.value", a=account.id, zones=[zone.value for zone in meter.zones], v={}, m=mode)
     lines.append(_zone_prompt(ctx, Zone(meter.zones[0]), len(meter.zones)))
     ctx.say("\n".join(lines), [[menu_button(ctx.t)]])
 
@@ -87,7 +98,55 @@ async def reading_value(ctx: Context) -> None:
     if len(values) < len(zones):
         ctx.say(_zone_prompt(ctx, zones[len(values)], len(zones)), [[menu_button(ctx.t)]])
         return
+    if ctx.data.get("m") == "calc":
+        await _estimate(ctx)
+        return
     await _evaluate_and_store(ctx, confirmed=False)
+
+
+async def _estimate(ctx: Context) -> None:
+    account_id = int(ctx.data["a"])
+    values = {Zone(zone): int(value) for zone, value in ctx.data["v"].items()}
+    account = await ctx.uow.accounts.get(account_id)
+    if account is None or not await ctx.uow.links.is_linked(ctx.person.id, account_id):
+        ctx.reset()
+        ctx.say(ctx.t("account.not_yours"), main_menu(ctx.t))
+        return
+    again = with_menu(
+        ctx.t,
+        [
+            Button(ctx.t("menu.calc"), f"calc:{account_id}"),
+            Button(ctx.t("menu.read"), f"read:{account_id}"),
+        ],
+    )
+    try:
+        evaluation = await estimate_reading(ctx.uow, account, values, ctx.now, ctx.rules.readings)
+    except ReadingBelowPrevious as low:
+        _drop_zone(ctx, low.zone)
+        ctx.say(
+            ctx.t(
+                "reading.below_previous",
+                zone=ctx.t.zone(low.zone),
+                previous=ctx.t.number(low.previous),
+            )
+            + "\n"
+            + _zone_prompt(ctx, low.zone, len(ctx.data["zones"])),
+            [[menu_button(ctx.t)]],
+        )
+        return
+    except (ReadingTooLong, NoMeter):
+        ctx.reset()
+        ctx.say(ctx.t("reading.calc_failed"), again)
+        return
+    ctx.reset()
+    ctx.say(
+        ctx.t("reading.calc_result")
+        + "\n\n"
+        + _summary(ctx, evaluation)
+        + "\n"
+        + ctx.t("reading.calc_not_stored"),
+        again,
+    )
 
 
 @router.action("read!")
@@ -178,7 +237,7 @@ def _drop_zone(ctx: Context, zone: Zone) -> None:
     """Ask again from the refused zone on, keeping the zones before it."""
     zones = ctx.data["zones"]
     kept = {name: ctx.data["v"][name] for name in zones[: zones.index(zone.value)]}
-    ctx.goto("read.value", a=ctx.data["a"], zones=zones, v=kept)
+    ctx.goto("read.value", a=ctx.data["a"], zones=zones, v=kept, m=ctx.data.get("m", "submit"))
 
 
 def _summary(ctx: Context, evaluation: ReadingEvaluation) -> str:

@@ -11,7 +11,7 @@ from bot.handlers.context import DialogRules
 from bot.handlers.dialog import Dialog
 from bot.i18n import Catalogues
 from core.clock import FrozenClock
-from core.model import TariffPlan
+from core.model import Dso, Supplier, TariffPlan
 from tests.builders import add_account, add_tariffs
 from tests.chat import Chat
 from tests.fakes import FakeUnitOfWorkFactory
@@ -33,6 +33,8 @@ def clock() -> FrozenClock:
 def factory() -> FakeUnitOfWorkFactory:
     factory = FakeUnitOfWorkFactory()
     add_tariffs(factory.data)
+    factory.data.dsos.append(Dso(1, "АТ «Демо-Обленерго»", 1))
+    factory.data.suppliers.append(Supplier(1, "ТОВ «Демо Енергозбут»"))
     add_account(factory.data)
     add_account(
         factory.data,

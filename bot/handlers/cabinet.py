@@ -1,0 +1,208 @@
+"""Personal information (manual §6.1), meter (§6.5) and consumption (§6.4)."""
+
+from __future__ import annotations
+
+from bot.handlers.accounts import account_title, with_account
+from bot.handlers.context import Context
+from bot.handlers.keyboards import main_menu, with_menu
+from bot.handlers.router import Router
+from bot.messages import Button
+from core.accounts import account_summary, periods_back
+from core.model import Account
+
+router = Router()
+
+
+@router.action("info", commands=("info",))
+async def personal_information(ctx: Context, argument: str) -> None:
+    """Holder, address, EIC, balance, last payment/bill/readings/consumption, tariff, contract."""
+    await with_account(ctx, argument, "info", _show_info)
+
+
+async def _show_info(ctx: Context, account: Account) -> None:
+    ctx.reset()
+    t = ctx.t
+    summary = await account_summary(ctx.uow, account)
+    lines = [
+        t("info.title"),
+        t(
+            "account.card",
+            number=account.number,
+            eic=account.eic,
+            holder=account.holder_name,
+            address=account.address.one_line(),
+        ),
+    ]
+    if account.outage_group:
+        lines.append(t("info.outage_group", group=account.outage_group))
+    lines.append("")
+    if summary.balance > 0:
+        lines.append(t("balance.overpaid", amount=t.money(summary.balance)))
+    elif summary.balance < 0:
+        lines.append(t("balance.debt", amount=t.money(summary.debt)))
+    else:
+        lines.append(t("balance.zero"))
+    if summary.last_payment:
+        lines.append(
+            t(
+                "balance.last_payment",
+                amount=t.money(summary.last_payment.amount),
+                date=t.date(summary.last_payment.paid_at),
+            )
+        )
+    if summary.last_bill:
+        lines.append(
+            t(
+                "balance.last_bill",
+                period=t.period(summary.last_bill.period),
+                charged=t.money(summary.last_bill.charged),
+                due=t.money(summary.last_bill.amount_due),
+            )
+        )
+    reading = summary.last_billing_reading
+    if reading:
+        values = ", ".join(f"{t.zone(z)}: {t.number(v)}" for z, v in reading.values.items())
+        lines.append(t("balance.last_readings", date=t.date(reading.taken_on), values=values))
+        lines.append(
+            t(
+                "balance.last_consumption",
+                period=t.period(reading.period),
+                kwh=t.kwh(sum(summary.last_period_consumption.values())),
+            )
+        )
+    lines.append("")
+    lines.extend(await _tariff_lines(ctx, account))
+    lines.append("")
+    lines.extend(await _contract_lines(ctx, account))
+    ctx.data["acc"] = account.id
+    ctx.say(
+        "\n".join(lines),
+        with_menu(
+            t,
+            [
+                Button(t("menu.pay"), f"pay:{account.id}"),
+                Button(t("menu.payments"), f"pays:{account.id}"),
+            ],
+            [
+                Button(t("menu.read"), f"read:{account.id}"),
+                Button(t("menu.meter"), f"meter:{account.id}"),
+            ],
+        ),
+    )
+
+
+async def _tariff_lines(ctx: Context, account: Account) -> list[str]:
+    t = ctx.t
+    today = ctx.now.astimezone(ctx.rules.readings.zone).date()
+    rates = await ctx.uow.tariffs.rates_in_force(account.tariff_plan, today)
+    lines = [t("info.tariff", plan=t(f"plan.{account.tariff_plan.value}"))]
+    by_zone = {rate.zone: rate for rate in rates}
+    for zone in account.tariff_plan.zones:
+        rate = by_zone.get(zone)
+        if rate is not None:
+            lines.append(
+                t(
+                    "info.tariff_zone",
+                    zone=t.zone(zone),
+                    price=t.money(rate.price),
+                    since=t.date(rate.valid_from),
+                )
+            )
+    return lines
+
+
+async def _contract_lines(ctx: Context, account: Account) -> list[str]:
+    t = ctx.t
+    supplier = await ctx.uow.references.supplier(account.supplier_id)
+    dso = await ctx.uow.references.dso(account.dso_id)
+    contract_date = t.date(account.contract_date) if account.contract_date else "—"
+    return [
+        t("info.contract", number=account.contract_number or "—", date=contract_date),
+        t("info.supplier", name=supplier.name if supplier else "—"),
+        t("info.dso", name=dso.name if dso else "—"),
+    ]
+
+
+@router.action("meter", commands=("meter",))
+async def meter(ctx: Context, argument: str) -> None:
+    """Serial, type, installation date and readings, zones, digit count."""
+    await with_account(ctx, argument, "meter", _show_meter)
+
+
+async def _show_meter(ctx: Context, account: Account) -> None:
+    ctx.reset()
+    t = ctx.t
+    device = await ctx.uow.meters.in_service(account.id)
+    if device is None:
+        ctx.say(t("reading.no_meter"), main_menu(t))
+        return
+    installed = ", ".join(
+        f"{t.zone(zone)}: {t.number(device.install_readings.get(zone, 0))}" for zone in device.zones
+    )
+    ctx.say(
+        t(
+            "meter.card",
+            title=account_title(ctx, account),
+            serial=device.serial,
+            type=device.type_name,
+            installed_on=t.date(device.installed_on),
+            installed=installed,
+            zones=", ".join(t.zone(zone) for zone in device.zones),
+            digits=device.digit_count,
+        ),
+        main_menu(t),
+    )
+
+
+@router.action("cons", commands=("consumption",))
+async def consumption(ctx: Context, argument: str) -> None:
+    """kWh per period and zone, by year, for the last two years."""
+    account_part, _, year = argument.partition(":")
+    await with_account(ctx, account_part, "cons", lambda c, a: _show_consumption(c, a, year))
+
+
+async def _show_consumption(ctx: Context, account: Account, year_text: str) -> None:
+    ctx.reset()
+    t = ctx.t
+    today = ctx.now.astimezone(ctx.rules.readings.zone).date()
+    oldest = periods_back(today, 24)[-1]
+    rows = await ctx.uow.readings.consumption(account.id, since_period=oldest)
+    years = sorted({row.period[:4] for row in rows}, reverse=True)
+    if not years:
+        ctx.say(t("consumption.none"), main_menu(t))
+        return
+    year = year_text if year_text in years else years[0]
+    per_period: dict[str, dict] = {}
+    for row in rows:
+        if row.period.startswith(year):
+            per_period.setdefault(row.period, {})[row.zone] = row.kwh
+    zones = account.tariff_plan.zones
+    lines = [t("consumption.title", title=account_title(ctx, account), year=year)]
+    total = 0
+    for period in sorted(per_period):
+        values = per_period[period]
+        total += sum(values.values())
+        if len(zones) == 1:
+            lines.append(
+                t("consumption.line", period=t.period(period), kwh=t.kwh(sum(values.values())))
+            )
+        else:
+            parts = ", ".join(f"{t.zone(z)} {t.number(values.get(z, 0))}" for z in zones)
+            lines.append(
+                t(
+                    "consumption.line_zones",
+                    period=t.period(period),
+                    zones=parts,
+                    kwh=t.kwh(sum(values.values())),
+                )
+            )
+    lines.append(t("consumption.total", kwh=t.kwh(total)))
+    year_buttons = [
+        Button(("• " if other == year else "") + other, f"cons:{account.id}:{other}")
+        for other in years
+    ]
+    ctx.say(
+        "\n".join(lines),
+        with_menu(t, year_buttons, [Button(t("menu.chart"), f"chart:{account.id}")]),
+        replaces_previous=bool(year_text),
+    )
