@@ -30,7 +30,7 @@ def _two_years_ago(ctx: Context) -> tuple[datetime, str]:
 
 def _year_buttons(action: str, account: Account, years: list[str], chosen: str) -> list[Button]:
     return [
-        Button(("• " if year == chosen else "") + year, f"{action}:{account.id}:{year}")
+        Button(("• " if year == chosen else "") + year, f"{action}:{account.id}:{year}:0")
         for year in years
     ]
 
