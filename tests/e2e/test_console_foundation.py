@@ -12,7 +12,7 @@ LINK_232 = ("/start", "Погоджуюсь", "Додати особовий р�
 def test_consent_link_reading_balance(console: Console) -> None:
     user = new_user()
     turns = console.chat(user, *LINK_232, "Внести покази")
-    assert "згоду на обробку персональних даних" in turns[0]
+    assert "згода на обробку персональних даних" in turns[0]
     assert "[1] Погоджуюсь" in turns[0]
     assert "згоду збережено" in turns[1]
     assert "Іваненко Іван Іванович" in turns[4]
