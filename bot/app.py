@@ -124,4 +124,16 @@ async def build_app(
 def build_channels(app: App) -> list[ChannelAdapter]:
     """The messenger adapters whose credentials are configured; the others are off."""
     channels: list[ChannelAdapter] = []
+    if app.settings.telegram_bot_token is not None:
+        from bot.channels.telegram import TelegramChannel  # aiogram loads only when used
+
+        channels.append(
+            TelegramChannel.from_settings(
+                app.settings,
+                handle=app.handle,
+                mark_unreachable=app.mark_unreachable,
+                catalogues=app.catalogues,
+                metrics=app.metrics,
+            )
+        )
     return channels

@@ -1,0 +1,471 @@
+"""The Telegram channel: webhook or polling in, the dialog, Bot API calls out.
+
+Built by the composition root from settings (`TelegramChannel.from_settings`). It only
+translates: updates become `Incoming` (bot.channels.telegram.inbound), replies become Bot
+API calls (bot.channels.telegram.outbound); every rule lives in the dialog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import logging
+import secrets
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import aiohttp
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ChatAction
+from aiogram.exceptions import (
+    TelegramAPIError,
+    TelegramEntityTooLarge,
+    TelegramForbiddenError,
+    TelegramNetworkError,
+    TelegramRetryAfter,
+    TelegramServerError,
+)
+from aiogram.methods import (
+    AnswerCallbackQuery,
+    DeleteWebhook,
+    EditMessageText,
+    SendChatAction,
+    SetMyCommands,
+    SetWebhook,
+)
+from aiogram.methods.base import TelegramMethod
+from aiogram.types import BotCommand, BotCommandScopeDefault, CallbackQuery, Message, Update
+from aiohttp import web
+from pydantic import ValidationError
+
+from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
+from bot.channels.telegram.inbound import Inbound, from_callback, from_message
+from bot.channels.telegram.outbound import render
+from bot.config import Settings
+from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
+from bot.messages import Reply
+from bot.metrics import Metrics
+from core.model import Channel
+from core.privacy import mask
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhook/telegram"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
+ALLOWED_UPDATES = ["message", "callback_query"]
+COMMANDS = ("start", "menu", "readings", "balance", "pay", "outages", "settings", "help")
+
+# Telegram waits for the webhook's answer and re-sends an update it got no 200 for. We
+# answer only after the update was handled (replies sent, state committed), so an update
+# is never lost when the process dies mid-way: Telegram re-sends it and the dialog's
+# update-id check drops the copy if the first one did get committed. aiogram's default
+# (handle_in_background) answers first and would lose such an update. A turn slower than
+# this budget is answered anyway and finishes in the background, so one stuck turn does not
+# hold a Telegram connection until Telegram gives up and re-sends it.
+WEBHOOK_ANSWER_BUDGET = 50.0
+# Show "typing…" only when a turn is slow enough for a person to wonder; a quick turn
+# costs no extra Bot API call.
+TYPING_AFTER = 1.0
+TYPING_EVERY = 4.5  # Telegram shows a chat action for 5 s
+# Bounded retries: a turn must end, and pushes have their own retry loop in delivery.
+MAX_ATTEMPTS = 3
+MAX_RETRY_AFTER = 30.0
+NETWORK_BACKOFF = (0.5, 1.0, 2.0)
+# Per-chat memory (last message to edit, labels of a reply keyboard): bounded, best effort;
+# losing it only means a new message instead of an edit.
+REMEMBERED_CHATS = 50_000
+
+MarkUnreachable = Callable[[Channel, str], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+def derived_secret(token: str) -> str:
+    """A webhook secret derived from the bot token, for when none is configured.
+
+    Every replica derives the same value, and nobody without the token can guess it.
+    """
+    return hmac.new(token.encode(), b"kabinet telegram webhook", hashlib.sha256).hexdigest()
+
+
+class _Failed(Exception):
+    """A call gave up; carries the delivery outcome."""
+
+    def __init__(self, result: DeliveryResult) -> None:
+        super().__init__(result.detail)
+        self.result = result
+
+
+class _Remembered(OrderedDict[int, Any]):
+    """A small LRU map chat id → value."""
+
+    def remember(self, key: int, value: Any) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > REMEMBERED_CHATS:
+            self.popitem(last=False)
+
+
+class TelegramChannel(ChannelAdapter):
+    """Telegram through aiogram 3: a Bot, a Dispatcher, the webhook route or polling."""
+
+    channel = Channel.TELEGRAM
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        handle: Handle,
+        mark_unreachable: MarkUnreachable,
+        catalogues: Catalogues,
+        metrics: Metrics | None = None,
+        mode: str = "webhook",
+        webhook_secret: str | None = None,
+        api_base: str = "https://api.telegram.org",
+        public_base_url: str | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._handle = handle
+        self._mark_unreachable = mark_unreachable
+        self._catalogues = catalogues
+        self._metrics = metrics
+        self._mode = mode
+        self._secret = webhook_secret or derived_secret(token)
+        self._public_base_url = public_base_url
+        self._sleep = sleep
+        session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
+        self.bot = Bot(token, session=session)
+        # No FSM: conversation state lives in the dialog's database, keyed by (channel, user).
+        self.dispatcher = Dispatcher(disable_fsm=True)
+        self.dispatcher.message.register(self._on_message)
+        self.dispatcher.callback_query.register(self._on_callback)
+        self._last_message: _Remembered = _Remembered()
+        self._keyboards: _Remembered = _Remembered()  # labels → payloads, for the next input
+        self._keyboard_shown: _Remembered = _Remembered()  # chats showing a reply keyboard
+        self._background: set[asyncio.Task[Any]] = set()
+        self._polling: asyncio.Task[None] | None = None
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        handle: Handle,
+        mark_unreachable: MarkUnreachable,
+        catalogues: Catalogues,
+        metrics: Metrics | None = None,
+    ) -> TelegramChannel:
+        """The channel as configured; TELEGRAM_BOT_TOKEN must be set."""
+        if settings.telegram_bot_token is None:
+            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+        secret = settings.telegram_webhook_secret
+        return cls(
+            settings.telegram_bot_token.get_secret_value(),
+            handle=handle,
+            mark_unreachable=mark_unreachable,
+            catalogues=catalogues,
+            metrics=metrics,
+            mode=settings.telegram_mode,
+            webhook_secret=secret.get_secret_value() if secret else None,
+            api_base=settings.telegram_api_base,
+            public_base_url=settings.public_base_url,
+        )
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    def register_routes(self, app: web.Application) -> None:
+        """POST /webhook/telegram, in webhook mode only."""
+        if self._mode == "webhook":
+            app.router.add_post(WEBHOOK_PATH, self._webhook)
+
+    async def start(self) -> None:
+        """Set the bot's commands, then set the webhook or start polling."""
+        await self._set_commands()
+        if self._mode == "polling":
+            # getUpdates refuses to work while a webhook is set.
+            await self._best_effort(DeleteWebhook(drop_pending_updates=False))
+            self._polling = asyncio.create_task(
+                self.dispatcher.start_polling(
+                    self.bot,
+                    handle_signals=False,  # the server owns SIGINT/SIGTERM
+                    close_bot_session=False,
+                    allowed_updates=ALLOWED_UPDATES,
+                )
+            )
+            log.info("telegram: polling")
+        elif self._public_base_url:
+            url = self._public_base_url.rstrip("/") + WEBHOOK_PATH
+            done = await self._best_effort(
+                SetWebhook(
+                    url=url,
+                    secret_token=self._secret,
+                    allowed_updates=ALLOWED_UPDATES,
+                    drop_pending_updates=False,
+                )
+            )
+            if done:
+                log.info("telegram: webhook set to %s", url)
+        else:
+            log.info("telegram: webhook mode, PUBLIC_BASE_URL unset: webhook not registered")
+
+    async def stop(self) -> None:
+        """Stop polling, let turns in flight finish (bounded), close the HTTP session."""
+        if self._polling is not None:
+            try:
+                await self.dispatcher.stop_polling()
+            except RuntimeError:  # polling never got going
+                self._polling.cancel()
+            await asyncio.gather(self._polling, return_exceptions=True)
+            self._polling = None
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=10)
+        await self.bot.session.close()
+
+    async def _set_commands(self) -> None:
+        for locale in SUPPORTED_LOCALES:
+            t = self._catalogues.translator(locale)
+            commands = [BotCommand(command=c, description=t(f"telegram.cmd.{c}")) for c in COMMANDS]
+            await self._best_effort(
+                SetMyCommands(
+                    commands=commands, scope=BotCommandScopeDefault(), language_code=locale
+                )
+            )
+        # People whose Telegram speaks another language see the Ukrainian ones.
+        t = self._catalogues.translator(pick_locale(None))
+        commands = [BotCommand(command=c, description=t(f"telegram.cmd.{c}")) for c in COMMANDS]
+        await self._best_effort(SetMyCommands(commands=commands, scope=BotCommandScopeDefault()))
+
+    async def _best_effort(self, method: TelegramMethod) -> bool:
+        """Run a start-up call with retries; a failure is logged, the server still starts."""
+        try:
+            await self._call(method)
+        except _Failed as failed:
+            log.error("telegram: %s failed: %s", type(method).__name__, failed.result.detail)
+            return False
+        return True
+
+    # ---- inbound ---------------------------------------------------------------------
+
+    def _secret_ok(self, given: str) -> bool:
+        return secrets.compare_digest(given.encode(), self._secret.encode())
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        """Check the secret, parse the update, handle it, then answer (see the budget)."""
+        if not self._secret_ok(request.headers.get(SECRET_HEADER, "")):
+            log.warning("telegram webhook: wrong or missing secret token")
+            return web.Response(status=401)
+        try:
+            data = await request.json()
+            update = Update.model_validate(data, context={"bot": self.bot})
+        except (ValueError, ValidationError) as error:
+            log.warning("telegram webhook: malformed update: %s", type(error).__name__)
+            return web.Response(status=400)
+        task = asyncio.create_task(self._feed(update))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        done, _ = await asyncio.wait({task}, timeout=WEBHOOK_ANSWER_BUDGET)
+        if not done:
+            log.warning(
+                "telegram update %s slower than %.0f s: answered, still running",
+                update.update_id,
+                WEBHOOK_ANSWER_BUDGET,
+            )
+        return web.json_response({})
+
+    async def _feed(self, update: Update) -> None:
+        try:
+            await self.dispatcher.feed_update(self.bot, update)
+        except Exception:  # a bug in translation or rendering; the dialog itself never raises
+            log.exception("telegram update %s failed", update.update_id)
+
+    async def _on_message(self, message: Message, event_update: Update) -> None:
+        keyboard = self._keyboards.pop(message.chat.id, None)
+        inbound = from_message(message, event_update.update_id, keyboard)
+        if inbound is None:
+            return
+        await self._turn(inbound)
+
+    async def _on_callback(self, callback_query: CallbackQuery, event_update: Update) -> None:
+        # Answer at once and in parallel with the turn, so the button stops spinning
+        # without waiting for the dialog and without adding a round trip to the turn.
+        answer = asyncio.create_task(self._answer(callback_query.id))
+        try:
+            inbound = from_callback(callback_query, event_update.update_id)
+            if inbound is not None:
+                await self._turn(inbound, edit_message_id=_message_id(callback_query))
+        finally:
+            await answer
+
+    async def _answer(self, callback_id: str) -> None:
+        try:
+            await self._call(AnswerCallbackQuery(callback_query_id=callback_id))
+        except _Failed as failed:
+            log.info("telegram: callback not answered: %s", failed.result.detail)
+
+    async def _turn(self, inbound: Inbound, edit_message_id: int | None = None) -> None:
+        """One input: download its file, hand it to the dialog, send what it answers."""
+        chat_id = inbound.chat_id
+        typing = asyncio.get_running_loop().call_later(TYPING_AFTER, self._typing, chat_id)
+        try:
+            event = inbound.event
+            if inbound.file_id is not None:
+                photo = await self._download(inbound.file_id)
+                if photo is None:
+                    t = self._catalogues.translator(pick_locale(event.locale))
+                    await self.deliver(chat_id, [Reply(t("error.apology"))])
+                    return
+                event = replace(event, photo=photo)
+            replies = await self._handle(event)
+        finally:
+            typing.cancel()
+        if edit_message_id is None:
+            edit_message_id = self._last_message.get(chat_id)
+        result = await self.deliver(chat_id, replies, edit_message_id=edit_message_id)
+        if result.status != DeliveryStatus.SENT:
+            log.info(
+                "telegram: reply to %s not delivered (%s): %s",
+                mask(str(chat_id)),
+                result.status.value,
+                result.detail,
+            )
+
+    def _typing(self, chat_id: int) -> None:
+        """Send "typing…" now and again every few seconds until the turn ends."""
+
+        async def send() -> None:
+            try:
+                await self.bot(SendChatAction(chat_id=chat_id, action=ChatAction.TYPING))
+            except TelegramAPIError as error:
+                log.debug("telegram: chat action failed: %s", error.message)
+
+        task = asyncio.create_task(send())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _download(self, file_id: str) -> bytes | None:
+        """The file's bytes, with network retries; None when it cannot be had."""
+        try:
+            data = await self._retrying(lambda: self.bot.download(file_id))
+        except _Failed as failed:
+            log.warning("telegram: download failed: %s", failed.result.detail)
+            return None
+        return data.read() if data is not None else None
+
+    # ---- outbound --------------------------------------------------------------------
+
+    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
+        """Push replies to a person outside a turn (private chat id = user id)."""
+        try:
+            chat_id = int(user_id)
+        except ValueError:
+            return DeliveryResult(DeliveryStatus.FAILED, detail="not a Telegram user id")
+        return await self.deliver(chat_id, replies, edit_message_id=self._last_message.get(chat_id))
+
+    async def deliver(
+        self, chat_id: int, replies: list[Reply], *, edit_message_id: int | None = None
+    ) -> DeliveryResult:
+        """Send replies in order; stop at the first one that cannot be delivered."""
+        result = DeliveryResult(DeliveryStatus.SENT)
+        for reply in replies:
+            result = await self._deliver_one(chat_id, reply, edit_message_id)
+            if result.status != DeliveryStatus.SENT:
+                break
+        if self._metrics is not None and replies:
+            self._metrics.outbound.labels(self.channel.value, result.status.value).inc()
+        if result.status == DeliveryStatus.UNREACHABLE:
+            await self._mark_unreachable(self.channel, str(chat_id))
+        return result
+
+    async def _deliver_one(
+        self, chat_id: int, reply: Reply, edit_message_id: int | None
+    ) -> DeliveryResult:
+        rendered = render(
+            chat_id,
+            reply,
+            edit_message_id=edit_message_id,
+            remove_keyboard=chat_id in self._keyboard_shown,
+        )
+        try:
+            for call in rendered.calls:
+                sent = await self._send_or_edit(call, chat_id, reply)
+                message_id = getattr(sent, "message_id", None)
+                if message_id is not None:
+                    self._last_message.remember(chat_id, message_id)
+        except _Failed as failed:
+            return failed.result
+        if rendered.keyboard_payloads is not None:
+            self._keyboards.remember(chat_id, rendered.keyboard_payloads)
+            self._keyboard_shown.remember(chat_id, True)
+        elif rendered.removes_keyboard:
+            self._keyboard_shown.pop(chat_id, None)
+        return DeliveryResult(DeliveryStatus.SENT)
+
+    async def _send_or_edit(self, call: TelegramMethod, chat_id: int, reply: Reply) -> Any:
+        if not isinstance(call, EditMessageText):
+            return await self._call(call)
+        try:
+            return await self._call(call)
+        except _Failed as failed:
+            if "not modified" in failed.result.detail:
+                return None  # the same page pressed twice: nothing to change
+            if failed.result.status != DeliveryStatus.FAILED:
+                raise
+        # The message is too old, gone, or not text (a photo): send a new one instead.
+        rendered = render(chat_id, replace(reply, replaces_previous=False))
+        sent = None
+        for again in rendered.calls:
+            sent = await self._call(again)
+        return sent
+
+    async def _call(self, method: TelegramMethod) -> Any:
+        """Execute a Bot API call with the retry rules; raises `_Failed` when it gives up."""
+        return await self._retrying(lambda: self.bot(method))
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
+        """429 waits retry_after, network and server errors back off; all bounded."""
+        for number in range(1, MAX_ATTEMPTS + 1):
+            last = number == MAX_ATTEMPTS
+            try:
+                return await attempt()
+            except TelegramRetryAfter as error:
+                if last or error.retry_after > MAX_RETRY_AFTER:
+                    failure = DeliveryResult(
+                        DeliveryStatus.RETRY_LATER, float(error.retry_after), error.message
+                    )
+                else:
+                    log.info("telegram: rate limited, retrying after %s s", error.retry_after)
+                    await self._sleep(error.retry_after)
+                    continue
+            except TelegramForbiddenError as error:
+                failure = DeliveryResult(DeliveryStatus.UNREACHABLE, detail=error.message)
+            except TelegramEntityTooLarge as error:  # a network error by class, but final
+                failure = DeliveryResult(DeliveryStatus.FAILED, detail=error.message)
+            except (
+                TelegramNetworkError,
+                TelegramServerError,
+                aiohttp.ClientError,
+                TimeoutError,
+            ) as error:
+                # The download URL holds the token, so only the error's kind is logged.
+                detail = getattr(error, "message", None) or type(error).__name__
+                if last:
+                    failure = DeliveryResult(
+                        DeliveryStatus.RETRY_LATER, NETWORK_BACKOFF[-1], detail
+                    )
+                else:
+                    log.info("telegram: %s, retrying", detail)
+                    await self._sleep(NETWORK_BACKOFF[number - 1])
+                    continue
+            except TelegramAPIError as error:  # bad request, unauthorized, not found…
+                failure = DeliveryResult(DeliveryStatus.FAILED, detail=error.message)
+            raise _Failed(failure)
+        raise AssertionError("unreachable")  # the loop always returns or raises
+
+
+def _message_id(query: CallbackQuery) -> int | None:
+    """The message whose button was pressed: the one a paging reply edits."""
+    return query.message.message_id if query.message is not None else None

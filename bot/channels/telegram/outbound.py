@@ -1,0 +1,179 @@
+"""The neutral `Reply` → Bot API calls: texts split to Telegram's limits, keyboards, uploads.
+
+Rendering is pure: it returns aiogram method objects, and the channel executes them with
+its retry rules. Payload buttons become inline buttons (callback data is the payload, at
+most 64 bytes by construction), link buttons open URLs, and a reply that asks for the
+phone number gets a reply keyboard whose button shares the person's own contact.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiogram.methods import EditMessageText, SendDocument, SendMessage, SendPhoto
+from aiogram.methods.base import TelegramMethod
+from aiogram.types import (
+    BufferedInputFile,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+)
+
+from bot.messages import Attachment, Reply
+
+log = logging.getLogger(__name__)
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+
+Markup = InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove
+
+
+@dataclass
+class Rendered:
+    """The calls for one reply, and what the chat's reply keyboard will map afterwards."""
+
+    calls: list[TelegramMethod] = field(default_factory=list)
+    keyboard_payloads: dict[str, str] | None = None  # None: no reply keyboard shown
+    removes_keyboard: bool = False
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Cut text into pieces of at most `limit` characters, at line ends or spaces if any."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n ") if cut < len(rest) else ""
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def inline_markup(reply: Reply) -> InlineKeyboardMarkup | None:
+    """Inline buttons: payloads as callback data, links as URL buttons."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for row in reply.buttons:
+        buttons = []
+        for button in row:
+            if button.url:
+                buttons.append(InlineKeyboardButton(text=button.label, url=button.url))
+            elif button.payload:
+                buttons.append(
+                    InlineKeyboardButton(text=button.label, callback_data=button.payload)
+                )
+            else:
+                log.warning("button %r has neither payload nor link: left out", button.label)
+        if buttons:
+            rows.append(buttons)
+    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+
+
+def contact_keyboard(reply: Reply) -> tuple[ReplyKeyboardMarkup, dict[str, str]]:
+    """A reply keyboard with the share-phone button; other buttons send their label.
+
+    A message carries one keyboard only, and sharing a contact needs a reply keyboard, so
+    the other choices of such a reply become text buttons; the returned label → payload map
+    lets the channel turn their labels back into payloads.
+    """
+    payloads: dict[str, str] = {}
+    rows: list[list[KeyboardButton]] = []
+    for row in reply.buttons:
+        buttons = []
+        for button in row:
+            if button.request_phone:
+                buttons.append(KeyboardButton(text=button.label, request_contact=True))
+            elif button.payload:
+                buttons.append(KeyboardButton(text=button.label))
+                payloads[button.label] = button.payload
+            # A link cannot live on a reply keyboard; such replies put it in the text.
+        if buttons:
+            rows.append(buttons)
+    keyboard = ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, one_time_keyboard=True)
+    return keyboard, payloads
+
+
+def _upload(
+    chat_id: int, attachment: Attachment, as_photo: bool, caption: str | None, markup: Markup | None
+) -> TelegramMethod:
+    file = BufferedInputFile(attachment.content, filename=attachment.filename)
+    if as_photo:
+        return SendPhoto(chat_id=chat_id, photo=file, caption=caption, reply_markup=markup)
+    return SendDocument(chat_id=chat_id, document=file, caption=caption, reply_markup=markup)
+
+
+def render(
+    chat_id: int,
+    reply: Reply,
+    *,
+    edit_message_id: int | None = None,
+    remove_keyboard: bool = False,
+) -> Rendered:
+    """The calls that show `reply` in the chat.
+
+    `edit_message_id` is the bot's previous message, edited in place when the reply asks
+    to replace it and is plain text with inline buttons. `remove_keyboard` hides a reply
+    keyboard shown earlier when this reply has no keyboard of its own.
+    """
+    rendered = Rendered()
+    markup: Markup | None
+    if any(button.request_phone for button in reply.all_buttons()):
+        markup, rendered.keyboard_payloads = contact_keyboard(reply)
+        links = [button for button in reply.all_buttons() if button.url]
+        text = "\n".join([reply.text, *(f"{b.label}: {b.url}" for b in links)])
+    else:
+        markup = inline_markup(reply)
+        text = reply.text
+        if markup is None and remove_keyboard:
+            markup = ReplyKeyboardRemove(remove_keyboard=True)
+            rendered.removes_keyboard = True
+    uploads = [
+        (attachment, as_photo)
+        for attachment, as_photo in ((reply.image, True), (reply.document, False))
+        if attachment is not None
+    ]
+    if not uploads:
+        pieces = split_text(text)
+        if (
+            reply.replaces_previous
+            and edit_message_id is not None
+            and len(pieces) == 1
+            and (markup is None or isinstance(markup, InlineKeyboardMarkup))
+        ):
+            rendered.calls.append(
+                EditMessageText(
+                    chat_id=chat_id, message_id=edit_message_id, text=text, reply_markup=markup
+                )
+            )
+            return rendered
+        for number, piece in enumerate(pieces, start=1):
+            last = number == len(pieces)
+            rendered.calls.append(
+                SendMessage(chat_id=chat_id, text=piece, reply_markup=markup if last else None)
+            )
+        return rendered
+    caption: str | None = text if text and len(text) <= CAPTION_LIMIT else None
+    if text and caption is None:
+        rendered.calls.extend(
+            SendMessage(chat_id=chat_id, text=piece) for piece in split_text(text)
+        )
+    for number, (attachment, as_photo) in enumerate(uploads, start=1):
+        last = number == len(uploads)
+        rendered.calls.append(
+            _upload(
+                chat_id,
+                attachment,
+                as_photo,
+                caption if number == 1 else None,
+                markup if last else None,
+            )
+        )
+    return rendered
