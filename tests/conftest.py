@@ -18,7 +18,6 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -92,14 +91,10 @@ async def _migrate_url(url: str) -> None:
 
 async def empty_all_tables(engine: AsyncEngine) -> None:
     """Delete every row of every application table (the schema and its version stay)."""
-    tables = list(reversed(Base.metadata.sorted_tables))
+    # DELETE, not TRUNCATE: on the small tables of a test it is many times faster.
     async with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            names = ", ".join(f'"{table.name}"' for table in tables)
-            await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(table.delete())
+        for table in reversed(Base.metadata.sorted_tables):
+            await connection.execute(table.delete())
 
 
 @pytest.fixture(scope="session", params=DATABASE_KINDS)
