@@ -128,6 +128,7 @@ class TelegramChannel(ChannelAdapter):
         api_base: str = "https://api.telegram.org",
         public_base_url: str | None = None,
         sleep: Sleep = asyncio.sleep,
+        typing_after: float = TYPING_AFTER,
     ) -> None:
         self._handle = handle
         self._mark_unreachable = mark_unreachable
@@ -137,6 +138,7 @@ class TelegramChannel(ChannelAdapter):
         self._secret = webhook_secret or derived_secret(token)
         self._public_base_url = public_base_url
         self._sleep = sleep
+        self._typing_after = typing_after
         session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
         self.bot = Bot(token, session=session)
         # No FSM: conversation state lives in the dialog's database, keyed by (channel, user).
@@ -158,8 +160,12 @@ class TelegramChannel(ChannelAdapter):
         mark_unreachable: MarkUnreachable,
         catalogues: Catalogues,
         metrics: Metrics | None = None,
+        **options: Any,
     ) -> TelegramChannel:
-        """The channel as configured; TELEGRAM_BOT_TOKEN must be set."""
+        """The channel as configured; TELEGRAM_BOT_TOKEN must be set.
+
+        `options` reach the constructor (`sleep`, `typing_after`): tests use them.
+        """
         if settings.telegram_bot_token is None:
             raise ValueError("TELEGRAM_BOT_TOKEN is not set")
         secret = settings.telegram_webhook_secret
@@ -173,6 +179,7 @@ class TelegramChannel(ChannelAdapter):
             webhook_secret=secret.get_secret_value() if secret else None,
             api_base=settings.telegram_api_base,
             public_base_url=settings.public_base_url,
+            **options,
         )
 
     # ---- lifecycle -------------------------------------------------------------------
@@ -309,7 +316,7 @@ class TelegramChannel(ChannelAdapter):
     async def _turn(self, inbound: Inbound, edit_message_id: int | None = None) -> None:
         """One input: download its file, hand it to the dialog, send what it answers."""
         chat_id = inbound.chat_id
-        typing = asyncio.get_running_loop().call_later(TYPING_AFTER, self._typing, chat_id)
+        typing = _Typing(self, chat_id, self._typing_after)
         try:
             event = inbound.event
             if inbound.file_id is not None:
@@ -319,7 +326,12 @@ class TelegramChannel(ChannelAdapter):
                     await self.deliver(chat_id, [Reply(t("error.apology"))])
                     return
                 event = replace(event, photo=photo)
-            replies = await self._handle(event)
+            try:
+                replies = await self._handle(event)
+            except Exception:  # the dialog apologises itself; this is the last safety net
+                log.exception("telegram update %s: handling failed", event.update_key)
+                t = self._catalogues.translator(pick_locale(event.locale))
+                replies = [Reply(t("error.apology"))]
         finally:
             typing.cancel()
         if edit_message_id is None:
@@ -333,9 +345,7 @@ class TelegramChannel(ChannelAdapter):
                 result.detail,
             )
 
-    def _typing(self, chat_id: int) -> None:
-        """Send "typing…" now and again every few seconds until the turn ends."""
-
+    def _send_typing(self, chat_id: int) -> None:
         async def send() -> None:
             try:
                 await self.bot(SendChatAction(chat_id=chat_id, action=ChatAction.TYPING))
@@ -464,6 +474,25 @@ class TelegramChannel(ChannelAdapter):
                 failure = DeliveryResult(DeliveryStatus.FAILED, detail=error.message)
             raise _Failed(failure)
         raise AssertionError("unreachable")  # the loop always returns or raises
+
+
+class _Typing:
+    """ "typing…" after a delay and again every few seconds, until cancelled.
+
+    A timer, not a task: a quick turn costs one scheduled callback and no Bot API call.
+    """
+
+    def __init__(self, channel: TelegramChannel, chat_id: int, after: float) -> None:
+        self._channel = channel
+        self._chat_id = chat_id
+        self._timer = asyncio.get_running_loop().call_later(after, self._fire)
+
+    def _fire(self) -> None:
+        self._channel._send_typing(self._chat_id)
+        self._timer = asyncio.get_running_loop().call_later(TYPING_EVERY, self._fire)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 def _message_id(query: CallbackQuery) -> int | None:

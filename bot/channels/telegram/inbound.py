@@ -78,7 +78,8 @@ def from_message(
         if document.file_size is not None and document.file_size > PHOTO_LIMIT_BYTES:
             return Inbound(Incoming(**base, unsupported="image_too_large"), chat_id)
         return Inbound(Incoming(**base), chat_id, file_id=document.file_id)
-    return Inbound(Incoming(**base, unsupported=str(message.content_type)), chat_id)
+    kind = message.content_type
+    return Inbound(Incoming(**base, unsupported=getattr(kind, "value", str(kind))), chat_id)
 
 
 def from_callback(query: CallbackQuery, update_id: int) -> Inbound | None:
