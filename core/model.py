@@ -346,3 +346,40 @@ class DialogState:
     user_id: str
     state: str = ""
     data: dict = field(default_factory=dict)
+
+
+class OrderStatus(StrEnum):
+    NEW = "new"
+    PAID = "paid"
+    DECLINED = "declined"
+
+
+@dataclass(frozen=True)
+class PaymentOrder:
+    """What the consumer is about to pay, and where to tell them when it is paid."""
+
+    order_id: str
+    account_id: int
+    amount: Decimal
+    created_at: datetime
+    person_id: int
+    channel: Channel
+    user_id: str
+    status: OrderStatus = OrderStatus.NEW
+    provider: str = ""
+    payment_url: str = ""
+    provider_txn_id: str | None = None
+    paid_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PaymentNotice:
+    """A provider's verified word that an order was paid (or declined)."""
+
+    provider: str
+    order_id: str
+    provider_txn_id: str
+    amount: Decimal
+    accepted: bool
+    paid_at: datetime
+    detail: str = ""

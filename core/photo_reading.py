@@ -77,8 +77,10 @@ def implied_increase(candidate: ReadingCandidate, prior: ReadingPrior) -> int | 
     digit_count = prior.digit_count
     shown = len(candidate.digits)
     # LCDs blank leading zeros, so fewer digits fit only when none of them is a zero pad.
-    if digit_count is not None and shown != digit_count and (
-        shown > digit_count or candidate.digits.startswith("0")
+    if (
+        digit_count is not None
+        and shown != digit_count
+        and (shown > digit_count or candidate.digits.startswith("0"))
     ):
         return None
     if prior.previous is None:

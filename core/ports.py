@@ -28,6 +28,7 @@ from core.model import (
     NotificationPrefs,
     Outage,
     Payment,
+    PaymentOrder,
     Person,
     Region,
     SubmittedReading,
@@ -83,11 +84,16 @@ class AbstractLinkRepository(abc.ABC):
     async def persons_of(self, account_id: int) -> Sequence[int]: ...
 
     @abc.abstractmethod
-    async def record_failed_attempt(self, person_id: int, at: datetime) -> None: ...
+    async def record_failed_attempt(
+        self, person_id: int, at: datetime, kind: str = "account"
+    ) -> None:
+        """Remember a failed try of `kind` ("account" number+EIC, "code" one-time code)."""
 
     @abc.abstractmethod
-    async def failed_attempts_since(self, person_id: int, since: datetime) -> Sequence[datetime]:
-        """Times of failed link tries since `since`, oldest first."""
+    async def failed_attempts_since(
+        self, person_id: int, since: datetime, kind: str = "account"
+    ) -> Sequence[datetime]:
+        """Times of failed tries of `kind` since `since`, oldest first."""
 
 
 class AbstractMeterRepository(abc.ABC):
@@ -196,6 +202,25 @@ class AbstractPersonRepository(abc.ABC):
     @abc.abstractmethod
     async def latest_consent(self, person_id: int) -> Consent | None: ...
 
+    async def move_identity(self, identity_id: int, person_id: int) -> None:
+        """Attach an identity to another person (joining messengers into one profile)."""
+        raise NotImplementedError
+
+    async def erase(self, person_id: int, at: datetime) -> None:
+        """Erase a person's personal data: name, phone, e-mail, identities, links, consents'
+        link to them stays only as a dated record, preferences, dialog states, link codes;
+        requests they wrote keep their text for the call centre but lose name/phone/login.
+        Billing data of accounts is not touched."""
+        raise NotImplementedError
+
+    async def add_link_code(self, person_id: int, code_hash: str, expires_at: datetime) -> None:
+        """Store a one-time code (its hash) that joins another messenger to this person."""
+        raise NotImplementedError
+
+    async def use_link_code(self, code_hash: str, now: datetime) -> int | None:
+        """The person of an unexpired, unused code, marking it used; None otherwise."""
+        raise NotImplementedError
+
     @abc.abstractmethod
     async def prefs(self, person_id: int) -> NotificationPrefs | None: ...
 
@@ -246,6 +271,37 @@ class AbstractDialogRepository(abc.ABC):
         """Remember an inbound update key; False when it was already processed."""
 
 
+class AbstractPaymentOrderRepository(abc.ABC):
+    """Orders sent to the payment provider, settled by its notification."""
+
+    @abc.abstractmethod
+    async def add(self, order: PaymentOrder) -> None: ...
+
+    @abc.abstractmethod
+    async def get(self, order_id: str) -> PaymentOrder | None:
+        """The order, locked for the rest of the transaction (two notices settle once)."""
+
+    @abc.abstractmethod
+    async def update(self, order: PaymentOrder) -> None:
+        """Store status, amount, transaction id and paid_at."""
+
+
+class AbstractPhotoRepository(abc.ABC):
+    """Meter photos kept as evidence of confirmed photo readings."""
+
+    @abc.abstractmethod
+    async def add(
+        self,
+        sha256: str,
+        size: int,
+        content_type: str,
+        storage_ref: str,
+        at: datetime,
+        retain_until: datetime | None,
+    ) -> int:
+        """Store the photo's record; its id."""
+
+
 class AbstractUnitOfWork(abc.ABC):
     """One transaction over all repositories: `async with uow: ...; await uow.commit()`.
 
@@ -263,6 +319,8 @@ class AbstractUnitOfWork(abc.ABC):
     requests: AbstractRequestRepository
     outages: AbstractOutageRepository
     dialogs: AbstractDialogRepository
+    payment_orders: AbstractPaymentOrderRepository
+    photos: AbstractPhotoRepository
 
     async def __aenter__(self) -> AbstractUnitOfWork:
         return self

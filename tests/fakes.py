@@ -24,6 +24,7 @@ from core.model import (
     NotificationPrefs,
     Outage,
     Payment,
+    PaymentOrder,
     Person,
     Region,
     SubmittedReading,
@@ -39,7 +40,9 @@ from core.ports import (
     AbstractLinkRepository,
     AbstractMeterRepository,
     AbstractOutageRepository,
+    AbstractPaymentOrderRepository,
     AbstractPersonRepository,
+    AbstractPhotoRepository,
     AbstractReadingRepository,
     AbstractReferenceRepository,
     AbstractRequestRepository,
@@ -59,7 +62,10 @@ class FakeData:
     suppliers: list[Supplier] = field(default_factory=list)
     accounts: dict[int, Account] = field(default_factory=dict)
     links: dict[tuple[int, int], datetime] = field(default_factory=dict)
-    failures: list[tuple[int, datetime]] = field(default_factory=list)
+    failures: list[tuple[int, datetime, str]] = field(default_factory=list)
+    link_codes: dict[str, tuple[int, datetime, bool]] = field(default_factory=dict)
+    orders: dict[str, PaymentOrder] = field(default_factory=dict)
+    photos: dict[int, tuple[str, int, str, str]] = field(default_factory=dict)
     meters: list[Meter] = field(default_factory=list)
     submitted: dict[int, SubmittedReading] = field(default_factory=dict)
     billing_readings: list[BillingReading] = field(default_factory=list)
@@ -129,11 +135,17 @@ class FakeLinks(_Repo, AbstractLinkRepository):
     async def persons_of(self, account_id: int) -> Sequence[int]:
         return [p for (p, a) in self.data.links if a == account_id]
 
-    async def record_failed_attempt(self, person_id: int, at: datetime) -> None:
-        self.data.failures.append((person_id, at))
+    async def record_failed_attempt(
+        self, person_id: int, at: datetime, kind: str = "account"
+    ) -> None:
+        self.data.failures.append((person_id, at, kind))
 
-    async def failed_attempts_since(self, person_id: int, since: datetime) -> Sequence[datetime]:
-        return sorted(at for p, at in self.data.failures if p == person_id and at >= since)
+    async def failed_attempts_since(
+        self, person_id: int, since: datetime, kind: str = "account"
+    ) -> Sequence[datetime]:
+        return sorted(
+            at for p, at, k in self.data.failures if p == person_id and at >= since and k == kind
+        )
 
 
 class FakeMeters(_Repo, AbstractMeterRepository):
@@ -288,6 +300,33 @@ class FakePersons(_Repo, AbstractPersonRepository):
         mine = [c for c in self.data.consents if c.person_id == person_id]
         return max(mine, key=lambda c: c.given_at) if mine else None
 
+    async def move_identity(self, identity_id: int, person_id: int) -> None:
+        identity = self.data.identities[identity_id]
+        self.data.identities[identity_id] = replace(identity, person_id=person_id)
+
+    async def erase(self, person_id: int, at: datetime) -> None:
+        person = self.data.persons[person_id]
+        self.data.persons[person_id] = Person(person.id, created_at=person.created_at)
+        for identity in [i for i in self.data.identities.values() if i.person_id == person_id]:
+            del self.data.identities[identity.id]
+            self.data.dialogs.pop((identity.channel, identity.external_id), None)
+        for key in [k for k in self.data.links if k[0] == person_id]:
+            del self.data.links[key]
+        self.data.prefs.pop(person_id, None)
+        for code, (owner, _, _) in list(self.data.link_codes.items()):
+            if owner == person_id:
+                del self.data.link_codes[code]
+
+    async def add_link_code(self, person_id: int, code_hash: str, expires_at: datetime) -> None:
+        self.data.link_codes[code_hash] = (person_id, expires_at, False)
+
+    async def use_link_code(self, code_hash: str, now: datetime) -> int | None:
+        entry = self.data.link_codes.get(code_hash)
+        if entry is None or entry[2] or entry[1] <= now:
+            return None
+        self.data.link_codes[code_hash] = (entry[0], entry[1], True)
+        return entry[0]
+
     async def prefs(self, person_id: int) -> NotificationPrefs | None:
         return self.data.prefs.get(person_id)
 
@@ -359,6 +398,32 @@ class FakeDialogs(_Repo, AbstractDialogRepository):
         return True
 
 
+class FakePaymentOrders(_Repo, AbstractPaymentOrderRepository):
+    async def add(self, order: PaymentOrder) -> None:
+        self.data.orders[order.order_id] = order
+
+    async def get(self, order_id: str) -> PaymentOrder | None:
+        return self.data.orders.get(order_id)
+
+    async def update(self, order: PaymentOrder) -> None:
+        self.data.orders[order.order_id] = order
+
+
+class FakePhotos(_Repo, AbstractPhotoRepository):
+    async def add(
+        self,
+        sha256: str,
+        size: int,
+        content_type: str,
+        storage_ref: str,
+        at: datetime,
+        retain_until: datetime | None,
+    ) -> int:
+        photo_id = self.data.next_id()
+        self.data.photos[photo_id] = (sha256, size, content_type, storage_ref)
+        return photo_id
+
+
 class FakeUnitOfWork(AbstractUnitOfWork):
     """Works on a copy-free shared FakeData; commit is counted, rollback is a no-op.
 
@@ -379,6 +444,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.requests = FakeRequests(data)
         self.outages = FakeOutages(data)
         self.dialogs = FakeDialogs(data)
+        self.payment_orders = FakePaymentOrders(data)
+        self.photos = FakePhotos(data)
 
     async def commit(self) -> None:
         self.committed += 1

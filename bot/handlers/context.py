@@ -9,7 +9,10 @@ from bot.i18n import Translator
 from bot.messages import Button, Incoming, Reply
 from core.accounts import LinkPolicy
 from core.clock import Clock
+from core.documents import DocumentRenderer
 from core.model import ChannelIdentity, DialogState, Person
+from core.payments import PaymentProvider
+from core.photo_reading import MeterPhotoReader
 from core.ports import AbstractUnitOfWork
 from core.readings import ReadingRules
 
@@ -27,6 +30,15 @@ class DialogRules:
     page_size: int = 6
 
 
+@dataclass(frozen=True)
+class Services:
+    """Adapters flows call through core ports; built in the composition root."""
+
+    documents: DocumentRenderer | None = None
+    payments: PaymentProvider | None = None
+    photos: MeterPhotoReader | None = None
+
+
 @dataclass
 class Context:
     """One input being handled: read it, talk to core through `uow`, collect replies."""
@@ -39,6 +51,7 @@ class Context:
     state: DialogState
     clock: Clock
     rules: DialogRules
+    services: Services = field(default_factory=Services)
     replies: list[Reply] = field(default_factory=list)
 
     @property

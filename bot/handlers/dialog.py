@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 
-from bot.handlers.context import Context, DialogRules
+from bot.handlers.context import Context, DialogRules, Services
 from bot.handlers.keyboards import main_menu, menu_button
 from bot.handlers.router import Router, split_payload
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
@@ -65,12 +65,14 @@ class Dialog:
         router: Router,
         rules: DialogRules,
         word_payloads: Iterable[tuple[str, str]],
+        services: Services | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
         self._catalogues = catalogues
         self._router = router
         self._rules = rules
+        self._services = services or Services()
         self._locks = KeyedLocks()
         self._words = self._build_words(word_payloads)
 
@@ -118,6 +120,7 @@ class Dialog:
                 state=state,
                 clock=self._clock,
                 rules=self._rules,
+                services=self._services,
             )
             await self._route(ctx)
             await uow.dialogs.save(ctx.state, now)
