@@ -17,6 +17,7 @@ The balance is opening + Σ payments − Σ charged, and every amount due follow
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections import Counter
@@ -27,7 +28,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, select
+from sqlalchemy import JSON, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from stdnum import iban
 from stdnum.eu import eic
@@ -546,6 +547,31 @@ async def _insert_new(connection: AsyncConnection, table: Table, rows: Sequence[
     return len(result.all())
 
 
+async def _bulk_insert(connection: AsyncConnection, table: Table, rows: Sequence[dict]) -> None:
+    """Insert many rows fast: executemany on SQLite, COPY on PostgreSQL.
+
+    asyncpg's executemany still runs the INSERT once per row on the server; COPY streams
+    all rows in one command, inside the same transaction.
+    """
+    if not rows:
+        return
+    if connection.dialect.name != "postgresql":
+        await connection.execute(table.insert(), list(rows))
+        return
+    columns = list(rows[0])
+    json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
+    records = [
+        tuple(
+            json.dumps(row[name]) if name in json_columns else row[name] for name in columns
+        )
+        for row in rows
+    ]
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(
+        table.name, records=records, columns=columns
+    )
+
+
 async def _ids_by(connection: AsyncConnection, table: Table, key: str) -> dict[Any, int]:
     rows = await connection.execute(select(table.c[key], table.c.id))
     return {value: row_id for value, row_id in rows}
@@ -818,21 +844,39 @@ async def _seed_extra_accounts(
             ]
             if not consumers:
                 continue
-            account_ids = (
-                await connection.scalars(
-                    accounts.insert().returning(accounts.c.id, sort_by_parameter_order=True),
-                    [_account_values(consumer, refs) for consumer in consumers],
-                )
-            ).all()
-            meter_ids = (
-                await connection.scalars(
-                    meters.insert().returning(meters.c.id, sort_by_parameter_order=True),
-                    [
-                        _meter_values(consumer, account_id)
-                        for consumer, account_id in zip(consumers, account_ids, strict=True)
-                    ],
-                )
-            ).all()
+            # Plain executemany, then read the ids back: RETURNING with a guaranteed row order
+            # makes SQLAlchemy fall back to one statement per row on SQLite.
+            await _bulk_insert(
+                connection, accounts, [_account_values(consumer, refs) for consumer in consumers]
+            )
+            id_by_number = dict(
+                (
+                    await connection.execute(
+                        select(accounts.c.number, accounts.c.id).where(
+                            accounts.c.number.in_([consumer.number for consumer in consumers])
+                        )
+                    )
+                ).all()
+            )
+            account_ids = [id_by_number[consumer.number] for consumer in consumers]
+            await _bulk_insert(
+                connection,
+                meters,
+                [
+                    _meter_values(consumer, account_id)
+                    for consumer, account_id in zip(consumers, account_ids, strict=True)
+                ],
+            )
+            meter_by_account = dict(
+                (
+                    await connection.execute(
+                        select(meters.c.account_id, meters.c.id).where(
+                            meters.c.account_id.in_(account_ids)
+                        )
+                    )
+                ).all()
+            )
+            meter_ids = [meter_by_account[account_id] for account_id in account_ids]
             rows = _History([], [], [], [], [])
             for consumer, account_id, meter_id in zip(
                 consumers, account_ids, meter_ids, strict=True
@@ -846,8 +890,7 @@ async def _seed_extra_accounts(
                 (BillRow.__table__, rows.bills),
                 (PaymentRow.__table__, rows.payments),
             ):
-                if table_rows:
-                    await connection.execute(table.insert(), table_rows)
+                await _bulk_insert(connection, table, table_rows)
             counts["accounts"] += len(consumers)
             counts["meters"] += len(consumers)
             counts["billing_readings"] += len(rows.billing)
