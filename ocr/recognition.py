@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from core.photo_reading import (
     PhotoProblem,
@@ -35,11 +35,13 @@ CONFIDENT = 0.8
 # With a previous reading but no stated maximum, months of household use stay below this.
 DEFAULT_MAX_INCREASE = 5000
 MAX_ROWS = 3
+# A best row scoring below this sends the locator to look at full working size.
+WEAK_ROW = 0.45
 MIN_DIGITS = 3
 # Below these the photo is too dark or too soft to hope for digits.
 DARK_BRIGHTNESS = 28.0
 DARK_PERCENTILE = 60.0
-BLUR_SHARPNESS = 0.12
+BLUR_SHARPNESS = 0.1
 
 LinesReader = Callable[[list[Image.Image]], list[LineReading]]
 
@@ -69,9 +71,13 @@ def _integer_digits(text: str) -> str:
 
 
 def _line_variants(gray: Image.Image, row: CounterRow, scale: float) -> list[Image.Image]:
+    """Two cuts of a row: snug, and a pitch wider each side for digits the locator missed."""
     blobs = integer_part(row)
-    base = cut_row(gray, blobs, row.slope, scale)
-    return [base, ImageOps.autocontrast(base, cutoff=2)]
+    centres = [b.cx for b in blobs]
+    pitch = (max(centres) - min(centres)) / max(len(blobs) - 1, 1)
+    extra = pitch / max(row.digit_height, 1.0)
+    return [cut_row(gray, blobs, row.slope, scale),
+            cut_row(gray, blobs, row.slope, scale, pad_x=0.45 + extra)]
 
 
 def _shorter_readings(digits: str, prior: ReadingPrior | None) -> list[str]:
@@ -147,7 +153,13 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
                "sharpness": round(quality.sharpness, 3)}
     if quality.bright_percentile < DARK_PERCENTILE or quality.brightness < DARK_BRIGHTNESS / 3:
         return PhotoRecognition(problem=PhotoProblem.TOO_DARK, details=details, **size)
-    rows = find_counter_rows(rgb_small, max_rows=MAX_ROWS)
+    scale = image.width / small.width
+    rows = [(row, scale) for row in find_counter_rows(rgb_small, max_rows=MAX_ROWS)]
+    if (not rows or rows[0][0].score < WEAK_ROW) and scale > 1.2:
+        # Nothing convincing: the counter may be too small for the locate scale; look again
+        # at full working size and keep the best rows of both.
+        rows += [(row, 1.0) for row in find_counter_rows(np.asarray(image), max_rows=MAX_ROWS)]
+        rows = sorted(rows, key=lambda pair: pair[0].score, reverse=True)[:MAX_ROWS]
     details["rows"] = float(len(rows))
     if not rows:
         problem = PhotoProblem.COUNTER_NOT_FOUND
@@ -157,11 +169,10 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
             problem = PhotoProblem.BLURRED
         return PhotoRecognition(problem=problem, details=details, **size)
     gray = image.convert("L")
-    scale = image.width / small.width
     lines: list[Image.Image] = []
     ranks: list[int] = []
-    for rank, row in enumerate(rows):
-        for line in _line_variants(gray, row, scale):
+    for rank, (row, row_scale) in enumerate(rows):
+        for line in _line_variants(gray, row, row_scale):
             lines.append(line)
             ranks.append(rank)
     evidence: dict[str, _Evidence] = {}

@@ -30,6 +30,7 @@ class MeterPhoto:
     reading: int
     digit_count: int
     closeup: bool
+    counter_box: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
 
 
 def homography(src: list[Point], dst: list[Point]) -> tuple[float, ...]:
@@ -160,9 +161,10 @@ def make_meter_photo(rng: random.Random, closeup: bool) -> MeterPhoto:
                _apply(forward, (box[2] * scene_scale, box[3] * scene_scale)),
                _apply(forward, (box[0] * scene_scale, box[3] * scene_scale)),
                _apply(forward, (box[2] * scene_scale, box[1] * scene_scale))]
+    xs = [p[0] for p in corners]
+    ys = [p[1] for p in corners]
+    counter_box = (min(xs), min(ys), max(xs), max(ys))
     if closeup:
-        xs = [p[0] for p in corners]
-        ys = [p[1] for p in corners]
         counter_w = max(xs) - min(xs)
         crop_w = counter_w / rng.uniform(0.42, 0.9)
         crop_h = crop_w * rng.choice([3 / 4, 4 / 3, 1.0])
@@ -172,9 +174,13 @@ def make_meter_photo(rng: random.Random, closeup: bool) -> MeterPhoto:
                   int(cy + crop_h / 2))
         canvas = canvas.crop(region)
         target_w = rng.choice([800, 1024, 1280, 1600])
+        zoom = target_w / canvas.width
         canvas = canvas.resize((target_w, int(target_w * canvas.height / canvas.width)),
                                Image.Resampling.LANCZOS)
+        counter_box = tuple((v - o) * zoom for v, o in zip(
+            counter_box, (region[0], region[1], region[0], region[1]), strict=True))
     if rng.random() < 0.3:
         canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
     canvas = degrade(rng, canvas, strength=rng.uniform(0.2, 0.8))
-    return MeterPhoto(image=canvas, reading=reading, digit_count=digits, closeup=closeup)
+    return MeterPhoto(image=canvas, reading=reading, digit_count=digits, closeup=closeup,
+                      counter_box=counter_box)  # type: ignore[arg-type]

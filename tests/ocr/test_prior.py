@@ -1,0 +1,54 @@
+"""The domain rule that picks the candidate the meter can show next."""
+
+from __future__ import annotations
+
+from core.photo_reading import (
+    ReadingCandidate,
+    ReadingPrior,
+    choose_fitting,
+    fits_prior,
+    implied_increase,
+)
+from ocr.recognition import DEFAULT_MAX_INCREASE, _Evidence, effective_prior, weigh
+
+
+def cand(digits: str, confidence: float = 0.9) -> ReadingCandidate:
+    return ReadingCandidate(int(digits), digits, confidence)
+
+
+def test_increase_and_rollover() -> None:
+    prior = ReadingPrior(previous=8350, digit_count=5, max_increase=1000)
+    assert implied_increase(cand("08500"), prior) == 150
+    assert implied_increase(cand("08340"), prior) is None
+    assert implied_increase(cand("10500"), prior) is None
+    rolled = ReadingPrior(previous=99950, digit_count=5, max_increase=1000)
+    assert implied_increase(cand("00120"), rolled) == 170
+
+
+def test_digit_count_and_blank_leading_lcd_digits() -> None:
+    prior = ReadingPrior(previous=1700, digit_count=5)
+    assert fits_prior(cand("01782"), prior)
+    assert fits_prior(cand("1782"), prior)  # an LCD that blanks leading zeros
+    assert not fits_prior(cand("0178"), prior)
+    assert not fits_prior(cand("017825"), prior)
+
+
+def test_choose_fitting_prefers_the_plausible_over_the_confident() -> None:
+    prior = ReadingPrior(previous=4920, digit_count=5, max_increase=2000)
+    serial = cand("46107", 0.95)
+    reading = cand("05210", 0.7)
+    assert choose_fitting([serial, reading], prior) == reading
+    assert choose_fitting([serial], prior) is None
+    assert choose_fitting([serial], None) == serial
+
+
+def test_weigh_keeps_a_misfit_only_as_a_weak_suggestion() -> None:
+    prior = effective_prior(ReadingPrior(previous=4920))
+    assert prior is not None and prior.max_increase == DEFAULT_MAX_INCREASE
+    evidence = {
+        "46107358": _Evidence("46107358", [0.97], [0]),
+        "05210": _Evidence("05210", [0.9, 0.88], [1, 1]),
+    }
+    ranked = weigh(evidence, attempts=3, prior=prior)
+    assert ranked[0].value == 5210
+    assert ranked[1].confidence < 0.5
