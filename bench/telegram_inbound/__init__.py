@@ -1,0 +1,1 @@
+"""Benchmark of Telegram inbound turns: `kabinet serve` on PostgreSQL against an echo bot."""
