@@ -739,6 +739,9 @@ async def seed_demo(
 ) -> dict[str, int]:
     """Load the demo data into a migrated database; counts of the rows it created.
 
+    `now` (timezone-aware) decides which periods are billed: history runs up to the last
+    period billed at `now` and never includes a reading in the window `now` is in.
+
     Idempotent: a second run with the same `now` creates nothing; a later `now` adds the
     periods billed since. `extra_accounts` adds that many synthetic accounts (numbers
     3000000001, 3000000002, ...) with the last three billed periods, for benchmarks.
