@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.database import make_engine
+from storage.migrate import migrate
 from storage.orm import MeterRow, ProcessedUpdateRow
 
 
-async def test_sqlite_pragmas(engine: AsyncEngine, dialect_name: str) -> None:
-    if dialect_name != "sqlite":
-        pytest.skip("SQLite only")
-    async with engine.connect() as connection:
-        assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
-        assert await connection.scalar(text("PRAGMA journal_mode")) == "wal"
-        assert await connection.scalar(text("PRAGMA busy_timeout")) >= 1000
+async def test_sqlite_file_pragmas(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'pragmas.db'}")
+    try:
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
+            assert await connection.scalar(text("PRAGMA journal_mode")) == "wal"
+            assert await connection.scalar(text("PRAGMA busy_timeout")) >= 1000
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_in_memory_works(tmp_path: Path) -> None:
+    engine = make_engine("sqlite+aiosqlite://")
+    try:
+        await migrate(engine)
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("PRAGMA foreign_keys")) == 1
+            assert await connection.scalar(text("SELECT count(*) FROM accounts")) == 0
+    finally:
+        await engine.dispose()
 
 
 async def test_foreign_keys_are_enforced(engine: AsyncEngine) -> None:
