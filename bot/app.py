@@ -6,13 +6,15 @@ import logging
 import time
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.base import ChannelAdapter
 from bot.config import Settings
+from bot.documents import DirectoryDocuments, ThreadedDocumentRenderer
 from bot.handlers import WORDS, build_router
-from bot.handlers.context import DialogRules
+from bot.handlers.context import DialogRules, Services
 from bot.handlers.dialog import Dialog
 from bot.i18n import Catalogues
 from bot.messages import Incoming, Reply
@@ -68,6 +70,7 @@ class App:
     dialog: Dialog
     metrics: Metrics
     uow_factory: AbstractUnitOfWorkFactory
+    renderer: ThreadedDocumentRenderer
 
     async def handle(self, event: Incoming) -> list[Reply]:
         """The dialog's entry point for channels, counted and timed."""
@@ -88,7 +91,8 @@ class App:
                 log.info("%s user %s is unreachable now", channel.value, mask(user_id))
 
     async def close(self) -> None:
-        """Dispose of the database pool."""
+        """Dispose of the database pool and the render threads."""
+        self.renderer.close()
         await self.engine.dispose()
 
 
@@ -102,6 +106,11 @@ async def build_app(
     clock = clock or make_clock(settings)
     catalogues = Catalogues()
     uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
+    renderer = ThreadedDocumentRenderer()
+    services = Services(
+        documents=renderer,
+        stored_documents=DirectoryDocuments(Path(settings.bills_dir)),
+    )
     dialog = Dialog(
         uow_factory=uow_factory,
         clock=clock,
@@ -109,6 +118,7 @@ async def build_app(
         router=build_router(),
         rules=make_rules(settings),
         word_payloads=WORDS,
+        services=services,
     )
     return App(
         settings=settings,
@@ -118,6 +128,7 @@ async def build_app(
         dialog=dialog,
         metrics=Metrics(),
         uow_factory=uow_factory,
+        renderer=renderer,
     )
 
 

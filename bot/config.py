@@ -55,6 +55,7 @@ class Settings(BaseSettings):
     easypay_service_key: str | None = None
     easypay_secret_key: SecretStr | None = None
 
+    bills_dir: str = "./bills"
     admin_token: SecretStr | None = None
     media_secret: SecretStr | None = None
 

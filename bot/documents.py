@@ -16,7 +16,7 @@ from fpdf import FPDF
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from core.documents import ConsumptionChart, DocumentRenderer, PdfDocument
+from core.documents import ConsumptionChart, DocumentRenderer, PdfDocument, StoredDocuments
 
 # Zone colours that stay apart for colour-blind readers (Okabe–Ito), last year lighter.
 _ZONE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"]
@@ -127,3 +127,24 @@ def render_pdf(document: PdfDocument) -> bytes:
         pdf.set_font("DejaVu", "", 8)
         pdf.multi_cell(0, 4.5, document.footer, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+class DirectoryDocuments(StoredDocuments):
+    """Bill PDFs billing drops into a directory; references are paths inside it."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root.resolve()
+
+    async def fetch(self, ref: str) -> bytes | None:
+        path = (self._root / ref).resolve()
+        # A reference must never escape the directory ("../../etc/passwd").
+        if not path.is_relative_to(self._root):
+            return None
+        return await asyncio.to_thread(_read_if_file, path)
+
+
+def _read_if_file(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None

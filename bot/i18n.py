@@ -79,6 +79,13 @@ class Translator:
             return message_id
         return text.format(**values) if values else text
 
+    def label(self, prefix: str, key: str) -> str:
+        """A configurable choice's label ("cc_type.unclear_bill"); an operator's own key
+        with no text in the catalogues is shown as it is."""
+        message_id = f"{prefix}.{key}"
+        text = self.texts[self.locale].get(message_id) or self.texts[DEFAULT_LOCALE].get(message_id)
+        return text or key
+
     def number(self, value: int) -> str:
         """A whole number with thousands grouped ("8 350" in Ukrainian)."""
         return self._decimal(value, "#,##0")

@@ -58,3 +58,11 @@ class DocumentRenderer(abc.ABC):
     @abc.abstractmethod
     async def pdf(self, document: PdfDocument) -> bytes:
         """A PDF with Cyrillic text."""
+
+
+class StoredDocuments(abc.ABC):
+    """Port: files billing produced (bill PDFs), found by their reference."""
+
+    @abc.abstractmethod
+    async def fetch(self, ref: str) -> bytes | None:
+        """The file's bytes, or None when it is not there."""

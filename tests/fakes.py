@@ -33,6 +33,7 @@ from core.model import (
     TariffPlan,
     TariffRate,
 )
+from core.payments import PaymentProvider, PaymentProviderError
 from core.ports import (
     AbstractAccountRepository,
     AbstractBillingRepository,
@@ -460,3 +461,19 @@ class FakeUnitOfWorkFactory(AbstractUnitOfWorkFactory):
 
     def __call__(self) -> FakeUnitOfWork:
         return FakeUnitOfWork(self.data)
+
+
+class FakePaymentProvider(PaymentProvider):
+    """Hands out local URLs and remembers the orders; can be told to fail."""
+
+    name = "easypay"
+
+    def __init__(self) -> None:
+        self.orders: list[tuple[PaymentOrder, str]] = []
+        self.failing = False
+
+    async def payment_url(self, order: PaymentOrder, description: str) -> str:
+        if self.failing:
+            raise PaymentProviderError("provider down")
+        self.orders.append((order, description))
+        return f"https://pay.example/{order.order_id}"

@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from bot.handlers import accounts, balance, cabinet, history, readings, start
+from bot.handlers import (
+    accounts,
+    balance,
+    bills,
+    cabinet,
+    history,
+    outages,
+    pay,
+    readings,
+    requests,
+    settings,
+    start,
+)
 from bot.handlers.keyboards import WORDS
 from bot.handlers.router import Router
 
@@ -10,7 +22,19 @@ from bot.handlers.router import Router
 def build_router() -> Router:
     """All flows' actions and steps in one router."""
     router = Router()
-    for module in (start, accounts, readings, balance, cabinet, history):
+    for module in (
+        start,
+        accounts,
+        readings,
+        balance,
+        cabinet,
+        history,
+        bills,
+        pay,
+        requests,
+        outages,
+        settings,
+    ):
         router.include(module.router)
     return router
 

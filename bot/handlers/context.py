@@ -9,12 +9,13 @@ from bot.i18n import Translator
 from bot.messages import Button, Incoming, Reply
 from core.accounts import LinkPolicy
 from core.clock import Clock
-from core.documents import DocumentRenderer
+from core.documents import DocumentRenderer, StoredDocuments
 from core.model import ChannelIdentity, DialogState, Person
 from core.payments import PaymentProvider
 from core.photo_reading import MeterPhotoReader
 from core.ports import AbstractUnitOfWork
 from core.readings import ReadingRules
+from core.requests import RequestRules
 
 # Data keys that outlive a single flow (the chosen account, say); the rest is flow-local.
 KEPT_KEYS = ("acc",)
@@ -26,6 +27,7 @@ class DialogRules:
 
     readings: ReadingRules = field(default_factory=ReadingRules)
     linking: LinkPolicy = field(default_factory=LinkPolicy)
+    requests: RequestRules = field(default_factory=RequestRules)
     consent_version: str = "2024-01"
     page_size: int = 6
 
@@ -35,6 +37,7 @@ class Services:
     """Adapters flows call through core ports; built in the composition root."""
 
     documents: DocumentRenderer | None = None
+    stored_documents: StoredDocuments | None = None
     payments: PaymentProvider | None = None
     photos: MeterPhotoReader | None = None
 

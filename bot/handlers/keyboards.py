@@ -15,8 +15,16 @@ MAIN_MENU: tuple[tuple[str, str], ...] = (
     ("menu.history", "hist"),
     ("menu.consumption", "cons"),
     ("menu.meter", "meter"),
+    ("menu.chart", "chart"),
+    ("menu.bills", "bills"),
+    ("menu.pay", "pay"),
+    ("menu.call_center", "cc"),
+    ("menu.free_services", "free"),
+    ("menu.outages", "out"),
+    ("menu.support", "sup"),
     ("menu.accounts", "accs"),
     ("menu.link", "link"),
+    ("menu.settings", "set"),
     ("menu.help", "help"),
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, menu_button
 from bot.handlers.router import Router
+from bot.handlers.settings import ask_code
 from bot.messages import Button
 from core.model import Consent
 
@@ -34,8 +35,15 @@ async def start(ctx: Context, argument: str) -> None:
     consent = await ctx.uow.persons.latest_consent(ctx.person.id)
     name = ctx.person.name or ctx.event.profile_name
     greeting = ctx.t("start.greeting_name", name=name) if name else ctx.t("start.greeting")
+    code = argument.strip() if argument.strip().isdigit() else ""
     if consent is None or consent.version != ctx.rules.consent_version:
+        if code:
+            # A deep link from another messenger: join after consent.
+            ctx.data["code"] = code
         ctx.say(greeting + "\n\n" + ctx.t("consent.text"), consent_buttons(ctx))
+        return
+    if code:
+        await ask_code(ctx, code)
         return
     ctx.say(greeting)
     await show_menu(ctx)
@@ -45,15 +53,22 @@ async def start(ctx: Context, argument: str) -> None:
 async def consent(ctx: Context, argument: str) -> None:
     """Record consent with its time and version; without it the bot can do nothing."""
     if argument != "yes":
-        ctx.reset()
         ctx.say(ctx.t("consent.declined"), [[Button(ctx.t("consent.agree"), "consent:yes")]])
         return
+    code = ctx.data.get("code")
+    ctx.reset()
+    if code:
+        ctx.data["code"] = code
     existing = await ctx.uow.persons.latest_consent(ctx.person.id)
     if existing is None or existing.version != ctx.rules.consent_version:
         await ctx.uow.persons.add_consent(
             Consent(ctx.person.id, ctx.now, ctx.rules.consent_version, ctx.event.channel)
         )
     ctx.say(ctx.t("consent.thanks"))
+    code = ctx.data.get("code")
+    if code:
+        await ask_code(ctx, code)
+        return
     await show_menu(ctx)
 
 

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 import pytest
 
+from bot.documents import ThreadedDocumentRenderer
 from bot.handlers import WORDS, build_router
-from bot.handlers.context import DialogRules
+from bot.handlers.context import DialogRules, Services
 from bot.handlers.dialog import Dialog
 from bot.i18n import Catalogues
 from core.clock import FrozenClock
 from core.model import Dso, Supplier, TariffPlan
 from tests.builders import add_account, add_tariffs
 from tests.chat import Chat
-from tests.fakes import FakeUnitOfWorkFactory
+from tests.fakes import FakePaymentProvider, FakeUnitOfWorkFactory
 
 IN_WINDOW = datetime.fromisoformat("2026-11-29T10:00:00+02:00")
 
@@ -48,8 +50,27 @@ def factory() -> FakeUnitOfWorkFactory:
 
 
 @pytest.fixture
-def dialog(factory: FakeUnitOfWorkFactory, clock: FrozenClock, catalogues: Catalogues) -> Dialog:
-    return Dialog(factory, clock, catalogues, build_router(), DialogRules(), WORDS)
+def payments() -> FakePaymentProvider:
+    return FakePaymentProvider()
+
+
+@pytest.fixture
+def renderer() -> Iterator[ThreadedDocumentRenderer]:
+    renderer = ThreadedDocumentRenderer()
+    yield renderer
+    renderer.close()
+
+
+@pytest.fixture
+def dialog(
+    factory: FakeUnitOfWorkFactory,
+    clock: FrozenClock,
+    catalogues: Catalogues,
+    payments: FakePaymentProvider,
+    renderer: ThreadedDocumentRenderer,
+) -> Dialog:
+    services = Services(documents=renderer, payments=payments)
+    return Dialog(factory, clock, catalogues, build_router(), DialogRules(), WORDS, services)
 
 
 @pytest.fixture

@@ -1,0 +1,286 @@
+"""Settings: profile (manual §2 the messenger way), notifications (§6.1, fig. 1.1), language,
+joining another messenger, and deleting my data."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.handlers.context import Context
+from bot.handlers.keyboards import main_menu, menu_button, with_menu
+from bot.handlers.router import Router
+from bot.i18n import SUPPORTED_LOCALES
+from bot.messages import Button
+from core.contacts import EmailInvalid, PhoneInvalid, normalise_email, normalise_mobile
+from core.model import Channel, NotificationPrefs
+from core.profiles import (
+    CodeInvalid,
+    CodePolicy,
+    SameProfile,
+    TooManyCodeAttempts,
+    issue_code,
+    join_with_code,
+)
+from core.requests import TextEmpty, TextTooLong, clean_text
+
+router = Router()
+
+TOPICS = ("outages_planned", "outages_emergency", "new_bills", "reading_reminders")
+MESSENGERS = (Channel.TELEGRAM, Channel.VIBER, Channel.MESSENGER)
+
+
+@router.action("set", commands=("settings",))
+async def settings(ctx: Context, argument: str) -> None:
+    """The settings menu."""
+    ctx.reset()
+    t = ctx.t
+    ctx.say(
+        t("settings.title"),
+        with_menu(
+            t,
+            [Button(t("settings.profile"), "prof"), Button(t("settings.notifications"), "np")],
+            [Button(t("settings.language"), "lang"), Button(t("settings.join"), "join")],
+            [Button(t("settings.have_code"), "code"), Button(t("settings.delete"), "del")],
+        ),
+    )
+
+
+# --- Profile -------------------------------------------------------------------------
+
+
+@router.action("prof", commands=("profile",))
+async def profile(ctx: Context, argument: str) -> None:
+    """Name, phone and e-mail, each editable."""
+    ctx.reset()
+    t = ctx.t
+    person = await ctx.uow.persons.get(ctx.person.id) or ctx.person
+    ctx.say(
+        t(
+            "profile.card",
+            name=person.name or "—",
+            phone=person.phone or "—",
+            email=person.email or "—",
+        ),
+        with_menu(
+            t,
+            [Button(t("profile.edit_name"), "pname")],
+            [Button(t("profile.edit_phone"), "pphone"), Button(t("profile.edit_email"), "pmail")],
+        ),
+    )
+
+
+@router.action("pname")
+async def ask_name(ctx: Context, argument: str) -> None:
+    """Ask for the name to use."""
+    ctx.goto("prof.name")
+    ctx.say(ctx.t("profile.ask_name"), [[menu_button(ctx.t)]])
+
+
+@router.step("prof.name")
+async def set_name(ctx: Context) -> None:
+    """Store the typed name."""
+    try:
+        name = clean_text(ctx.event.text or "", 100)
+    except (TextEmpty, TextTooLong):
+        ctx.say(ctx.t("profile.ask_name"), [[menu_button(ctx.t)]])
+        return
+    await ctx.uow.persons.update(replace(ctx.person, name=name))
+    ctx.person = replace(ctx.person, name=name)
+    await profile(ctx, "")
+
+
+@router.action("pphone", commands=("phone",))
+async def ask_phone(ctx: Context, argument: str) -> None:
+    """Offer the share-my-number button, or typing it."""
+    ctx.goto("prof.phone")
+    ctx.say(
+        ctx.t("profile.ask_phone"),
+        [[Button(ctx.t("profile.share_phone"), request_phone=True)], [menu_button(ctx.t)]],
+    )
+
+
+@router.step("prof.phone")
+async def set_phone(ctx: Context) -> None:
+    """A shared contact (only one's own) or a typed Ukrainian mobile."""
+    t = ctx.t
+    if ctx.event.contact_phone and not ctx.event.contact_is_own:
+        ctx.say(t("profile.not_own_contact"), [[menu_button(t)]])
+        return
+    try:
+        phone = normalise_mobile(ctx.event.contact_phone or ctx.event.text or "")
+    except PhoneInvalid:
+        ctx.say(t("phone.invalid"), [[menu_button(t)]])
+        return
+    await ctx.uow.persons.update(replace(ctx.person, phone=phone))
+    ctx.person = replace(ctx.person, phone=phone)
+    await profile(ctx, "")
+
+
+@router.action("pmail")
+async def ask_email(ctx: Context, argument: str) -> None:
+    """Ask for an e-mail (optional; "-" removes it)."""
+    ctx.goto("prof.email")
+    ctx.say(ctx.t("profile.ask_email"), [[menu_button(ctx.t)]])
+
+
+@router.step("prof.email")
+async def set_email(ctx: Context) -> None:
+    """Store a valid e-mail, or remove it with "-"."""
+    text = (ctx.event.text or "").strip()
+    if text == "-":
+        email = None
+    else:
+        try:
+            email = normalise_email(text)
+        except EmailInvalid:
+            ctx.say(ctx.t("profile.bad_email"), [[menu_button(ctx.t)]])
+            return
+    await ctx.uow.persons.update(replace(ctx.person, email=email))
+    ctx.person = replace(ctx.person, email=email)
+    await profile(ctx, "")
+
+
+# --- Notifications ---------------------------------------------------------------------
+
+
+async def _current_prefs(ctx: Context) -> tuple[NotificationPrefs, list[Channel]]:
+    identities = await ctx.uow.persons.identities(ctx.person.id)
+    available = [c for c in MESSENGERS if any(i.channel == c for i in identities)]
+    person = await ctx.uow.persons.get(ctx.person.id) or ctx.person
+    if person.email:
+        available.append(Channel.EMAIL)
+    prefs = await ctx.uow.persons.prefs(ctx.person.id)
+    if prefs is None:
+        prefs = NotificationPrefs(
+            ctx.person.id, channels=frozenset(c for c in available if c != Channel.EMAIL)
+        )
+    return prefs, available
+
+
+@router.action("np", commands=("notifications",))
+async def notification_settings(ctx: Context, argument: str) -> None:
+    """Toggle channels, paper-only bill and topics; each press saves and shows the change."""
+    ctx.reset()
+    t = ctx.t
+    prefs, available = await _current_prefs(ctx)
+    changed = False
+    kind, _, value = argument.partition(":")
+    if kind == "ch" and value in {c.value for c in available}:
+        channels = set(prefs.channels) ^ {Channel(value)}
+        prefs = replace(prefs, channels=frozenset(channels))
+        changed = True
+    elif kind == "t" and value in TOPICS:
+        prefs = replace(prefs, **{value: not getattr(prefs, value)})
+        changed = True
+    elif kind == "paper":
+        prefs = replace(prefs, paper_bill_only=not prefs.paper_bill_only)
+        changed = True
+    if changed:
+        prefs = replace(prefs, changed_at=ctx.now)
+        await ctx.uow.persons.save_prefs(prefs)
+
+    def mark(on: bool) -> str:
+        return "✅" if on else "⬜"
+
+    rows = [
+        [Button(f"{mark(c in prefs.channels)} {t(f'channel.{c.value}')}", f"np:ch:{c.value}")]
+        for c in available
+    ]
+    rows.append([Button(f"{mark(prefs.paper_bill_only)} {t('prefs.paper')}", "np:paper")])
+    rows += [
+        [Button(f"{mark(getattr(prefs, topic))} {t(f'prefs.{topic}')}", f"np:t:{topic}")]
+        for topic in TOPICS
+    ]
+    last = t.date(prefs.changed_at.astimezone(ctx.rules.readings.zone)) if prefs.changed_at else "—"
+    text = t("prefs.title") + "\n" + t("prefs.last_change", date=last)
+    if changed:
+        text = t("prefs.saved") + "\n" + text
+    ctx.say(text, with_menu(t, *rows), replaces_previous=changed)
+
+
+# --- Language ----------------------------------------------------------------------------
+
+
+@router.action("lang", commands=("language", "lang"))
+async def language(ctx: Context, argument: str) -> None:
+    """Choose uk or en; stored on the person, so every messenger speaks it."""
+    ctx.reset()
+    if argument in SUPPORTED_LOCALES:
+        await ctx.uow.persons.update(replace(ctx.person, locale=argument))
+        ctx.person = replace(ctx.person, locale=argument)
+        ctx.t = ctx.t.__class__(argument, ctx.t.texts)
+        ctx.say(ctx.t("language.saved"), main_menu(ctx.t))
+        return
+    ctx.say(
+        ctx.t("language.choose"),
+        [[Button("Українська", "lang:uk"), Button("English", "lang:en")], [menu_button(ctx.t)]],
+    )
+
+
+# --- Another messenger -------------------------------------------------------------------
+
+
+@router.action("join", commands=("join",))
+async def show_code(ctx: Context, argument: str) -> None:
+    """A one-time code to type in another messenger."""
+    ctx.reset()
+    policy = CodePolicy()
+    code = await issue_code(ctx.uow, ctx.person.id, ctx.now, policy)
+    minutes = int(policy.ttl.total_seconds() // 60)
+    ctx.say(ctx.t("join.code", code=code, minutes=minutes), main_menu(ctx.t))
+
+
+@router.action("code", commands=("code",))
+async def ask_code(ctx: Context, argument: str) -> None:
+    """Enter a code from another messenger (also `/start CODE`, `/code CODE`)."""
+    if argument.strip():
+        await _join(ctx, argument.strip())
+        return
+    ctx.goto("join.code")
+    ctx.say(ctx.t("join.ask_code"), [[menu_button(ctx.t)]])
+
+
+@router.step("join.code")
+async def typed_code(ctx: Context) -> None:
+    """A typed code."""
+    await _join(ctx, (ctx.event.text or "").strip())
+
+
+async def _join(ctx: Context, code: str) -> None:
+    t = ctx.t
+    try:
+        await join_with_code(ctx.uow, ctx.identity, code, ctx.now, CodePolicy())
+    except CodeInvalid:
+        ctx.say(t("join.invalid"), [[menu_button(t)]])
+        return
+    except TooManyCodeAttempts as error:
+        ctx.reset()
+        ctx.say(t("link.wait", minutes=ctx.minutes(error.wait)), main_menu(t))
+        return
+    except SameProfile:
+        ctx.reset()
+        ctx.say(t("join.same"), main_menu(t))
+        return
+    ctx.reset()
+    ctx.say(t("join.done"), main_menu(t))
+
+
+# --- Delete my data ----------------------------------------------------------------------
+
+
+@router.action("del", commands=("delete",))
+async def ask_delete(ctx: Context, argument: str) -> None:
+    """Explain what is erased and what stays, and ask to confirm."""
+    ctx.reset()
+    ctx.say(
+        ctx.t("delete.confirm"),
+        [[Button(ctx.t("delete.yes"), "del!"), Button(ctx.t("common.no"), "menu")]],
+    )
+
+
+@router.action("del!")
+async def delete(ctx: Context, argument: str) -> None:
+    """Erase the person; the next message starts afresh."""
+    await ctx.uow.persons.erase(ctx.person.id, ctx.now)
+    ctx.reset()
+    ctx.state = replace(ctx.state, data={})
+    ctx.say(ctx.t("delete.done"))
