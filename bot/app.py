@@ -7,10 +7,10 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.channels.base import ChannelAdapter
 from bot.config import Settings
 from bot.documents import DirectoryDocuments, ThreadedDocumentRenderer
 from bot.handlers import WORDS, build_router
@@ -27,8 +27,10 @@ from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
 from core.readings import ReadingRules
 from storage.database import make_engine
-from storage.migrate import migrate
 from storage.uow import SqlAlchemyUnitOfWorkFactory
+
+if TYPE_CHECKING:
+    from bot.channels.base import ChannelAdapter
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +104,8 @@ async def build_app(
     """Build the application; migrate the database first when asked."""
     engine = make_engine(settings.database_url)
     if run_migrations:
+        from storage.migrate import migrate  # Alembic loads only for commands that migrate
+
         await migrate(engine)
     clock = clock or make_clock(settings)
     catalogues = Catalogues()

@@ -11,16 +11,17 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import matplotlib
-from fpdf import FPDF
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-
 from core.documents import ConsumptionChart, DocumentRenderer, PdfDocument, StoredDocuments
 
 # Zone colours that stay apart for colour-blind readers (Okabe–Ito), last year lighter.
 _ZONE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"]
-_FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+
+
+def _fonts_dir() -> Path:
+    """DejaVu Sans ships with matplotlib, so PDFs get Cyrillic without a system font."""
+    import matplotlib
+
+    return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
 
 class RendererBusy(Exception):
@@ -54,6 +55,10 @@ class ThreadedDocumentRenderer(DocumentRenderer):
 
 def render_chart_png(chart: ConsumptionChart) -> bytes:
     """Grouped bars (one group per month, one bar per year), zones stacked; 1080×1080 px."""
+    # matplotlib and fpdf take a second to import: only processes that render pay for it.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(8, 8), dpi=135)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
@@ -95,10 +100,13 @@ def render_chart_png(chart: ConsumptionChart) -> bytes:
 
 def render_pdf(document: PdfDocument) -> bytes:
     """An A4 page with DejaVu Sans (Cyrillic), label–value rows and simple tables."""
+    from fpdf import FPDF
+
+    fonts = _fonts_dir()
     pdf = FPDF(format="A4")
     pdf.set_title(document.metadata_title or document.title)
-    pdf.add_font("DejaVu", "", str(_FONTS / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(_FONTS / "DejaVuSans-Bold.ttf"))
+    pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
+    pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_page()
     pdf.set_font("DejaVu", "B", 16)
