@@ -76,10 +76,9 @@ async def _migrate(settings: Settings) -> None:
 
 
 async def _seed(settings: Settings, accounts: int) -> None:
-    from storage.demo import seed_demo
-
     from bot.app import make_clock
     from storage.database import make_engine
+    from storage.demo import seed_demo
     from storage.migrate import migrate
 
     engine = make_engine(settings.database_url)
