@@ -1,0 +1,121 @@
+"""`kabinet serve` with what-if changes, to measure proposals without editing the code.
+
+    python -m bench.telegram_inbound.variant serve --no-scheduler
+
+Environment switches (each off unless set):
+- BENCH_GC_FREEZE=1: `gc.collect(); gc.freeze()` once everything is built, before serving;
+- BENCH_POOL=N: PostgreSQL engines with a fixed pool of N connections, no overflow, no
+  pre-ping (instead of storage.database's 10 + 20 with pre-ping);
+- BENCH_ASYNC_COMMIT=1: PostgreSQL sessions with `synchronous_commit = off` (a commit does
+  not wait for the WAL flush; a crash can lose the last fraction of a second of commits);
+- BENCH_QUERIES=1: count SQL statements and print statements per dialog turn at exit;
+- BENCH_PROFILE=path: cProfile the whole server, stats written to `path` at exit.
+Only this benchmark uses it; it changes nothing in the project.
+"""
+
+from __future__ import annotations
+
+import atexit
+import cProfile
+import gc
+import os
+import sys
+from typing import Any
+
+
+def _apply() -> None:
+    import bot.server
+    import storage.database
+
+    if os.environ.get("BENCH_POOL") or os.environ.get("BENCH_ASYNC_COMMIT"):
+        size = int(os.environ.get("BENCH_POOL") or 0)
+        server_settings = {"application_name": "kabinet"}
+        if os.environ.get("BENCH_ASYNC_COMMIT"):
+            server_settings["synchronous_commit"] = "off"
+        original = storage.database.make_engine
+
+        def fixed_pool(url: Any, *, echo: bool = False) -> Any:
+            from sqlalchemy.engine import make_url
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            parsed = make_url(url)
+            if parsed.get_backend_name() == "sqlite":
+                return original(url, echo=echo)
+            pool = (
+                {"pool_size": size, "max_overflow": 0, "pool_pre_ping": False}
+                if size
+                else {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
+            )
+            return create_async_engine(
+                parsed,
+                pool_recycle=1800,
+                connect_args={"server_settings": server_settings},
+                **pool,
+            )
+
+        storage.database.make_engine = fixed_pool
+        import bot.app
+
+        bot.app.make_engine = fixed_pool  # type: ignore[attr-defined]
+
+    if os.environ.get("BENCH_QUERIES"):
+        from sqlalchemy import event
+        from sqlalchemy.engine import Engine
+
+        counts = {"statements": 0}
+
+        @event.listens_for(Engine, "before_cursor_execute")
+        def count(*_: Any) -> None:
+            counts["statements"] += 1
+
+        import bot.app
+
+        original_handle = bot.app.App.handle
+        turns = {"n": 0}
+
+        async def counted(self: Any, event_: Any) -> Any:
+            turns["n"] += 1
+            return await original_handle(self, event_)
+
+        bot.app.App.handle = counted  # type: ignore[method-assign]
+
+        def report() -> None:
+            per_turn = counts["statements"] / max(1, turns["n"])
+            print(
+                f"variant: {turns['n']} turns, {per_turn:.1f} SQL statements per turn",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        atexit.register(report)
+
+    if os.environ.get("BENCH_GC_FREEZE"):
+        original_serve = bot.server.serve
+
+        async def frozen_serve(*args: Any, **kwargs: Any) -> None:
+            gc.collect()
+            gc.freeze()
+            await original_serve(*args, **kwargs)
+
+        bot.server.serve = frozen_serve  # bot.__main__ imports serve when it runs
+
+
+def main() -> int:
+    """Apply the switches and run the `kabinet` command line."""
+    _apply()
+    from bot.__main__ import main as kabinet
+
+    path = os.environ.get("BENCH_PROFILE")
+    if not path:
+        return kabinet(sys.argv[1:])
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        return kabinet(sys.argv[1:])
+    finally:
+        profiler.disable()
+        profiler.dump_stats(path)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
