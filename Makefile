@@ -18,3 +18,9 @@ bench-ocr: setup
 	.venv/bin/python -m bench.ocr
 
 bench: bench-ocr
+
+.PHONY: bench-telegram
+bench-telegram: setup
+	.venv/bin/python -m bench.telegram_inbound
+
+bench: bench-telegram
