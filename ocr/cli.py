@@ -7,20 +7,21 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from core.photo_reading import ReadingPrior
+from core.photo_reading import PhotoProblem, PhotoRecognition, ReadingPrior
 from ocr.reader import TesseractMeterReader
 
-# A missing or unreadable file is reported like a photo that is not an image.
-UNREADABLE = "not_an_image"
 
-
-def format_line(name: str, recognition_line: tuple[str, str]) -> str:
+def format_line(name: str, recognition: PhotoRecognition) -> str:
     """One output line: FILE<TAB>READING<TAB>CONFIDENCE or FILE<TAB>-<TAB>REASON."""
-    first, second = recognition_line
-    return f"{name}\t{first}\t{second}"
+    best = recognition.best
+    if best is None:
+        reason = recognition.problem.value if recognition.problem else "no_digits"
+        return f"{name}\t-\t{reason}"
+    return f"{name}\t{best.value}\t{best.confidence:.2f}"
 
 
 async def _read_all(files: list[str], previous: int | None, out: TextIO) -> int:
+    """Read the files one by one through the chat's reader; a missing file is not an image."""
     prior = ReadingPrior(previous=previous) if previous is not None else None
     failures = 0
     reader = TesseractMeterReader(workers=1, max_pending=max(8, len(files)), timeout_s=30.0)
@@ -29,17 +30,11 @@ async def _read_all(files: list[str], previous: int | None, out: TextIO) -> int:
             try:
                 data = await asyncio.to_thread(Path(name).read_bytes)
             except OSError:
-                out.write(format_line(name, ("-", UNREADABLE)) + "\n")
-                failures += 1
-                continue
-            recognition = await reader.read(data, prior)
-            best = recognition.best
-            if best is None:
-                reason = recognition.problem.value if recognition.problem else "no_digits"
-                out.write(format_line(name, ("-", reason)) + "\n")
-                failures += 1
+                recognition = PhotoRecognition(problem=PhotoProblem.NOT_AN_IMAGE)
             else:
-                out.write(format_line(name, (str(best.value), f"{best.confidence:.2f}")) + "\n")
+                recognition = await reader.read(data, prior)
+            failures += recognition.best is None
+            out.write(format_line(name, recognition) + "\n")
             out.flush()
     finally:
         reader.close()

@@ -20,6 +20,8 @@ from PIL import Image
 LOCATE_SIDE = 720
 LINE_HEIGHT = 48
 MIN_BLOB_HEIGHT = 8
+# How much redder than the first drums a drum must be to count as a decimal (R − max(G, B)).
+RED_DECIMALS = 15.0
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,51 @@ def find_counter_rows(rgb_small: np.ndarray, max_rows: int = 4) -> list[CounterR
             slope = float(np.polyfit(xs, ys, 1)[0]) if len(chain) >= 2 else 0.0
             rows.append(CounterRow(tuple(chain), slope, _score_row(chain, h), light_on_dark))
     rows.sort(key=lambda r: r.score, reverse=True)
-    return _distinct(rows)[:max_rows]
+    best = _distinct(rows)[:max_rows]
+    edges = np.zeros_like(gray)
+    edges[:, 1:] = np.abs(np.diff(gray, axis=1))
+    edges_integral = np.pad(edges.astype(np.float64), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
+    return [_extend(row, edges_integral, redness_integral) for row in best]
+
+
+def _extend(row: CounterRow, edges_integral: np.ndarray,
+            redness_integral: np.ndarray) -> CounterRow:
+    """Add stand-in blobs where the row's band goes on looking like digits.
+
+    A digit that touches a drum frame or an underline is not a separate blob, so rows often
+    miss their first or last digits. Walking outwards one pitch at a time while the band
+    keeps as many vertical edges as inside the row recovers them.
+    """
+    blobs = sorted(row.blobs, key=lambda b: b.x0)
+    height = row.digit_height
+    centres = [b.cx for b in blobs]
+    pitch = (centres[-1] - centres[0]) / max(len(blobs) - 1, 1)
+    mid_x, mid_y = float(np.mean(centres)), float(np.mean([b.cy for b in blobs]))
+    limit_x = edges_integral.shape[1] - 2
+
+    def band(x0: float, x1: float) -> np.ndarray:
+        cy = mid_y + row.slope * ((x0 + x1) / 2 - mid_x)
+        return np.array([[x0, cy - height / 2, x1, cy + height / 2]], dtype=np.float32)
+
+    inside = float(_box_means(edges_integral, band(blobs[0].x0, blobs[-1].x1))[0])
+    added: list[Blob] = []
+    for direction in (-1, 1):
+        edge = blobs[0].x0 if direction < 0 else blobs[-1].x1
+        for _ in range(4):
+            x0, x1 = (edge - pitch, edge) if direction < 0 else (edge, edge + pitch)
+            if x0 < 0 or x1 > limit_x:
+                break
+            box = band(x0, x1)
+            if float(_box_means(edges_integral, box)[0]) < 0.5 * inside:
+                break
+            red = float(_box_means(redness_integral, box)[0])
+            added.append(Blob(x0 + 0.08 * pitch, float(box[0, 1]), x1 - 0.08 * pitch,
+                              float(box[0, 3]), red))
+            edge = x0 if direction < 0 else x1
+    if not added:
+        return row
+    merged = tuple(sorted([*blobs, *added], key=lambda b: b.x0))
+    return CounterRow(merged, row.slope, row.score, row.light_on_dark)
 
 
 def _distinct(rows: list[CounterRow]) -> list[CounterRow]:
@@ -271,7 +317,9 @@ def _distinct(rows: list[CounterRow]) -> list[CounterRow]:
 def integer_part(row: CounterRow) -> tuple[Blob, ...]:
     """The row without trailing red (decimal) drums, when it has them."""
     blobs = list(row.blobs)
-    while len(blobs) > 3 and blobs[-1].redness > 35 and blobs[0].redness < 20:
+    # Relative to the first drums, so a colour cast over the whole photo does not count.
+    baseline = float(np.median([b.redness for b in blobs[:3]]))
+    while len(blobs) > 3 and blobs[-1].redness - baseline > RED_DECIMALS:
         blobs.pop()
     return tuple(blobs)
 

@@ -153,6 +153,18 @@ def summarise(outcomes: list[Outcome]) -> dict[str, float]:
     }
 
 
+def print_calibration(outcomes: list[Outcome]) -> None:
+    """How the confident share and the confident-wrong rate move with the threshold."""
+    print("threshold\tconfident %\tconfident-wrong %")
+    for step in range(40, 100, 4):
+        threshold = step / 100
+        confident = [o for o in outcomes
+                     if o.recognition.best and o.recognition.best.confidence >= threshold]
+        wrong = sum(not o.correct for o in confident)
+        print(f"{threshold:.2f}\t{100 * len(confident) / len(outcomes):.1f}\t"
+              f"{100 * wrong / len(outcomes):.2f}")
+
+
 def read_real_photos(model: TesseractModel) -> list[tuple[str, int, str, str]]:
     """Read ../shared/ocr-real/ with and without a prior; empty when the folder is absent."""
     labels = REAL_PHOTOS / "labels.csv"
@@ -234,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=BENCH_SEED)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="print confident share and confident-wrong for other thresholds")
     args = parser.parse_args(argv)
     os.environ["OMP_THREAD_LIMIT"] = "1"
     model = TesseractModel()
@@ -246,6 +260,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{best.digits if best else '-'}\t{best.confidence if best else 0:.2f}\t"
                   f"{o.recognition.problem or ''}\t{'OK' if o.correct else 'XX'}\t{o.seconds:.2f}")
     figures = summarise(outcomes)
+    if args.calibrate:
+        print_calibration(outcomes)
     real = read_real_photos(model)
     section = render(figures, real, args.seed, model)
     print(section)

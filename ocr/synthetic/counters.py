@@ -46,7 +46,7 @@ def _font(path: str | None, size: int) -> ImageFont.FreeTypeFont | ImageFont.Ima
 
 @dataclass(frozen=True)
 class Counter:
-    """A drawn counter window, its label for training (digits, '.' before decimals) and truth."""
+    """A drawn counter window, its label for training (digits, '.' where printed) and truth."""
 
     image: Image.Image
     label: str
@@ -140,11 +140,13 @@ def draw_drum_counter(rng: random.Random, integer: str, decimals: str) -> Counte
     draw.rectangle((border - gap // 2 - 1, border - 1, width - border + gap // 2, border + cell_h),
                    fill=separator)
     x = border
+    point_printed = False
     for index, char in enumerate(integer + decimals):
         is_decimal = index >= len(integer)
         if is_decimal and index == len(integer):
             x += dec_gap
             if rng.random() < 0.4:
+                point_printed = True
                 dot_r = max(2, cell_h // 18)
                 draw.ellipse((x - dec_gap // 2 - gap // 2 - dot_r, border + cell_h - 3 * dot_r,
                               x - dec_gap // 2 - gap // 2 + dot_r, border + cell_h - dot_r),
@@ -160,7 +162,9 @@ def draw_drum_counter(rng: random.Random, integer: str, decimals: str) -> Counte
                                 stretch)
         image.paste(tile, (x, border))
         x += cell_w + gap
-    label = integer + ("." + decimals if decimals else "")
+    # The point is in the label only when it is on the picture: a model cannot be taught
+    # to see a colour change in a grey image.
+    label = integer + ("." if point_printed else "") + decimals
     return Counter(image=image, label=label, integer_digits=integer)
 
 

@@ -76,31 +76,36 @@ def degrade(rng: random.Random, image: Image.Image, strength: float = 1.0) -> Im
     return out
 
 
-def crop_like_locator(rng: random.Random, image: Image.Image) -> Image.Image:
+def crop_like_locator(rng: random.Random, image: Image.Image,
+                      difficulty: float = 1.0) -> Image.Image:
     """Rotate slightly and crop with imperfect margins, as a located window would be."""
-    angle = rng.gauss(0, 1.2)
+    angle = rng.gauss(0, 0.4 + 0.8 * difficulty)
     fill = tuple(int(c) for c in np.asarray(image.convert("RGB"))[0, 0])
     rotated = image.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=fill)
     w, h = rotated.size
     # Negative margins cut into the digits a little: the locator is not always generous.
-    top = int(h * rng.uniform(-0.04, 0.12))
-    bottom = int(h * rng.uniform(-0.04, 0.12))
-    left = int(h * rng.uniform(-0.05, 0.3))
-    right = int(h * rng.uniform(-0.05, 0.3))
+    top = int(h * rng.uniform(-0.04 * difficulty, 0.12))
+    bottom = int(h * rng.uniform(-0.04 * difficulty, 0.12))
+    left = int(h * rng.uniform(-0.05 * difficulty, 0.1 + 0.2 * difficulty))
+    right = int(h * rng.uniform(-0.05 * difficulty, 0.1 + 0.2 * difficulty))
     canvas = Image.new("RGB", (w + 2 * h, h + 2 * h), fill)
     canvas.paste(rotated, (h, h))
     box = (h - left, h - top, h + w + right, h + h + bottom)
     return canvas.crop(box)
 
 
-def make_training_line(rng: random.Random) -> tuple[Image.Image, str]:
-    """One grey line image and its label (digits, '.' before the decimal drums)."""
+def make_training_line(rng: random.Random, difficulty: float = 1.0) -> tuple[Image.Image, str]:
+    """One grey line image and its label (digits, '.' where a point is shown).
+
+    `difficulty` (0..1) scales clutter, crop errors and photo damage; training starts easy
+    because a from-scratch LSTM does not get off the ground on the hardest lines alone.
+    """
     counter: Counter = draw_counter(rng)
     image = counter.image
-    if rng.random() < 0.35:
+    if rng.random() < 0.35 * difficulty:
         image = _add_clutter(rng, image)
-    image = crop_like_locator(rng, image)
-    image = degrade(rng, image, strength=rng.uniform(0.3, 1.0))
+    image = crop_like_locator(rng, image, difficulty)
+    image = degrade(rng, image, strength=rng.uniform(0.1, 0.3 + 0.7 * difficulty))
     height = rng.randint(*LINE_HEIGHTS)
     width = max(8, round(image.width * height / image.height * rng.uniform(0.85, 1.15)))
     line = image.convert("L").resize((width, height), Image.Resampling.LANCZOS)

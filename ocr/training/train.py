@@ -28,14 +28,17 @@ MODEL_NAME = "meterdigits"
 NET_SPEC = "[1,36,0,1 Ct3,3,16 Mp3,3 Lfys48 Lfx96 Lrx96 Lfx192 O1c{outputs}]"
 
 
-def _write_line(args: tuple[int, int, str]) -> str | None:
+def _write_line(args: tuple[int, int, str, float]) -> str | None:
     """Draw line `index` from its own seed, write png/gt/box, and make its .lstmf."""
     from ocr.synthetic.lines import make_training_line
 
-    seed, index, out_dir = args
-    rng = random.Random(f"{seed}:{index}")
-    image, label = make_training_line(rng)
+    seed, index, out_dir, difficulty = args
     stem = Path(out_dir) / f"line{index:06d}"
+    if stem.with_suffix(".lstmf").exists():
+        # Same seed, same line: an interrupted generation resumes where it stopped.
+        return str(stem.with_suffix(".lstmf"))
+    rng = random.Random(f"{seed}:{index}")
+    image, label = make_training_line(rng, difficulty)
     image.save(stem.with_suffix(".png"))
     stem.with_suffix(".gt.txt").write_text(label + "\n", encoding="utf-8")
     w, h = image.size
@@ -49,10 +52,11 @@ def _write_line(args: tuple[int, int, str]) -> str | None:
     return str(lstmf) if lstmf.exists() else None
 
 
-def generate_lines(seed: int, count: int, out_dir: Path, workers: int) -> list[str]:
+def generate_lines(seed: int, count: int, out_dir: Path, workers: int,
+                   difficulty: float = 1.0) -> list[str]:
     """Generate `count` lines (each from seed:index, so the order of workers does not matter)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(seed, i, str(out_dir)) for i in range(count)]
+    jobs = [(seed, i, str(out_dir), difficulty) for i in range(count)]
     with ProcessPoolExecutor(workers) as pool:
         made = [path for path in pool.map(_write_line, jobs, chunksize=16) if path]
     print(f"lines: {len(made)} of {count} produced .lstmf", flush=True)
@@ -86,13 +90,13 @@ def train(args: argparse.Namespace) -> None:
     """Run the whole pipeline: lines, starter, lstmtraining, final traineddata."""
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
-    lines_dir = work / f"lines-{args.seed}"
-    listing = work / f"all-{args.seed}.txt"
+    lines_dir = work / f"lines-{args.seed}-{args.difficulty}"
+    listing = work / f"all-{args.seed}-{args.difficulty}.txt"
     if args.reuse_lines and listing.exists():
         made = listing.read_text().split()
     else:
         started = time.monotonic()
-        made = generate_lines(args.seed, args.lines, lines_dir, args.workers)
+        made = generate_lines(args.seed, args.lines, lines_dir, args.workers, args.difficulty)
         listing.write_text("\n".join(made) + "\n")
         print(f"generation took {time.monotonic() - started:.0f}s", flush=True)
     rng = random.Random(args.seed)
@@ -143,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lines", type=int, default=6000)
     parser.add_argument("--iterations", type=int, default=40000)
     parser.add_argument("--learning-rate", type=float, default=0.002)
+    parser.add_argument("--difficulty", type=float, default=1.0,
+                        help="0..1: clutter, crop errors and photo damage of the lines")
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--name", default=MODEL_NAME)
