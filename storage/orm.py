@@ -284,6 +284,29 @@ class PaymentRow(Base):
     provider_txn_id: Mapped[str] = mapped_column(String(100))
 
 
+class PaymentOrderRow(Base):
+    """An order handed to a payment provider; its notification settles it once."""
+
+    __tablename__ = "payment_orders"
+
+    order_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[int] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), index=True
+    )
+    amount: Mapped[Decimal]
+    created_at: Mapped[datetime]
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20))
+    provider: Mapped[str] = mapped_column(String(50), default="")
+    payment_url: Mapped[str] = mapped_column(String(2000), default="")
+    provider_txn_id: Mapped[str | None] = mapped_column(String(100))
+    paid_at: Mapped[datetime | None]
+
+
 # --- people and channels ------------------------------------------------------------------
 
 
@@ -332,7 +355,7 @@ class AccountLinkRow(Base):
 
 
 class LinkAttemptRow(Base):
-    """A try to link an account; failed ones rate-limit further tries."""
+    """A try to link an account ("account") or join a messenger ("code"); failures rate-limit."""
 
     __tablename__ = "link_attempts"
     __table_args__ = (Index(None, "person_id", "at"),)
@@ -341,6 +364,7 @@ class LinkAttemptRow(Base):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
     at: Mapped[datetime]
     success: Mapped[bool] = mapped_column(Boolean)
+    kind: Mapped[str] = mapped_column(String(20), default="account", server_default="account")
 
 
 class ConsentRow(Base):

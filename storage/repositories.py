@@ -32,10 +32,12 @@ from core.model import (
     FreeServiceOrder,
     Meter,
     NotificationPrefs,
+    OrderStatus,
     Outage,
     OutageKind,
     OutageTarget,
     Payment,
+    PaymentOrder,
     Person,
     ReadingSource,
     Region,
@@ -54,7 +56,9 @@ from core.ports import (
     AbstractLinkRepository,
     AbstractMeterRepository,
     AbstractOutageRepository,
+    AbstractPaymentOrderRepository,
     AbstractPersonRepository,
+    AbstractPhotoRepository,
     AbstractReadingRepository,
     AbstractReferenceRepository,
     AbstractRequestRepository,
@@ -74,12 +78,15 @@ from storage.orm import (
     DsoRow,
     FreeServiceOrderRow,
     LinkAttemptRow,
+    LinkCodeRow,
     MeterRow,
     NotificationPrefsRow,
     OutageRow,
     OutageTargetRow,
+    PaymentOrderRow,
     PaymentRow,
     PersonRow,
+    PhotoRow,
     ProcessedUpdateRow,
     RegionRow,
     SubmittedReadingRow,
@@ -216,7 +223,7 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
             .on_conflict_do_nothing()
         )
         await self.session.execute(statement)
-        self.session.add(LinkAttemptRow(person_id=person_id, at=at, success=True))
+        self.session.add(LinkAttemptRow(person_id=person_id, at=at, success=True, kind="account"))
         await self.session.flush()
 
     async def unlink(self, person_id: int, account_id: int) -> None:
@@ -234,17 +241,22 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
         )
         return list(ids)
 
-    async def record_failed_attempt(self, person_id: int, at: datetime) -> None:
-        self.session.add(LinkAttemptRow(person_id=person_id, at=at, success=False))
+    async def record_failed_attempt(
+        self, person_id: int, at: datetime, kind: str = "account"
+    ) -> None:
+        self.session.add(LinkAttemptRow(person_id=person_id, at=at, success=False, kind=kind))
         await self.session.flush()
 
-    async def failed_attempts_since(self, person_id: int, since: datetime) -> Sequence[datetime]:
+    async def failed_attempts_since(
+        self, person_id: int, since: datetime, kind: str = "account"
+    ) -> Sequence[datetime]:
         times = await self.session.scalars(
             select(LinkAttemptRow.at)
             .where(
                 LinkAttemptRow.person_id == person_id,
                 LinkAttemptRow.at >= since,
                 LinkAttemptRow.success.is_(False),
+                LinkAttemptRow.kind == kind,
             )
             .order_by(LinkAttemptRow.at, LinkAttemptRow.id)
         )
@@ -629,6 +641,77 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
             channel=Channel(row.channel),
         )
 
+    async def move_identity(self, identity_id: int, person_id: int) -> None:
+        await self.session.execute(
+            update(ChannelIdentityRow)
+            .where(ChannelIdentityRow.id == identity_id)
+            .values(person_id=person_id)
+        )
+
+    async def erase(self, person_id: int, at: datetime) -> None:
+        """Blank the person and delete what ties data to them; bills and payments stay.
+
+        The person row stays (marked deleted) so consents remain as dated records and
+        requests keep their text; requests lose the name, phone and login they carried.
+        Readings they submitted stay with the account, without the identity.
+        """
+        identities = (
+            await self.session.execute(
+                select(ChannelIdentityRow.channel, ChannelIdentityRow.external_id).where(
+                    ChannelIdentityRow.person_id == person_id
+                )
+            )
+        ).all()
+        for channel, external_id in identities:
+            await self.session.execute(
+                delete(DialogStateRow).where(
+                    DialogStateRow.channel == channel, DialogStateRow.user_id == external_id
+                )
+            )
+        for row_type in (ChannelIdentityRow, AccountLinkRow, LinkCodeRow, LinkAttemptRow):
+            await self.session.execute(delete(row_type).where(row_type.person_id == person_id))
+        await self.session.execute(
+            delete(NotificationPrefsRow).where(NotificationPrefsRow.person_id == person_id)
+        )
+        await self.session.execute(
+            update(SupportRequestRow)
+            .where(SupportRequestRow.person_id == person_id)
+            .values(name="", login="", phone="")
+        )
+        await self.session.execute(
+            update(FreeServiceOrderRow)
+            .where(FreeServiceOrderRow.person_id == person_id)
+            .values(phone="")
+        )
+        await self.session.execute(
+            update(PersonRow)
+            .where(PersonRow.id == person_id)
+            .values(name="", phone=None, email=None, locale=None, deleted_at=at)
+        )
+
+    async def add_link_code(self, person_id: int, code_hash: str, expires_at: datetime) -> None:
+        self.session.add(
+            LinkCodeRow(
+                person_id=person_id, code_hash=code_hash, expires_at=expires_at, tries=0,
+                used=False,
+            )
+        )
+        await self.session.flush()
+
+    async def use_link_code(self, code_hash: str, now: datetime) -> int | None:
+        """One UPDATE ... RETURNING: of two processes using one code, only one gets it."""
+        return await self.session.scalar(
+            update(LinkCodeRow)
+            .where(
+                LinkCodeRow.code_hash == code_hash,
+                LinkCodeRow.used.is_(False),
+                LinkCodeRow.expires_at > now,
+            )
+            .values(used=True)
+            .returning(LinkCodeRow.person_id)
+            .execution_options(synchronize_session=False)
+        )
+
     async def prefs(self, person_id: int) -> NotificationPrefs | None:
         row = await self.session.get(NotificationPrefsRow, person_id)
         if row is None:
@@ -847,6 +930,97 @@ class SqlAlchemyOutageRepository(AbstractOutageRepository):
             cancelled=row.cancelled,
             restored_at=row.restored_at,
         )
+
+
+class SqlAlchemyPaymentOrderRepository(AbstractPaymentOrderRepository):
+    """Payment orders by their id."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, order: PaymentOrder) -> None:
+        self.session.add(
+            PaymentOrderRow(
+                order_id=order.order_id,
+                account_id=order.account_id,
+                amount=order.amount,
+                created_at=order.created_at,
+                person_id=order.person_id,
+                channel=Channel(order.channel).value,
+                user_id=order.user_id,
+                status=OrderStatus(order.status).value,
+                provider=order.provider,
+                payment_url=order.payment_url,
+                provider_txn_id=order.provider_txn_id,
+                paid_at=order.paid_at,
+            )
+        )
+        await self.session.flush()
+
+    async def get(self, order_id: str) -> PaymentOrder | None:
+        """The order; on PostgreSQL its row is locked (SQLite: BEGIN IMMEDIATE already is)."""
+        query = select(PaymentOrderRow).where(PaymentOrderRow.order_id == order_id)
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update()
+        row = await self.session.scalar(query.execution_options(populate_existing=True))
+        if row is None:
+            return None
+        return PaymentOrder(
+            order_id=row.order_id,
+            account_id=row.account_id,
+            amount=row.amount,
+            created_at=row.created_at,
+            person_id=row.person_id,
+            channel=Channel(row.channel),
+            user_id=row.user_id,
+            status=OrderStatus(row.status),
+            provider=row.provider,
+            payment_url=row.payment_url,
+            provider_txn_id=row.provider_txn_id,
+            paid_at=row.paid_at,
+        )
+
+    async def update(self, order: PaymentOrder) -> None:
+        await self.session.execute(
+            update(PaymentOrderRow)
+            .where(PaymentOrderRow.order_id == order.order_id)
+            .values(
+                status=OrderStatus(order.status).value,
+                amount=order.amount,
+                provider=order.provider,
+                payment_url=order.payment_url,
+                provider_txn_id=order.provider_txn_id,
+                paid_at=order.paid_at,
+            )
+        )
+
+
+class SqlAlchemyPhotoRepository(AbstractPhotoRepository):
+    """Records of stored meter photos."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self,
+        sha256: str,
+        size: int,
+        content_type: str,
+        storage_ref: str,
+        at: datetime,
+        retain_until: datetime | None,
+    ) -> int:
+        row = PhotoRow(
+            sha256=sha256,
+            size=size,
+            content_type=content_type,
+            storage_ref=storage_ref,
+            created_at=at,
+            retain_until=retain_until,
+        )
+        self.session.add(row)
+        await self.session.flush()
+        return row.id
 
 
 class SqlAlchemyDialogRepository(AbstractDialogRepository):

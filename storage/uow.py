@@ -14,7 +14,9 @@ from storage.repositories import (
     SqlAlchemyLinkRepository,
     SqlAlchemyMeterRepository,
     SqlAlchemyOutageRepository,
+    SqlAlchemyPaymentOrderRepository,
     SqlAlchemyPersonRepository,
+    SqlAlchemyPhotoRepository,
     SqlAlchemyReadingRepository,
     SqlAlchemyReferenceRepository,
     SqlAlchemyRequestRepository,
@@ -55,6 +57,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.requests = SqlAlchemyRequestRepository(session)
         self.outages = SqlAlchemyOutageRepository(session)
         self.dialogs = SqlAlchemyDialogRepository(session)
+        self.payment_orders = SqlAlchemyPaymentOrderRepository(session)
+        self.photos = SqlAlchemyPhotoRepository(session)
         return self
 
     async def __aexit__(

@@ -5,19 +5,28 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
 from storage.database import make_engine
-from storage.migrate import migrate
+from storage.migrate import alembic_config, migrate
 from storage.orm import Base
 
 
 def _differences(connection: Connection) -> list:
     context = MigrationContext.configure(connection, opts={"compare_type": True})
     return compare_metadata(context, Base.metadata)
+
+
+def test_one_linear_history() -> None:
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert len(scripts.get_heads()) == 1
+    revisions = [revision.revision for revision in scripts.walk_revisions()]
+    assert revisions[-1] == "0001" and len(revisions) == len(set(revisions))
 
 
 def _revision(connection: Connection) -> str | None:
@@ -37,7 +46,7 @@ async def test_migrate_an_empty_database_twice_from_any_directory(
             first_revision = await connection.run_sync(_revision)
         assert set(Base.metadata.tables) <= tables
         assert "alembic_version" in tables
-        assert first_revision == "0001"
+        assert first_revision == ScriptDirectory.from_config(alembic_config()).get_current_head()
 
         await migrate(engine)
         async with engine.connect() as connection:
@@ -45,6 +54,39 @@ async def test_migrate_an_empty_database_twice_from_any_directory(
             versions = await connection.scalar(text("SELECT count(*) FROM alembic_version"))
             assert versions == 1
             # Autogenerate finds nothing to do: the models and the migrations agree.
+            assert await connection.run_sync(_differences) == []
+    finally:
+        await engine.dispose()
+
+
+async def test_upgrade_keeps_rows_written_under_the_first_revision(
+    fresh_database_url: str,
+) -> None:
+    def upgrade_to_first(connection: Connection) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "0001")
+
+    engine = make_engine(fresh_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to_first)
+            await connection.execute(
+                text(
+                    "INSERT INTO persons (id, name, created_at)"
+                    " VALUES (1, 'x', CURRENT_TIMESTAMP)"
+                )
+            )
+            await connection.execute(
+                text(
+                    "INSERT INTO link_attempts (person_id, at, success)"
+                    " VALUES (1, CURRENT_TIMESTAMP, false)"
+                )
+            )
+        await migrate(engine)
+        async with engine.connect() as connection:
+            kinds = (await connection.scalars(text("SELECT kind FROM link_attempts"))).all()
+            assert kinds == ["account"]
             assert await connection.run_sync(_differences) == []
     finally:
         await engine.dispose()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.model import (
@@ -17,8 +18,10 @@ from core.model import (
     DialogState,
     FreeServiceOrder,
     NotificationPrefs,
+    OrderStatus,
     OutageKind,
     Payment,
+    PaymentOrder,
     Person,
     ReadingSource,
     RequestStatus,
@@ -36,8 +39,11 @@ from storage.orm import (
     MeterRow,
     OutageRow,
     OutageTargetRow,
+    PersonRow,
+    PhotoRow,
     RegionRow,
     SupplierRow,
+    SupportRequestRow,
     TariffRateRow,
 )
 from storage.uow import SqlAlchemyUnitOfWork, SqlAlchemyUnitOfWorkFactory
@@ -646,3 +652,190 @@ async def test_naive_datetimes_are_refused(
     async with uow_factory() as uow:
         with pytest.raises(Exception, match="timezone-aware"):
             await uow.dialogs.first_time_seen(Channel.TELEGRAM, "k", datetime(2026, 1, 1))
+
+
+async def test_failed_attempts_are_counted_per_kind(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        person_id = await _person(uow)
+        await uow.links.record_failed_attempt(person_id, T0)
+        await uow.links.record_failed_attempt(person_id, T0 + timedelta(seconds=1), "code")
+        await uow.links.record_failed_attempt(person_id, T0 + timedelta(seconds=2), "code")
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.links.failed_attempts_since(person_id, T0) == [T0]
+        assert await uow.links.failed_attempts_since(person_id, T0, "code") == [
+            T0 + timedelta(seconds=1),
+            T0 + timedelta(seconds=2),
+        ]
+
+
+async def test_one_time_codes_join_identities(uow_factory: SqlAlchemyUnitOfWorkFactory) -> None:
+    async with uow_factory() as uow:
+        owner = await _person(uow, "owner")
+        viber = await uow.persons.create_person_with_identity(
+            Channel.VIBER, "viber-1", "Іван", None, T0
+        )
+        await uow.persons.add_link_code(owner, "hash-ok", T0 + timedelta(minutes=15))
+        await uow.persons.add_link_code(owner, "hash-old", T0 - timedelta(seconds=1))
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.persons.use_link_code("hash-unknown", T0) is None
+        assert await uow.persons.use_link_code("hash-old", T0) is None  # expired
+        assert await uow.persons.use_link_code("hash-ok", T0) == owner
+        assert await uow.persons.use_link_code("hash-ok", T0) is None  # used once only
+        await uow.persons.move_identity(viber.id, owner)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        identities = await uow.persons.identities(owner)
+        assert {(i.channel, i.external_id) for i in identities} == {
+            (Channel.TELEGRAM, "owner"),
+            (Channel.VIBER, "viber-1"),
+        }
+        assert await uow.persons.identities(viber.person_id) == []
+        moved = await uow.persons.identity(Channel.VIBER, "viber-1")
+        assert moved is not None and moved.person_id == owner
+
+
+async def test_erase_removes_personal_data_and_keeps_billing(
+    uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
+) -> None:
+    async with uow_factory() as uow:
+        identity = await uow.persons.create_person_with_identity(
+            Channel.TELEGRAM, "to-erase", "Іван", "uk", T0
+        )
+        person_id = identity.person_id
+        keeper = await _person(uow, "keeper")
+        await uow.persons.update(
+            Person(id=person_id, name="Іван", phone="+380501234567", email="i@example.com")
+        )
+        await uow.links.link(person_id, world.account_id, T0)
+        await uow.links.link(keeper, world.account_id, T0)
+        await uow.links.record_failed_attempt(person_id, T0)
+        await uow.persons.add_consent(Consent(person_id, T0, "v1", Channel.TELEGRAM))
+        await uow.persons.save_prefs(NotificationPrefs(person_id=person_id, changed_at=T0))
+        await uow.persons.add_link_code(person_id, "hash-erase", T0 + timedelta(hours=1))
+        await uow.dialogs.save(DialogState(Channel.TELEGRAM, "to-erase", "menu", {"a": 1}), T0)
+        reading = await uow.readings.add_submitted(
+            SubmittedReading(
+                id=None, account_id=world.account_id, meter_id=world.meter_id, taken_at=T0,
+                values={Zone.DAY: 20_000}, source=ReadingSource.TELEGRAM,
+                identity_id=identity.id,
+            )
+        )
+        await uow.requests.add_support(
+            SupportRequest(
+                id=0, person_id=person_id, name="Іван", login="i@example.com",
+                phone="+380501234567", request_type="інше", text="Текст", status=RequestStatus.NEW,
+                created_at=T0,
+            )
+        )
+        await uow.requests.add_free_service(
+            FreeServiceOrder(
+                id=0, person_id=person_id, account_id=world.account_id, service_type="Шум",
+                phone="0994455889", status=RequestStatus.NEW, created_at=T0,
+            )
+        )
+        await uow.requests.add_call_center(
+            CallCenterRequest(
+                id=0, person_id=person_id, account_id=world.account_id, request_type="Інше",
+                text="Питання", status=RequestStatus.NEW, created_at=T0,
+            )
+        )
+        await uow.billing.add_payment(
+            Payment(id=0, account_id=world.account_id, amount=Decimal("10.00"), paid_at=T0,
+                    provider="easypay", provider_txn_id="kept")
+        )
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        await uow.persons.erase(person_id, T0 + timedelta(days=1))
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        person = await uow.persons.get(person_id)
+        assert person is not None
+        assert (person.name, person.phone, person.email, person.locale) == ("", None, None, None)
+        assert await uow.persons.identity(Channel.TELEGRAM, "to-erase") is None
+        assert await uow.persons.identities(person_id) == []
+        assert await uow.links.accounts_of(person_id) == []
+        assert await uow.links.persons_of(world.account_id) == [keeper]
+        assert await uow.links.failed_attempts_since(person_id, T0) == []
+        assert await uow.persons.prefs(person_id) is None
+        assert await uow.persons.use_link_code("hash-erase", T0) is None
+        assert await uow.dialogs.load_for_update(Channel.TELEGRAM, "to-erase") == DialogState(
+            Channel.TELEGRAM, "to-erase"
+        )
+        consent = await uow.persons.latest_consent(person_id)
+        assert consent is not None and consent.given_at == T0
+        [kept_reading] = await uow.readings.submitted(world.account_id)
+        assert kept_reading.id == reading.id and kept_reading.identity_id is None
+        [order] = await uow.requests.free_services_of(person_id)
+        assert order.phone == "" and order.service_type == "Шум"
+        [request] = await uow.requests.call_center_of(person_id)
+        assert request.text == "Питання"
+        support = (await uow.session.scalars(select(SupportRequestRow))).one()
+        assert (support.name, support.login, support.phone, support.text) == ("", "", "", "Текст")
+        assert [p.provider_txn_id for p in await uow.billing.payments(world.account_id)] == [
+            "kept"
+        ]
+        deleted_at = await uow.session.scalar(
+            select(PersonRow.deleted_at).where(PersonRow.id == person_id)
+        )
+        assert deleted_at == T0 + timedelta(days=1)
+
+
+async def test_payment_orders(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) -> None:
+    async with uow_factory() as uow:
+        person_id = await _person(uow)
+        order = PaymentOrder(
+            order_id="ord-1", account_id=world.account_id, amount=Decimal("561.60"),
+            created_at=T0, person_id=person_id, channel=Channel.TELEGRAM, user_id="42",
+            provider="easypay", payment_url="https://pay.example/ord-1",
+        )
+        await uow.payment_orders.add(order)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.payment_orders.get("ord-1") == order
+        assert await uow.payment_orders.get("ord-unknown") is None
+        paid = replace(
+            order, status=OrderStatus.PAID, amount=Decimal("600.00"),
+            provider_txn_id="tx-9", paid_at=T0 + timedelta(minutes=3),
+        )
+        await uow.payment_orders.update(paid)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        stored = await uow.payment_orders.get("ord-1")
+        assert stored == paid
+        assert stored is not None and stored.status is OrderStatus.PAID
+
+
+async def test_photos(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) -> None:
+    async with uow_factory() as uow:
+        photo_id = await uow.photos.add(
+            "ab" * 32, 123_456, "image/jpeg", "photos/2026/11/ab.jpg", T0, T0 + timedelta(days=1095)
+        )
+        second = await uow.photos.add("cd" * 32, 10, "image/png", "photos/cd.png", T0, None)
+        assert photo_id > 0 and second != photo_id
+        reading = await uow.readings.add_submitted(
+            SubmittedReading(
+                id=None, account_id=world.account_id, meter_id=world.meter_id, taken_at=T0,
+                values={Zone.DAY: 20_000}, source=ReadingSource.VIBER, photo_id=photo_id,
+            )
+        )
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        [stored] = await uow.readings.submitted(world.account_id)
+        assert stored.id == reading.id and stored.photo_id == photo_id
+        row = await uow.session.get(PhotoRow, photo_id)
+        assert row is not None
+        assert (row.size, row.content_type, row.storage_ref) == (
+            123_456, "image/jpeg", "photos/2026/11/ab.jpg"
+        )
+        assert row.retain_until == T0 + timedelta(days=1095)
