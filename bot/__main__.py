@@ -7,8 +7,12 @@ import asyncio
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.payments.local import LocalEasyPay
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,16 +43,34 @@ def _configure_logging(settings: Settings, console: bool) -> None:
 
 
 async def _chat(settings: Settings, user: str, locale: str | None, demo: bool) -> None:
+    fake_payments = settings.easypay_fake if settings.easypay_fake is not None else demo
+    if not fake_payments:
+        await _console(settings, user, locale, demo, None)
+        return
+    from bot.payments.local import LocalEasyPay  # aiohttp loads only when paying locally
+
+    async with LocalEasyPay() as local:
+        await _console(settings, user, locale, demo, local)
+
+
+async def _console(
+    settings: Settings, user: str, locale: str | None, demo: bool, local: LocalEasyPay | None
+) -> None:
     from bot.app import build_app
     from bot.channels.console import ConsoleChannel
 
-    app = await build_app(settings, run_migrations=demo)
+    payments = local.provider if local is not None else None
+    app = await build_app(settings, run_migrations=demo, payments=payments)
     try:
         if demo:
             from storage.demo import seed_demo
 
             await seed_demo(app.engine, app.clock.now())
-        await ConsoleChannel(app.handle, user, locale=locale).run()
+        console = ConsoleChannel(app.handle, user, locale=locale)
+        if local is not None:
+            # The fake EasyPay's notifications settle orders and push the receipt here.
+            await local.serve_callbacks(app, [console])
+        await console.run()
     finally:
         await app.close()
 

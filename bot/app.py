@@ -22,6 +22,7 @@ from bot.metrics import Metrics
 from core.accounts import LinkPolicy
 from core.clock import Clock, FrozenClock, SystemClock
 from core.model import Channel
+from core.payments import PaymentProvider
 from core.persons import mark_unreachable
 from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
@@ -73,6 +74,7 @@ class App:
     metrics: Metrics
     uow_factory: AbstractUnitOfWorkFactory
     renderer: ThreadedDocumentRenderer
+    payments: PaymentProvider | None = None
 
     async def handle(self, event: Incoming) -> list[Reply]:
         """The dialog's entry point for channels, counted and timed."""
@@ -93,15 +95,44 @@ class App:
                 log.info("%s user %s is unreachable now", channel.value, mask(user_id))
 
     async def close(self) -> None:
-        """Dispose of the database pool and the render threads."""
+        """Dispose of the database pool, the render threads and the payment client."""
+        close_payments = getattr(self.payments, "close", None)
+        if close_payments is not None:
+            await close_payments()
         self.renderer.close()
         await self.engine.dispose()
 
 
+def make_payments(settings: Settings) -> PaymentProvider | None:
+    """EasyPay when its keys are set (and a notify URL is known); else paying is off."""
+    callback_url = settings.easypay_callback_url
+    if not settings.easypay_configured or callback_url is None:
+        return None
+    from bot.payments.easypay import EasyPayProvider  # aiohttp loads only when paying is on
+
+    assert settings.easypay_partner_key and settings.easypay_service_key
+    assert settings.easypay_secret_key is not None
+    return EasyPayProvider(
+        api_base=settings.easypay_api_base,
+        partner_key=settings.easypay_partner_key,
+        service_key=settings.easypay_service_key,
+        secret_key=settings.easypay_secret_key,
+        notify_url=callback_url,
+        return_url=settings.easypay_return_url,
+    )
+
+
 async def build_app(
-    settings: Settings, *, clock: Clock | None = None, run_migrations: bool = False
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    run_migrations: bool = False,
+    payments: PaymentProvider | None = None,
 ) -> App:
-    """Build the application; migrate the database first when asked."""
+    """Build the application; migrate the database first when asked.
+
+    `payments` replaces the provider the settings describe (the demo's fake EasyPay).
+    """
     engine = make_engine(settings.database_url)
     if run_migrations:
         from storage.migrate import migrate  # Alembic loads only for commands that migrate
@@ -111,9 +142,11 @@ async def build_app(
     catalogues = Catalogues()
     uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
     renderer = ThreadedDocumentRenderer()
+    payments = payments or make_payments(settings)
     services = Services(
         documents=renderer,
         stored_documents=DirectoryDocuments(Path(settings.bills_dir)),
+        payments=payments,
     )
     dialog = Dialog(
         uow_factory=uow_factory,
@@ -133,6 +166,7 @@ async def build_app(
         metrics=Metrics(),
         uow_factory=uow_factory,
         renderer=renderer,
+        payments=payments,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     easypay_partner_key: str | None = None
     easypay_service_key: str | None = None
     easypay_secret_key: SecretStr | None = None
+    # Where EasyPay posts notifications; PUBLIC_BASE_URL + /payments/easypay when unset.
+    easypay_notify_url: str | None = Field(None, validate_default=True)
+    # Where EasyPay's page sends the consumer after paying (e.g. https://t.me/<bot>).
+    easypay_return_url: str | None = None
+    # A local fake EasyPay in-process (no money moves): None = only for `kabinet demo`.
+    easypay_fake: bool | None = None
 
     bills_dir: str = "./bills"
     admin_token: SecretStr | None = None
@@ -74,6 +80,38 @@ class Settings(BaseSettings):
         if value is not None and value.tzinfo is None:
             raise ValueError("needs a UTC offset, e.g. 2026-11-29T10:00:00+02:00")
         return value
+
+    @field_validator("easypay_notify_url")
+    @classmethod
+    def _easypay(cls, value: str | None, info: ValidationInfo) -> str | None:
+        keys = ("easypay_partner_key", "easypay_service_key", "easypay_secret_key")
+        given = [key for key in keys if info.data.get(key) is not None]
+        if given and len(given) < len(keys):
+            missing = ", ".join(key.upper() for key in keys if key not in given)
+            raise ValueError(f"EasyPay needs {missing} as well")
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        if given and value is None and not info.data.get("public_base_url"):
+            raise ValueError("needed for EasyPay: set it or PUBLIC_BASE_URL")
+        return value
+
+    @property
+    def easypay_configured(self) -> bool:
+        """All three EasyPay keys are set (the real provider is on)."""
+        return None not in (
+            self.easypay_partner_key,
+            self.easypay_service_key,
+            self.easypay_secret_key,
+        )
+
+    @property
+    def easypay_callback_url(self) -> str | None:
+        """The URL EasyPay notifies: EASYPAY_NOTIFY_URL, else PUBLIC_BASE_URL's route."""
+        if self.easypay_notify_url:
+            return self.easypay_notify_url
+        if self.public_base_url:
+            return self.public_base_url.rstrip("/") + "/payments/easypay"
+        return None
 
     @field_validator("telegram_mode")
     @classmethod

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from bot.app import App
 from bot.channels.base import ChannelAdapter
+from bot.payments.callback import register_payment_routes
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,7 @@ def build_web_app(app: App, channels: list[ChannelAdapter]) -> web.Application:
     web_app.router.add_get("/metrics", metrics)
     for channel in channels:
         channel.register_routes(web_app)
+    register_payment_routes(web_app, app, channels)
 
     async def start_channels(_: web.Application) -> None:
         for channel in channels:

@@ -3,6 +3,9 @@
 Replies print as text with their buttons as `[N] Label` lines; `#N` or a button's exact
 label presses it; `/photo PATH`, `/contact +380…` and `/quit` are understood; after every
 turn the prompt `> ` is printed and flushed so a driving program knows the turn ended.
+
+A link button to this machine (127.0.0.1, localhost) is opened with an HTTP GET, so the
+demo's local payment page can complete a payment; pushes (`send`) print like replies.
 """
 
 from __future__ import annotations
@@ -12,19 +15,26 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
+from urllib.parse import urlsplit
 
 from bot.messages import Attachment, Button, Incoming, Reply
 from core.model import Channel
 
+if TYPE_CHECKING:
+    from bot.channels.base import DeliveryResult
+
 PROMPT = "> "
 _PRESS = re.compile(r"#(\d+)")
+_LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 Handle = Callable[[Incoming], Awaitable[list[Reply]]]
 
 
 class ConsoleChannel:
     """Reads lines, hands them to the dialog as one console user, prints the replies."""
+
+    channel = Channel.CONSOLE
 
     def __init__(
         self,
@@ -46,6 +56,7 @@ class ConsoleChannel:
         self._profile_name = profile_name
         self._buttons: list[Button] = []
         self._saved = 0
+        self._idle = False  # waiting for the user's next line (a push then re-prompts)
 
     async def run(self) -> None:
         """Chat until EOF or /quit."""
@@ -53,18 +64,58 @@ class ConsoleChannel:
         self._write(PROMPT)
         while True:
             # Reading stdin blocks, so it runs in a thread; the loop stays free.
+            self._idle = True
             line = await loop.run_in_executor(None, self._stdin.readline)
+            self._idle = False
             if not line:
                 break
             text = line.rstrip("\r\n")
             if text.strip() == "/quit":
                 break
             if text.strip():
-                event = self._to_incoming(text.strip())
-                if event is not None:
-                    self._render(await self._handle(event))
+                await self._turn(text.strip())
             self._write(PROMPT)
         self._write("\n")
+
+    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
+        """A push (e.g. a payment's receipt): printed now; re-prompts when the user waits."""
+        from bot.channels.base import DeliveryResult, DeliveryStatus  # only pushes need it
+
+        if user_id != self._user_id:
+            return DeliveryResult(DeliveryStatus.FAILED, detail="not this console's user")
+        if self._idle:
+            self._write("\n")
+        self._render(replies)
+        if self._idle:
+            self._write(PROMPT)
+        return DeliveryResult(DeliveryStatus.SENT)
+
+    async def _turn(self, text: str) -> None:
+        button = None if text.startswith(("/photo", "/contact")) else self._button_for(text)
+        if button is not None and button.url and urlsplit(button.url).hostname in _LOCAL_HOSTS:
+            self._write(f"(open {button.url})\n")
+            await self._open(button.url)
+            return
+        event = self._to_incoming(text)
+        if event is not None:
+            self._render(await self._handle(event))
+
+    async def _open(self, url: str) -> None:
+        """GET a page on this machine and print its first line (the demo's payment page)."""
+        import aiohttp  # only a console that opens a local page needs an HTTP client
+
+        try:
+            timeout = aiohttp.ClientTimeout(total=60)
+            async with (
+                aiohttp.ClientSession(timeout=timeout) as session,
+                session.get(url) as response,
+            ):
+                status, body = response.status, await response.text()
+        except (TimeoutError, aiohttp.ClientError) as error:
+            self._write(f"(cannot open {url}: {type(error).__name__})\n")
+            return
+        first = next((line.strip() for line in body.splitlines() if line.strip()), "")
+        self._write(f"(page {status}: {first[:200]})\n")
 
     def _to_incoming(self, text: str) -> Incoming | None:
         base = {

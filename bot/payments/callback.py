@@ -1,0 +1,231 @@
+"""`POST /payments/easypay`: EasyPay's notification settles an order once, then we tell the
+consumer in the messenger where they asked to pay.
+
+Order of work, each step guarding the next:
+1. The raw body's `Sign` is checked in constant time before anything reads the body: a
+   forged or altered notification gets 403 and changes nothing.
+2. The body is read; unreadable → 400 (EasyPay cannot fix it by retrying, but it is logged).
+3. Only payments for our service that EasyPay accepted are settled; a notice must name an
+   order we created, for the amount we ordered. Everything else is answered 200 (it is
+   authentic, retrying cannot change it) and leaves the database as it was.
+4. `core.payments.settle` records the payment in one unit of work; a replayed
+   notification finds the order paid and is answered 200 without a second payment.
+5. After the commit, the person gets thanks and the receipt PDF through the notifier; a
+   delivery problem is logged and never turns a recorded payment into an error answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import TYPE_CHECKING, Protocol
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from bot.channels.base import DeliveryResult, DeliveryStatus
+from bot.i18n import Catalogues
+from bot.messages import Reply
+from bot.payments.easypay import (
+    ACCEPTED,
+    DECLINED,
+    MAX_NOTIFICATION_BYTES,
+    NOTIFY_PATH,
+    EasyPayProvider,
+    MalformedNotification,
+    parse_notification,
+)
+from bot.payments.receipt import paid_replies
+from core.clock import Clock
+from core.documents import DocumentRenderer
+from core.model import Channel, PaymentOrder
+from core.payments import settle
+from core.ports import AbstractUnitOfWorkFactory
+from core.privacy import mask
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+Notify = Callable[[Channel, str, list[Reply]], Awaitable[bool]]
+"""Tell (channel, user id) something outside a conversation turn; True when delivered."""
+
+
+class Pusher(Protocol):
+    """What the notifier needs of a channel: its name and `send` (ChannelAdapter has both)."""
+
+    channel: Channel
+
+    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
+        """Send replies to a user outside a conversation turn."""
+        ...
+
+
+class ChannelNotifier:
+    """Sends pushes through the channel adapters that are on (channel → adapter.send)."""
+
+    def __init__(self, pushers: Iterable[Pusher], timeout_seconds: float = 20.0) -> None:
+        self._pushers = {pusher.channel: pusher for pusher in pushers}
+        self._timeout = timeout_seconds
+
+    def add(self, pusher: Pusher) -> None:
+        """Use another channel (the console joins when a chat opens)."""
+        self._pushers[pusher.channel] = pusher
+
+    async def __call__(self, channel: Channel, user_id: str, replies: list[Reply]) -> bool:
+        """Deliver replies to a user of a channel; False when it is off or delivery failed."""
+        pusher = self._pushers.get(channel)
+        if pusher is None:
+            log.warning("push: channel %s is off; %s not told", channel.value, mask(user_id))
+            return False
+        try:
+            async with asyncio.timeout(self._timeout):
+                result = await pusher.send(user_id, replies)
+        except TimeoutError:
+            log.warning("push: %s to %s timed out", channel.value, mask(user_id))
+            return False
+        if result.status != DeliveryStatus.SENT:
+            log.warning(
+                "push: %s to %s: %s %s",
+                channel.value,
+                mask(user_id),
+                result.status.value,
+                result.detail,
+            )
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a notification was answered: the HTTP status and a word for logs and tests."""
+
+    status: int
+    result: str
+
+
+@dataclass
+class EasyPayCallbacks:
+    """Handles EasyPay's notifications; built by the composition root."""
+
+    provider: EasyPayProvider
+    uow_factory: AbstractUnitOfWorkFactory
+    catalogues: Catalogues
+    clock: Clock
+    zone: tzinfo
+    renderer: DocumentRenderer | None = None
+    notify: Notify | None = None
+
+    async def handle(self, request: web.Request) -> web.Response:
+        """The aiohttp handler of `POST /payments/easypay`."""
+        if request.content_length is not None and request.content_length > MAX_NOTIFICATION_BYTES:
+            return web.json_response({"status": "too_large"}, status=413)
+        body = await request.content.read(MAX_NOTIFICATION_BYTES + 1)
+        if len(body) > MAX_NOTIFICATION_BYTES:
+            return web.json_response({"status": "too_large"}, status=413)
+        outcome = await self.process(body, request.headers.get("Sign"))
+        return web.json_response({"status": outcome.result}, status=outcome.status)
+
+    async def process(self, body: bytes, signature: str | None) -> Outcome:
+        """Verify, settle once, tell the consumer; what to answer EasyPay."""
+        # Nothing reads the body before its signature is known to be EasyPay's.
+        if not self.provider.verify(body, signature):
+            log.warning("easypay: notification with a bad signature refused")
+            return Outcome(403, "forbidden")
+        try:
+            notification = parse_notification(body, self.zone)
+        except MalformedNotification as error:
+            log.error("easypay: signed notification unreadable: %s", error)
+            return Outcome(400, "malformed")
+        order_id = notification.order_id
+        if not notification.is_payment:
+            log.info("easypay: %s for %s ignored", notification.operation or "?", order_id)
+            return Outcome(200, "ignored")
+        if notification.service_key not in (None, self.provider.service_key):
+            log.warning("easypay: notification for another service key ignored (%s)", order_id)
+            return Outcome(200, "ignored")
+        if notification.status == DECLINED:
+            # The order stays open: EasyPay's page lets the consumer try another card, and
+            # the accepted attempt that may follow must still settle it.
+            log.info("easypay: order %s declined (%s)", order_id, notification.error_code or "-")
+            return Outcome(200, "declined")
+        if notification.status != ACCEPTED:
+            log.info("easypay: order %s status %r ignored", order_id, notification.status)
+            return Outcome(200, "ignored")
+        notice = notification.to_notice(self.clock.now())
+        async with self.uow_factory() as uow:
+            order = await uow.payment_orders.get(order_id)
+            if order is None:
+                log.warning("easypay: notification for unknown order %s ignored", order_id)
+                return Outcome(200, "unknown_order")
+            if order.amount != notice.amount:
+                # EasyPay is asked for exactly the order's amount; a notice for another sum
+                # is not a confirmation of this order. An operator reconciles it by hand.
+                log.error(
+                    "easypay: order %s paid %s but ordered %s: not recorded, reconcile",
+                    order_id,
+                    notice.amount,
+                    order.amount,
+                )
+                return Outcome(200, "amount_mismatch")
+            paid = await settle(uow, notice)
+            if paid is None:
+                log.info("easypay: order %s already settled; duplicate ignored", order_id)
+                return Outcome(200, "duplicate")
+            await uow.commit()
+        log.info(
+            "easypay: order %s paid %s, transaction %s",
+            order_id,
+            paid.amount,
+            notice.provider_txn_id,
+        )
+        await self._tell(paid)
+        return Outcome(200, "accepted")
+
+    async def _tell(self, order: PaymentOrder) -> None:
+        """Thanks and the receipt to the person, where they asked to pay; never raises."""
+        if self.notify is None:
+            return
+        try:
+            async with self.uow_factory() as uow:
+                identity = await uow.persons.identity(order.channel, order.user_id)
+                if identity is None or not identity.reachable:
+                    # They left (erased their data) or blocked the bot: nobody to tell.
+                    log.info("easypay: order %s paid; its person is not reachable", order.order_id)
+                    return
+                person = await uow.persons.get(identity.person_id)
+                t = self.catalogues.translator((person.locale if person else None) or "")
+                replies = await paid_replies(uow, t, self.zone, self.renderer, order)
+            if replies:
+                await self.notify(order.channel, order.user_id, replies)
+        except Exception:  # the payment is recorded; telling about it must not undo that
+            log.exception("easypay: telling the consumer about order %s failed", order.order_id)
+
+
+def register(web_app: web.Application, callbacks: EasyPayCallbacks) -> None:
+    """Add `POST /payments/easypay` to the HTTP application."""
+    web_app.router.add_post(NOTIFY_PATH, callbacks.handle)
+
+
+def register_payment_routes(
+    web_app: web.Application, app: App, channels: Sequence[Pusher], *extra: Pusher
+) -> EasyPayCallbacks | None:
+    """The server's hook: the EasyPay route when the app has the EasyPay provider."""
+    provider = app.payments
+    if not isinstance(provider, EasyPayProvider):
+        return None
+    callbacks = EasyPayCallbacks(
+        provider=provider,
+        uow_factory=app.uow_factory,
+        catalogues=app.catalogues,
+        clock=app.clock,
+        zone=ZoneInfo(app.settings.business_timezone),
+        renderer=app.renderer,
+        notify=ChannelNotifier([*channels, *extra]),
+    )
+    register(web_app, callbacks)
+    return callbacks

@@ -1,0 +1,106 @@
+"""What the consumer is told when their payment is recorded: thanks, and the receipt PDF.
+
+The receipt has the layout of the one the payment history sends (bot/handlers/bills.py),
+with the same texts, so a receipt looks the same however the person got it.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+from bot.handlers.keyboards import main_menu
+from bot.i18n import Translator
+from bot.messages import Attachment, Reply
+from core.documents import DocumentRenderer, PdfDocument, PdfSection
+from core.model import Account, Payment, PaymentOrder, Supplier
+from core.payments import amount_due
+from core.ports import AbstractUnitOfWork
+
+
+def receipt_document(
+    t: Translator, zone: tzinfo, account: Account, supplier: Supplier | None, payment: Payment
+) -> PdfDocument:
+    """The receipt of one payment as a PDF description (rendered by the document port)."""
+    paid_at = payment.paid_at.astimezone(zone)
+    purpose = t("pdf.purpose", number=account.number, period="—")
+    return PdfDocument(
+        title=t("pdf.receipt_title"),
+        subtitle=t("pdf.receipt_subtitle", date=t.datetime(paid_at)),
+        sections=[
+            PdfSection(
+                t("pdf.payment"),
+                [
+                    (t("pdf.amount"), t.money(payment.amount)),
+                    (t("pdf.commission"), t.money(0)),
+                    (t("pdf.paid_at"), t.datetime(paid_at)),
+                    (t("pdf.provider"), payment.provider),
+                    (t("pdf.transaction"), payment.provider_txn_id),
+                ],
+            ),
+            PdfSection(
+                t("pdf.consumer"),
+                [
+                    (t("pdf.account"), account.number),
+                    (t("pdf.holder"), account.holder_name),
+                    (t("pdf.address"), account.address.one_line()),
+                ],
+            ),
+            PdfSection(
+                t("pdf.payment_details"),
+                [
+                    (t("pdf.payee"), supplier.name if supplier else "—"),
+                    (t("pdf.iban"), (supplier.iban if supplier else "") or "—"),
+                    (t("pdf.edrpou"), (supplier.edrpou if supplier else "") or "—"),
+                    (t("pdf.purpose_label"), purpose),
+                ],
+            ),
+        ],
+        metadata_title=f"{account.number} {payment.provider_txn_id}",
+    )
+
+
+async def paid_replies(
+    uow: AbstractUnitOfWork,
+    t: Translator,
+    zone: tzinfo,
+    renderer: DocumentRenderer | None,
+    order: PaymentOrder,
+) -> list[Reply]:
+    """Thanks for a paid order, what is due now, and its receipt (when PDFs can be made)."""
+    account = await uow.accounts.get(order.account_id)
+    if account is None or order.paid_at is None or order.provider_txn_id is None:
+        return []
+    payment = Payment(
+        id=0,
+        account_id=account.id,
+        amount=order.amount,
+        paid_at=order.paid_at,
+        provider=order.provider,
+        provider_txn_id=order.provider_txn_id,
+    )
+    paid_at = payment.paid_at.astimezone(zone)
+    title = t(
+        "account.title",
+        number=account.number,
+        street=account.address.street,
+        building=account.address.building,
+    )
+    text = t(
+        "payment.thanks",
+        amount=t.money(payment.amount),
+        title=title,
+        date=t.datetime(paid_at),
+        due=t.money(await amount_due(uow, account)),
+    )
+    if renderer is None:
+        return [Reply(text, main_menu(t))]
+    supplier = await uow.references.supplier(account.supplier_id)
+    content = await renderer.pdf(receipt_document(t, zone, account, supplier, payment))
+    name = f"kvytantsiia-{account.number}-{paid_at.date().isoformat()}.pdf"
+    return [
+        Reply(
+            text + "\n" + t("payment.receipt_attached"),
+            main_menu(t),
+            document=Attachment(name, content, "application/pdf"),
+        )
+    ]
