@@ -43,6 +43,8 @@ from storage.orm import (
     ConsumptionRow,
     DsoRow,
     MeterRow,
+    OutageRow,
+    OutageTargetRow,
     PaymentRow,
     RegionRow,
     SubmittedReadingRow,
@@ -67,6 +69,7 @@ COUNT_KEYS = (
     "consumption",
     "bills",
     "payments",
+    "outages",
 )
 
 KOPECK = Decimal("0.01")
@@ -561,15 +564,11 @@ async def _bulk_insert(connection: AsyncConnection, table: Table, rows: Sequence
     columns = list(rows[0])
     json_columns = {name for name in columns if isinstance(table.c[name].type, JSON)}
     records = [
-        tuple(
-            json.dumps(row[name]) if name in json_columns else row[name] for name in columns
-        )
+        tuple(json.dumps(row[name]) if name in json_columns else row[name] for name in columns)
         for row in rows
     ]
     raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(
-        table.name, records=records, columns=columns
-    )
+    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
 
 
 async def _ids_by(connection: AsyncConnection, table: Table, key: str) -> dict[Any, int]:
@@ -759,11 +758,120 @@ async def seed_demo(
             await _seed_consumer(
                 connection, consumer, refs, now, last, rates, business_zone, counts
             )
+        await _seed_outages(connection, refs, now, business_zone, counts)
     if extra_accounts > 0:
         await _seed_extra_accounts(
             engine, extra_accounts, refs, now, last, rates, business_zone, counts
         )
     return dict(counts)
+
+
+@dataclass(frozen=True)
+class _DemoOutage:
+    kind: str
+    dso: int
+    starts_in: timedelta  # from `now`
+    lasts: timedelta | None
+    reason: str
+    group: str | None = None
+    settlement: str | None = None
+    street: str | None = None
+    buildings: tuple[str, ...] = ()
+
+
+def _demo_outages() -> list[_DemoOutage]:
+    """Outages around `now` that hit the manual's two accounts and a few others."""
+    return [
+        _DemoOutage(
+            "planned",
+            0,
+            timedelta(days=2),
+            timedelta(hours=7),
+            "Планові ремонтні роботи на ТП-1234",
+            group="3.2",
+        ),
+        _DemoOutage(
+            "planned",
+            0,
+            timedelta(days=5),
+            timedelta(hours=6),
+            "Заміна опор ПЛ-0,4 кВ",
+            settlement="Київ",
+            street="вул. Кузьми Скрябіна",
+            buildings=("37", "39", "41"),
+        ),
+        _DemoOutage(
+            "emergency",
+            0,
+            timedelta(hours=-2),
+            timedelta(hours=4),
+            "Пошкодження кабельної лінії",
+            settlement="Київ",
+            street="просп. Перемоги",
+        ),
+        _DemoOutage(
+            "planned",
+            1,
+            timedelta(days=3),
+            timedelta(hours=8),
+            "Обслуговування обладнання підстанції",
+            group="2.1",
+        ),
+    ]
+
+
+async def _seed_outages(
+    connection: AsyncConnection,
+    refs: _References,
+    now: datetime,
+    business_zone: ZoneInfo,
+    counts: Counter[str],
+) -> None:
+    """A few outages relative to `now`, keyed by its local date so a rerun adds none."""
+    outages, targets = OutageRow.__table__, OutageTargetRow.__table__
+    local_now = now.astimezone(business_zone)
+    day_key = local_now.date().isoformat()
+    # Whole hours read better than the demo clock's minutes.
+    base = local_now.replace(minute=0, second=0, microsecond=0)
+    for number, outage in enumerate(_demo_outages(), start=1):
+        external_id = f"demo-{day_key}-{number}"
+        exists = await connection.scalar(
+            select(outages.c.id).where(outages.c.external_id == external_id)
+        )
+        if exists is not None:
+            continue
+        starts_at = base + outage.starts_in
+        outage_id = await connection.scalar(
+            outages.insert()
+            .values(
+                kind=outage.kind,
+                dso_id=refs.dso_ids[outage.dso],
+                external_id=external_id,
+                starts_at=starts_at,
+                ends_at=starts_at + outage.lasts if outage.lasts else None,
+                reason=outage.reason,
+                published_at=(
+                    now - timedelta(hours=1)
+                    if starts_at > now
+                    else starts_at + timedelta(minutes=10)
+                ),
+                updated_at=now - timedelta(minutes=30),
+                cancelled=False,
+                restored_at=None,
+            )
+            .returning(outages.c.id)
+        )
+        await connection.execute(
+            targets.insert().values(
+                outage_id=outage_id,
+                outage_group=outage.group,
+                settlement=outage.settlement,
+                street=outage.street,
+                street_key=street_key(outage.street) if outage.street else None,
+                buildings=list(outage.buildings),
+            )
+        )
+        counts["outages"] += 1
 
 
 # --- synthetic accounts for benchmarks -----------------------------------------------------

@@ -135,6 +135,29 @@ async def test_demo_seed_contents(
     assert set(again.values()) == {0}
 
 
+async def test_demo_outages_around_the_clock(
+    engine: AsyncEngine, uow_factory: SqlAlchemyUnitOfWorkFactory
+) -> None:
+    counts = await seed_demo(engine, NOW)
+    assert counts["outages"] == 4
+    async with uow_factory() as uow:
+        single = await uow.accounts.find("2010000232", "62Z000000000232T")
+        two_zone = await uow.accounts.find("2010000777", "62Z000000000777O")
+        assert single is not None and two_zone is not None
+        for_single = await uow.outages.affecting(single, NOW)
+        assert [(o.kind.value, o.starts_at > NOW) for o in for_single] == [
+            ("planned", True),
+            ("planned", True),
+        ]
+        assert {o.targets[0].outage_group for o in for_single} == {"3.2", None}
+        [emergency] = await uow.outages.affecting(two_zone, NOW)
+        assert emergency.kind.value == "emergency"
+        assert emergency.starts_at < NOW < emergency.ends_at
+        updated = await uow.outages.last_update(single.dso_id)
+        assert updated is not None and updated <= NOW
+    assert (await seed_demo(engine, NOW))["outages"] == 0
+
+
 async def test_a_later_clock_adds_the_months_billed_since(
     engine: AsyncEngine, uow_factory: SqlAlchemyUnitOfWorkFactory
 ) -> None:
