@@ -383,3 +383,23 @@ async def test_the_fake_serves_getme(tg: Harness) -> None:
     me = await tg.channel.bot.get_me()
     assert me.username == "kabinet_test_bot"
     assert isinstance(tg.fake, FakeTelegram)
+
+
+def test_json_calls_fill_in_bot_defaults_and_leave_out_nones() -> None:
+    import json
+
+    from aiogram import Bot
+    from aiogram.client.default import DefaultBotProperties
+    from aiogram.methods import SendChatAction, SendMessage
+
+    from bot.channels.telegram.session import json_body
+
+    plain = Bot("42:TEST")
+    html = Bot("42:TEST", default=DefaultBotProperties(parse_mode="HTML"))
+    message = SendMessage(chat_id=5, text="Баланс")
+    assert json.loads(json_body(plain, message)) == {"chat_id": 5, "text": "Баланс"}
+    assert json.loads(json_body(html, message))["parse_mode"] == "HTML"
+    assert json.loads(json_body(plain, SendChatAction(chat_id=5, action="typing"))) == {
+        "chat_id": 5,
+        "action": "typing",
+    }

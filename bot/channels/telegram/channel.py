@@ -19,7 +19,6 @@ from typing import Any
 
 import aiohttp
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.enums import ChatAction
 from aiogram.exceptions import (
@@ -46,6 +45,7 @@ from pydantic import ValidationError
 from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
 from bot.channels.telegram.inbound import Inbound, from_callback, from_message
 from bot.channels.telegram.outbound import render
+from bot.channels.telegram.session import JsonSession
 from bot.config import Settings
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
 from bot.messages import Reply
@@ -139,7 +139,7 @@ class TelegramChannel(ChannelAdapter):
         self._public_base_url = public_base_url
         self._sleep = sleep
         self._typing_after = typing_after
-        session = AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
+        session = JsonSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
         self.bot = Bot(token, session=session)
         # No FSM: conversation state lives in the dialog's database, keyed by (channel, user).
         self.dispatcher = Dispatcher(disable_fsm=True)

@@ -8,6 +8,7 @@ phone number gets a reply keyboard whose button shares the person's own contact.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 
@@ -60,21 +61,32 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 
 def inline_markup(reply: Reply) -> InlineKeyboardMarkup | None:
     """Inline buttons: payloads as callback data, links as URL buttons."""
-    rows: list[list[InlineKeyboardButton]] = []
-    for row in reply.buttons:
+    key = tuple(
+        tuple((button.label, button.payload, button.url) for button in row) for row in reply.buttons
+    )
+    return _inline_markup(key) if key else None
+
+
+# Building aiogram's keyboard models costs more than the rest of a reply; most replies
+# carry one of a few keyboards (the main menu above all), so the models are reused. They
+# are never changed after they are built.
+@functools.lru_cache(maxsize=4096)
+def _inline_markup(
+    rows: tuple[tuple[tuple[str, str | None, str | None], ...], ...],
+) -> InlineKeyboardMarkup | None:
+    keyboard: list[list[InlineKeyboardButton]] = []
+    for row in rows:
         buttons = []
-        for button in row:
-            if button.url:
-                buttons.append(InlineKeyboardButton(text=button.label, url=button.url))
-            elif button.payload:
-                buttons.append(
-                    InlineKeyboardButton(text=button.label, callback_data=button.payload)
-                )
+        for label, payload, url in row:
+            if url:
+                buttons.append(InlineKeyboardButton(text=label, url=url))
+            elif payload:
+                buttons.append(InlineKeyboardButton(text=label, callback_data=payload))
             else:
-                log.warning("button %r has neither payload nor link: left out", button.label)
+                log.warning("button %r has neither payload nor link: left out", label)
         if buttons:
-            rows.append(buttons)
-    return InlineKeyboardMarkup(inline_keyboard=rows) if rows else None
+            keyboard.append(buttons)
+    return InlineKeyboardMarkup(inline_keyboard=keyboard) if keyboard else None
 
 
 def contact_keyboard(reply: Reply) -> tuple[ReplyKeyboardMarkup, dict[str, str]]:
