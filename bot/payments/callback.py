@@ -127,7 +127,11 @@ class EasyPayCallbacks:
         body = await request.content.read(MAX_NOTIFICATION_BYTES + 1)
         if len(body) > MAX_NOTIFICATION_BYTES:
             return web.json_response({"status": "too_large"}, status=413)
-        outcome = await self.process(body, request.headers.get("Sign"))
+        try:
+            outcome = await self.process(body, request.headers.get("Sign"))
+        except Exception:  # e.g. the database is busy or down: EasyPay retries on a 5xx
+            log.exception("easypay: notification not processed")
+            outcome = Outcome(500, "error")
         return web.json_response({"status": outcome.result}, status=outcome.status)
 
     async def process(self, body: bytes, signature: str | None) -> Outcome:
