@@ -1,0 +1,109 @@
+"""EasyPay settings (all keys or none, a notify URL) and the console's side of paying:
+pushes print (re-prompting when the user waits) and local links are opened."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from bot.app import make_payments
+from bot.channels.base import DeliveryStatus
+from bot.channels.console import PROMPT, ConsoleChannel
+from bot.config import ConfigError, load_settings
+from bot.messages import Button, Incoming, Reply
+from bot.payments.easypay import EasyPayProvider
+
+KEYS = {"easypay_partner_key": "p", "easypay_service_key": "s", "easypay_secret_key": "k"}
+
+
+def test_paying_is_off_without_keys(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert make_payments(load_settings()) is None
+
+
+def test_keys_go_together_and_need_a_notify_url(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="EASYPAY_SECRET_KEY"):
+        load_settings(easypay_partner_key="p", easypay_service_key="s")
+    with pytest.raises(ConfigError, match=r"EASYPAY_NOTIFY_URL.*PUBLIC_BASE_URL"):
+        load_settings(**KEYS)
+    with pytest.raises(ConfigError, match="EASYPAY_NOTIFY_URL"):
+        load_settings(**KEYS, easypay_notify_url="ftp://x")
+
+
+def test_notify_url_from_public_base_or_explicit(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    derived = make_payments(load_settings(**KEYS, public_base_url="https://bot.example/"))
+    assert isinstance(derived, EasyPayProvider)
+    assert derived.notify_url == "https://bot.example/payments/easypay"
+    explicit = make_payments(
+        load_settings(**KEYS, public_base_url="https://a", easypay_notify_url="https://b/cb")
+    )
+    assert isinstance(explicit, EasyPayProvider) and explicit.notify_url == "https://b/cb"
+    assert "k" not in repr(load_settings(**KEYS, public_base_url="https://a").easypay_secret_key)
+
+
+async def test_console_push_re_prompts_only_when_waiting(tmp_path) -> None:
+    stdin_r, stdin_w = _pipe()
+    stdout = io.StringIO()
+
+    async def handle(event: Incoming) -> list[Reply]:
+        return [Reply("answer")]
+
+    console = ConsoleChannel(handle, "me", stdin=stdin_r, stdout=stdout, out_dir=tmp_path)
+    running = asyncio.create_task(console.run())
+    await asyncio.sleep(0.05)  # the console now waits for a line
+    result = await console.send("me", [Reply("Дякуємо!", [[Button("Меню", "menu")]])])
+    assert result.status == DeliveryStatus.SENT
+    assert stdout.getvalue() == f"{PROMPT}\nДякуємо!\n[1] Меню\n{PROMPT}"
+    other = await console.send("someone-else", [Reply("x")])
+    assert other.status == DeliveryStatus.FAILED
+    stdin_w.write("hello\n")
+    stdin_w.close()
+    await asyncio.wait_for(running, 5)
+    assert stdout.getvalue().endswith(f"answer\n{PROMPT}\n")
+
+
+async def test_console_opens_local_links_only(tmp_path) -> None:
+    opened: list[str] = []
+
+    async def page(request: web.Request) -> web.Response:
+        opened.append(request.path)
+        return web.Response(text="\nPaid 10.00 UAH\nmore\n")
+
+    web_app = web.Application()
+    web_app.router.add_get("/pay/{order}", page)
+    async with TestServer(web_app, host="127.0.0.1") as server:
+        local = str(server.make_url("/pay/kb1"))
+        replies = [
+            Reply(
+                "Pay",
+                [[Button("Local", url=local)], [Button("Remote", url="https://pay.example/kb2")]],
+            )
+        ]
+
+        async def handle(event: Incoming) -> list[Reply]:
+            return replies
+
+        stdout = io.StringIO()
+        console = ConsoleChannel(
+            handle, "me", stdin=io.StringIO("start\n#1\n#2\n"), stdout=stdout, out_dir=tmp_path
+        )
+        await console.run()
+    assert opened == ["/pay/kb1"]
+    assert f"(open {local})\n(page 200: Paid 10.00 UAH)\n" in stdout.getvalue()
+    assert "(open https://pay.example/kb2)\n" in stdout.getvalue()
+
+
+def _pipe() -> tuple[io.TextIOWrapper, io.TextIOWrapper]:
+    import os
+
+    read_fd, write_fd = os.pipe()
+    return (
+        os.fdopen(read_fd, "r", encoding="utf-8"),
+        os.fdopen(write_fd, "w", encoding="utf-8", buffering=1),
+    )
