@@ -124,9 +124,15 @@ class EasyPayCallbacks:
         """The aiohttp handler of `POST /payments/easypay`."""
         if request.content_length is not None and request.content_length > MAX_NOTIFICATION_BYTES:
             return web.json_response({"status": "too_large"}, status=413)
-        body = await request.content.read(MAX_NOTIFICATION_BYTES + 1)
-        if len(body) > MAX_NOTIFICATION_BYTES:
-            return web.json_response({"status": "too_large"}, status=413)
+        # Read in chunks with a cap: a chunked body has no Content-Length to check first.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_any():
+            size += len(chunk)
+            if size > MAX_NOTIFICATION_BYTES:
+                return web.json_response({"status": "too_large"}, status=413)
+            chunks.append(chunk)
+        body = b"".join(chunks)
         try:
             outcome = await self.process(body, request.headers.get("Sign"))
         except Exception:  # e.g. the database is busy or down: EasyPay retries on a 5xx

@@ -211,3 +211,17 @@ async def test_english_speaker_is_thanked_in_english(
     await post(client, body, fake.sign(body))
     [(_, [reply])] = pusher.sent
     assert reply.text.startswith("Thank you! Your payment of UAH 700.50")
+
+
+async def test_a_body_sent_in_many_chunks_is_read_whole(
+    client: TestClient, fake: FakeEasyPay, order: PaymentOrder, factory: FakeUnitOfWorkFactory
+) -> None:
+    body = fake.notification_body(order.order_id)
+
+    async def chunks():  # type: ignore[no-untyped-def]
+        for start in range(0, len(body), 16):
+            yield body[start : start + 16]
+
+    response = await client.post(NOTIFY_PATH, data=chunks(), headers={"Sign": fake.sign(body)})
+    assert response.status == 200 and (await response.json())["status"] == "accepted"
+    assert len(stored(factory, order)) == 1
