@@ -202,24 +202,24 @@ class AbstractPersonRepository(abc.ABC):
     @abc.abstractmethod
     async def latest_consent(self, person_id: int) -> Consent | None: ...
 
+    @abc.abstractmethod
     async def move_identity(self, identity_id: int, person_id: int) -> None:
         """Attach an identity to another person (joining messengers into one profile)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def erase(self, person_id: int, at: datetime) -> None:
         """Erase a person's personal data: name, phone, e-mail, identities, links, consents'
         link to them stays only as a dated record, preferences, dialog states, link codes;
         requests they wrote keep their text for the call centre but lose name/phone/login.
         Billing data of accounts is not touched."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def add_link_code(self, person_id: int, code_hash: str, expires_at: datetime) -> None:
         """Store a one-time code (its hash) that joins another messenger to this person."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     async def use_link_code(self, code_hash: str, now: datetime) -> int | None:
         """The person of an unexpired, unused code, marking it used; None otherwise."""
-        raise NotImplementedError
 
     @abc.abstractmethod
     async def prefs(self, person_id: int) -> NotificationPrefs | None: ...
