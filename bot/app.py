@@ -185,4 +185,39 @@ def build_channels(app: App) -> list[ChannelAdapter]:
                 metrics=app.metrics,
             )
         )
+    if app.settings.viber_auth_token is not None or app.settings.messenger_page_token is not None:
+        from bot.media import MediaStore
+
+        # One store for both: GET /media/{token} serves what either channel sends.
+        secret = app.settings.media_secret
+        media = MediaStore.from_settings(
+            secret.get_secret_value() if secret else None, app.settings.public_base_url
+        )
+        if app.settings.viber_auth_token is not None:
+            from bot.channels.viber import ViberChannel  # viberbot loads only when used
+
+            channels.append(
+                ViberChannel.from_settings(
+                    app.settings,
+                    handle=app.handle,
+                    mark_unreachable=app.mark_unreachable,
+                    catalogues=app.catalogues,
+                    media=media,
+                    metrics=app.metrics,
+                )
+            )
+        if app.settings.messenger_page_token is not None:
+            from bot.channels.messenger import MessengerChannel
+
+            channels.append(
+                MessengerChannel.from_settings(
+                    app.settings,
+                    handle=app.handle,
+                    mark_unreachable=app.mark_unreachable,
+                    catalogues=app.catalogues,
+                    media=media,
+                    metrics=app.metrics,
+                    clock=app.clock,
+                )
+            )
     return channels

@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from bot.app import App
 from bot.channels.base import ChannelAdapter
+from bot.media import register_media_route
 from bot.payments.callback import register_payment_routes
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ def build_web_app(app: App, channels: list[ChannelAdapter]) -> web.Application:
     web_app.router.add_get("/metrics", metrics)
     for channel in channels:
         channel.register_routes(web_app)
+    register_media_route(web_app, channels)
     register_payment_routes(web_app, app, channels)
 
     async def start_channels(_: web.Application) -> None:

@@ -1,0 +1,686 @@
+"""The Viber channel: a signed webhook in, the dialog, Viber REST calls out (aiohttp).
+
+Callbacks are verified (X-Viber-Content-Signature, HMAC-SHA256 of the raw body with the
+auth token, compared in constant time) before anything is parsed, then parsed with
+viberbot's request classes. Replies are rendered with viberbot's message classes
+(`to_dict()`) and sent with aiohttp: viberbot's own sender is synchronous `requests` and
+would block the event loop.
+
+A Viber reply button can only send text back, so a button sends its label, and the map
+label → payload travels in the message's `tracking_data`, which Viber returns with the
+person's next message: no per-user memory, nothing lost on a restart. Only one keyboard
+is visible at a time, so the buttons of all replies of a turn form one keyboard on the
+turn's last message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import html
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from viberbot.api.messages import (
+    ContactMessage,
+    FileMessage,
+    PictureMessage,
+    TextMessage,
+    URLMessage,
+)
+from viberbot.api.messages.typed_message import TypedMessage
+from viberbot.api.viber_requests import (
+    ViberConversationStartedRequest,
+    ViberDeliveredRequest,
+    ViberFailedRequest,
+    ViberMessageRequest,
+    ViberSeenRequest,
+    ViberSubscribedRequest,
+    ViberUnsubscribedRequest,
+    create_request,
+)
+from viberbot.api.viber_requests.viber_request import ViberRequest
+
+from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
+from bot.config import Settings
+from bot.handlers.keyboards import main_menu
+from bot.i18n import Catalogues, pick_locale
+from bot.media import MediaStore
+from bot.messages import Attachment, Button, Incoming, Reply
+from bot.metrics import Metrics
+from core.model import Channel
+from core.privacy import mask
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/webhook/viber"
+SIGNATURE_HEADER = "X-Viber-Content-Signature"
+AUTH_HEADER = "X-Viber-Auth-Token"
+EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
+
+TEXT_LIMIT = 7000  # creators.viber.com message data model
+PICTURE_TEXT_LIMIT = 512  # picture caption (Viber partners' docs; longer goes as text)
+PICTURE_BYTES_LIMIT = 1024 * 1024  # larger images go as files
+SENDER_NAME_LIMIT = 28
+BUTTON_TEXT_LIMIT = 250
+TRACKING_LIMIT = 4000
+# A picture a person sends is fetched from Viber's URL; a meter photo needs far less.
+PHOTO_LIMIT_BYTES = 10 * 1024 * 1024
+IMAGE_FILE_EXTENSIONS = (".jpg", ".jpeg", ".png")
+
+# Status codes of send_message (PLATFORMS.md: 5–13 only from 3rd-party clients).
+STATUS_OK = 0
+NOT_REACHABLE = {5: "receiverNotRegistered", 6: "receiverNotSubscribed"}
+TOO_MANY_REQUESTS = 12
+
+WEBHOOK_ANSWER_BUDGET = 15.0
+MAX_ATTEMPTS = 3
+BACKOFF = (1.0, 2.0, 4.0)
+SET_WEBHOOK_DELAYS = (0.5, 2.0, 5.0, 15.0)
+HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30)
+
+MarkUnreachable = Callable[[Channel, str], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+def signature(token: str, body: bytes) -> str:
+    """The hex HMAC-SHA256 of the raw body keyed with the auth token (Viber's signature)."""
+    return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_valid(token: str, body: bytes, given: str) -> bool:
+    """Constant-time check of X-Viber-Content-Signature."""
+    return hmac.compare_digest(signature(token, body).encode(), given.strip().lower().encode())
+
+
+# ---- inbound ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """What a keyboard message carries through Viber: label → payload, phone asked."""
+
+    payloads: dict[str, str] = field(default_factory=dict)
+    phone_asked: bool = False
+
+    def encode(self) -> str | None:
+        """The tracking_data string; None when there is nothing to carry."""
+        if not self.payloads and not self.phone_asked:
+            return None
+        data: dict[str, Any] = {"k": self.payloads}
+        if self.phone_asked:
+            data["p"] = 1
+        text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+        if len(text) > TRACKING_LIMIT:
+            # Labels still work as typed words for the menu; say so, it is a rendering bug.
+            log.error("viber: keyboard map of %d chars exceeds tracking_data", len(text))
+            return json.dumps({"p": 1} if self.phone_asked else {})
+        return text
+
+    @classmethod
+    def decode(cls, raw: str | None) -> Tracking:
+        """Read tracking_data back; anything unreadable means "nothing carried"."""
+        if not raw:
+            return cls()
+        try:
+            data = json.loads(raw)
+            payloads = data.get("k") or {}
+            if not isinstance(payloads, dict):
+                raise TypeError("k")
+            return cls({str(k): str(v) for k, v in payloads.items()}, bool(data.get("p")))
+        except (ValueError, TypeError, AttributeError):
+            log.info("viber: unreadable tracking_data ignored")
+            return cls()
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A translated message: the event, and a media URL to download into `photo` first."""
+
+    event: Incoming
+    media_url: str | None = None
+
+
+def from_message(request: ViberMessageRequest) -> Inbound:
+    """Translate a Viber message into the neutral event."""
+    sender = request.sender
+    message = request.message
+    base: dict[str, Any] = {
+        "channel": Channel.VIBER,
+        "user_id": str(sender.id),
+        "locale": sender.language,
+        "profile_name": sender.name or "",
+        "update_key": str(request.message_token),
+    }
+    tracking = Tracking.decode(message.tracking_data)
+    if isinstance(message, TextMessage):
+        text = message.text or ""
+        return Inbound(Incoming(**base, text=text, payload=tracking.payloads.get(text)))
+    if isinstance(message, ContactMessage):
+        phone = message.contact.phone_number if message.contact else None
+        if not phone:
+            return Inbound(Incoming(**base, unsupported="contact"))
+        # Viber does not say whose contact it is; one sent while our share-phone button was
+        # showing is taken as the person's own (a forwarded card then is their choice).
+        return Inbound(Incoming(**base, contact_phone=phone, contact_is_own=tracking.phone_asked))
+    if isinstance(message, PictureMessage) and message.media:
+        return Inbound(Incoming(**base), media_url=message.media)
+    if isinstance(message, FileMessage) and message.media:
+        name = (message.file_name or "").lower()
+        if name.endswith(IMAGE_FILE_EXTENSIONS):
+            # People send a meter photo "as a file" to keep its quality.
+            if message.size and int(message.size) > PHOTO_LIMIT_BYTES:
+                return Inbound(Incoming(**base, unsupported="image_too_large"))
+            return Inbound(Incoming(**base), media_url=message.media)
+        return Inbound(Incoming(**base, unsupported="file"))
+    kind = getattr(message, "_message_type", None) or type(message).__name__
+    return Inbound(Incoming(**base, unsupported=str(kind)))
+
+
+# ---- outbound ----------------------------------------------------------------------------
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Pieces of at most `limit` characters, cut at line ends or spaces when possible."""
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n ")
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces
+
+
+def _button(button: Button, columns: int) -> dict[str, Any] | None:
+    text = html.escape(button.label[:BUTTON_TEXT_LIMIT], quote=False)
+    common = {"Columns": columns, "Rows": 1, "Text": text, "TextSize": "regular"}
+    if button.url:
+        return {**common, "ActionType": "open-url", "ActionBody": button.url}
+    if button.request_phone:
+        # Needs a non-empty ActionBody (3rd-party) and API level 3.
+        return {**common, "ActionType": "share-phone", "ActionBody": "phone"}
+    if button.payload:
+        return {**common, "ActionType": "reply", "ActionBody": button.label}
+    log.warning("viber: button %r has neither payload nor link: left out", button.label)
+    return None
+
+
+@dataclass
+class Keyboard:
+    """One Viber keyboard and what its buttons mean."""
+
+    buttons: list[dict[str, Any]] = field(default_factory=list)
+    tracking: Tracking = field(default_factory=Tracking)
+
+    @property
+    def needs_api_3(self) -> bool:
+        return self.tracking.phone_asked
+
+    def as_dict(self) -> dict[str, Any] | None:
+        if not self.buttons:
+            return None
+        return {
+            "Type": "keyboard",
+            "DefaultHeight": False,
+            "InputFieldState": "regular",
+            "Buttons": self.buttons,
+        }
+
+
+def keyboard_for(replies: list[Reply]) -> Keyboard:
+    """The buttons of all replies as one keyboard, rows of up to three, duplicates once."""
+    keyboard = Keyboard()
+    payloads: dict[str, str] = {}
+    phone = False
+    seen: set[tuple[str, str | None, str | None]] = set()
+    for reply in replies:
+        for row in reply.buttons:
+            fresh = []
+            for button in row:
+                key = (button.label, button.payload, button.url)
+                if key in seen:
+                    continue
+                seen.add(key)
+                fresh.append(button)
+            for start in range(0, len(fresh), 3):
+                group = fresh[start : start + 3]
+                for button in group:
+                    rendered = _button(button, 6 // len(group))
+                    if rendered is None:
+                        continue
+                    keyboard.buttons.append(rendered)
+                    if button.payload and not button.url:
+                        payloads[button.label] = button.payload
+                    phone = phone or button.request_phone
+    keyboard.tracking = Tracking(payloads, phone)
+    return keyboard
+
+
+def render(replies: list[Reply], media: MediaStore) -> list[TypedMessage]:
+    """Viber messages for a turn's replies; the keyboard rides on the last one."""
+    keyboard = keyboard_for(replies)
+    specs: list[tuple[type[TypedMessage], dict[str, Any]]] = []
+    for reply in replies:
+        text = reply.text
+        image = reply.image
+        as_picture = image is not None and len(image.content) <= PICTURE_BYTES_LIMIT
+        if image is not None and as_picture and len(text) <= PICTURE_TEXT_LIMIT:
+            specs.append((PictureMessage, {"media": media.url_for(image), "text": text}))
+        else:
+            if text:
+                specs.extend((TextMessage, {"text": piece}) for piece in split_text(text))
+            if image is not None:
+                specs.append(
+                    (PictureMessage, {"media": media.url_for(image), "text": ""})
+                    if as_picture
+                    else _file(image, media)
+                )
+        if reply.document is not None:
+            specs.append(_file(reply.document, media))
+        for button in reply.all_buttons():
+            if button.url:
+                # The keyboard is replaced by the next one; the link stays in the chat.
+                specs.append((URLMessage, {"media": button.url}))
+    if not specs:
+        specs.append((TextMessage, {"text": "…"}))
+    tracking = keyboard.tracking.encode()
+    messages = [kind(tracking_data=tracking, **options) for kind, options in specs[:-1]]
+    kind, options = specs[-1]
+    messages.append(
+        kind(
+            tracking_data=tracking,
+            keyboard=keyboard.as_dict(),
+            min_api_version=3 if keyboard.needs_api_3 else None,
+            **options,
+        )
+    )
+    return messages
+
+
+def _file(document: Attachment, media: MediaStore) -> tuple[type[TypedMessage], dict[str, Any]]:
+    return FileMessage, {
+        "media": media.url_for(document),
+        "size": len(document.content),
+        "file_name": document.filename,
+    }
+
+
+def message_dict(message: TypedMessage) -> dict[str, Any]:
+    """The message's JSON, without empty optional fields (Viber rejects some nulls)."""
+    return {key: value for key, value in message.to_dict().items() if value is not None}
+
+
+# ---- the channel -----------------------------------------------------------------------
+
+
+class _Failed(Exception):
+    def __init__(self, result: DeliveryResult) -> None:
+        super().__init__(result.detail)
+        self.result = result
+
+
+class ViberChannel(ChannelAdapter):
+    """Viber through its REST API: the webhook route, set_webhook on start, send_message."""
+
+    channel = Channel.VIBER
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        handle: Handle,
+        mark_unreachable: MarkUnreachable,
+        catalogues: Catalogues,
+        media: MediaStore,
+        metrics: Metrics | None = None,
+        bot_name: str = "Kabinet",
+        api_base: str = "https://chatapi.viber.com/pa",
+        public_base_url: str | None = None,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self._token = token
+        self._handle = handle
+        self._mark_unreachable = mark_unreachable
+        self._catalogues = catalogues
+        self.media = media
+        self._metrics = metrics
+        self._sender = {"name": bot_name[:SENDER_NAME_LIMIT]}
+        self._api_base = api_base.rstrip("/")
+        self._public_base_url = public_base_url
+        self._sleep = sleep
+        self._session: aiohttp.ClientSession | None = None
+        self._background: set[asyncio.Task[Any]] = set()
+        self._callbacks = _callback_counter(metrics)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        handle: Handle,
+        mark_unreachable: MarkUnreachable,
+        catalogues: Catalogues,
+        media: MediaStore,
+        metrics: Metrics | None = None,
+        **options: Any,
+    ) -> ViberChannel:
+        """The channel as configured; VIBER_AUTH_TOKEN must be set."""
+        if settings.viber_auth_token is None:
+            raise ValueError("VIBER_AUTH_TOKEN is not set")
+        return cls(
+            settings.viber_auth_token.get_secret_value(),
+            handle=handle,
+            mark_unreachable=mark_unreachable,
+            catalogues=catalogues,
+            media=media,
+            metrics=metrics,
+            bot_name=settings.viber_bot_name,
+            api_base=settings.viber_api_base,
+            public_base_url=settings.public_base_url,
+            **options,
+        )
+
+    # ---- lifecycle ---------------------------------------------------------------------
+
+    def register_routes(self, app: web.Application) -> None:
+        """POST /webhook/viber."""
+        app.router.add_post(WEBHOOK_PATH, self._webhook)
+
+    async def start(self) -> None:
+        """Register the webhook when PUBLIC_BASE_URL is set.
+
+        Viber calls the URL back while set_webhook runs and refuses it unless that call
+        gets a 200, so it runs in the background, after the server starts listening.
+        """
+        if not self._public_base_url:
+            log.info("viber: PUBLIC_BASE_URL unset: webhook not registered")
+            return
+        self._spawn(self._set_webhook(self._public_base_url.rstrip("/") + WEBHOOK_PATH))
+
+    async def stop(self) -> None:
+        """Let turns in flight finish (bounded), close the HTTP session."""
+        if self._background:
+            await asyncio.wait(set(self._background), timeout=10)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    def _spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+        return task
+
+    async def _set_webhook(self, url: str) -> bool:
+        body = {"url": url, "event_types": EVENT_TYPES, "send_name": True, "send_photo": False}
+        for attempt, delay in enumerate(SET_WEBHOOK_DELAYS, start=1):
+            await self._sleep(delay)
+            try:
+                answer = await self._post("set_webhook", body)
+            except _Failed as failed:
+                detail = failed.result.detail
+            else:
+                if answer.get("status") == STATUS_OK:
+                    log.info("viber: webhook set to %s", url)
+                    return True
+                detail = f"{answer.get('status')} {answer.get('status_message')}"
+            log.warning("viber: set_webhook attempt %d failed: %s", attempt, detail)
+        log.error("viber: webhook NOT set; Viber will not deliver messages to %s", url)
+        return False
+
+    # ---- HTTP ----------------------------------------------------------------------------
+
+    def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
+        return self._session
+
+    async def _post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One REST call with network retries; the answer's JSON (status not checked)."""
+        for number in range(1, MAX_ATTEMPTS + 1):
+            try:
+                async with self._client().post(
+                    f"{self._api_base}/{endpoint}", json=body, headers={AUTH_HEADER: self._token}
+                ) as response:
+                    if response.status >= 500:
+                        raise aiohttp.ClientResponseError(
+                            response.request_info, (), status=response.status
+                        )
+                    if response.status != 200:
+                        text = (await response.text())[:200]
+                        raise _Failed(
+                            DeliveryResult(
+                                DeliveryStatus.FAILED, detail=f"HTTP {response.status}: {text}"
+                            )
+                        )
+                    return await response.json(content_type=None)
+            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+                detail = type(error).__name__
+                if number == MAX_ATTEMPTS:
+                    raise _Failed(
+                        DeliveryResult(DeliveryStatus.RETRY_LATER, BACKOFF[-1], detail)
+                    ) from None
+                log.info("viber: %s on %s, retrying", detail, endpoint)
+                await self._sleep(BACKOFF[number - 1])
+        raise AssertionError("unreachable")
+
+    async def _download(self, url: str) -> bytes | None:
+        """A picture the person sent; None when it cannot be had (logged, no URL)."""
+        for number in range(1, MAX_ATTEMPTS + 1):
+            try:
+                async with self._client().get(url) as response:
+                    if response.status != 200:
+                        log.warning("viber: picture download answered HTTP %s", response.status)
+                        return None
+                    if (response.content_length or 0) > PHOTO_LIMIT_BYTES:
+                        log.info("viber: picture larger than the limit, refused")
+                        return None
+                    data = await response.content.read(PHOTO_LIMIT_BYTES + 1)
+                    if len(data) > PHOTO_LIMIT_BYTES:
+                        return None
+                    return data
+            except (aiohttp.ClientError, TimeoutError) as error:
+                # The media URL may be signed: only the error's kind is logged.
+                log.info("viber: picture download %s (attempt %d)", type(error).__name__, number)
+                if number < MAX_ATTEMPTS:
+                    await self._sleep(BACKOFF[number - 1])
+        return None
+
+    # ---- inbound -------------------------------------------------------------------------
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        """Check the signature on the raw body, then parse and dispatch the callback."""
+        raw = await request.read()
+        if not signature_valid(self._token, raw, request.headers.get(SIGNATURE_HEADER, "")):
+            log.warning("viber webhook: wrong or missing signature, refused")
+            return web.Response(status=403)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            log.warning("viber webhook: body is not JSON")
+            return web.Response(status=400)
+        try:
+            parsed: ViberRequest = create_request(data)
+        except Exception as error:  # viberbot raises bare Exception on unknown kinds
+            return await self._unparsed(data, error)
+        if isinstance(parsed, ViberMessageRequest):
+            return await self._answer_after(self._turn(from_message(parsed)))
+        if isinstance(parsed, ViberConversationStartedRequest):
+            return web.json_response(self._welcome(parsed))
+        if isinstance(parsed, ViberUnsubscribedRequest):
+            self._count("unsubscribed")
+            await self._mark_unreachable(self.channel, str(parsed.user_id))
+        elif isinstance(parsed, ViberSubscribedRequest):
+            self._count("subscribed")
+            log.info("viber: %s subscribed", mask(str(parsed.user.id)))
+        elif isinstance(parsed, ViberDeliveredRequest | ViberSeenRequest):
+            self._receipt(parsed.event_type, parsed.user_id, parsed.message_token, "")
+        elif isinstance(parsed, ViberFailedRequest):
+            self._receipt("failed", parsed.user_id, parsed.message_token, parsed.desc or "")
+        else:
+            log.info("viber: %s callback", parsed.event_type)
+        return web.json_response({})
+
+    async def _unparsed(self, data: Any, error: Exception) -> web.Response:
+        """A callback viberbot does not know: a message of a new kind is still answered."""
+        if isinstance(data, dict) and data.get("event") == "message":
+            sender = data.get("sender") or {}
+            message = data.get("message") or {}
+            if sender.get("id") and data.get("message_token") is not None:
+                kind = str(message.get("type") or "unknown")
+                log.warning("viber: message of unknown type %r answered as unsupported", kind)
+                event = Incoming(
+                    Channel.VIBER,
+                    str(sender["id"]),
+                    locale=sender.get("language"),
+                    profile_name=sender.get("name") or "",
+                    update_key=str(data["message_token"]),
+                    unsupported=kind,
+                )
+                return await self._answer_after(self._turn(Inbound(event)))
+        # Answered 200 anyway: Viber would re-send it for an hour and it would fail again.
+        log.warning("viber webhook: unparsable callback (%s) ignored", error)
+        return web.json_response({})
+
+    async def _answer_after(self, work: Awaitable[None]) -> web.Response:
+        """Answer once the turn is done (or its budget is over): Viber re-sends otherwise."""
+        task = self._spawn(work)
+        done, _ = await asyncio.wait({task}, timeout=WEBHOOK_ANSWER_BUDGET)
+        if not done:
+            log.warning(
+                "viber: a turn is slower than %.0f s: answered, still running",
+                WEBHOOK_ANSWER_BUDGET,
+            )
+        return web.json_response({})
+
+    def _welcome(self, started: ViberConversationStartedRequest) -> dict[str, Any]:
+        """The free welcome message: a greeting and the main keyboard; nothing is stored.
+
+        Viber sends conversation_started each time someone opens the chat, before they
+        subscribe, so it creates no person; their first message does. A deep link's
+        context that is a one-time code becomes a first button joining their profile.
+        """
+        self._count("conversation_started")
+        t = self._catalogues.translator(pick_locale(started.user.language))
+        rows = main_menu(t)
+        context = (started.context or "").strip()
+        if context.isdigit():
+            rows = [[Button(t("viber.join_button"), f"start:{context}")], *rows]
+        reply = Reply(t("start.greeting") + "\n\n" + t("viber.welcome"), rows)
+        (message,) = render([reply], self.media)
+        return {"sender": self._sender, **message_dict(message)}
+
+    async def _turn(self, inbound: Inbound) -> None:
+        event = inbound.event
+        try:
+            if inbound.media_url is not None:
+                photo = await self._download(inbound.media_url)
+                if photo is None:
+                    t = self._catalogues.translator(pick_locale(event.locale))
+                    await self.deliver(event.user_id, [Reply(t("error.apology"))])
+                    return
+                event = replace(event, photo=photo)
+            try:
+                replies = await self._handle(event)
+            except Exception:  # the dialog apologises itself; this is the last safety net
+                log.exception("viber message %s: handling failed", event.update_key)
+                t = self._catalogues.translator(pick_locale(event.locale))
+                replies = [Reply(t("error.apology"))]
+            if not replies:
+                return  # a redelivered message already answered
+            result = await self.deliver(event.user_id, replies)
+            if result.status != DeliveryStatus.SENT:
+                log.info(
+                    "viber: reply to %s not delivered (%s): %s",
+                    mask(event.user_id),
+                    result.status.value,
+                    result.detail,
+                )
+        except Exception:  # a bug in translation or rendering must not kill the server
+            log.exception("viber message %s failed", event.update_key)
+
+    def _count(self, event: str) -> None:
+        if self._callbacks is not None:
+            self._callbacks.labels(event).inc()
+
+    def _receipt(self, event: str, user_id: str, token: Any, desc: str) -> None:
+        # The outbox will record these per message; until then, a log line and a count.
+        self._count(event)
+        if event == "failed":
+            log.info("viber: message %s to %s failed: %s", token, mask(str(user_id)), desc)
+        else:
+            log.info("viber: message %s %s by %s", token, event, mask(str(user_id)))
+
+    # ---- outbound ------------------------------------------------------------------------
+
+    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
+        """Push replies to a subscriber outside a turn."""
+        return await self.deliver(user_id, replies)
+
+    async def deliver(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
+        """Send replies in order; stop at the first message that cannot be delivered."""
+        result = DeliveryResult(DeliveryStatus.SENT)
+        for message in render(replies, self.media):
+            body = {"receiver": user_id, "sender": self._sender, **message_dict(message)}
+            result = await self._send_one(body)
+            if result.status != DeliveryStatus.SENT:
+                break
+        if self._metrics is not None and replies:
+            self._metrics.outbound.labels(self.channel.value, result.status.value).inc()
+        if result.status == DeliveryStatus.UNREACHABLE:
+            await self._mark_unreachable(self.channel, user_id)
+        return result
+
+    async def _send_one(self, body: dict[str, Any]) -> DeliveryResult:
+        for number in range(1, MAX_ATTEMPTS + 1):
+            try:
+                answer = await self._post("send_message", body)
+            except _Failed as failed:
+                return failed.result
+            status = answer.get("status")
+            message = str(answer.get("status_message") or "")
+            if status == STATUS_OK:
+                return DeliveryResult(DeliveryStatus.SENT)
+            if status in NOT_REACHABLE:
+                return DeliveryResult(DeliveryStatus.UNREACHABLE, detail=f"{status} {message}")
+            if status == TOO_MANY_REQUESTS:
+                if number < MAX_ATTEMPTS:
+                    log.info("viber: too many requests, backing off")
+                    await self._sleep(BACKOFF[number - 1])
+                    continue
+                return DeliveryResult(
+                    DeliveryStatus.RETRY_LATER, BACKOFF[-1] * 60, f"{status} {message}"
+                )
+            log.warning("viber: send_message refused: status %s %s", status, message)
+            return DeliveryResult(DeliveryStatus.FAILED, detail=f"{status} {message}")
+        raise AssertionError("unreachable")
+
+
+def _callback_counter(metrics: Metrics | None) -> Any:
+    """kabinet_viber_callbacks_total{event}, registered once per metrics registry."""
+    if metrics is None:
+        return None
+    from prometheus_client import Counter
+
+    name = "kabinet_viber_callbacks"
+    existing = getattr(metrics.registry, "_names_to_collectors", {}).get(name + "_total")
+    if existing is not None:
+        return existing
+    return Counter(
+        name,
+        "Viber callbacks that are not messages, by event",
+        ["event"],
+        registry=metrics.registry,
+    )
