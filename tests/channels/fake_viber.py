@@ -457,3 +457,18 @@ async def close_harnesses(started: list[Any]) -> None:
         await harness.client.close()
         await harness.app.close()
         await harness.fake.close()
+
+
+async def table_counts(engine: Any) -> dict[str, int]:
+    """Rows in every table: a forged callback must leave all of them as they were."""
+    from sqlalchemy import func, select
+
+    from storage.orm import Base
+
+    counts: dict[str, int] = {}
+    async with engine.connect() as connection:
+        for table in Base.metadata.sorted_tables:
+            counts[table.name] = int(
+                await connection.scalar(select(func.count()).select_from(table)) or 0
+            )
+    return counts
