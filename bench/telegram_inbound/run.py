@@ -16,8 +16,10 @@ What it does, all on this machine:
    the turns completed inside the measuring window; latency is post → sendMessage.
 
 Figures go into bench/RESULTS.md under "## Telegram inbound"; other sections are kept.
-`--variant` runs Kabinet through bench/telegram_inbound/variant.py, which applies the
-start-up changes proposed in the report (measuring them without editing the code).
+`--what-if` also runs Kabinet through bench/telegram_inbound/variant.py with the start-up
+changes proposed for other parts of the code (gc.freeze, a fixed pool, asynchronous commit),
+and with the dialog replaced by a constant answer (the cost of the Telegram plumbing alone),
+measuring them without editing that code.
 """
 
 from __future__ import annotations
@@ -156,7 +158,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_kabinet(database_url: str, api_base: str, port: int, variant: bool) -> subprocess.Popen:
+def start_kabinet(
+    database_url: str, api_base: str, port: int, switches: dict[str, str] | None
+) -> subprocess.Popen:
+    """`kabinet serve`, or the what-if variant with these BENCH_* switches."""
     env = {
         key: value
         for key, value in os.environ.items()
@@ -173,8 +178,9 @@ def start_kabinet(database_url: str, api_base: str, port: int, variant: bool) ->
         TELEGRAM_MODE="webhook",
         LOG_LEVEL="WARNING",
         PYTHONPATH=str(ROOT),
+        **(switches or {}),
     )
-    module = "bench.telegram_inbound.variant" if variant else "bot"
+    module = "bench.telegram_inbound.variant" if switches is not None else "bot"
     return subprocess.Popen(
         [sys.executable, "-m", module, "serve", "--no-scheduler"],
         cwd=ROOT,
@@ -286,78 +292,107 @@ async def measure(
     return Figures(target, len(users), completed, duration, latencies, timeouts)
 
 
-async def run(args: argparse.Namespace) -> list[Figures]:
+# Kabinet as it is, then what-if start-up changes (bench/telegram_inbound/variant.py).
+WHAT_IF: tuple[tuple[str, dict[str, str]], ...] = (
+    ("+ gc.freeze", {"BENCH_GC_FREEZE": "1"}),
+    ("+ gc.freeze, pool 15", {"BENCH_GC_FREEZE": "1", "BENCH_POOL": "15"}),
+    (
+        "+ gc.freeze, pool 15, async commit",
+        {"BENCH_GC_FREEZE": "1", "BENCH_POOL": "15", "BENCH_ASYNC_COMMIT": "1"},
+    ),
+    ("plumbing only: no dialog, gc.freeze", {"BENCH_NULL_DIALOG": "1", "BENCH_GC_FREEZE": "1"}),
+)
+
+
+async def run(args: argparse.Namespace) -> list[tuple[str, list[Figures]]]:
+    """Every configuration, each with the echo bot measured right beside it."""
     print("preparing the database…", flush=True)
     database_url = await prepare_database(args.postgres, args.users)
     fake = FakeTelegram(record=False)
     api_base = await fake.start()
-    kabinet_port, echo_port = free_port(), free_port()
-    kabinet = start_kabinet(database_url, api_base, kabinet_port, args.variant)
+    echo_port = free_port()
     echo = start_echo(api_base, echo_port)
-    figures: list[Figures] = []
-    connector = aiohttp.TCPConnector(limit=0)
+    echo_url = f"http://127.0.0.1:{echo_port}/webhook/telegram"
+    configs: list[tuple[str, dict[str, str] | None]] = [("Kabinet as committed", None)]
+    if args.what_if:
+        configs += list(WHAT_IF)
+    results: list[tuple[str, list[Figures]]] = []
+    all_users = [FIRST_USER_ID + index for index in range(args.users)]
     try:
-        async with aiohttp.ClientSession(connector=connector) as session:
-            targets = {
-                "echo": f"http://127.0.0.1:{echo_port}/webhook/telegram",
-                "kabinet": f"http://127.0.0.1:{kabinet_port}/webhook/telegram",
-            }
-            for name, url in targets.items():
-                await wait_listening(session, url, echo if name == "echo" else kabinet)
-            all_users = [FIRST_USER_ID + index for index in range(args.users)]
-            for concurrency in (args.users, 10):
-                for name, url in targets.items():
-                    result = await measure(
-                        session,
-                        fake,
-                        name,
-                        url,
-                        all_users[:concurrency],
-                        args.warmup,
-                        args.duration,
-                    )
-                    print(result.line(), flush=True)
-                    figures.append(result)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
+            await wait_listening(session, echo_url, echo)
+            for label, switches in configs:
+                print(f"== {label}", flush=True)
+                port = free_port()
+                kabinet = start_kabinet(database_url, api_base, port, switches)
+                url = f"http://127.0.0.1:{port}/webhook/telegram"
+                figures: list[Figures] = []
+                try:
+                    await wait_listening(session, url, kabinet)
+                    for concurrency in (args.users, 10):
+                        for name, target in (("echo", echo_url), ("kabinet", url)):
+                            result = await measure(
+                                session,
+                                fake,
+                                name,
+                                target,
+                                all_users[:concurrency],
+                                args.warmup,
+                                args.duration,
+                            )
+                            print(result.line(), flush=True)
+                            figures.append(result)
+                finally:
+                    stop(kabinet)
+                results.append((label, figures))
     finally:
-        stop(kabinet)
         stop(echo)
         await fake.close()
-    return figures
+    return results
 
 
 # ---- report -------------------------------------------------------------------------------
 
 
-def section(figures: list[Figures], args: argparse.Namespace) -> str:
-    by = {(f.target, f.users): f for f in figures}
-    big, small = args.users, 10
-    ratio = by[("kabinet", big)].per_second / by[("echo", big)].per_second
-    p99 = by[("kabinet", small)].percentile(99)
-    command = "python -m bench.telegram_inbound" + (" --variant" if args.variant else "")
+def section(results: list[tuple[str, list[Figures]]], args: argparse.Namespace) -> str:
+    """The RESULTS.md section: conditions, one table, the two targets."""
+    big = args.users
+    command = "python -m bench.telegram_inbound" + (" --what-if" if args.what_if else "")
     lines = [
         HEADING,
         "",
-        f"`{command}` (`make bench-telegram`), {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}, "
-        f"{os.cpu_count()} CPU cores shared with the load generator, PostgreSQL and other "
-        f"work on the machine (noisy); Python {platform.python_version()}. "
-        f"{args.users} users linked to their own accounts; each posts the text «Баланс» as an "
-        "Update to `/webhook/telegram` and waits for the bot's sendMessage on the fake Bot "
-        f"API server before the next one; {args.warmup:.0f} s warm-up, {args.duration:.0f} s "
+        f"`{command}` (`make bench-telegram`), {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
+        f"{os.cpu_count()} CPU cores shared by the load generator, the bot, PostgreSQL and "
+        "other work on the machine (an OCR training run among it), so figures are noisy. "
+        f"Python {platform.python_version()}, PostgreSQL on 127.0.0.1. {args.users} users, "
+        "each linked to an account of its own; each posts the text «Баланс» as a real Update "
+        "to `/webhook/telegram` and waits for the bot's sendMessage on the fake Bot API "
+        f"server before posting again; {args.warmup:.0f} s warm-up, {args.duration:.0f} s "
         "measured per row. The echo bot is aiogram's SimpleRequestHandler with one "
-        "`message.answer` handler, measured in the same run on the same fake server.",
+        "`message.answer` handler, in its own process, on the same fake server, measured "
+        "right before each Kabinet row.",
         "",
-        "| target | concurrent users | turns/s | p50 ms | p95 ms | p99 ms |",
-        "|---|---|---|---|---|---|",
+        "| configuration | users | echo turns/s | Kabinet turns/s | ratio | Kabinet p50 ms "
+        "| p95 ms | p99 ms |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    for f in figures:
-        lines.append(
-            f"| {f.target} | {f.users} | {f.per_second:.0f} | {f.percentile(50):.1f} | "
-            f"{f.percentile(95):.1f} | {f.percentile(99):.1f} |"
-        )
+    for label, figures in results:
+        by = {(f.target, f.users): f for f in figures}
+        for users in (big, 10):
+            echo, kabinet = by[("echo", users)], by[("kabinet", users)]
+            lines.append(
+                f"| {label} | {users} | {echo.per_second:.0f} | {kabinet.per_second:.0f} | "
+                f"{kabinet.per_second / echo.per_second:.2f} | {kabinet.percentile(50):.1f} | "
+                f"{kabinet.percentile(95):.1f} | {kabinet.percentile(99):.1f} |"
+            )
+    label, figures = results[0]
+    by = {(f.target, f.users): f for f in figures}
+    ratio = by[("kabinet", big)].per_second / by[("echo", big)].per_second
+    p99 = by[("kabinet", 10)].percentile(99)
     lines += [
         "",
-        f"- Kabinet ÷ echo at {big} users: **{ratio:.2f}** (target ≥ 0.5).",
-        f"- Kabinet balance-turn p99 at 10 users: **{p99:.1f} ms** (target ≤ 50 ms).",
+        f"Targets, {label}: Kabinet ÷ echo at {big} users **{ratio:.2f}** (target ≥ 0.5); "
+        f"balance-turn p99 at 10 users **{p99:.1f} ms** (target ≤ 50 ms).",
     ]
     return "\n".join(lines) + "\n"
 
@@ -387,11 +422,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--postgres", default=os.environ.get("KABINET_BENCH_POSTGRES_URL", DEFAULT_SERVER)
     )
-    parser.add_argument("--variant", action="store_true", help="run bench/…/variant.py")
+    parser.add_argument(
+        "--what-if", action="store_true", help="also measure the start-up changes of WHAT_IF"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args(argv)
-    figures = asyncio.run(run(args))
-    text = section(figures, args)
+    results = asyncio.run(run(args))
+    text = section(results, args)
     print()
     print(text)
     if not args.no_write:

@@ -8,6 +8,8 @@ Environment switches (each off unless set):
   pre-ping (instead of storage.database's 10 + 20 with pre-ping);
 - BENCH_ASYNC_COMMIT=1: PostgreSQL sessions with `synchronous_commit = off` (a commit does
   not wait for the WAL flush; a crash can lose the last fraction of a second of commits);
+- BENCH_NULL_DIALOG=1: the dialog answers "ok" without touching the database, which
+  leaves the cost of Kabinet's Telegram plumbing alone (compare with the echo bot);
 - BENCH_QUERIES=1: count SQL statements and print statements per dialog turn at exit;
 - BENCH_PROFILE=path: cProfile the whole server, stats written to `path` at exit.
 Only this benchmark uses it; it changes nothing in the project.
@@ -57,6 +59,16 @@ def _apply() -> None:
         import bot.app
 
         bot.app.make_engine = fixed_pool  # type: ignore[attr-defined]
+
+    if os.environ.get("BENCH_NULL_DIALOG"):
+        import bot.app
+        from bot.handlers.keyboards import main_menu
+        from bot.messages import Reply
+
+        async def null_handle(self: Any, event_: Any) -> Any:
+            return [Reply("ok", main_menu(self.catalogues.translator("uk")))]
+
+        bot.app.App.handle = null_handle  # type: ignore[method-assign]
 
     if os.environ.get("BENCH_QUERIES"):
         from sqlalchemy import event
