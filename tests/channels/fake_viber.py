@@ -338,6 +338,10 @@ class ViberUser:
 
         return [html.unescape(button["Text"]) for button in self.buttons]
 
+    def can_share_phone(self) -> bool:
+        """The keyboard shows a share-phone button."""
+        return any(button["ActionType"] == "share-phone" for button in self.buttons)
+
     def files(self, kind: str) -> list[bytes]:
         """Bytes the fake fetched for picture ("picture") or file ("file") messages."""
         return [c.fetched for c in self.last if c.type == kind and c.fetched is not None]
