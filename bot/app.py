@@ -19,11 +19,13 @@ from bot.handlers.dialog import Dialog
 from bot.i18n import Catalogues
 from bot.messages import Incoming, Reply
 from bot.metrics import Metrics
+from bot.photo_store import DirectoryPhotoStore
 from core.accounts import LinkPolicy
 from core.clock import Clock, FrozenClock, SystemClock
 from core.model import Channel
 from core.payments import PaymentProvider
 from core.persons import mark_unreachable
+from core.photo_reading import MeterPhotoReader
 from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
 from core.readings import ReadingRules
@@ -44,6 +46,22 @@ def make_clock(settings: Settings) -> Clock:
     return FrozenClock(settings.kabinet_now)
 
 
+def make_photo_reader(settings: Settings) -> MeterPhotoReader | None:
+    """Tesseract with our digits model in a bounded process pool; None when not installed."""
+    if settings.ocr_workers == 0:
+        return None
+    try:
+        from ocr import TesseractMeterReader
+    except ImportError:  # pytesseract missing: the bot still works, photos are answered
+        log.warning("OCR is unavailable: photos will be answered with 'type it in'")
+        return None
+    return TesseractMeterReader(
+        workers=settings.ocr_workers,
+        max_pending=settings.ocr_max_pending,
+        timeout_s=settings.ocr_timeout_seconds,
+    )
+
+
 def make_rules(settings: Settings) -> DialogRules:
     """The domain rules as configured."""
     return DialogRules(
@@ -59,6 +77,8 @@ def make_rules(settings: Settings) -> DialogRules:
             period=timedelta(minutes=settings.link_failure_period_minutes),
         ),
         consent_version=settings.consent_version,
+        photo_confidence=settings.ocr_confidence,
+        photo_retention_days=settings.photo_retention_days,
     )
 
 
@@ -75,6 +95,7 @@ class App:
     uow_factory: AbstractUnitOfWorkFactory
     renderer: ThreadedDocumentRenderer
     payments: PaymentProvider | None = None
+    photo_reader: MeterPhotoReader | None = None
 
     async def handle(self, event: Incoming) -> list[Reply]:
         """The dialog's entry point for channels, counted and timed."""
@@ -100,6 +121,9 @@ class App:
         if close_payments is not None:
             await close_payments()
         self.renderer.close()
+        close_reader = getattr(self.photo_reader, "close", None)
+        if close_reader is not None:
+            close_reader()
         await self.engine.dispose()
 
 
@@ -143,10 +167,13 @@ async def build_app(
     uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
     renderer = ThreadedDocumentRenderer()
     payments = payments or make_payments(settings)
+    photo_reader = make_photo_reader(settings)
     services = Services(
         documents=renderer,
         stored_documents=DirectoryDocuments(Path(settings.bills_dir)),
         payments=payments,
+        photos=photo_reader,
+        photo_store=DirectoryPhotoStore(Path(settings.photos_dir)),
     )
     dialog = Dialog(
         uow_factory=uow_factory,
@@ -167,6 +194,7 @@ async def build_app(
         uow_factory=uow_factory,
         renderer=renderer,
         payments=payments,
+        photo_reader=photo_reader,
     )
 
 

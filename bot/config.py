@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     easypay_fake: bool | None = None
 
     bills_dir: str = "./bills"
+    photos_dir: str = "./photos"
+    photo_retention_days: int = Field(365, ge=1)
+    ocr_workers: int = Field(1, ge=0, le=16)
+    ocr_max_pending: int = Field(8, ge=1)
+    ocr_timeout_seconds: float = Field(10.0, gt=0)
+    ocr_confidence: float = Field(0.8, ge=0, le=1)
     admin_token: SecretStr | None = None
     media_secret: SecretStr | None = None
 

@@ -34,6 +34,7 @@ from core.model import (
     Zone,
 )
 from core.money import charge_for
+from core.photo_reading import ReadingPrior
 from core.ports import AbstractUnitOfWork
 
 
@@ -280,6 +281,27 @@ async def estimate_reading(
     )
     replaces = next((r for r in in_window if r.meter_id == meter.id), None)
     return replace(evaluation, replaces=replaces) if replaces else evaluation
+
+
+async def photo_prior(
+    uow: AbstractUnitOfWork, account: Account, zone: Zone, now: datetime, rules: ReadingRules
+) -> ReadingPrior | None:
+    """What the meter can show next in `zone`: digit count, previous reading, largest jump."""
+    meter = await uow.meters.in_service(account.id)
+    if meter is None or zone not in meter.zones:
+        return None
+    window = current_window(now, rules)
+    before = window_start(window, rules) if window is not None else now
+    earlier = await uow.readings.submitted(account.id, until=before)
+    baseline = baseline_for(meter, await uow.readings.latest_billing(account.id), earlier[:1])
+    local_today = now.astimezone(rules.zone).date()
+    last_year = await uow.readings.consumption(
+        account.id, since_period=_period_months_back(local_today, 12)
+    )
+    plausible = plausible_maximum(meter, last_year, rules)
+    return ReadingPrior(
+        previous=baseline.values[zone], digit_count=meter.digit_count, max_increase=plausible[zone]
+    )
 
 
 async def check_reading(

@@ -34,6 +34,13 @@ from core.model import (
     TariffRate,
 )
 from core.payments import PaymentProvider, PaymentProviderError
+from core.photo_reading import (
+    MeterPhotoReader,
+    PhotoProblem,
+    PhotoRecognition,
+    ReadingCandidate,
+    ReadingPrior,
+)
 from core.ports import (
     AbstractAccountRepository,
     AbstractBillingRepository,
@@ -477,3 +484,19 @@ class FakePaymentProvider(PaymentProvider):
             raise PaymentProviderError("provider down")
         self.orders.append((order, description))
         return f"https://pay.example/{order.order_id}"
+
+
+class FakePhotoReader(MeterPhotoReader):
+    """Answers with the recognition a test set, and remembers what it was asked."""
+
+    def __init__(self) -> None:
+        self.next = PhotoRecognition(problem=PhotoProblem.NO_DIGITS)
+        self.calls: list[tuple[bytes, ReadingPrior | None]] = []
+
+    async def read(self, image: bytes, prior: ReadingPrior | None = None) -> PhotoRecognition:
+        self.calls.append((image, prior))
+        return self.next
+
+    def will_read(self, digits: str, confidence: float = 0.95) -> None:
+        """The next photo reads as `digits`."""
+        self.next = PhotoRecognition((ReadingCandidate(int(digits), digits, confidence),))

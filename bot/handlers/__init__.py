@@ -10,6 +10,7 @@ from bot.handlers import (
     history,
     outages,
     pay,
+    photo,
     readings,
     requests,
     settings,
@@ -34,6 +35,7 @@ def build_router() -> Router:
         requests,
         outages,
         settings,
+        photo,
     ):
         router.include(module.router)
     return router

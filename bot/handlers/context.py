@@ -10,9 +10,10 @@ from bot.messages import Button, Incoming, Reply
 from core.accounts import LinkPolicy
 from core.clock import Clock
 from core.documents import DocumentRenderer, StoredDocuments
+from core.evidence import PhotoStore
 from core.model import ChannelIdentity, DialogState, Person
 from core.payments import PaymentProvider
-from core.photo_reading import MeterPhotoReader
+from core.photo_reading import MeterPhotoReader, PhotoRecognition
 from core.ports import AbstractUnitOfWork
 from core.readings import ReadingRules
 from core.requests import RequestRules
@@ -30,6 +31,8 @@ class DialogRules:
     requests: RequestRules = field(default_factory=RequestRules)
     consent_version: str = "2024-01"
     page_size: int = 6
+    photo_confidence: float = 0.8
+    photo_retention_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ class Services:
     stored_documents: StoredDocuments | None = None
     payments: PaymentProvider | None = None
     photos: MeterPhotoReader | None = None
+    photo_store: PhotoStore | None = None
 
 
 @dataclass
@@ -55,6 +59,7 @@ class Context:
     clock: Clock
     rules: DialogRules
     services: Services = field(default_factory=Services)
+    recognition: PhotoRecognition | None = None
     replies: list[Reply] = field(default_factory=list)
 
     @property

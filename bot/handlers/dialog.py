@@ -22,6 +22,7 @@ from bot.messages import Incoming, Reply
 from core.clock import Clock
 from core.errors import DomainError
 from core.model import ChannelIdentity, Person
+from core.photo_reading import PhotoRecognition
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
 from core.privacy import mask
 
@@ -101,7 +102,29 @@ class Dialog:
                 t = self._catalogues.translator(pick_locale(event.locale))
                 return [Reply(t("error.apology"), [[menu_button(t)]])]
 
+    async def _recognise(self, event: Incoming) -> PhotoRecognition | None:
+        """Read a photo before the conversation's transaction opens.
+
+        Recognition takes up to a second; holding a transaction (on SQLite: the database)
+        that long would stall everyone else, so the prior is read in a short transaction of
+        its own and the reader runs with none open.
+        """
+        reader = self._services.photos
+        if reader is None or event.photo is None:
+            return None
+        prior = None
+        if self._router.photo_prior is not None:
+            async with self._uow_factory() as uow:
+                identity = await uow.persons.identity(event.channel, event.user_id)
+                if identity is not None:
+                    state = await uow.dialogs.load_for_update(event.channel, event.user_id)
+                    prior = await self._router.photo_prior(
+                        uow, identity, state, self._clock.now(), self._rules.readings
+                    )
+        return await reader.read(event.photo, prior)
+
     async def _handle(self, event: Incoming) -> list[Reply]:
+        recognition = await self._recognise(event)
         now = self._clock.now()
         async with self._uow_factory() as uow:
             if event.update_key is not None and not await uow.dialogs.first_time_seen(
@@ -121,6 +144,7 @@ class Dialog:
                 clock=self._clock,
                 rules=self._rules,
                 services=self._services,
+                recognition=recognition,
             )
             await self._route(ctx)
             await uow.dialogs.save(ctx.state, now)
@@ -165,6 +189,12 @@ class Dialog:
     async def _route(self, ctx: Context) -> None:
         if ctx.event.unsupported:
             ctx.say(ctx.t("error.unsupported"), main_menu(ctx.t))
+            return
+        if ctx.event.photo is not None and "photo" in self._router.actions:
+            if await self._consented(ctx):
+                await self._router.actions["photo"](ctx, "")
+            else:
+                await self._router.actions["start"](ctx, "")
             return
         name, argument = self._payload_of(ctx)
         if name is not None and name in self._router.actions:

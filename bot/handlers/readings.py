@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, menu_button, with_menu
@@ -17,6 +19,7 @@ from core.errors import (
 from core.model import Account, ReadingSource, Zone
 from core.readings import (
     ReadingEvaluation,
+    check_reading,
     estimate_reading,
     open_window_or_raise,
     parse_reading,
@@ -73,11 +76,14 @@ async def _ask_first_zone(ctx: Context, account: Account, mode: str = "submit") 
             ctx.t("reading.last_billing", date=ctx.t.date(billing.taken_on), values=values)
         )
     ctx.goto("read.value", a=account.id, zones=[zone.value for zone in meter.zones], v={}, m=mode)
-    lines.append(_zone_prompt(ctx, Zone(meter.zones[0]), len(meter.zones)))
+    lines.append(zone_prompt(ctx, Zone(meter.zones[0]), len(meter.zones)))
+    if mode == "submit":
+        lines.append(ctx.t("photo.or_send"))
     ctx.say("\n".join(lines), [[menu_button(ctx.t)]])
 
 
-def _zone_prompt(ctx: Context, zone: Zone, zone_count: int) -> str:
+def zone_prompt(ctx: Context, zone: Zone, zone_count: int) -> str:
+    """Ask for one zone's value (or the only one)."""
     if zone_count == 1:
         return ctx.t("reading.ask_single")
     return ctx.t("reading.ask_zone", zone=ctx.t.zone(zone))
@@ -88,20 +94,22 @@ async def reading_value(ctx: Context) -> None:
     """A value for the zone being asked; when all zones are in, check and store."""
     zones = [Zone(name) for name in ctx.data["zones"]]
     values: dict[str, int] = ctx.data["v"]
-    zone = zones[len(values)]
+    # Zones fill in any order: a photo may have given the second one first.
+    zone = next(z for z in zones if z.value not in values)
     try:
         value = parse_reading(ctx.event.text or "")
     except ReadingFormatInvalid:
         ctx.say(ctx.t("reading.bad_format"), [[menu_button(ctx.t)]])
         return
     values[zone.value] = value
-    if len(values) < len(zones):
-        ctx.say(_zone_prompt(ctx, zones[len(values)], len(zones)), [[menu_button(ctx.t)]])
+    missing = [z for z in zones if z.value not in values]
+    if missing:
+        ctx.say(zone_prompt(ctx, missing[0], len(zones)), [[menu_button(ctx.t)]])
         return
     if ctx.data.get("m") == "calc":
         await _estimate(ctx)
         return
-    await _evaluate_and_store(ctx, confirmed=False)
+    await evaluate_and_store(ctx, confirmed=False)
 
 
 async def _estimate(ctx: Context) -> None:
@@ -130,7 +138,7 @@ async def _estimate(ctx: Context) -> None:
                 previous=ctx.t.number(low.previous),
             )
             + "\n"
-            + _zone_prompt(ctx, low.zone, len(ctx.data["zones"])),
+            + zone_prompt(ctx, low.zone, len(ctx.data["zones"])),
             [[menu_button(ctx.t)]],
         )
         return
@@ -155,7 +163,7 @@ async def confirm_jump(ctx: Context, argument: str) -> None:
     if ctx.step != "read.confirm":
         ctx.say(ctx.t("reading.nothing_to_confirm"), main_menu(ctx.t))
         return
-    await _evaluate_and_store(ctx, confirmed=True)
+    await evaluate_and_store(ctx, confirmed=True)
 
 
 @router.action("read?")
@@ -165,7 +173,22 @@ async def reenter(ctx: Context, argument: str) -> None:
     await start_reading(ctx, str(account_id) if account_id else "")
 
 
-async def _evaluate_and_store(ctx: Context, confirmed: bool) -> None:
+async def keep_photo_evidence(ctx: Context, sha256: str | None) -> int | None:
+    """Keep the confirmed photo and record it; its id for the reading (None without one)."""
+    store = ctx.services.photo_store
+    if not sha256 or store is None:
+        return None
+    kept = await store.keep(sha256)
+    if kept is None:
+        return None
+    retain_until = ctx.now + timedelta(days=ctx.rules.photo_retention_days)
+    return await ctx.uow.photos.add(
+        kept.sha256, kept.size, kept.content_type, kept.storage_ref, ctx.now, retain_until
+    )
+
+
+async def evaluate_and_store(ctx: Context, confirmed: bool) -> None:
+    """Check the collected values and store them (or ask to confirm a jump)."""
     account_id = int(ctx.data["a"])
     values = {Zone(zone): int(value) for zone, value in ctx.data["v"].items()}
     account = await ctx.uow.accounts.get(account_id)
@@ -175,16 +198,21 @@ async def _evaluate_and_store(ctx: Context, confirmed: bool) -> None:
         return
     retry = with_menu(ctx.t, [Button(ctx.t("reading.again"), f"read:{account_id}")])
     try:
-        evaluation, stored = await submit_reading(
-            ctx.uow,
-            account,
-            values,
-            ctx.now,
-            ctx.rules.readings,
-            _source_of(ctx),
-            ctx.identity.id,
-            confirmed=confirmed,
-        )
+        evaluation = await check_reading(ctx.uow, account, values, ctx.now, ctx.rules.readings)
+        stored = None
+        if confirmed or not evaluation.needs_confirmation:
+            photo_id = await keep_photo_evidence(ctx, ctx.data.get("p"))
+            evaluation, stored = await submit_reading(
+                ctx.uow,
+                account,
+                values,
+                ctx.now,
+                ctx.rules.readings,
+                _source_of(ctx),
+                ctx.identity.id,
+                confirmed=True,
+                photo_id=photo_id,
+            )
     except OutsideReadingWindow as closed:
         ctx.reset()
         ctx.say(
@@ -203,7 +231,7 @@ async def _evaluate_and_store(ctx: Context, confirmed: bool) -> None:
                 previous=ctx.t.number(low.previous),
             )
             + "\n"
-            + _zone_prompt(ctx, low.zone, len(ctx.data["zones"])),
+            + zone_prompt(ctx, low.zone, len(ctx.data["zones"])),
             retry,
         )
         return
@@ -216,7 +244,13 @@ async def _evaluate_and_store(ctx: Context, confirmed: bool) -> None:
         ctx.say(ctx.t("reading.no_meter"), main_menu(ctx.t))
         return
     if stored is None:
-        ctx.goto("read.confirm", a=account_id, zones=ctx.data["zones"], v=ctx.data["v"])
+        ctx.goto(
+            "read.confirm",
+            a=account_id,
+            zones=ctx.data["zones"],
+            v=ctx.data["v"],
+            p=ctx.data.get("p"),
+        )
         ctx.say(
             _summary(ctx, evaluation) + "\n\n" + ctx.t("reading.confirm_jump"),
             [
@@ -234,10 +268,17 @@ async def _evaluate_and_store(ctx: Context, confirmed: bool) -> None:
 
 
 def _drop_zone(ctx: Context, zone: Zone) -> None:
-    """Ask again from the refused zone on, keeping the zones before it."""
+    """Ask again for the refused zone, keeping the other zones' values."""
     zones = ctx.data["zones"]
-    kept = {name: ctx.data["v"][name] for name in zones[: zones.index(zone.value)]}
-    ctx.goto("read.value", a=ctx.data["a"], zones=zones, v=kept, m=ctx.data.get("m", "submit"))
+    kept = {name: value for name, value in ctx.data["v"].items() if name != zone.value}
+    ctx.goto(
+        "read.value",
+        a=ctx.data["a"],
+        zones=zones,
+        v=kept,
+        m=ctx.data.get("m", "submit"),
+        p=ctx.data.get("p"),
+    )
 
 
 def _summary(ctx: Context, evaluation: ReadingEvaluation) -> str:

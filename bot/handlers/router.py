@@ -10,9 +10,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from bot.handlers.context import Context
+from core.photo_reading import ReadingPrior
 
 Action = Callable[[Context, str], Awaitable[None]]
 StepHandler = Callable[[Context], Awaitable[None]]
+PhotoPriorHook = Callable[..., Awaitable["ReadingPrior | None"]]
+"""(uow, identity, state, now, reading rules) → the prior for reading a photo."""
 
 
 @dataclass
@@ -23,6 +26,7 @@ class Router:
     steps: dict[str, StepHandler] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
     needs_consent: set[str] = field(default_factory=set)
+    photo_prior: PhotoPriorHook | None = None
 
     def action(
         self, name: str, *, commands: tuple[str, ...] = (), consent: bool = True
@@ -59,6 +63,7 @@ class Router:
         self.steps.update(other.steps)
         self.commands.update(other.commands)
         self.needs_consent |= other.needs_consent
+        self.photo_prior = self.photo_prior or other.photo_prior
 
 
 def split_payload(payload: str) -> tuple[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -12,11 +13,12 @@ from bot.handlers import WORDS, build_router
 from bot.handlers.context import DialogRules, Services
 from bot.handlers.dialog import Dialog
 from bot.i18n import Catalogues
+from bot.photo_store import DirectoryPhotoStore
 from core.clock import FrozenClock
 from core.model import Dso, Supplier, TariffPlan
 from tests.builders import add_account, add_tariffs
 from tests.chat import Chat
-from tests.fakes import FakePaymentProvider, FakeUnitOfWorkFactory
+from tests.fakes import FakePaymentProvider, FakePhotoReader, FakeUnitOfWorkFactory
 
 IN_WINDOW = datetime.fromisoformat("2026-11-29T10:00:00+02:00")
 
@@ -62,14 +64,28 @@ def renderer() -> Iterator[ThreadedDocumentRenderer]:
 
 
 @pytest.fixture
+def photos() -> FakePhotoReader:
+    return FakePhotoReader()
+
+
+@pytest.fixture
+def photo_store(tmp_path: Path) -> DirectoryPhotoStore:
+    return DirectoryPhotoStore(tmp_path / "photos")
+
+
+@pytest.fixture
 def dialog(
     factory: FakeUnitOfWorkFactory,
     clock: FrozenClock,
     catalogues: Catalogues,
     payments: FakePaymentProvider,
     renderer: ThreadedDocumentRenderer,
+    photos: FakePhotoReader,
+    photo_store: DirectoryPhotoStore,
 ) -> Dialog:
-    services = Services(documents=renderer, payments=payments)
+    services = Services(
+        documents=renderer, payments=payments, photos=photos, photo_store=photo_store
+    )
     return Dialog(factory, clock, catalogues, build_router(), DialogRules(), WORDS, services)
 
 

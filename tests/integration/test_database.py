@@ -42,8 +42,13 @@ async def test_foreign_keys_are_enforced(engine: AsyncEngine) -> None:
         async with engine.begin() as connection:
             await connection.execute(
                 MeterRow.__table__.insert().values(
-                    account_id=999_999, serial="x", type_name="x", zones=["day"],
-                    digit_count=6, installed_on=date(2020, 1, 1), install_readings={"day": 0},
+                    account_id=999_999,
+                    serial="x",
+                    type_name="x",
+                    zones=["day"],
+                    digit_count=6,
+                    installed_on=date(2020, 1, 1),
+                    install_readings={"day": 0},
                 )
             )
 

@@ -48,9 +48,7 @@ async def _check_history_adds_up(uow: SqlAlchemyUnitOfWork, account_id: int) -> 
         assert bill.amount_due == max(Decimal("0.00"), bill.charged - balance_before)
         assert bill.kwh == sum(kwh[(bill.period, zone)] for zone in meter.zones)
         charged_before += bill.charged
-        rates = await uow.tariffs.rates_in_force(
-            account.tariff_plan, bill.issued_on.replace(day=1)
-        )
+        rates = await uow.tariffs.rates_in_force(account.tariff_plan, bill.issued_on.replace(day=1))
         expected = sum(
             (Decimal(kwh[(bill.period, rate.zone)]) * rate.price for rate in rates),
             Decimal("0"),
@@ -180,7 +178,7 @@ async def test_a_later_clock_adds_the_months_billed_since(
         assert latest is not None and latest.period == "2026-12"
         await _check_history_adds_up(uow, account.id)
         payments = await uow.billing.payments(account.id)
-        assert payments[-len(payments_before):] == payments_before
+        assert payments[-len(payments_before) :] == payments_before
         submitted = await uow.readings.submitted(account.id)
         assert submitted[0].taken_at < datetime(2027, 1, 4, tzinfo=KYIV)  # 2026-12's window
         assert len(submitted) == 26
@@ -198,9 +196,7 @@ async def test_extra_accounts_for_benchmarks(
 
     async with uow_factory() as uow:
         numbers = (
-            await uow.session.scalars(
-                select(AccountRow.number).where(AccountRow.number.like("3%"))
-            )
+            await uow.session.scalars(select(AccountRow.number).where(AccountRow.number.like("3%")))
         ).all()
         assert sorted(numbers) == [extra_account_number(i) for i in range(1, 41)]
         rows = (
@@ -219,9 +215,10 @@ async def test_extra_accounts_for_benchmarks(
         charged, paid = await uow.billing.totals(account.id)
         assert account.opening_balance + paid - charged == -bills[0].charged
         total_bills = await uow.session.scalar(
-            select(func.count()).select_from(BillRow).join(AccountRow).where(
-                AccountRow.number.like("3%")
-            )
+            select(func.count())
+            .select_from(BillRow)
+            .join(AccountRow)
+            .where(AccountRow.number.like("3%"))
         )
         assert total_bills == 40 * 3
         latest_payment = await uow.session.scalar(select(func.max(PaymentRow.paid_at)))

@@ -77,8 +77,15 @@ async def test_a_payment_order_is_settled_by_one_transaction_at_a_time(
         session.add_all([dso, supplier])
         await session.flush()
         account = AccountRow(
-            number="1", eic="62Z000000000232T", holder_name="Х", settlement="Київ", street="вул",
-            street_key="вул", building="1", dso_id=dso.id, supplier_id=supplier.id,
+            number="1",
+            eic="62Z000000000232T",
+            holder_name="Х",
+            settlement="Київ",
+            street="вул",
+            street_key="вул",
+            building="1",
+            dso_id=dso.id,
+            supplier_id=supplier.id,
             tariff_plan="single",
         )
         session.add(account)
@@ -87,8 +94,13 @@ async def test_a_payment_order_is_settled_by_one_transaction_at_a_time(
             Channel.TELEGRAM, "7", "", None, T0
         )
         order = PaymentOrder(
-            order_id="o-1", account_id=account.id, amount=Decimal("1.00"), created_at=T0,
-            person_id=identity.person_id, channel=Channel.TELEGRAM, user_id="7",
+            order_id="o-1",
+            account_id=account.id,
+            amount=Decimal("1.00"),
+            created_at=T0,
+            person_id=identity.person_id,
+            channel=Channel.TELEGRAM,
+            user_id="7",
             provider="easypay",
         )
         await uow.payment_orders.add(order)

@@ -73,8 +73,7 @@ async def test_upgrade_keeps_rows_written_under_the_first_revision(
             await connection.run_sync(upgrade_to_first)
             await connection.execute(
                 text(
-                    "INSERT INTO persons (id, name, created_at)"
-                    " VALUES (1, 'x', CURRENT_TIMESTAMP)"
+                    "INSERT INTO persons (id, name, created_at) VALUES (1, 'x', CURRENT_TIMESTAMP)"
                 )
             )
             await connection.execute(

@@ -113,17 +113,31 @@ async def world(uow_factory: SqlAlchemyUnitOfWorkFactory) -> World:
         session.add_all([single, two_zone])
         await session.flush()
         old_meter = MeterRow(
-            account_id=single.id, serial="000001", type_name="СО-2", zones=["day"],
-            digit_count=5, installed_on=date(2010, 1, 1), install_readings={"day": 0},
+            account_id=single.id,
+            serial="000001",
+            type_name="СО-2",
+            zones=["day"],
+            digit_count=5,
+            installed_on=date(2010, 1, 1),
+            install_readings={"day": 0},
             removed_on=date(2019, 11, 1),
         )
         meter = MeterRow(
-            account_id=single.id, serial="0123456", type_name="ЛЕО", zones=["day"],
-            digit_count=6, installed_on=date(2019, 11, 1), install_readings={"day": 4920},
+            account_id=single.id,
+            serial="0123456",
+            type_name="ЛЕО",
+            zones=["day"],
+            digit_count=6,
+            installed_on=date(2019, 11, 1),
+            install_readings={"day": 4920},
         )
         two_zone_meter = MeterRow(
-            account_id=two_zone.id, serial="777", type_name="NIK 2303", zones=["day", "night"],
-            digit_count=6, installed_on=date(2020, 3, 15),
+            account_id=two_zone.id,
+            serial="777",
+            type_name="NIK 2303",
+            zones=["day", "night"],
+            digit_count=6,
+            installed_on=date(2020, 3, 15),
             install_readings={"night": 4310, "day": 10250},
         )
         session.add_all([old_meter, meter, two_zone_meter])
@@ -135,8 +149,13 @@ async def world(uow_factory: SqlAlchemyUnitOfWorkFactory) -> World:
             session.add_all(
                 [
                     BillingReadingRow(
-                        account_id=two_zone.id, meter_id=two_zone_meter.id, period=period,
-                        zone=zone, value=value, taken_on=taken_on, source="viber",
+                        account_id=two_zone.id,
+                        meter_id=two_zone_meter.id,
+                        period=period,
+                        zone=zone,
+                        value=value,
+                        taken_on=taken_on,
+                        source="viber",
                     )
                     for zone, value in (("night", night), ("day", day))
                 ]
@@ -150,12 +169,20 @@ async def world(uow_factory: SqlAlchemyUnitOfWorkFactory) -> World:
         session.add_all(
             [
                 BillRow(
-                    account_id=single.id, period="2026-09", issued_on=date(2026, 10, 5),
-                    charged=Decimal("648.00"), amount_due=Decimal("635.66"), kwh=150,
+                    account_id=single.id,
+                    period="2026-09",
+                    issued_on=date(2026, 10, 5),
+                    charged=Decimal("648.00"),
+                    amount_due=Decimal("635.66"),
+                    kwh=150,
                 ),
                 BillRow(
-                    account_id=single.id, period="2026-10", issued_on=date(2026, 11, 5),
-                    charged=Decimal("561.60"), amount_due=Decimal("561.60"), kwh=130,
+                    account_id=single.id,
+                    period="2026-10",
+                    issued_on=date(2026, 11, 5),
+                    charged=Decimal("561.60"),
+                    amount_due=Decimal("561.60"),
+                    kwh=130,
                     pdf_ref="bills/2026-10.pdf",
                 ),
             ]
@@ -168,7 +195,10 @@ async def world(uow_factory: SqlAlchemyUnitOfWorkFactory) -> World:
         ):
             session.add(
                 TariffRateRow(
-                    plan=plan, zone=zone, price=Decimal(price), valid_from=valid_from,
+                    plan=plan,
+                    zone=zone,
+                    price=Decimal(price),
+                    valid_from=valid_from,
                     valid_to=valid_to,
                 )
             )
@@ -276,26 +306,30 @@ async def test_meters(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) ->
         assert await uow.meters.in_service(999_999) is None
 
 
-async def test_submitted_readings(
-    uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
-) -> None:
+async def test_submitted_readings(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) -> None:
     async with uow_factory() as uow:
         person_id = await _person(uow)
         identity = (await uow.persons.identities(person_id))[0]
         first = await uow.readings.add_submitted(
             SubmittedReading(
-                id=None, account_id=world.two_zone_account_id,
-                meter_id=world.two_zone_meter_id, taken_at=T0 - timedelta(days=1),
-                values={Zone.NIGHT: 5150, Zone.DAY: 11300}, source=ReadingSource.TELEGRAM,
+                id=None,
+                account_id=world.two_zone_account_id,
+                meter_id=world.two_zone_meter_id,
+                taken_at=T0 - timedelta(days=1),
+                values={Zone.NIGHT: 5150, Zone.DAY: 11300},
+                source=ReadingSource.TELEGRAM,
                 identity_id=identity.id,
             )
         )
         # Kyiv-offset input is stored as the same instant and comes back in UTC.
         second = await uow.readings.add_submitted(
             SubmittedReading(
-                id=None, account_id=world.two_zone_account_id,
-                meter_id=world.two_zone_meter_id, taken_at=T0.astimezone(KYIV_WINTER),
-                values={Zone.DAY: 11310, Zone.NIGHT: 5155}, source=ReadingSource.CONTROLLER,
+                id=None,
+                account_id=world.two_zone_account_id,
+                meter_id=world.two_zone_meter_id,
+                taken_at=T0.astimezone(KYIV_WINTER),
+                values={Zone.DAY: 11310, Zone.NIGHT: 5155},
+                source=ReadingSource.CONTROLLER,
             )
         )
         assert first.id is not None and second.id is not None and first.id != second.id
@@ -370,8 +404,12 @@ async def test_bills_payments_and_totals(
 
         def payment(txn: str, amount: str, days: int) -> Payment:
             return Payment(
-                id=0, account_id=world.account_id, amount=Decimal(amount),
-                paid_at=T0 + timedelta(days=days), provider="easypay", provider_txn_id=txn,
+                id=0,
+                account_id=world.account_id,
+                amount=Decimal(amount),
+                paid_at=T0 + timedelta(days=days),
+                provider="easypay",
+                provider_txn_id=txn,
             )
 
         assert await uow.billing.add_payment(payment("tx-1", "635.66", -40))
@@ -396,8 +434,12 @@ async def test_payment_dedup_keeps_the_transaction_usable(
     uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
 ) -> None:
     payment = Payment(
-        id=0, account_id=world.account_id, amount=Decimal("100.00"), paid_at=T0,
-        provider="easypay", provider_txn_id="dup-1",
+        id=0,
+        account_id=world.account_id,
+        amount=Decimal("100.00"),
+        paid_at=T0,
+        provider="easypay",
+        provider_txn_id="dup-1",
     )
     async with uow_factory() as uow:
         assert await uow.billing.add_payment(payment)
@@ -447,17 +489,24 @@ async def test_persons_identities_consents_and_prefs(
         assert person is not None
         assert (person.name, person.locale, person.created_at) == ("Олена", "uk", T0)
         await uow.persons.update(
-            Person(id=person.id, name="Олена П.", phone="+380501234567", email="o@example.com",
-                   locale="en")
+            Person(
+                id=person.id,
+                name="Олена П.",
+                phone="+380501234567",
+                email="o@example.com",
+                locale="en",
+            )
         )
         await uow.persons.set_reachable(identity.id, False)
         await uow.persons.add_consent(Consent(person.id, T0, "v1", Channel.VIBER))
-        await uow.persons.add_consent(Consent(person.id, T0 + timedelta(days=1), "v2",
-                                              Channel.VIBER))
+        await uow.persons.add_consent(
+            Consent(person.id, T0 + timedelta(days=1), "v2", Channel.VIBER)
+        )
         assert await uow.persons.prefs(person.id) is None
         await uow.persons.save_prefs(
-            NotificationPrefs(person_id=person.id, channels=frozenset({Channel.VIBER}),
-                              changed_at=T0)
+            NotificationPrefs(
+                person_id=person.id, channels=frozenset({Channel.VIBER}), changed_at=T0
+            )
         )
         await uow.commit()
 
@@ -465,7 +514,10 @@ async def test_persons_identities_consents_and_prefs(
         person = await uow.persons.get(identity.person_id)
         assert person is not None
         assert (person.name, person.phone, person.email, person.locale) == (
-            "Олена П.", "+380501234567", "o@example.com", "en"
+            "Олена П.",
+            "+380501234567",
+            "o@example.com",
+            "en",
         )
         identities = await uow.persons.identities(person.id)
         assert [(i.id, i.reachable) for i in identities] == [(identity.id, False)]
@@ -477,9 +529,14 @@ async def test_persons_identities_consents_and_prefs(
         )
         await uow.persons.save_prefs(
             NotificationPrefs(
-                person_id=person.id, channels=frozenset({Channel.EMAIL, Channel.TELEGRAM}),
-                paper_bill_only=True, outages_planned=False, outages_emergency=True,
-                new_bills=False, reading_reminders=False, changed_at=T0 + timedelta(hours=1),
+                person_id=person.id,
+                channels=frozenset({Channel.EMAIL, Channel.TELEGRAM}),
+                paper_bill_only=True,
+                outages_planned=False,
+                outages_emergency=True,
+                new_bills=False,
+                reading_reminders=False,
+                changed_at=T0 + timedelta(hours=1),
             )
         )
         await uow.commit()
@@ -499,32 +556,50 @@ async def test_requests(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) 
         person_id = await _person(uow)
         first = await uow.requests.add_call_center(
             CallCenterRequest(
-                id=0, person_id=person_id, account_id=world.account_id,
-                request_type="Незрозумілий рахунок", text="Чому так багато?",
-                status=RequestStatus.NEW, created_at=T0,
+                id=0,
+                person_id=person_id,
+                account_id=world.account_id,
+                request_type="Незрозумілий рахунок",
+                text="Чому так багато?",
+                status=RequestStatus.NEW,
+                created_at=T0,
             )
         )
         second = await uow.requests.add_call_center(
             CallCenterRequest(
-                id=0, person_id=person_id, account_id=None, request_type="Інше",
-                text="Відсутнє підключення", status=RequestStatus.DONE,
-                created_at=T0 + timedelta(hours=1), answer="Відновлено",
+                id=0,
+                person_id=person_id,
+                account_id=None,
+                request_type="Інше",
+                text="Відсутнє підключення",
+                status=RequestStatus.DONE,
+                created_at=T0 + timedelta(hours=1),
+                answer="Відновлено",
                 answered_at=T0 + timedelta(hours=2),
             )
         )
         order = await uow.requests.add_free_service(
             FreeServiceOrder(
-                id=0, person_id=person_id, account_id=world.account_id,
-                service_type="Шум у електролічильнику", phone="0994455889",
-                status=RequestStatus.NEW, created_at=T0,
+                id=0,
+                person_id=person_id,
+                account_id=world.account_id,
+                service_type="Шум у електролічильнику",
+                phone="0994455889",
+                status=RequestStatus.NEW,
+                created_at=T0,
             )
         )
         support = await uow.requests.add_support(
             SupportRequest(
-                id=0, person_id=person_id, name="Іваненко Іван Іванович",
-                login="test@gmail.com", phone="+380994444444",
-                request_type="додавання особових рахунків", text="Не додається рахунок",
-                status=RequestStatus.NEW, created_at=T0,
+                id=0,
+                person_id=person_id,
+                name="Іваненко Іван Іванович",
+                login="test@gmail.com",
+                phone="+380994444444",
+                request_type="додавання особових рахунків",
+                text="Не додається рахунок",
+                status=RequestStatus.NEW,
+                created_at=T0,
             )
         )
         assert first.id > 0 and second.id > first.id and order.id > 0 and support.id > 0
@@ -541,20 +616,28 @@ async def test_requests(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) 
 async def test_outages_affecting_an_account(
     uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
 ) -> None:
-    def outage(kind: str, starts_hours: int, ends_hours: int | None, *targets: OutageTargetRow,
-               **extra) -> OutageRow:
+    def outage(
+        kind: str, starts_hours: int, ends_hours: int | None, *targets: OutageTargetRow, **extra
+    ) -> OutageRow:
         return OutageRow(
-            kind=kind, dso_id=world.dso_id, starts_at=T0 + timedelta(hours=starts_hours),
+            kind=kind,
+            dso_id=world.dso_id,
+            starts_at=T0 + timedelta(hours=starts_hours),
             ends_at=None if ends_hours is None else T0 + timedelta(hours=ends_hours),
-            reason="ремонт", published_at=T0 - timedelta(days=1),
-            updated_at=T0 - timedelta(hours=abs(starts_hours)), targets=list(targets), **extra,
+            reason="ремонт",
+            published_at=T0 - timedelta(days=1),
+            updated_at=T0 - timedelta(hours=abs(starts_hours)),
+            targets=list(targets),
+            **extra,
         )
 
     def street(name: str, *buildings: str, settlement: str = "м. Київ") -> OutageTargetRow:
         from storage.addresses import street_key
 
         return OutageTargetRow(
-            settlement=settlement, street=name, street_key=street_key(name),
+            settlement=settlement,
+            street=name,
+            street_key=street_key(name),
             buildings=list(buildings),
         )
 
@@ -721,33 +804,59 @@ async def test_erase_removes_personal_data_and_keeps_billing(
         await uow.dialogs.save(DialogState(Channel.TELEGRAM, "to-erase", "menu", {"a": 1}), T0)
         reading = await uow.readings.add_submitted(
             SubmittedReading(
-                id=None, account_id=world.account_id, meter_id=world.meter_id, taken_at=T0,
-                values={Zone.DAY: 20_000}, source=ReadingSource.TELEGRAM,
+                id=None,
+                account_id=world.account_id,
+                meter_id=world.meter_id,
+                taken_at=T0,
+                values={Zone.DAY: 20_000},
+                source=ReadingSource.TELEGRAM,
                 identity_id=identity.id,
             )
         )
         await uow.requests.add_support(
             SupportRequest(
-                id=0, person_id=person_id, name="Іван", login="i@example.com",
-                phone="+380501234567", request_type="інше", text="Текст", status=RequestStatus.NEW,
+                id=0,
+                person_id=person_id,
+                name="Іван",
+                login="i@example.com",
+                phone="+380501234567",
+                request_type="інше",
+                text="Текст",
+                status=RequestStatus.NEW,
                 created_at=T0,
             )
         )
         await uow.requests.add_free_service(
             FreeServiceOrder(
-                id=0, person_id=person_id, account_id=world.account_id, service_type="Шум",
-                phone="0994455889", status=RequestStatus.NEW, created_at=T0,
+                id=0,
+                person_id=person_id,
+                account_id=world.account_id,
+                service_type="Шум",
+                phone="0994455889",
+                status=RequestStatus.NEW,
+                created_at=T0,
             )
         )
         await uow.requests.add_call_center(
             CallCenterRequest(
-                id=0, person_id=person_id, account_id=world.account_id, request_type="Інше",
-                text="Питання", status=RequestStatus.NEW, created_at=T0,
+                id=0,
+                person_id=person_id,
+                account_id=world.account_id,
+                request_type="Інше",
+                text="Питання",
+                status=RequestStatus.NEW,
+                created_at=T0,
             )
         )
         await uow.billing.add_payment(
-            Payment(id=0, account_id=world.account_id, amount=Decimal("10.00"), paid_at=T0,
-                    provider="easypay", provider_txn_id="kept")
+            Payment(
+                id=0,
+                account_id=world.account_id,
+                amount=Decimal("10.00"),
+                paid_at=T0,
+                provider="easypay",
+                provider_txn_id="kept",
+            )
         )
         await uow.commit()
 
@@ -779,9 +888,7 @@ async def test_erase_removes_personal_data_and_keeps_billing(
         assert request.text == "Питання"
         support = (await uow.session.scalars(select(SupportRequestRow))).one()
         assert (support.name, support.login, support.phone, support.text) == ("", "", "", "Текст")
-        assert [p.provider_txn_id for p in await uow.billing.payments(world.account_id)] == [
-            "kept"
-        ]
+        assert [p.provider_txn_id for p in await uow.billing.payments(world.account_id)] == ["kept"]
         deleted_at = await uow.session.scalar(
             select(PersonRow.deleted_at).where(PersonRow.id == person_id)
         )
@@ -792,9 +899,15 @@ async def test_payment_orders(uow_factory: SqlAlchemyUnitOfWorkFactory, world: W
     async with uow_factory() as uow:
         person_id = await _person(uow)
         order = PaymentOrder(
-            order_id="ord-1", account_id=world.account_id, amount=Decimal("561.60"),
-            created_at=T0, person_id=person_id, channel=Channel.TELEGRAM, user_id="42",
-            provider="easypay", payment_url="https://pay.example/ord-1",
+            order_id="ord-1",
+            account_id=world.account_id,
+            amount=Decimal("561.60"),
+            created_at=T0,
+            person_id=person_id,
+            channel=Channel.TELEGRAM,
+            user_id="42",
+            provider="easypay",
+            payment_url="https://pay.example/ord-1",
         )
         await uow.payment_orders.add(order)
         await uow.commit()
@@ -803,8 +916,11 @@ async def test_payment_orders(uow_factory: SqlAlchemyUnitOfWorkFactory, world: W
         assert await uow.payment_orders.get("ord-1") == order
         assert await uow.payment_orders.get("ord-unknown") is None
         paid = replace(
-            order, status=OrderStatus.PAID, amount=Decimal("600.00"),
-            provider_txn_id="tx-9", paid_at=T0 + timedelta(minutes=3),
+            order,
+            status=OrderStatus.PAID,
+            amount=Decimal("600.00"),
+            provider_txn_id="tx-9",
+            paid_at=T0 + timedelta(minutes=3),
         )
         await uow.payment_orders.update(paid)
         await uow.commit()
@@ -824,8 +940,13 @@ async def test_photos(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) ->
         assert photo_id > 0 and second != photo_id
         reading = await uow.readings.add_submitted(
             SubmittedReading(
-                id=None, account_id=world.account_id, meter_id=world.meter_id, taken_at=T0,
-                values={Zone.DAY: 20_000}, source=ReadingSource.VIBER, photo_id=photo_id,
+                id=None,
+                account_id=world.account_id,
+                meter_id=world.meter_id,
+                taken_at=T0,
+                values={Zone.DAY: 20_000},
+                source=ReadingSource.VIBER,
+                photo_id=photo_id,
             )
         )
         await uow.commit()
@@ -836,6 +957,8 @@ async def test_photos(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) ->
         row = await uow.session.get(PhotoRow, photo_id)
         assert row is not None
         assert (row.size, row.content_type, row.storage_ref) == (
-            123_456, "image/jpeg", "photos/2026/11/ab.jpg"
+            123_456,
+            "image/jpeg",
+            "photos/2026/11/ab.jpg",
         )
         assert row.retain_until == T0 + timedelta(days=1095)

@@ -13,6 +13,7 @@ from bot.handlers.keyboards import WORDS
 from bot.handlers.settings import TOPICS
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
 from core.model import Channel, OutageKind, ReadingSource, RequestStatus, TariffPlan, Zone
+from core.photo_reading import PhotoProblem
 from core.requests import RequestRules
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
@@ -29,8 +30,10 @@ def _used_message_ids() -> set[str]:
             func = node.func
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             first = node.args[0]
-            if name in ("t", "self") and isinstance(first, ast.Constant) and isinstance(
-                first.value, str
+            if (
+                name in ("t", "self")
+                and isinstance(first, ast.Constant)
+                and isinstance(first.value, str)
             ):
                 ids.add(first.value)
     ids |= {message_id for message_id, _ in WORDS}
@@ -42,6 +45,7 @@ def _used_message_ids() -> set[str]:
     ids |= {f"plan.{plan.value}" for plan in TariffPlan}
     ids |= {f"outages.{kind.value}" for kind in OutageKind}
     ids |= {f"prefs.{topic}" for topic in TOPICS}
+    ids |= {f"photo.problem.{problem.value}" for problem in PhotoProblem}
     rules = RequestRules()
     ids |= {f"cc_type.{key}" for key in rules.call_center_types}
     ids |= {f"free_type.{key}" for key in rules.free_service_types}

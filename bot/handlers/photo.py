@@ -1,0 +1,186 @@
+"""Readings from a photo (manual §6.3 "Завантажити фото показів").
+
+Recognition runs before the conversation's transaction (see Dialog), with the meter's
+previous reading as a prior; here the person checks what was read. Nothing is stored
+before "Так"; the confirmed photo is kept as evidence with the reading.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot.handlers.accounts import with_account
+from bot.handlers.context import Context
+from bot.handlers.keyboards import main_menu, menu_button, with_menu
+from bot.handlers.readings import evaluate_and_store, start_reading, zone_prompt
+from bot.handlers.router import Router
+from bot.messages import Button
+from core.model import Account, ChannelIdentity, DialogState, Zone
+from core.photo_reading import PhotoRecognition, ReadingPrior
+from core.ports import AbstractUnitOfWork
+from core.readings import ReadingRules, photo_prior
+
+router = Router()
+
+
+def _grouped(digits: str) -> str:
+    """ "08350" → "08 350": as the counter shows it, leading zeros kept."""
+    groups = []
+    while digits:
+        groups.insert(0, digits[-3:])
+        digits = digits[:-3]
+    return " ".join(groups)
+
+
+async def _target(
+    uow: AbstractUnitOfWork, person_id: int, state: DialogState
+) -> tuple[Account | None, Zone | None]:
+    """The account and zone a photo is for: the reading being entered, or the only account."""
+    if state.state in ("read.value", "read.photo") and state.data.get("a"):
+        account = await uow.accounts.get(int(state.data["a"]))
+        zones = [Zone(z) for z in state.data.get("zones", [])]
+        done = state.data.get("v", {})
+        zone = next((z for z in zones if z.value not in done), zones[0] if zones else None)
+        return account, zone
+    accounts = await uow.links.accounts_of(person_id)
+    if len(accounts) == 1:
+        return accounts[0], accounts[0].tariff_plan.zones[0]
+    return None, None
+
+
+async def prior_for_photo(
+    uow: AbstractUnitOfWork,
+    identity: ChannelIdentity,
+    state: DialogState,
+    now: datetime,
+    rules: ReadingRules,
+) -> ReadingPrior | None:
+    """The prior for a photo about to be read, from the conversation it arrives in."""
+    account, zone = await _target(uow, identity.person_id, state)
+    if account is None or zone is None:
+        return None
+    return await photo_prior(uow, account, zone, now, rules)
+
+
+router.photo_prior = prior_for_photo
+
+
+@router.action("photo")
+async def photo(ctx: Context, argument: str) -> None:
+    """A photo arrived: say what was read and ask to confirm, or why it could not be read."""
+    t = ctx.t
+    account, zone = await _target(ctx.uow, ctx.person.id, ctx.state)
+    if account is None or zone is None:
+        accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+        if not accounts:
+            ctx.say(t("account.none"), with_menu(t, [Button(t("menu.link"), "link")]))
+        else:
+            ctx.say(t("photo.choose_account_first"))
+            await start_reading(ctx, "")
+        return
+    if ctx.step not in ("read.value", "read.photo"):
+        await start_reading(ctx, str(account.id))
+        if ctx.step != "read.value":
+            return  # the window is closed or there is no meter: already said
+        ctx.replies.clear()
+    recognition = ctx.recognition
+    if ctx.services.photos is None or recognition is None:
+        ctx.say(t("photo.unavailable"), [[menu_button(t)]])
+        return
+    candidate = recognition.best
+    if recognition.problem is not None or candidate is None:
+        ctx.say(
+            _problem_text(ctx, recognition)
+            + "\n\n"
+            + t("photo.type_instead")
+            + "\n"
+            + zone_prompt(ctx, zone, len(ctx.data["zones"])),
+            [[menu_button(t)]],
+        )
+        return
+    if candidate.confidence < ctx.rules.photo_confidence:
+        ctx.say(
+            t("photo.unsure", value=_grouped(candidate.digits))
+            + "\n"
+            + zone_prompt(ctx, zone, len(ctx.data["zones"])),
+            [[menu_button(t)]],
+        )
+        return
+    store = ctx.services.photo_store
+    sha256 = await store.put_pending(ctx.event.photo or b"") if store is not None else None
+    zones = ctx.data["zones"]
+    ctx.goto(
+        "read.photo",
+        a=ctx.data["a"],
+        zones=zones,
+        v=ctx.data.get("v", {}),
+        m="submit",
+        p=sha256,
+        r=candidate.value,
+    )
+    shown = t("photo.recognised", value=_grouped(candidate.digits))
+    if len(zones) == 1:
+        ctx.say(
+            shown + " " + t("photo.is_it_right"),
+            [
+                [Button(t("photo.yes"), f"ph:{zones[0]}"), Button(t("photo.no"), "ph:no")],
+                [menu_button(t)],
+            ],
+        )
+        return
+    ctx.say(
+        shown + " " + t("photo.which_zone"),
+        [
+            [Button(t.zone(Zone(z)), f"ph:{z}") for z in zones],
+            [Button(t("photo.no"), "ph:no")],
+            [menu_button(t)],
+        ],
+    )
+
+
+@router.action("ph")
+async def photo_answer(ctx: Context, argument: str) -> None:
+    """ "Так" (or the zone it shows) takes the value; "Ні" asks to type it."""
+    t = ctx.t
+    if ctx.step != "read.photo":
+        ctx.say(t("reading.nothing_to_confirm"), main_menu(t))
+        return
+    zones = ctx.data["zones"]
+    values = dict(ctx.data.get("v", {}))
+    if argument not in zones:
+        if ctx.services.photo_store is not None and ctx.data.get("p"):
+            await ctx.services.photo_store.drop_pending(ctx.data["p"])
+        ctx.goto("read.value", a=ctx.data["a"], zones=zones, v=values, m="submit")
+        waiting = next(z for z in zones if z not in values)
+        ctx.say(zone_prompt(ctx, Zone(waiting), len(zones)), [[menu_button(t)]])
+        return
+    values[argument] = int(ctx.data["r"])
+    ctx.goto("read.value", a=ctx.data["a"], zones=zones, v=values, m="submit", p=ctx.data.get("p"))
+    missing = [z for z in zones if z not in values]
+    if missing:
+        ctx.say(
+            t("photo.zone_taken", zone=t.zone(Zone(argument)))
+            + "\n"
+            + zone_prompt(ctx, Zone(missing[0]), len(zones)),
+            [[menu_button(t)]],
+        )
+        return
+    await evaluate_and_store(ctx, confirmed=False)
+
+
+def _problem_text(ctx: Context, recognition: PhotoRecognition) -> str:
+    problem = recognition.problem.value if recognition.problem else "no_digits"
+    return ctx.t(f"photo.problem.{problem}")
+
+
+@router.action("phhelp", commands=("photo",))
+async def photo_help(ctx: Context, argument: str) -> None:
+    """How to take a photo the bot can read."""
+    await with_account(ctx, argument, "phhelp", _photo_help)
+
+
+async def _photo_help(ctx: Context, account: Account) -> None:
+    await start_reading(ctx, str(account.id))
+    if ctx.step == "read.value":
+        ctx.replies.clear()
+        ctx.say(ctx.t("photo.how_to"), [[menu_button(ctx.t)]])

@@ -1,0 +1,141 @@
+"""Photo readings in chat: confirm before storing, zones, problems, evidence kept."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from bot.photo_store import DirectoryPhotoStore
+from core.clock import FrozenClock
+from core.model import Zone
+from core.photo_reading import PhotoProblem, PhotoRecognition
+from tests.chat import Chat
+from tests.fakes import FakePhotoReader, FakeUnitOfWorkFactory
+from tests.handlers.conftest import linked
+
+JPEG = b"\xff\xd8\xff\xe0fake-jpeg-bytes"
+
+
+def files_under(store: DirectoryPhotoStore) -> list[Path]:
+    return [p for p in store._root.rglob("*") if p.is_file()]
+
+
+async def test_photo_read_confirmed_and_kept(
+    chat: Chat,
+    photos: FakePhotoReader,
+    factory: FakeUnitOfWorkFactory,
+    photo_store: DirectoryPhotoStore,
+) -> None:
+    await linked(chat)
+    photos.will_read("008480")
+    text = await chat.send(photo=JPEG)
+    assert "Розпізнано: 008 480 кВт·год. Правильно?" in text
+    assert chat.labels()[:2] == ["Так", "Ні, ввести вручну"]
+    assert not factory.data.submitted and not factory.data.photos
+    _, prior = photos.calls[0]
+    assert prior is not None and prior.previous == 8350 and prior.digit_count == 6
+    text = await chat.press("Так")
+    assert "Покази прийнято" in text and "130 кВт·год" in text and "561,60 грн" in text
+    [reading] = factory.data.submitted.values()
+    assert reading.values == {Zone.DAY: 8480} and reading.photo_id is not None
+    _, size, _, ref = factory.data.photos[reading.photo_id]
+    assert size == len(JPEG) and (photo_store._root / ref).read_bytes() == JPEG
+    assert "pending" not in ref
+
+
+async def test_no_means_type_it_and_nothing_is_kept(
+    chat: Chat,
+    photos: FakePhotoReader,
+    factory: FakeUnitOfWorkFactory,
+    photo_store: DirectoryPhotoStore,
+) -> None:
+    await linked(chat)
+    photos.will_read("008480")
+    await chat.send(photo=JPEG)
+    text = await chat.press("Ні, ввести вручну")
+    assert "Введіть поточні покази" in text
+    assert not files_under(photo_store)
+    text = await chat.send("8470")
+    assert "120 кВт·год" in text
+    [reading] = factory.data.submitted.values()
+    assert reading.photo_id is None and not factory.data.photos
+
+
+@pytest.mark.parametrize(
+    ("problem", "words"),
+    [
+        (PhotoProblem.NOT_AN_IMAGE, "не схоже на фото"),
+        (PhotoProblem.TOO_LARGE, "завелике"),
+        (PhotoProblem.TOO_DARK, "затемне"),
+        (PhotoProblem.BLURRED, "розмите"),
+        (PhotoProblem.COUNTER_NOT_FOUND, "табло"),
+        (PhotoProblem.NO_DIGITS, "не видно цифр"),
+        (PhotoProblem.TIMEOUT, "задовго"),
+        (PhotoProblem.BUSY, "черзі"),
+    ],
+)
+async def test_each_problem_has_its_advice(
+    chat: Chat,
+    photos: FakePhotoReader,
+    factory: FakeUnitOfWorkFactory,
+    problem: PhotoProblem,
+    words: str,
+) -> None:
+    await linked(chat)
+    photos.next = PhotoRecognition(problem=problem)
+    text = await chat.send(photo=b"whatever")
+    assert words in text and "ввести покази вручну" in text
+    assert not factory.data.submitted
+    assert "120 кВт·год" in await chat.send("8470")  # typing still works
+
+
+async def test_unsure_reading_asks_to_type(
+    chat: Chat, photos: FakePhotoReader, factory: FakeUnitOfWorkFactory
+) -> None:
+    await linked(chat)
+    photos.will_read("008480", confidence=0.3)
+    text = await chat.send(photo=JPEG)
+    assert "Не вдалося надійно прочитати" in text and "008 480" in text
+    assert "Так" not in chat.labels() and not factory.data.submitted
+
+
+async def test_two_zone_photo_says_which_zone(
+    chat: Chat, photos: FakePhotoReader, factory: FakeUnitOfWorkFactory
+) -> None:
+    await linked(chat, "2010000777", "62Z000000000777O")
+    await chat.send("Внести покази")
+    photos.will_read("008460")
+    text = await chat.send(photo=JPEG)
+    assert "Яку зону показує фото?" in text
+    assert chat.labels()[:2] == ["Зона 1 (день)", "Зона 2 (ніч)"]
+    text = await chat.press("Зона 2 (ніч)")
+    assert "Прийнято для зони «Зона 2 (ніч)»" in text and "Зона 1 (день)" in text
+    text = await chat.send("8450")
+    assert "Зона 2 (ніч): 8 460 → спожито 110 кВт·год" in text
+    [reading] = factory.data.submitted.values()
+    assert reading.values == {Zone.DAY: 8450, Zone.NIGHT: 8460} and reading.photo_id
+
+
+async def test_photo_outside_window(
+    chat: Chat, photos: FakePhotoReader, clock: FrozenClock, factory: FakeUnitOfWorkFactory
+) -> None:
+    await linked(chat)
+    clock.set(datetime.fromisoformat("2026-12-15T10:00:00+02:00"))
+    photos.will_read("008480")
+    text = await chat.send(photo=JPEG)
+    assert "з 30.12.2026 по 03.01.2027" in text and not factory.data.submitted
+
+
+async def test_photo_without_account(chat: Chat, photos: FakePhotoReader) -> None:
+    await chat.send("/start")
+    await chat.press("Погоджуюсь")
+    text = await chat.send(photo=JPEG)
+    assert "ще немає доданих" in text
+
+
+async def test_reading_prompt_says_how_to_shoot(chat: Chat) -> None:
+    await linked(chat)
+    text = await chat.send("Внести покази")
+    assert "надішліть фото лічильника" in text and "без спалаху" in text
