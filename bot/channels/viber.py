@@ -412,7 +412,10 @@ class ViberChannel(ChannelAdapter):
     async def stop(self) -> None:
         """Let turns in flight finish (bounded), close the HTTP session."""
         if self._background:
-            await asyncio.wait(set(self._background), timeout=10)
+            _, pending = await asyncio.wait(set(self._background), timeout=10)
+            for task in pending:  # e.g. a start-up registration still waiting to retry
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
         if self._session is not None:
             await self._session.close()
             self._session = None
