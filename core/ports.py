@@ -7,11 +7,23 @@ them with in-memory fakes. Every method is async because the real ones do I/O.
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
 
+from core.imports import (
+    AccountRecord,
+    AccountRef,
+    BillingReadingRecord,
+    BillRecord,
+    ConsumptionRecord,
+    MeterRecord,
+    MeterRef,
+    PaymentRecord,
+    ReadingExport,
+    UpsertResult,
+)
 from core.model import (
     Account,
     Bill,
@@ -31,6 +43,7 @@ from core.model import (
     PaymentOrder,
     Person,
     Region,
+    RequestStatus,
     SubmittedReading,
     Supplier,
     SupportRequest,
@@ -321,6 +334,7 @@ class AbstractUnitOfWork(abc.ABC):
     dialogs: AbstractDialogRepository
     payment_orders: AbstractPaymentOrderRepository
     photos: AbstractPhotoRepository
+    operator: AbstractOperatorRepository
 
     async def __aenter__(self) -> AbstractUnitOfWork:
         return self
@@ -345,3 +359,89 @@ class AbstractUnitOfWorkFactory(abc.ABC):
 
     @abc.abstractmethod
     def __call__(self) -> AbstractUnitOfWork: ...
+
+
+# --- the operator API: imports from billing, exports to it, the call-centre queue ---------
+
+
+class AbstractOperatorRepository(abc.ABC):
+    """What the operator API needs of storage: look-ups by natural key, set-based upserts
+    of imported rows, the export of submitted readings, and the queues of call-centre
+    requests and free-service orders."""
+
+    @abc.abstractmethod
+    async def account_refs(self, numbers: Iterable[str]) -> Mapping[str, AccountRef]:
+        """Stored accounts by number (the lowest id when a number repeats)."""
+
+    @abc.abstractmethod
+    async def eic_owners(self, eics: Iterable[str]) -> Mapping[str, str]:
+        """EIC → the number of the stored account that has it."""
+
+    @abc.abstractmethod
+    async def dso_ids(self) -> frozenset[int]: ...
+
+    @abc.abstractmethod
+    async def supplier_ids(self) -> frozenset[int]: ...
+
+    @abc.abstractmethod
+    async def meter_refs(self, account_ids: Iterable[int]) -> Sequence[MeterRef]:
+        """Every meter of these accounts, oldest installation first."""
+
+    @abc.abstractmethod
+    async def upsert_accounts(self, records: Sequence[AccountRecord]) -> UpsertResult: ...
+
+    @abc.abstractmethod
+    async def upsert_meters(self, records: Sequence[MeterRecord]) -> UpsertResult: ...
+
+    @abc.abstractmethod
+    async def upsert_bills(self, records: Sequence[BillRecord]) -> UpsertResult:
+        """By (account, period); a record without a PDF keeps the stored PDF reference."""
+
+    @abc.abstractmethod
+    async def upsert_payments(self, records: Sequence[PaymentRecord]) -> UpsertResult: ...
+
+    @abc.abstractmethod
+    async def upsert_consumption(self, records: Sequence[ConsumptionRecord]) -> UpsertResult: ...
+
+    @abc.abstractmethod
+    async def upsert_billing_readings(
+        self, records: Sequence[BillingReadingRecord]
+    ) -> UpsertResult: ...
+
+    @abc.abstractmethod
+    async def set_bill_pdf(self, account_number: str, period: str, pdf_ref: str) -> bool:
+        """Point a stored bill at its PDF; False when there is no such bill."""
+
+    @abc.abstractmethod
+    async def submitted_readings(
+        self, since: datetime, until: datetime | None, after_id: int, limit: int
+    ) -> Sequence[ReadingExport]:
+        """Submitted readings with since <= taken_at < until and id > after_id, by id."""
+
+    @abc.abstractmethod
+    async def call_center_requests(
+        self, status: RequestStatus | None, after_id: int, limit: int
+    ) -> Sequence[CallCenterRequest]:
+        """Requests (of one status, or all) with id > after_id, oldest first."""
+
+    @abc.abstractmethod
+    async def call_center_request(self, request_id: int) -> CallCenterRequest | None:
+        """The request, locked for the rest of the transaction (two operators answer once)."""
+
+    @abc.abstractmethod
+    async def answer_call_center(
+        self, request_id: int, answer: str | None, status: RequestStatus, at: datetime | None
+    ) -> None: ...
+
+    @abc.abstractmethod
+    async def free_service_orders(
+        self, status: RequestStatus | None, after_id: int, limit: int
+    ) -> Sequence[FreeServiceOrder]:
+        """Orders (of one status, or all) with id > after_id, oldest first."""
+
+    @abc.abstractmethod
+    async def free_service_order(self, order_id: int) -> FreeServiceOrder | None:
+        """The order, locked for the rest of the transaction."""
+
+    @abc.abstractmethod
+    async def set_free_service_status(self, order_id: int, status: RequestStatus) -> None: ...
