@@ -65,11 +65,15 @@ AUTH_HEADER = "X-Viber-Auth-Token"
 EVENT_TYPES = ["delivered", "seen", "failed", "subscribed", "unsubscribed", "conversation_started"]
 
 TEXT_LIMIT = 7000  # creators.viber.com message data model
-PICTURE_TEXT_LIMIT = 512  # picture caption (Viber partners' docs; longer goes as text)
+# Picture captions: 120 characters in Viber's older docs, 512 in a partner's; the smaller
+# is used, a longer text goes as its own message.
+PICTURE_TEXT_LIMIT = 120
 PICTURE_BYTES_LIMIT = 1024 * 1024  # larger images go as files
 SENDER_NAME_LIMIT = 28
 BUTTON_TEXT_LIMIT = 250
 TRACKING_LIMIT = 4000
+# Not documented that we found; a keyboard above it is logged, not cut (Viber would say).
+KEYBOARD_BUTTONS_GUESS = 24
 # A picture a person sends is fetched from Viber's URL; a meter photo needs far less.
 PHOTO_LIMIT_BYTES = 10 * 1024 * 1024
 IMAGE_FILE_EXTENSIONS = (".jpg", ".jpeg", ".png")
@@ -265,6 +269,11 @@ def keyboard_for(replies: list[Reply]) -> Keyboard:
                         payloads[button.label] = button.payload
                     phone = phone or button.request_phone
     keyboard.tracking = Tracking(payloads, phone)
+    if len(keyboard.buttons) > KEYBOARD_BUTTONS_GUESS:
+        log.warning(
+            "viber: a keyboard of %d buttons; if Viber refuses it (badData), page it",
+            len(keyboard.buttons),
+        )
     return keyboard
 
 
