@@ -130,17 +130,7 @@ async def _estimate(ctx: Context) -> None:
     try:
         evaluation = await estimate_reading(ctx.uow, account, values, ctx.now, ctx.rules.readings)
     except ReadingBelowPrevious as low:
-        _drop_zone(ctx, low.zone)
-        ctx.say(
-            ctx.t(
-                "reading.below_previous",
-                zone=ctx.t.zone(low.zone),
-                previous=ctx.t.number(low.previous),
-            )
-            + "\n"
-            + zone_prompt(ctx, low.zone, len(ctx.data["zones"])),
-            [[menu_button(ctx.t)]],
-        )
+        _ask_again_below_previous(ctx, low, [[menu_button(ctx.t)]])
         return
     except (ReadingTooLong, NoMeter):
         ctx.reset()
@@ -223,17 +213,7 @@ async def evaluate_and_store(ctx: Context, confirmed: bool) -> None:
         )
         return
     except ReadingBelowPrevious as low:
-        _drop_zone(ctx, low.zone)
-        ctx.say(
-            ctx.t(
-                "reading.below_previous",
-                zone=ctx.t.zone(low.zone),
-                previous=ctx.t.number(low.previous),
-            )
-            + "\n"
-            + zone_prompt(ctx, low.zone, len(ctx.data["zones"])),
-            retry,
-        )
+        _ask_again_below_previous(ctx, low, retry)
         return
     except ReadingTooLong as long:
         ctx.reset()
@@ -265,6 +245,21 @@ async def evaluate_and_store(ctx: Context, confirmed: bool) -> None:
     ctx.reset()
     head = ctx.t("reading.replaced") if evaluation.replaces else ctx.t("reading.accepted")
     ctx.say(head + "\n\n" + _summary(ctx, evaluation), main_menu(ctx.t))
+
+
+def _ask_again_below_previous(
+    ctx: Context, low: ReadingBelowPrevious, buttons: list[list[Button]]
+) -> None:
+    """Say which zone went below its previous value and ask for that zone again."""
+    _drop_zone(ctx, low.zone)
+    ctx.say(
+        ctx.t(
+            "reading.below_previous", zone=ctx.t.zone(low.zone), previous=ctx.t.number(low.previous)
+        )
+        + "\n"
+        + zone_prompt(ctx, low.zone, len(ctx.data["zones"])),
+        buttons,
+    )
 
 
 def _drop_zone(ctx: Context, zone: Zone) -> None:
