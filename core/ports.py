@@ -315,6 +315,104 @@ class AbstractPhotoRepository(abc.ABC):
         """Store the photo's record; its id."""
 
 
+class AbstractOutboxRepository(abc.ABC):
+    """The durable outbox of pushes: one row per (event, person), enqueued set-based.
+
+    Each enqueue picks the person's channel by the same rules (`core.delivery`): their
+    settings and topics, then the cheapest channel that can deliver now, then e-mail. An
+    existing (event, person) row is left as it is, so enqueueing twice sends once.
+    """
+
+    @abc.abstractmethod
+    async def enqueue_person(
+        self,
+        person_id: int,
+        event: str,
+        subject: str,
+        topic: str,
+        payload: dict,
+        now: datetime,
+        prefer: Channel | None = None,
+    ) -> bool:
+        """One push to one person; False when already queued or no channel may carry it."""
+
+    @abc.abstractmethod
+    async def enqueue_outage_targets(
+        self,
+        outage: Outage,
+        event: str,
+        topic: str,
+        payload: dict,
+        now: datetime,
+        exclude_told: bool = False,
+    ) -> int:
+        """One INSERT ... SELECT: a push to every person linked to an account the outage
+        targets (by group or address); `exclude_told` skips persons already told about it.
+        The number of rows queued."""
+
+    @abc.abstractmethod
+    async def enqueue_told(
+        self,
+        subject: str,
+        event: str,
+        topic: str,
+        payload: dict,
+        now: datetime,
+        outage: Outage | None = None,
+        still_targeted: bool | None = None,
+    ) -> int:
+        """A push to every person already told about `subject` (sent or being sent).
+
+        With `outage` and `still_targeted`, only those the outage's targets still (True)
+        or no longer (False) hit. The number of rows queued."""
+
+    @abc.abstractmethod
+    async def supersede_pending(self, subject: str, now: datetime) -> int:
+        """Withdraw the pushes of `subject` not yet handed to a platform; how many."""
+
+    @abc.abstractmethod
+    async def event_queued(self, event: str) -> bool:
+        """Whether any push of this event exists (a job's stage was done)."""
+
+    @abc.abstractmethod
+    async def enqueue_new_bills(
+        self, periods: Sequence[str], account_ids: Sequence[int] | None, now: datetime
+    ) -> int:
+        """A new-bill notice to each person linked to an account with a bill of one of
+        `periods` (only `account_ids` when given). The number queued."""
+
+    @abc.abstractmethod
+    async def enqueue_reading_reminders(
+        self, period: str, window_opens: datetime, payload: dict, now: datetime
+    ) -> int:
+        """A reminder to each person with a linked account (with a meter) that has no
+        reading submitted since `window_opens`. The number queued."""
+
+
+class AbstractOutageStore(abc.ABC):
+    """Outages as the operator publishes and changes them."""
+
+    @abc.abstractmethod
+    async def add(self, outage: Outage, external_id: str | None = None) -> Outage:
+        """Store a new outage with its targets; returned with its id."""
+
+    @abc.abstractmethod
+    async def get(self, outage_id: int) -> Outage | None:
+        """The outage, locked for the rest of the transaction (two changes apply in turn)."""
+
+    @abc.abstractmethod
+    async def by_external_id(self, dso_id: int, external_id: str) -> Outage | None:
+        """The outage the grid operator's system knows under `external_id`, locked."""
+
+    @abc.abstractmethod
+    async def save(self, outage: Outage) -> None:
+        """Store times, reason, flags and (replacing them) the targets."""
+
+    @abc.abstractmethod
+    async def planned_starting(self, after: datetime, until: datetime) -> Sequence[Outage]:
+        """Planned outages, not cancelled nor restored, starting in (after, until]."""
+
+
 class AbstractUnitOfWork(abc.ABC):
     """One transaction over all repositories: `async with uow: ...; await uow.commit()`.
 
@@ -335,6 +433,8 @@ class AbstractUnitOfWork(abc.ABC):
     payment_orders: AbstractPaymentOrderRepository
     photos: AbstractPhotoRepository
     operator: AbstractOperatorRepository
+    outbox: AbstractOutboxRepository
+    outage_store: AbstractOutageStore
 
     async def __aenter__(self) -> AbstractUnitOfWork:
         return self

@@ -7,6 +7,9 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
+from storage.importing import SqlAlchemyOperatorRepository
+from storage.outage_store import SqlAlchemyOutageStore
+from storage.outbox import SqlAlchemyOutboxRepository
 from storage.repositories import (
     SqlAlchemyAccountRepository,
     SqlAlchemyBillingRepository,
@@ -59,6 +62,9 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.dialogs = SqlAlchemyDialogRepository(session)
         self.payment_orders = SqlAlchemyPaymentOrderRepository(session)
         self.photos = SqlAlchemyPhotoRepository(session)
+        self.operator = SqlAlchemyOperatorRepository(session)
+        self.outbox = SqlAlchemyOutboxRepository(session)
+        self.outage_store = SqlAlchemyOutageStore(session)
         return self
 
     async def __aexit__(

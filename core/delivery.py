@@ -1,0 +1,144 @@
+"""Rules of push delivery, pure: which channel carries a push to a person, and when to retry.
+
+The same ranking is written twice: here for one person (re-routing after a failure, tests)
+and in storage's set-based INSERT ... SELECT for a broadcast. `tests/pushes` checks that
+both agree.
+
+Channel cost, cheapest first:
+- Telegram (and the console): free, any time.
+- Viber inside its 24-hour session (the person wrote in the last 24 h): free.
+- Messenger inside its 24-hour window: allowed and free.
+- Viber outside the session: allowed, but every message is billed.
+- Messenger outside the window: only for topics a message tag fits (ACCOUNT_UPDATE: a new
+  bill or a payment on the account); never for alerts or reminders.
+- E-mail: last, and only when the person chose it and gave an address.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from core.model import Channel, NotificationPrefs
+
+
+class Topic(StrEnum):
+    """What a push is about; the first four are the person's switchable topics."""
+
+    OUTAGES_PLANNED = "outages_planned"
+    OUTAGES_EMERGENCY = "outages_emergency"
+    NEW_BILLS = "new_bills"
+    READING_REMINDERS = "reading_reminders"
+    PAYMENTS = "payments"  # a confirmation of what they did: not switchable
+    ANSWERS = "answers"  # the call centre's answer to their request: not switchable
+
+
+SWITCHABLE = frozenset(
+    {Topic.OUTAGES_PLANNED, Topic.OUTAGES_EMERGENCY, Topic.NEW_BILLS, Topic.READING_REMINDERS}
+)
+ACCOUNT_UPDATE_TOPICS = frozenset({Topic.NEW_BILLS, Topic.PAYMENTS})
+"""Topics Messenger's ACCOUNT_UPDATE tag may carry past the 24-hour window."""
+
+MESSENGERS = (Channel.TELEGRAM, Channel.VIBER, Channel.MESSENGER, Channel.CONSOLE)
+SESSION = timedelta(hours=24)
+
+# Ranks; storage's SQL uses the same numbers.
+RANK_FREE = 0
+RANK_IN_SESSION = 1
+RANK_BILLED = 2
+RANK_TAGGED = 3
+RANK_EMAIL = 4
+
+
+def wants(prefs: NotificationPrefs | None, topic: Topic | str) -> bool:
+    """Whether the person wants pushes of this topic (no settings yet: every topic)."""
+    topic = Topic(topic)
+    if prefs is None or topic not in SWITCHABLE:
+        return True
+    return bool(getattr(prefs, topic.value))
+
+
+def allowed_channels(prefs: NotificationPrefs | None) -> frozenset[Channel]:
+    """Channels the person lets us push to: their choice, or every messenger they use.
+
+    Without settings e-mail is off: an address given for a receipt is no consent to alerts.
+    """
+    if prefs is None:
+        return frozenset(MESSENGERS)
+    # The console is the operator's and the demo's terminal; it follows the messengers.
+    chosen = set(prefs.channels)
+    if chosen & {Channel.TELEGRAM, Channel.VIBER, Channel.MESSENGER}:
+        chosen.add(Channel.CONSOLE)
+    return frozenset(chosen)
+
+
+def rank(
+    channel: Channel, topic: Topic | str, last_inbound: datetime | None, now: datetime
+) -> int | None:
+    """The cost rank of pushing `topic` on `channel` now; None when the channel may not."""
+    inside = last_inbound is not None and now - last_inbound < SESSION
+    if channel in (Channel.TELEGRAM, Channel.CONSOLE):
+        return RANK_FREE
+    if channel == Channel.VIBER:
+        return RANK_IN_SESSION if inside else RANK_BILLED
+    if channel == Channel.MESSENGER:
+        if inside:
+            return RANK_IN_SESSION
+        return RANK_TAGGED if Topic(topic) in ACCOUNT_UPDATE_TOPICS else None
+    if channel == Channel.EMAIL:
+        return RANK_EMAIL
+    return None
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way to reach a person: a messenger identity, or e-mail (identity_id None)."""
+
+    channel: Channel
+    identity_id: int | None
+    last_inbound: datetime | None = None
+    reachable: bool = True
+
+
+def choose_route(
+    routes: Iterable[Route],
+    prefs: NotificationPrefs | None,
+    topic: Topic | str,
+    now: datetime,
+    exclude: Iterable[Channel] = (),
+) -> Route | None:
+    """The cheapest route allowed for this push now, or None (opted out, nothing left)."""
+    if not wants(prefs, topic):
+        return None
+    allowed = allowed_channels(prefs) - set(exclude)
+    best: tuple[int, int, Route] | None = None
+    for route in routes:
+        if not route.reachable or route.channel not in allowed:
+            continue
+        cost = rank(route.channel, topic, route.last_inbound, now)
+        if cost is None:
+            continue
+        key = (cost, route.identity_id or 0, route)
+        if best is None or key[:2] < best[:2]:
+            best = key
+    return best[2] if best else None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Network errors back off exponentially up to a cap; a platform's 429 says how long."""
+
+    base_seconds: float = 2.0
+    cap_seconds: float = 300.0
+    max_attempts: int = 8
+
+    def delay(self, attempt: int, retry_after: float = 0.0) -> float:
+        """Seconds to wait before attempt `attempt + 1` (attempt counts from 1)."""
+        backoff = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempt - 1))
+        return max(backoff if retry_after <= 0 else 0.0, retry_after)
+
+    def gives_up(self, attempt: int) -> bool:
+        """After this many failed attempts the push is recorded as failed."""
+        return attempt >= self.max_attempts

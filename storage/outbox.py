@@ -1,0 +1,705 @@
+"""The outbox in SQL: set-based enqueueing with channel choice, and claims for delivery.
+
+Enqueueing is one `INSERT ... SELECT ... ON CONFLICT (dedup_key) DO NOTHING` per event:
+recipients come from a subquery (accounts an outage targets, persons already told, ...),
+each person's route is picked with a window function (`ROW_NUMBER() OVER (PARTITION BY
+person ORDER BY rank)`) using the ranks of `core.delivery`. No Python loop over people.
+
+Delivery claims rows per channel (`OutboxQueue`): on PostgreSQL under a per-channel
+transaction advisory lock, which also makes the per-channel rate limit hold across
+processes (the number of rows claimed in the last second is counted under the lock), and
+with `FOR UPDATE SKIP LOCKED`. Row life: pending → claimed → sending → sent | pending
+(retry) | failed | undeliverable; pending → superseded (an outage changed). A claimed row
+whose worker died goes back to pending; a row that was `sending` when its worker died
+becomes `uncertain` and is not sent again (it may have reached the person).
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    cast,
+    exists,
+    false,
+    func,
+    literal,
+    not_,
+    null,
+    or_,
+    select,
+    text,
+    true,
+    union_all,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.sql import ColumnElement, Select
+
+from core.delivery import (
+    ACCOUNT_UPDATE_TOPICS,
+    RANK_BILLED,
+    RANK_EMAIL,
+    RANK_FREE,
+    RANK_IN_SESSION,
+    RANK_TAGGED,
+    SESSION,
+    SWITCHABLE,
+    Topic,
+)
+from core.model import Channel, Outage
+from core.outages import building_range
+from core.ports import AbstractOutboxRepository
+from storage.addresses import settlement_key, street_key
+from storage.orm import (
+    AccountLinkRow,
+    AccountRow,
+    BillRow,
+    ChannelIdentityRow,
+    DialogStateRow,
+    MeterRow,
+    NotificationPrefsRow,
+    PersonRow,
+    SubmittedReadingRow,
+    UtcDateTime,
+)
+from storage.repositories import dialect_insert
+
+# The outbox as migration 0003 left it (storage.orm's OutboxRow predates these columns).
+_metadata = MetaData()
+outbox = Table(
+    "outbox",
+    _metadata,
+    Column("id", Integer, primary_key=True),
+    Column("dedup_key", String(200), nullable=False, unique=True),
+    Column("identity_id", Integer),
+    Column("person_id", Integer),
+    Column("channel", String(20), nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime()),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("sent_at", UtcDateTime()),
+    Column("last_error", Text),
+    Column("event", String(160)),
+    Column("subject", String(80)),
+    Column("topic", String(40)),
+    Column("claimed_at", UtcDateTime()),
+    Column("claimed_by", String(80)),
+)
+
+PENDING = "pending"
+CLAIMED = "claimed"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+UNDELIVERABLE = "undeliverable"
+SUPERSEDED = "superseded"
+UNCERTAIN = "uncertain"
+TOLD = (CLAIMED, SENDING, SENT, UNCERTAIN)
+"""Statuses of a push that reached (or may have reached) the person."""
+
+_accounts = AccountRow.__table__
+_links = AccountLinkRow.__table__
+_identities = ChannelIdentityRow.__table__
+_prefs = NotificationPrefsRow.__table__
+_persons = PersonRow.__table__
+_dialogs = DialogStateRow.__table__
+_bills = BillRow.__table__
+_meters = MeterRow.__table__
+_readings = SubmittedReadingRow.__table__
+
+_MESSENGERS = (Channel.TELEGRAM.value, Channel.VIBER.value, Channel.MESSENGER.value)
+
+
+def _chose(channel: str | ColumnElement[Any]) -> ColumnElement[bool]:
+    """The person's settings list the channel (JSON list text, e.g. '["telegram"]')."""
+    as_text = cast(_prefs.c.channels, String)
+    if isinstance(channel, str):
+        return as_text.like(f'%"{channel}"%')
+    return as_text.like(literal('%"', String) + channel + literal('"%', String))
+
+
+def _wants(topic: str) -> ColumnElement[bool]:
+    if Topic(topic) not in SWITCHABLE:
+        return true()
+    return func.coalesce(_prefs.c[topic], true()) == true()
+
+
+def _routes(
+    recipients: Select[Any], topic: str, now: datetime, prefer: Channel | None = None
+) -> Select[Any]:
+    """(person_id, ref, identity_id, channel) of the best route per (person, ref).
+
+    `recipients` yields columns person_id and ref (a string added to the event, "" for
+    one push per person).
+    """
+    r = recipients.subquery("r")
+    inside = _dialogs.c.updated_at > now - SESSION
+    rank_whens: list[tuple[ColumnElement[bool], int]] = []
+    if prefer is not None:
+        rank_whens.append((_identities.c.channel == prefer.value, -1))
+    rank_whens += [
+        (_identities.c.channel.in_((Channel.TELEGRAM.value, Channel.CONSOLE.value)), RANK_FREE),
+        (and_(_identities.c.channel.in_(_MESSENGERS[1:]), inside), RANK_IN_SESSION),
+        (_identities.c.channel == Channel.VIBER.value, RANK_BILLED),
+    ]
+    if Topic(topic) in ACCOUNT_UPDATE_TOPICS:
+        rank_whens.append((_identities.c.channel == Channel.MESSENGER.value, RANK_TAGGED))
+    rank = case(*rank_whens, else_=null())
+    any_messenger = or_(*(_chose(name) for name in _MESSENGERS))
+    allowed = or_(
+        and_(_prefs.c.person_id.is_(None), _identities.c.channel != Channel.EMAIL.value),
+        _chose(_identities.c.channel),
+        and_(_identities.c.channel == Channel.CONSOLE.value, any_messenger),
+    )
+    messengers = (
+        select(
+            r.c.person_id,
+            r.c.ref,
+            _identities.c.id.label("identity_id"),
+            _identities.c.channel,
+            rank.label("rank"),
+        )
+        .select_from(r)
+        .join(_identities, _identities.c.person_id == r.c.person_id)
+        .outerjoin(_prefs, _prefs.c.person_id == r.c.person_id)
+        .outerjoin(
+            _dialogs,
+            and_(
+                _dialogs.c.channel == _identities.c.channel,
+                _dialogs.c.user_id == _identities.c.external_id,
+            ),
+        )
+        .where(_identities.c.reachable == true(), allowed, _wants(topic), rank.is_not(None))
+    )
+    email_rank = -1 if prefer == Channel.EMAIL else RANK_EMAIL
+    emails = (
+        select(
+            r.c.person_id,
+            r.c.ref,
+            cast(null(), Integer).label("identity_id"),
+            literal(Channel.EMAIL.value, String(20)).label("channel"),
+            literal(email_rank, Integer).label("rank"),
+        )
+        .select_from(r)
+        .join(_persons, _persons.c.id == r.c.person_id)
+        .join(_prefs, _prefs.c.person_id == r.c.person_id)
+        .where(
+            _persons.c.email.is_not(None),
+            _persons.c.deleted_at.is_(None),
+            _chose(Channel.EMAIL.value),
+            _wants(topic),
+        )
+    )
+    candidates = union_all(messengers, emails).subquery("c")
+    ranked = select(
+        candidates.c.person_id,
+        candidates.c.ref,
+        candidates.c.identity_id,
+        candidates.c.channel,
+        func.row_number()
+        .over(
+            partition_by=(candidates.c.person_id, candidates.c.ref),
+            order_by=(candidates.c.rank, candidates.c.identity_id),
+        )
+        .label("rn"),
+    ).subquery("ranked")
+    return select(ranked.c.person_id, ranked.c.ref, ranked.c.identity_id, ranked.c.channel).where(
+        ranked.c.rn == 1
+    )
+
+
+def target_predicate(outage: Outage, settlements: Sequence[str]) -> ColumnElement[bool]:
+    """Accounts an outage targets, as SQL over `accounts`.
+
+    `settlements` are the distinct settlement spellings of the DSO's accounts: the ones
+    whose normalised key equals a target's are matched by equality (SQLite cannot
+    case-fold Cyrillic in SQL, so keys are compared in Python on this short list).
+    """
+    groups = sorted({t.outage_group for t in outage.targets if t.outage_group})
+    clauses: list[ColumnElement[bool]] = []
+    if groups:
+        clauses.append(_accounts.c.outage_group.in_(groups))
+    for target in outage.targets:
+        if not target.street:
+            continue
+        parts: list[ColumnElement[bool]] = [_accounts.c.street_key == street_key(target.street)]
+        if target.settlement:
+            wanted = settlement_key(target.settlement)
+            spellings = [name for name in settlements if settlement_key(name) == wanted]
+            parts.append(_accounts.c.settlement.in_(spellings) if spellings else false())
+        if target.buildings:
+            parts.append(or_(*(_building_clause(spec) for spec in target.buildings)))
+        clauses.append(and_(*parts))
+    return or_(*clauses) if clauses else false()
+
+
+def _building_clause(spec: str) -> ColumnElement[bool]:
+    bounds = building_range(spec)
+    if bounds is not None:
+        # A range covers buildings whose leading number is in it ("7б" is in "1-15").
+        # Regular expressions differ per dialect, so each number is matched as a prefix
+        # not followed by another digit; ranges on one street are short.
+        numbers = [str(n) for n in range(bounds[0], min(bounds[1], bounds[0] + 999) + 1)]
+        building = _accounts.c.building
+        return or_(
+            building.in_(numbers),
+            *(
+                and_(building.like(f"{n}%"), not_(_digit_follows(building, len(n))))
+                for n in numbers
+            ),
+        )
+    variants = {spec.strip(), spec.strip().lower(), spec.strip().upper()}
+    variants |= {v.replace(" ", "") for v in variants}
+    return _accounts.c.building.in_(sorted(variants))
+
+
+def _digit_follows(building: ColumnElement[Any], length: int) -> ColumnElement[bool]:
+    next_char = func.substr(building, length + 1, 1)
+    return next_char.in_([str(d) for d in range(10)])
+
+
+class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
+    """The outbox port on the unit of work's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _insert(
+        self,
+        routes: Select[Any],
+        event: str,
+        subject: str,
+        topic: str,
+        payload: dict,
+        now: datetime,
+    ) -> int:
+        r = routes.subquery("best")
+        event_expr = literal(event, String(160)) + r.c.ref
+        rows = select(
+            event_expr + literal("|p", String(4)) + cast(r.c.person_id, String),
+            r.c.identity_id,
+            r.c.person_id,
+            r.c.channel,
+            literal(payload, JSON),
+            literal(PENDING, String(20)),
+            literal(0, Integer),
+            literal(now, UtcDateTime()),
+            event_expr,
+            literal(subject, String(80)),
+            literal(topic, String(40)),
+        ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
+        statement = (
+            dialect_insert(self.session, outbox)
+            .from_select(
+                [
+                    "dedup_key",
+                    "identity_id",
+                    "person_id",
+                    "channel",
+                    "payload",
+                    "status",
+                    "attempts",
+                    "created_at",
+                    "event",
+                    "subject",
+                    "topic",
+                ],
+                rows,
+            )
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+        )
+        result = await self.session.execute(statement)
+        return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+    async def enqueue_person(
+        self,
+        person_id: int,
+        event: str,
+        subject: str,
+        topic: str,
+        payload: dict,
+        now: datetime,
+        prefer: Channel | None = None,
+    ) -> bool:
+        recipients = select(
+            literal(person_id, Integer).label("person_id"), literal("", String).label("ref")
+        )
+        routes = _routes(recipients, topic, now, prefer)
+        return await self._insert(routes, event, subject, topic, payload, now) > 0
+
+    async def _settlements(self, dso_id: int) -> list[str]:
+        rows = await self.session.scalars(
+            select(_accounts.c.settlement).where(_accounts.c.dso_id == dso_id).distinct()
+        )
+        return list(rows)
+
+    async def _targeted_persons(self, outage: Outage) -> Select[Any]:
+        settlements = (
+            await self._settlements(outage.dso_id)
+            if any(t.settlement for t in outage.targets)
+            else []
+        )
+        return (
+            select(_links.c.person_id)
+            .join(_accounts, _accounts.c.id == _links.c.account_id)
+            .where(_accounts.c.dso_id == outage.dso_id, target_predicate(outage, settlements))
+        )
+
+    async def enqueue_outage_targets(
+        self,
+        outage: Outage,
+        event: str,
+        topic: str,
+        payload: dict,
+        now: datetime,
+        exclude_told: bool = False,
+    ) -> int:
+        subject = f"outage:{outage.id}"
+        persons = await self._targeted_persons(outage)
+        if exclude_told:
+            persons = persons.where(_links.c.person_id.not_in(self._told(subject)))
+        recipients = select(
+            persons.subquery("p").c.person_id, literal("", String).label("ref")
+        ).distinct()
+        routes = _routes(recipients, topic, now)
+        return await self._insert(routes, event, subject, topic, payload, now)
+
+    @staticmethod
+    def _told(subject: str) -> Select[Any]:
+        return select(outbox.c.person_id).where(
+            outbox.c.subject == subject, outbox.c.status.in_(TOLD)
+        )
+
+    async def enqueue_told(
+        self,
+        subject: str,
+        event: str,
+        topic: str,
+        payload: dict,
+        now: datetime,
+        outage: Outage | None = None,
+        still_targeted: bool | None = None,
+    ) -> int:
+        told = self._told(subject).where(outbox.c.person_id.is_not(None))
+        if outage is not None and still_targeted is not None:
+            targeted = (await self._targeted_persons(outage)).subquery("t")
+            in_targets = outbox.c.person_id.in_(select(targeted.c.person_id))
+            told = told.where(in_targets if still_targeted else not_(in_targets))
+        told_sub = told.subquery("told")
+        recipients = select(told_sub.c.person_id, literal("", String).label("ref")).distinct()
+        # Topic settings do not silence a follow-up: whoever was told hears how it ended.
+        routes = _routes(recipients, Topic.ANSWERS.value, now)
+        return await self._insert(routes, event, subject, topic, payload, now)
+
+    async def supersede_pending(self, subject: str, now: datetime) -> int:
+        result = await self.session.execute(
+            update(outbox)
+            .where(outbox.c.subject == subject, outbox.c.status == PENDING)
+            .values(status=SUPERSEDED, last_error="superseded by a change")
+        )
+        return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+
+    async def event_queued(self, event: str) -> bool:
+        found = await self.session.scalar(
+            select(outbox.c.id).where(outbox.c.event == event).limit(1)
+        )
+        return found is not None
+
+    async def enqueue_new_bills(
+        self, periods: Sequence[str], account_ids: Sequence[int] | None, now: datetime
+    ) -> int:
+        queued = 0
+        for period in periods:
+            condition = _bills.c.period == period
+            if account_ids is not None:
+                condition = and_(condition, _bills.c.account_id.in_(list(account_ids)))
+            recipients = (
+                select(
+                    _links.c.person_id,
+                    (literal(":", String) + cast(_bills.c.account_id, String)).label("ref"),
+                )
+                .join(_bills, _bills.c.account_id == _links.c.account_id)
+                .where(condition)
+            )
+            routes = _routes(recipients, Topic.NEW_BILLS.value, now)
+            queued += await self._insert(
+                routes,
+                f"bill:{period}",
+                f"bill:{period}",
+                Topic.NEW_BILLS.value,
+                {"kind": "bill.new", "period": period},
+                now,
+            )
+        return queued
+
+    async def enqueue_reading_reminders(
+        self, period: str, window_opens: datetime, payload: dict, now: datetime
+    ) -> int:
+        has_reading = exists(
+            select(_readings.c.id).where(
+                _readings.c.account_id == _links.c.account_id,
+                _readings.c.taken_at >= window_opens,
+            )
+        )
+        has_meter = exists(
+            select(_meters.c.id).where(
+                _meters.c.account_id == _links.c.account_id, _meters.c.removed_on.is_(None)
+            )
+        )
+        recipients = (
+            select(_links.c.person_id, literal("", String).label("ref"))
+            .where(has_meter, not_(has_reading))
+            .distinct()
+        )
+        routes = _routes(recipients, Topic.READING_REMINDERS.value, now)
+        event = f"reading:{period}"
+        return await self._insert(routes, event, event, Topic.READING_REMINDERS.value, payload, now)
+
+
+# --- delivery side ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimedPush:
+    """A row a worker holds, with what it needs to render and send it."""
+
+    id: int
+    person_id: int | None
+    identity_id: int | None
+    channel: Channel
+    external_id: str | None
+    email: str | None
+    locale: str | None
+    payload: dict
+    topic: str
+    event: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one claimed push."""
+
+    id: int
+    status: str  # SENT, PENDING (retry), FAILED, UNDELIVERABLE
+    error: str | None = None
+    next_attempt_at: datetime | None = None
+    identity_id: int | None = None  # a new route (re-routed after UNREACHABLE)
+    channel: Channel | None = None
+
+
+def _lock_key(channel: Channel) -> int:
+    # A stable 31-bit key per channel for pg_advisory_xact_lock.
+    return 0x6B61_0000 + zlib.crc32(channel.value.encode()) % 0xFFFF
+
+
+class OutboxQueue:
+    """Claims, marks and finishes outbox rows for delivery workers (own short transactions).
+
+    `limit_per_second` is enforced across processes on PostgreSQL (claims counted under a
+    per-channel advisory lock); on SQLite there is one process and its write lock.
+    """
+
+    def __init__(self, engine: AsyncEngine, worker_id: str) -> None:
+        self.engine = engine
+        self.worker_id = worker_id
+        self.dialect = engine.dialect.name
+
+    async def claim(
+        self, channel: Channel, batch: int, limit_per_second: float, now: datetime
+    ) -> tuple[list[ClaimedPush], float]:
+        """Up to `batch` due rows of a channel within its rate; (rows, seconds to wait when
+        the rate is used up)."""
+        async with self.engine.begin() as connection:
+            if self.dialect == "postgresql":
+                await connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(channel)}
+                )
+            window_start = now - timedelta(seconds=1)
+            recent = await connection.execute(
+                select(func.count(), func.min(outbox.c.claimed_at)).where(
+                    outbox.c.channel == channel.value, outbox.c.claimed_at > window_start
+                )
+            )
+            used, oldest = recent.one()
+            room = int(limit_per_second) - int(used)
+            if room <= 0:
+                wait = ((oldest or now) + timedelta(seconds=1) - now).total_seconds()
+                return [], max(wait, 0.005)
+            due = (
+                select(outbox.c.id)
+                .where(
+                    outbox.c.channel == channel.value,
+                    outbox.c.status == PENDING,
+                    or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
+                )
+                .order_by(outbox.c.id)
+                .limit(min(batch, room))
+            )
+            if self.dialect == "postgresql":
+                due = due.with_for_update(skip_locked=True)
+            ids = list(await connection.scalars(due))
+            if not ids:
+                return [], 0.0
+            await connection.execute(
+                update(outbox)
+                .where(outbox.c.id.in_(ids))
+                .values(
+                    status=CLAIMED,
+                    claimed_at=now,
+                    claimed_by=self.worker_id,
+                    attempts=outbox.c.attempts + 1,
+                )
+            )
+            rows = await connection.execute(
+                select(
+                    outbox.c.id,
+                    outbox.c.person_id,
+                    outbox.c.identity_id,
+                    outbox.c.channel,
+                    _identities.c.external_id,
+                    _persons.c.email,
+                    _persons.c.locale,
+                    outbox.c.payload,
+                    outbox.c.topic,
+                    outbox.c.event,
+                    outbox.c.attempts,
+                )
+                .select_from(outbox)
+                .outerjoin(_identities, _identities.c.id == outbox.c.identity_id)
+                .outerjoin(_persons, _persons.c.id == outbox.c.person_id)
+                .where(outbox.c.id.in_(ids))
+                .order_by(outbox.c.id)
+            )
+            claimed = [
+                ClaimedPush(
+                    id=row.id,
+                    person_id=row.person_id,
+                    identity_id=row.identity_id,
+                    channel=Channel(row.channel),
+                    external_id=row.external_id,
+                    email=row.email,
+                    locale=row.locale,
+                    payload=row.payload
+                    if isinstance(row.payload, dict)
+                    else json.loads(row.payload),
+                    topic=row.topic or "",
+                    event=row.event or "",
+                    attempts=row.attempts,
+                )
+                for row in rows
+            ]
+        return claimed, 0.0
+
+    async def mark_sending(self, ids: Sequence[int]) -> set[int]:
+        """Right before the platform calls: from here a crash leaves them `uncertain`.
+        The ids still claimed by this worker (a change may have withdrawn none: claimed
+        rows are never superseded, so this is all of them unless recovered meanwhile)."""
+        if not ids:
+            return set()
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                update(outbox)
+                .where(
+                    outbox.c.id.in_(list(ids)),
+                    outbox.c.status == CLAIMED,
+                    outbox.c.claimed_by == self.worker_id,
+                )
+                .values(status=SENDING)
+                .returning(outbox.c.id)
+            )
+            return set(result.scalars())
+
+    async def finish(self, outcomes: Sequence[Outcome], now: datetime) -> None:
+        """Record what became of pushes, in one transaction."""
+        if not outcomes:
+            return
+        async with self.engine.begin() as connection:
+            sent = [o.id for o in outcomes if o.status == SENT]
+            if sent:
+                await connection.execute(
+                    update(outbox)
+                    .where(outbox.c.id.in_(sent))
+                    .values(status=SENT, sent_at=now, last_error=None)
+                )
+            for outcome in outcomes:
+                if outcome.status == SENT:
+                    continue
+                values: dict[str, Any] = {
+                    "status": outcome.status,
+                    "last_error": (outcome.error or "")[:1000],
+                    "next_attempt_at": outcome.next_attempt_at,
+                }
+                if outcome.channel is not None:
+                    values["channel"] = outcome.channel.value
+                    values["identity_id"] = outcome.identity_id
+                await connection.execute(
+                    update(outbox).where(outbox.c.id == outcome.id).values(**values)
+                )
+
+    async def recover(self, stale_before: datetime) -> tuple[int, int]:
+        """Rows of dead workers: claimed → pending again; sending → uncertain (never sent
+        twice). (re-queued, uncertain)."""
+        async with self.engine.begin() as connection:
+            requeued = await connection.execute(
+                update(outbox)
+                .where(outbox.c.status == CLAIMED, outbox.c.claimed_at < stale_before)
+                .values(status=PENDING, claimed_by=None)
+            )
+            uncertain = await connection.execute(
+                update(outbox)
+                .where(outbox.c.status == SENDING, outbox.c.claimed_at < stale_before)
+                .values(status=UNCERTAIN, last_error="worker died while sending")
+            )
+        return max(requeued.rowcount or 0, 0), max(uncertain.rowcount or 0, 0)
+
+    async def routes_of(self, person_id: int) -> list[tuple[int, Channel, str, bool, Any]]:
+        """(identity id, channel, external id, reachable, last inbound) of a person."""
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(
+                select(
+                    _identities.c.id,
+                    _identities.c.channel,
+                    _identities.c.external_id,
+                    _identities.c.reachable,
+                    _dialogs.c.updated_at,
+                )
+                .select_from(_identities)
+                .outerjoin(
+                    _dialogs,
+                    and_(
+                        _dialogs.c.channel == _identities.c.channel,
+                        _dialogs.c.user_id == _identities.c.external_id,
+                    ),
+                )
+                .where(_identities.c.person_id == person_id)
+            )
+            return [
+                (row.id, Channel(row.channel), row.external_id, row.reachable, row.updated_at)
+                for row in rows
+            ]
+
+    async def counts(self) -> dict[str, int]:
+        """Rows per status (metrics, tests, the benchmark)."""
+        async with self.engine.connect() as connection:
+            rows = await connection.execute(
+                select(outbox.c.status, func.count()).group_by(outbox.c.status)
+            )
+            return {status: count for status, count in rows}
