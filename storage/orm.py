@@ -516,16 +516,33 @@ class OutageTargetRow(Base):
 
 
 class OutboxRow(Base):
-    """A notification waiting for (or done with) delivery; dedup_key makes enqueueing safe."""
+    """A notification waiting for (or done with) delivery; dedup_key makes enqueueing safe.
+
+    One row per (event, person); e-mail rows have no identity. storage/outbox.py works on
+    it (migration 0003 added person, event, subject, topic and the claim columns).
+    """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index(None, "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "subject", "status"),
+        Index(None, "channel", "status", "next_attempt_at"),
+        Index(None, "channel", "claimed_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
-    identity_id: Mapped[int] = mapped_column(
+    identity_id: Mapped[int | None] = mapped_column(
         ForeignKey("channel_identities.id", ondelete="CASCADE"), index=True
     )
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
+    event: Mapped[str | None] = mapped_column(String(160), index=True)
+    subject: Mapped[str | None] = mapped_column(String(80))
+    topic: Mapped[str | None] = mapped_column(String(40))
+    claimed_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(80))
     channel: Mapped[str] = mapped_column(String(20))
     payload: Mapped[dict[str, Any]]
     status: Mapped[str] = mapped_column(String(20))
