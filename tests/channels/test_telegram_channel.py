@@ -41,7 +41,7 @@ async def test_start_registers_commands_in_both_languages_and_the_webhook(tg: Ha
     (webhook,) = tg.fake.calls_of("setWebhook")
     assert webhook.params["url"] == "https://kabinet.example/webhook/telegram"
     assert webhook.params["secret_token"] == "test-secret_123"
-    assert webhook.params["allowed_updates"] == ["message", "callback_query"]
+    assert webhook.params["allowed_updates"] == ["message", "callback_query", "my_chat_member"]
 
 
 async def test_build_channels_turns_telegram_on_only_with_a_token(sqlite_demo_url: str) -> None:
@@ -352,6 +352,26 @@ async def test_a_blocked_bot_marks_the_person_unreachable(tg: Harness) -> None:
     async with tg.app.uow_factory() as uow:
         identity = await uow.persons.identity(Channel.TELEGRAM, str(user.user_id))
     assert identity is not None and identity.reachable is True
+
+
+async def test_blocking_the_bot_is_learned_from_my_chat_member(tg: Harness) -> None:
+    user = tg.user()
+    await user.say("/start")
+    member = {"user": {"id": 42, "is_bot": True, "first_name": "Kabinet"}}
+    update = {
+        "update_id": next_update_id(),
+        "my_chat_member": {
+            "chat": {"id": user.user_id, "type": "private"},
+            "from": {"id": user.user_id, "is_bot": False, "first_name": "Іван"},
+            "date": 1764400000,
+            "old_chat_member": {**member, "status": "member"},
+            "new_chat_member": {**member, "status": "kicked", "until_date": 0},
+        },
+    }
+    assert await tg.post(update) == 200
+    async with tg.app.uow_factory() as uow:
+        identity = await uow.persons.identity(Channel.TELEGRAM, str(user.user_id))
+    assert identity is not None and identity.reachable is False
 
 
 async def test_pushes_to_a_bad_user_id_fail_cleanly(tg: Harness) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 import aiohttp
 from aiogram import Bot, Dispatcher
 from aiogram.client.telegram import TelegramAPIServer
-from aiogram.enums import ChatAction
+from aiogram.enums import ChatAction, ChatMemberStatus, ChatType
 from aiogram.exceptions import (
     TelegramAPIError,
     TelegramEntityTooLarge,
@@ -38,7 +38,14 @@ from aiogram.methods import (
     SetWebhook,
 )
 from aiogram.methods.base import TelegramMethod
-from aiogram.types import BotCommand, BotCommandScopeDefault, CallbackQuery, Message, Update
+from aiogram.types import (
+    BotCommand,
+    BotCommandScopeDefault,
+    CallbackQuery,
+    ChatMemberUpdated,
+    Message,
+    Update,
+)
 from aiohttp import web
 from pydantic import ValidationError
 
@@ -57,7 +64,8 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhook/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
-ALLOWED_UPDATES = ["message", "callback_query"]
+# my_chat_member tells at once when a person blocks the bot (status "kicked").
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 COMMANDS = ("start", "menu", "readings", "balance", "pay", "outages", "settings", "help")
 
 # Telegram waits for the webhook's answer and re-sends an update it got no 200 for. We
@@ -145,6 +153,7 @@ class TelegramChannel(ChannelAdapter):
         self.dispatcher = Dispatcher(disable_fsm=True)
         self.dispatcher.message.register(self._on_message)
         self.dispatcher.callback_query.register(self._on_callback)
+        self.dispatcher.my_chat_member.register(self._on_membership)
         self._last_message: _Remembered = _Remembered()
         self._keyboards: _Remembered = _Remembered()  # labels → payloads, for the next input
         self._keyboard_shown: _Remembered = _Remembered()  # chats showing a reply keyboard
@@ -306,6 +315,13 @@ class TelegramChannel(ChannelAdapter):
                 await self._turn(inbound, edit_message_id=_message_id(callback_query))
         finally:
             await answer
+
+    async def _on_membership(self, my_chat_member: ChatMemberUpdated) -> None:
+        """A person blocked the bot: no pushes until they write again (the dialog's rule)."""
+        if my_chat_member.chat.type == ChatType.PRIVATE and (
+            my_chat_member.new_chat_member.status == ChatMemberStatus.KICKED
+        ):
+            await self._mark_unreachable(self.channel, str(my_chat_member.from_user.id))
 
     async def _answer(self, callback_id: str) -> None:
         try:
