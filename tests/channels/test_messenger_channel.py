@@ -367,3 +367,17 @@ async def test_graph_errors_map_to_delivery_results(fb: MessengerHarness) -> Non
     gone = await fb.channel.send(user.psid, [Reply("x")])
     assert gone.status == DeliveryStatus.UNREACHABLE
     assert await reachable(fb, user.psid) is False
+
+
+async def test_a_forgotten_more_page_shows_the_menu(fb: MessengerHarness) -> None:
+    user = fb.user()  # no pages remembered for them, as after a restart
+    await user.post(page_event(text_message(user.psid, "Ще ▶", quick="~more")))
+    assert fb.events[-1].payload == "menu"
+
+
+async def test_an_m_me_referral_in_an_open_thread_starts_over(fb: MessengerHarness) -> None:
+    user = fb.user()
+    referral = messaging(user.psid, referral={"ref": "campaign", "source": "SHORTLINK"})
+    assert "згода" in await user.post(page_event(referral))
+    assert fb.events[-1].payload == "start"
+    assert (await fb.post({"object": "instagram", "entry": []})).status == 200

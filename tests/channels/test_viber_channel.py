@@ -341,3 +341,12 @@ def test_media_expiry_and_bounds() -> None:
     store.put(Attachment("b.png", b"2", "image/png"))
     store.put(Attachment("c.png", b"3", "image/png"))
     assert store.get(a) == (404, None)  # evicted: at most two kept
+
+
+async def test_the_welcome_speaks_the_persons_language(vb: ViberHarness) -> None:
+    from tests.channels.fake_viber import conversation_started
+
+    response = await vb.post(conversation_started("vbEN==", language="en-GB"))
+    welcome = await response.json()
+    assert "Welcome" in welcome["text"] or "Hello" in welcome["text"]
+    assert "Balance" in [b["Text"] for b in welcome["keyboard"]["Buttons"]]
