@@ -20,7 +20,7 @@ import base64
 import binascii
 import dataclasses
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -244,12 +244,23 @@ def _text(row: Mapping[str, Any], name: str, *, required: bool = True, limit: in
         return ""
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise BadValue("must be text")
-    text = str(value).strip()
+    text = clean_text(str(value))
     if required and not text:
         raise BadValue("required")
     if len(text) > limit:
         raise BadValue(f"longer than {limit} characters")
     return text
+
+
+def clean_text(text: str) -> str:
+    """Trimmed text that a database can store: no NUL characters, valid Unicode."""
+    if "\x00" in text:
+        raise BadValue("contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadValue("not valid Unicode text") from None
+    return text.strip()
 
 
 def _optional(row: Mapping[str, Any], name: str) -> bool:
@@ -629,6 +640,14 @@ def natural_key(record: Record) -> tuple[object, ...]:
     raise TypeError(record)
 
 
+@dataclass(frozen=True)
+class Unreadable:
+    """A row the file format could not split into fields (e.g. a CSV line with too many
+    cells); it is reported with `reason` like any other bad row."""
+
+    reason: str
+
+
 @dataclass
 class ParsedBatch:
     """Good records and the problems of the bad rows, in line order."""
@@ -644,7 +663,7 @@ class ParsedBatch:
 
 
 def parse_rows(
-    kind: ImportKind, rows: Iterable[tuple[int, Mapping[str, Any]]], zone: tzinfo
+    kind: ImportKind, rows: Iterable[tuple[int, Mapping[str, Any] | Unreadable]], zone: tzinfo
 ) -> ParsedBatch:
     """Check every row of a batch by the field rules of `kind` (no database needed).
 
@@ -656,10 +675,15 @@ def parse_rows(
     first_line: dict[tuple[object, ...], int] = {}
     for line, data in rows:
         batch.received += 1
+        if isinstance(data, Unreadable):
+            batch.problems.append(RowProblem(line, None, data.reason))
+            continue
         if not isinstance(data, Mapping):
             batch.problems.append(RowProblem(line, None, "must be an object of fields"))
             continue
         row = _Row(line, data)
+        unknown = sorted(str(name) for name in data if name not in FIELDS[kind])
+        row.problems.extend(RowProblem(line, name[:100], "unknown field") for name in unknown)
         record = parse(row, zone)
         batch.problems.extend(row.problems)
         if record is None:
@@ -775,14 +799,14 @@ def _meter_for(record: BillingReadingRecord, meters: list[MeterRef]) -> MeterRef
 SavePdf = Callable[[str, str, bytes], Awaitable[str]]
 """Store a bill PDF of (account number, period); returns its reference for Bill.pdf_ref."""
 
-AfterImport = Callable[["AbstractUnitOfWork", ImportReport], Awaitable[None]]
+AfterImport = Callable[["AbstractUnitOfWork", ImportReport, Sequence[Record]], Awaitable[None]]
 """Runs in the import's unit of work before the commit (e.g. enqueue new-bill notices)."""
 
 
 async def import_rows(
     uow: AbstractUnitOfWork,
     kind: ImportKind,
-    rows: Iterable[tuple[int, Mapping[str, Any]]],
+    rows: Iterable[tuple[int, Mapping[str, Any] | Unreadable]],
     *,
     zone: tzinfo,
     skip_bad: bool = False,
@@ -827,7 +851,7 @@ async def import_rows(
         inserted_ids=result.inserted_ids,
     )
     if after is not None:
-        await after(uow, report)
+        await after(uow, report, records)
     await uow.commit()
     return report
 
