@@ -423,6 +423,7 @@ class MessengerChannel(ChannelAdapter):
         api_base: str = "https://graph.facebook.com/v25.0",
         sleep: Sleep = asyncio.sleep,
         typing_after: float = TYPING_AFTER,
+        fetch_profiles: bool = True,
     ) -> None:
         self._page_token = page_token
         self._app_secret = app_secret
@@ -436,6 +437,9 @@ class MessengerChannel(ChannelAdapter):
         self._api_base = api_base.rstrip("/")
         self._sleep = sleep
         self._typing_after = typing_after
+        self._fetch_profiles = fetch_profiles
+        self._profiles: _Remembered = _Remembered()  # PSID → (locale, first name)
+        self._profile_refused_logged = False
         self._session: aiohttp.ClientSession | None = None
         self._background: set[asyncio.Task[Any]] = set()
         self._last_inbound: _Remembered = _Remembered()  # PSID → when they last wrote
@@ -566,6 +570,46 @@ class MessengerChannel(ChannelAdapter):
                 await self._sleep(BACKOFF[number - 1])
         raise AssertionError("unreachable")
 
+    async def _profile(self, psid: str) -> tuple[str | None, str]:
+        """The person's Messenger locale and first name, once per process (best effort).
+
+        The User Profile API needs Meta's "Business Asset User Profile Access" for business
+        apps; without it the call fails, which is logged once, and the dialog simply
+        starts in Ukrainian with no name, as it would without the call.
+        """
+        known = self._profiles.get(psid)
+        if known is not None:
+            return known
+        profile: tuple[str | None, str] = (None, "")
+        if self._fetch_profiles:
+            try:
+                async with self._client().get(
+                    f"{self._api_base}/{psid}",
+                    params={"fields": "first_name,locale"},
+                    headers={"Authorization": f"Bearer {self._page_token}"},
+                    timeout=aiohttp.ClientTimeout(total=5),
+                ) as response:
+                    data = await response.json(content_type=None)
+                if response.status == 200 and isinstance(data, dict) and "error" not in data:
+                    locale = data.get("locale")
+                    profile = (str(locale) if locale else None, str(data.get("first_name") or ""))
+                elif not self._profile_refused_logged:
+                    self._profile_refused_logged = True
+                    error = data.get("error", {}) if isinstance(data, dict) else {}
+                    log.warning(
+                        "messenger: User Profile API refused (code %s): no names or locales",
+                        error.get("code"),
+                    )
+            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+                log.info("messenger: profile not fetched: %s", type(error).__name__)
+        self._profiles.remember(psid, profile)
+        return profile
+
+    def _translator(self, psid: str) -> Translator:
+        """Texts of the adapter itself ("More ▶"), in the person's Messenger language."""
+        locale, _ = self._profiles.get(psid) or (None, "")
+        return self._catalogues.translator(pick_locale(locale))
+
     async def _download(self, url: str) -> bytes | None:
         """An image the person sent (from Meta's CDN); None when it cannot be had."""
         for number in range(1, MAX_ATTEMPTS + 1):
@@ -659,8 +703,9 @@ class MessengerChannel(ChannelAdapter):
             return
         self._count("input")
         self._last_inbound.remember(sender, self._clock.now())
-        event = inbound.event
-        t = self._catalogues.translator(pick_locale(event.locale))
+        locale, name = await self._profile(sender)
+        event = replace(inbound.event, locale=locale, profile_name=name)
+        t = self._catalogues.translator(pick_locale(locale))
         if inbound.more:
             pages = self._more.pop(sender, None)
             if pages:
@@ -713,7 +758,7 @@ class MessengerChannel(ChannelAdapter):
 
     async def deliver(self, psid: str, replies: list[Reply]) -> DeliveryResult:
         """Send a turn's replies (messaging_type RESPONSE)."""
-        t = self._catalogues.translator(pick_locale(None))
+        t = self._translator(psid)
         rendered = [render(reply, self.media, t) for reply in replies]
         return await self._deliver_rendered(psid, rendered, "RESPONSE")
 
@@ -729,7 +774,7 @@ class MessengerChannel(ChannelAdapter):
         """
         last = self._last_inbound.get(user_id)
         inside = last is not None and self._clock.now() - last < WINDOW
-        t = self._catalogues.translator(pick_locale(None))
+        t = self._translator(user_id)
         rendered = [render(reply, self.media, t) for reply in replies]
         if inside:
             return await self._deliver_rendered(user_id, rendered, "UPDATE")

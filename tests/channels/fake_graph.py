@@ -79,6 +79,8 @@ class FakeGraph:
     calls: list[Call] = field(default_factory=list)
     images: dict[str, bytes] = field(default_factory=dict)
     blocked: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    locales: dict[str, str] = field(default_factory=dict)  # PSID → locale (default uk_UA)
+    profiles_refused: bool = False
     _errors: list[tuple[int, int | None]] = field(default_factory=list)
     _server: TestServer | None = None
     _session: aiohttp.ClientSession | None = None
@@ -87,6 +89,7 @@ class FakeGraph:
         app = web.Application()
         app.router.add_post(f"/{VERSION}/{{path:.*}}", self._api)
         app.router.add_get("/cdn/{name}", self._image)
+        app.router.add_get(f"/{VERSION}/{{psid}}", self._profile)
         self._server = TestServer(app, host="127.0.0.1")
         await self._server.start_server()
         self._session = aiohttp.ClientSession()
@@ -153,6 +156,18 @@ class FakeGraph:
                     call.fetched = await response.read()
                     call.fetched_type = response.content_type
         return web.json_response({"recipient_id": call.recipient, "message_id": f"m_{next(_ids)}"})
+
+    async def _profile(self, request: web.Request) -> web.Response:
+        psid = request.match_info["psid"]
+        call = Call(f"GET {psid}", dict(request.query), request.headers.get("Authorization"))
+        self.calls.append(call)
+        if call.auth != f"Bearer {self.token}":
+            return _error(190, None)
+        if self.profiles_refused:
+            return _error(10, None)
+        return web.json_response(
+            {"id": psid, "first_name": "Іван", "locale": self.locales.get(psid, "uk_UA")}
+        )
 
     async def _image(self, request: web.Request) -> web.Response:
         content = self.images.get(request.match_info["name"])

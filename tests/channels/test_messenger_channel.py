@@ -381,3 +381,24 @@ async def test_an_m_me_referral_in_an_open_thread_starts_over(fb: MessengerHarne
     assert "згода" in await user.post(page_event(referral))
     assert fb.events[-1].payload == "start"
     assert (await fb.post({"object": "instagram", "entry": []})).status == 200
+
+
+async def test_the_profile_gives_the_language_and_name_once(fb: MessengerHarness) -> None:
+    user = fb.user()
+    fb.fake.locales[user.psid] = "en_US"
+    text = await user.say("hello")
+    assert "personal data" in text.lower() and "Іван" in text
+    await user.press("I agree")
+    await user.say("menu")
+    assert any(b.get("title") == "More ▶" for b in user.buttons)
+    profile_calls = [c for c in fb.fake.calls if c.path == f"GET {user.psid}"]
+    assert len(profile_calls) == 1 and profile_calls[0].body["fields"] == "first_name,locale"
+
+
+async def test_a_refused_profile_is_logged_once_and_the_bot_still_answers(
+    fb: MessengerHarness, caplog: pytest.LogCaptureFixture
+) -> None:
+    fb.fake.profiles_refused = True
+    for _ in range(2):
+        assert "згода" in await fb.user().say("привіт")
+    assert caplog.text.count("User Profile API refused") == 1
