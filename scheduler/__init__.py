@@ -1,1 +1,1 @@
-"""scheduler package."""
+"""Scheduled jobs (APScheduler) that call core services; one process acts at a time."""

@@ -20,7 +20,7 @@ import json
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -124,6 +124,7 @@ _bills = BillRow.__table__
 _meters = MeterRow.__table__
 _readings = SubmittedReadingRow.__table__
 
+_NEVER = datetime(1970, 1, 1, tzinfo=UTC)
 _MESSENGERS = (Channel.TELEGRAM.value, Channel.VIBER.value, Channel.MESSENGER.value)
 
 
@@ -695,6 +696,45 @@ class OutboxQueue:
                 (row.id, Channel(row.channel), row.external_id, row.reachable, row.updated_at)
                 for row in rows
             ]
+
+    async def offer_step(self, channel: Channel, user_id: str, state: str, data: dict) -> bool:
+        """Put an idle conversation into a step (a reminder's reply goes straight to it).
+
+        A conversation in the middle of something else is left alone. `updated_at` is not
+        touched: it tells when the person last wrote (the 24-hour windows), and a push is
+        not the person writing. False when the conversation was busy.
+        """
+        async with self.engine.begin() as connection:
+            changed = await connection.execute(
+                update(_dialogs)
+                .where(
+                    _dialogs.c.channel == channel.value,
+                    _dialogs.c.user_id == user_id,
+                    _dialogs.c.state == "",
+                )
+                .values(state=state, data=data)
+            )
+            if changed.rowcount:
+                return True
+            exists_already = await connection.scalar(
+                select(_dialogs.c.user_id).where(
+                    _dialogs.c.channel == channel.value, _dialogs.c.user_id == user_id
+                )
+            )
+            if exists_already is not None:
+                return False
+            await connection.execute(
+                dialect_insert(self.dialect, _dialogs)
+                .values(
+                    channel=channel.value,
+                    user_id=user_id,
+                    state=state,
+                    data=data,
+                    updated_at=_NEVER,
+                )
+                .on_conflict_do_nothing()
+            )
+            return True
 
     async def counts(self) -> dict[str, int]:
         """Rows per status (metrics, tests, the benchmark)."""

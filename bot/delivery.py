@@ -1,0 +1,463 @@
+"""Delivery workers: take pushes from the outbox, render them, send them, record the result.
+
+One loop per channel that is on in this process. Each turn of a loop:
+
+1. claim up to `batch` due rows of the channel within its rate limit (storage counts the
+   rows claimed in the last second under a per-channel lock, so the limit holds across
+   processes; `FOR UPDATE SKIP LOCKED` keeps two workers off one row);
+2. render them in the person's language (at delivery, so a set-based broadcast needs one
+   payload and a language switch before delivery is honoured);
+3. mark them `sending` in one short transaction, then send them concurrently;
+4. record every outcome in one transaction: sent; 429 or network → pending again after the
+   platform's retry-after or a backoff (and the channel pauses on a 429); unreachable
+   (blocked, unsubscribed, outside Messenger's window) → re-routed to the person's next
+   allowed channel, or undeliverable; a permanent error → failed.
+
+Crash safety: a worker killed after claiming but before step 3 leaves `claimed` rows that
+`recover` puts back to pending after the lease; rows killed in step 3 or 4 become
+`uncertain` and are not sent again, because the platform may already have shown them and
+no platform here has an idempotency key. The uncertain window is the time between the
+`sending` commit and the outcome commit of one batch (README "Notifications").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from typing import TYPE_CHECKING, Any
+
+from bot.channels.base import DeliveryResult, DeliveryStatus
+from bot.handlers.keyboards import main_menu, menu_button
+from bot.i18n import Catalogues, Translator
+from bot.messages import Reply
+from core.delivery import RetryPolicy, Route, Topic, choose_route
+from core.documents import DocumentRenderer
+from core.model import Channel, DialogState, Zone
+from core.notifications import PushKind
+from core.ports import AbstractUnitOfWorkFactory
+from core.privacy import mask
+from storage.outbox import (
+    FAILED,
+    PENDING,
+    SENT,
+    UNDELIVERABLE,
+    ClaimedPush,
+    OutboxQueue,
+    Outcome,
+)
+
+if TYPE_CHECKING:
+    from bot.channels.base import ChannelAdapter
+    from bot.metrics import Metrics
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LIMITS: Mapping[Channel, float] = {
+    # Telegram's FAQ: about 30 messages a second to different chats.
+    Channel.TELEGRAM: 30.0,
+    # Viber publishes no per-second send limit; broadcast allows 500 requests / 10 s.
+    Channel.VIBER: 50.0,
+    # Messenger's Send API: 300 calls/s per Page for text; keep headroom.
+    Channel.MESSENGER: 250.0,
+    Channel.EMAIL: 10.0,
+    Channel.CONSOLE: 1000.0,
+}
+
+# Messenger's adapter picks its message tag from these words (bot.channels.messenger).
+_MESSENGER_TOPICS = {
+    Topic.NEW_BILLS.value: "bill",
+    Topic.PAYMENTS.value: "payment",
+    Topic.READING_REMINDERS.value: "reading_reminder",
+    Topic.OUTAGES_PLANNED.value: "outage",
+    Topic.OUTAGES_EMERGENCY.value: "outage",
+}
+
+
+def real_now() -> datetime:
+    """Wall-clock time: rate limits and retries run on it even when the app clock is frozen."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class RenderedPush:
+    """What to send, and (for a reading reminder) the dialog step to offer afterwards."""
+
+    replies: list[Reply]
+    subject: str = ""
+    step: DialogState | None = None
+
+
+class PushRenderer:
+    """Turns a neutral payload into replies in the person's language."""
+
+    def __init__(
+        self,
+        uow_factory: AbstractUnitOfWorkFactory,
+        catalogues: Catalogues,
+        zone: tzinfo,
+        documents: DocumentRenderer | None = None,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._catalogues = catalogues
+        self._zone = zone
+        self._documents = documents
+
+    async def render(self, push: ClaimedPush) -> RenderedPush:
+        """Replies for one claimed push; raises on a payload it does not know."""
+        t = self._catalogues.translator(push.locale or "")
+        payload = push.payload
+        kind = payload.get("kind", "")
+        if kind.startswith("outage."):
+            return self._outage(t, payload)
+        if kind == PushKind.BILL_NEW:
+            return await self._bill(t, push)
+        if kind == PushKind.READING_REMINDER:
+            return await self._reading(t, push)
+        if kind == PushKind.PAYMENT_PAID:
+            return await self._payment(t, payload)
+        if kind == PushKind.CALL_CENTER_ANSWER:
+            text = t("push.call_center.answer", number=payload["request_id"])
+            return RenderedPush([Reply(text + "\n" + payload["answer"], [[menu_button(t)]])], text)
+        if kind == PushKind.TEXT:
+            return RenderedPush([Reply(payload["text"], [[menu_button(t)]])], payload["text"])
+        raise ValueError(f"unknown push kind {kind!r}")
+
+    def _moment(self, t: Translator, iso: str | None) -> str:
+        if not iso:
+            return t("push.outage.until_restored")
+        return t.datetime(datetime.fromisoformat(iso).astimezone(self._zone))
+
+    def _outage(self, t: Translator, p: dict[str, Any]) -> RenderedPush:
+        kind = p["kind"]
+        head = t(f"push.{kind}", time=self._moment(t, p.get("restored_at")))
+        lines = [head]
+        if kind == PushKind.OUTAGE_CHANGED:
+            if not p.get("affected", True):
+                lines.append(t("push.outage.no_longer"))
+            for name, change in p.get("changed", {}).items():
+                if name in ("starts_at", "ends_at"):
+                    old, new = self._moment(t, change["old"]), self._moment(t, change["new"])
+                    lines.append(t(f"push.changed.{name}", old=old, new=new))
+                elif name == "reason":
+                    lines.append(t("push.changed.reason", old=change["old"], new=change["new"]))
+            if {"groups", "streets"} & set(p.get("changed", {})):
+                lines.append(t("push.changed.targets"))
+        if p.get("ends_at"):
+            when = t(
+                "push.outage.when",
+                starts=self._moment(t, p["starts_at"]),
+                ends=self._moment(t, p["ends_at"]),
+            )
+        else:
+            when = t("push.outage.when_open", starts=self._moment(t, p["starts_at"]))
+        lines.append(when)
+        if p.get("groups"):
+            lines.append(t("push.outage.groups", groups=", ".join(p["groups"])))
+        for street in p.get("streets", []):
+            address = ", ".join(x for x in (street.get("settlement"), street["street"]) if x)
+            if street.get("buildings"):
+                address += ", " + t(
+                    "push.outage.buildings", buildings=", ".join(street["buildings"])
+                )
+            lines.append(t("push.outage.street", address=address))
+        if p.get("reason") and kind not in (PushKind.OUTAGE_RESTORED,):
+            lines.append(t("push.outage.reason", reason=p["reason"]))
+        buttons = [[menu_button(t)]]
+        return RenderedPush([Reply("\n".join(lines), buttons)], head)
+
+    async def _bill(self, t: Translator, push: ClaimedPush) -> RenderedPush:
+        account_id = int(push.event.rsplit(":", 1)[1])
+        period = push.payload["period"]
+        async with self._uow_factory() as uow:
+            account = await uow.accounts.get(account_id)
+            bill = await uow.billing.bill(account_id, period)
+        if account is None or bill is None:
+            raise ValueError("the bill is gone")
+        text = t(
+            "push.bill.new",
+            period=t.period(period),
+            account=account.number,
+            charged=t.money(bill.charged),
+            due=t.money(bill.amount_due),
+        )
+        return RenderedPush([Reply(text, main_menu(t))], text)
+
+    async def _reading(self, t: Translator, push: ClaimedPush) -> RenderedPush:
+        p = push.payload
+        opens = datetime.fromisoformat(p["opens"])
+        closes = datetime.fromisoformat(p["closes"])
+        lines = [t("push.reading.reminder", opens=t.date(opens), closes=t.date(closes))]
+        step: DialogState | None = None
+        async with self._uow_factory() as uow:
+            accounts = await uow.links.accounts_of(push.person_id or 0)
+            for account in accounts:
+                if await uow.readings.submitted(account.id, since=opens):
+                    continue
+                meter = await uow.meters.in_service(account.id)
+                if meter is None:
+                    continue
+                billing = await uow.readings.latest_billing(account.id)
+                if billing is None:
+                    lines.append(t("push.reading.account_none", account=account.number))
+                else:
+                    values = ", ".join(
+                        f"{t.zone(zone)}: {t.number(billing.values.get(zone, 0))}"
+                        for zone in meter.zones
+                    )
+                    lines.append(
+                        t(
+                            "push.reading.account",
+                            account=account.number,
+                            values=values,
+                            date=t.date(billing.taken_on),
+                        )
+                    )
+                if step is None and push.external_id is not None:
+                    # The first account waiting for a reading: the reply goes straight
+                    # into the reading step of the dialog (bot.handlers.readings).
+                    step = DialogState(
+                        push.channel,
+                        push.external_id,
+                        "read.value",
+                        {
+                            "a": account.id,
+                            "zones": [Zone(z).value for z in meter.zones],
+                            "v": {},
+                            "m": "submit",
+                        },
+                    )
+                    reply_to = account.number
+        if step is None:
+            raise ValueError("every account has its reading already")
+        lines.append(t("push.reading.reply", account=reply_to))
+        return RenderedPush([Reply("\n".join(lines), [[menu_button(t)]])], lines[0], step)
+
+    async def _payment(self, t: Translator, payload: dict[str, Any]) -> RenderedPush:
+        from bot.payments.receipt import paid_replies  # PDF rendering loads only when paying
+
+        async with self._uow_factory() as uow:
+            order = await uow.payment_orders.get(payload["order_id"])
+            if order is None:
+                raise ValueError("the order is gone")
+            replies = await paid_replies(uow, t, self._zone, self._documents, order)
+        if not replies:
+            raise ValueError("the order is not paid")
+        return RenderedPush(replies, replies[0].text.split("\n", 1)[0])
+
+
+@dataclass
+class DeliverySettings:
+    """Limits and timings of the workers."""
+
+    limits: Mapping[Channel, float] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
+    batch: int = 50
+    idle_poll_seconds: float = 0.5
+    lease_seconds: float = 60.0
+    send_timeout_seconds: float = 30.0
+    policy: RetryPolicy = field(default_factory=RetryPolicy)
+
+
+class DeliveryWorkers:
+    """The delivery loops of one process, over the channels that are on in it."""
+
+    def __init__(
+        self,
+        queue: OutboxQueue,
+        channels: Mapping[Channel, ChannelAdapter],
+        renderer: PushRenderer,
+        uow_factory: AbstractUnitOfWorkFactory,
+        settings: DeliverySettings | None = None,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.queue = queue
+        self.channels = dict(channels)
+        self.renderer = renderer
+        self.settings = settings or DeliverySettings()
+        self._uow_factory = uow_factory
+        self._metrics = metrics
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
+        self._paused_until: dict[Channel, datetime] = {}
+        self._wake = asyncio.Event()
+
+    @staticmethod
+    def worker_id() -> str:
+        """host:pid:random — what `claimed_by` shows an operator."""
+        return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+    def start(self) -> None:
+        """Start one loop per channel and the recovery loop."""
+        self._stop.clear()
+        for channel in self.channels:
+            self._tasks.append(asyncio.create_task(self._loop(channel), name=f"deliver-{channel}"))
+        self._tasks.append(asyncio.create_task(self._recover_loop(), name="deliver-recover"))
+
+    def wake(self) -> None:
+        """Something was queued: look now instead of at the next poll."""
+        self._wake.set()
+
+    async def stop(self) -> None:
+        """Finish the batch in hand and stop (a batch is bounded by the send timeout)."""
+        self._stop.set()
+        self._wake.set()
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            try:
+                await asyncio.wait_for(task, self.settings.send_timeout_seconds + 5)
+            except (TimeoutError, asyncio.CancelledError):
+                task.cancel()
+
+    async def _recover_loop(self) -> None:
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        while not self._stop.is_set():
+            try:
+                requeued, uncertain = await self.queue.recover(real_now() - lease)
+                if requeued or uncertain:
+                    log.warning(
+                        "delivery: %d claimed push(es) of a dead worker re-queued, %d uncertain",
+                        requeued,
+                        uncertain,
+                    )
+            except Exception:
+                log.exception("delivery: recovery failed")
+            await self._sleep(self.settings.lease_seconds / 2)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.001))
+        except TimeoutError:
+            return
+        self._wake.clear()
+
+    async def _loop(self, channel: Channel) -> None:
+        limit = self.settings.limits.get(channel, DEFAULT_LIMITS.get(channel, 10.0))
+        while not self._stop.is_set():
+            paused = self._paused_until.get(channel)
+            if paused is not None and paused > real_now():
+                await asyncio.sleep((paused - real_now()).total_seconds())
+                continue
+            try:
+                handled, wait = await self.run_once(channel, limit)
+            except Exception:
+                log.exception("delivery: %s loop failed; retrying", channel.value)
+                handled, wait = 0, 1.0
+            if handled == 0:
+                await self._sleep(wait or self.settings.idle_poll_seconds)
+
+    async def run_once(self, channel: Channel, limit: float | None = None) -> tuple[int, float]:
+        """One claim-render-send-record turn; (rows handled, seconds to wait if none)."""
+        if limit is None:
+            limit = self.settings.limits.get(channel, DEFAULT_LIMITS.get(channel, 10.0))
+        claimed, wait = await self.queue.claim(channel, self.settings.batch, limit, real_now())
+        if not claimed:
+            return 0, wait
+        outcomes: list[Outcome] = []
+        ready: dict[int, tuple[ClaimedPush, RenderedPush]] = {}
+        for push in claimed:
+            try:
+                ready[push.id] = (push, await self.renderer.render(push))
+            except Exception as error:
+                log.warning("delivery: push %s not rendered: %s", push.id, error)
+                outcomes.append(Outcome(push.id, FAILED, f"render: {error}"))
+        marked = await self.queue.mark_sending(list(ready))
+        sending = [push_id for push_id in ready if push_id in marked]
+        results = await asyncio.gather(
+            *(self._send(*ready[push_id]) for push_id in sending), return_exceptions=True
+        )
+        steps: list[DialogState] = []
+        for push_id, result in zip(sending, results, strict=True):
+            push, rendered = ready[push_id]
+            if isinstance(result, BaseException):
+                result = DeliveryResult(DeliveryStatus.RETRY_LATER, detail=repr(result))
+            outcomes.append(await self._outcome(push, result))
+            if result.status == DeliveryStatus.SENT and rendered.step is not None:
+                steps.append(rendered.step)
+            if self._metrics is not None:
+                self._metrics.outbound.labels(f"push-{channel.value}", result.status.value).inc()
+        await self.queue.finish(outcomes, real_now())
+        for step in steps:
+            await self.queue.offer_step(step.channel, step.user_id, step.state, step.data)
+        return len(claimed), 0.0
+
+    async def _send(self, push: ClaimedPush, rendered: RenderedPush) -> DeliveryResult:
+        adapter = self.channels[push.channel]
+        user_id = push.email if push.channel == Channel.EMAIL else push.external_id
+        if not user_id:
+            return DeliveryResult(DeliveryStatus.UNREACHABLE, detail="no address")
+        async with asyncio.timeout(self.settings.send_timeout_seconds):
+            if push.channel == Channel.MESSENGER:
+                topic = _MESSENGER_TOPICS.get(push.topic, "other")
+                return await adapter.send(user_id, rendered.replies, topic=topic)  # type: ignore[call-arg]
+            if push.channel == Channel.EMAIL:
+                return await adapter.send(  # type: ignore[call-arg]
+                    user_id, rendered.replies, subject=rendered.subject
+                )
+            return await adapter.send(user_id, rendered.replies)
+
+    async def _outcome(self, push: ClaimedPush, result: DeliveryResult) -> Outcome:
+        policy = self.settings.policy
+        if result.status == DeliveryStatus.SENT:
+            return Outcome(push.id, SENT)
+        if result.status == DeliveryStatus.RETRY_LATER:
+            if policy.gives_up(push.attempts):
+                return Outcome(push.id, FAILED, f"gave up: {result.detail}")
+            delay = policy.delay(push.attempts, result.retry_after)
+            if result.retry_after > 0:
+                # A 429 is about the bot, not the person: the whole channel waits.
+                self._paused_until[push.channel] = real_now() + timedelta(
+                    seconds=result.retry_after
+                )
+            return Outcome(
+                push.id,
+                PENDING,
+                result.detail,
+                next_attempt_at=real_now() + timedelta(seconds=delay),
+            )
+        if result.status == DeliveryStatus.UNREACHABLE:
+            route = await self._next_route(push)
+            who = mask(push.external_id or push.email)
+            if route is None:
+                log.info("delivery: push %s to %s undeliverable: %s", push.id, who, result.detail)
+                return Outcome(push.id, UNDELIVERABLE, result.detail)
+            log.info(
+                "delivery: push %s re-routed %s → %s (%s)",
+                push.id,
+                push.channel.value,
+                route.channel.value,
+                result.detail,
+            )
+            return Outcome(
+                push.id,
+                PENDING,
+                result.detail,
+                identity_id=route.identity_id,
+                channel=route.channel,
+            )
+        return Outcome(push.id, FAILED, result.detail)
+
+    async def _next_route(self, push: ClaimedPush) -> Route | None:
+        if push.person_id is None:
+            return None
+        routes = [
+            Route(channel, identity_id, last, reachable)
+            for identity_id, channel, _external, reachable, last in await self.queue.routes_of(
+                push.person_id
+            )
+            if identity_id != push.identity_id
+        ]
+        async with self._uow_factory() as uow:
+            prefs = await uow.persons.prefs(push.person_id)
+            person = await uow.persons.get(push.person_id)
+        if person is not None and person.email and push.channel != Channel.EMAIL:
+            routes.append(Route(Channel.EMAIL, None))
+        # Only channels this process (or another) can deliver on are worth a re-route;
+        # the ranks in core.delivery pick among them as enqueueing did.
+        return choose_route(
+            routes, prefs, push.topic or Topic.ANSWERS, real_now(), exclude=(push.channel,)
+        )

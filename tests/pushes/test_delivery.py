@@ -1,0 +1,190 @@
+"""Delivery workers on SQLite and PostgreSQL: render in the person's language, send, record;
+429 and network errors retried, unreachable re-routed, rate limit honoured, crash recovery."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.channels.base import DeliveryResult, DeliveryStatus
+from bot.delivery import DeliverySettings, DeliveryWorkers, PushRenderer, real_now
+from bot.i18n import Catalogues
+from core.delivery import RetryPolicy
+from core.model import Channel, OutageKind, OutageTarget
+from core.notifications import notify_call_center_answer
+from core.outages import OutageDraft, publish_outage
+from storage.outbox import CLAIMED, SENDING, OutboxQueue, outbox
+from storage.uow import SqlAlchemyUnitOfWorkFactory
+from tests.pushes.conftest import outbox_rows
+from tests.pushes.recording import RecordingChannel
+from tests.pushes.world import T0, Builder
+
+KYIV = ZoneInfo("Europe/Kyiv")
+
+
+@pytest.fixture(scope="module")
+def catalogues() -> Catalogues:
+    return Catalogues()
+
+
+def workers(
+    engine: AsyncEngine,
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+    catalogues: Catalogues,
+    *channels: RecordingChannel,
+    **settings: object,
+) -> DeliveryWorkers:
+    return DeliveryWorkers(
+        OutboxQueue(engine, "test-worker"),
+        {c.channel: c for c in channels},
+        PushRenderer(uow_factory, catalogues, KYIV),
+        uow_factory,
+        DeliverySettings(**settings),  # type: ignore[arg-type]
+    )
+
+
+async def publish(uow_factory: SqlAlchemyUnitOfWorkFactory, dso_id: int) -> None:
+    async with uow_factory() as uow:
+        await publish_outage(
+            uow,
+            OutageDraft(
+                OutageKind.PLANNED,
+                dso_id,
+                T0 + timedelta(days=2),
+                T0 + timedelta(days=2, hours=6),
+                "Ремонт ТП-1234",
+                (OutageTarget(outage_group="3.2"),),
+            ),
+            T0,
+        )
+        await uow.commit()
+
+
+async def test_alert_rendered_in_each_persons_language_and_recorded(
+    builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
+) -> None:
+    await builder.account("a")
+    await builder.person("uk", "a", channels={"telegram": "100"}, locale="uk")
+    await builder.person("en", "a", channels={"telegram": "200"}, locale="en")
+    await publish(uow_factory, builder.world.dso_id)
+    telegram = RecordingChannel(Channel.TELEGRAM)
+    w = workers(engine, uow_factory, catalogues, telegram)
+    handled, _ = await w.run_once(Channel.TELEGRAM)
+    assert handled == 2
+    by_user = {user: "\n".join(r.text for r in replies) for user, replies, _ in telegram.sent}
+    assert by_user["100"].startswith("⚡ Планове відключення")
+    assert "Черги: 3.2" in by_user["100"] and "Ремонт ТП-1234" in by_user["100"]
+    assert "29.11.2026 12:00" in by_user["100"]  # business time, Kyiv
+    assert by_user["200"].startswith("⚡ Planned power outage")
+    assert {row["status"] for row in await outbox_rows(engine)} == {"sent"}
+    assert await w.run_once(Channel.TELEGRAM) == (0, 0.0)
+
+
+async def test_429_waits_network_backs_off_and_unreachable_reroutes(
+    builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
+) -> None:
+    await builder.account("a")
+    await builder.person("x", "a", channels={"telegram": "1"})
+    await builder.person("y", "a", channels={"telegram": "2", "viber": "v2"})
+    await publish(uow_factory, builder.world.dso_id)
+    telegram = RecordingChannel(Channel.TELEGRAM)
+    viber = RecordingChannel(Channel.VIBER)
+    telegram.script.extend(
+        [
+            DeliveryResult(DeliveryStatus.RETRY_LATER, retry_after=30, detail="429"),
+            DeliveryResult(DeliveryStatus.UNREACHABLE, detail="blocked"),
+        ]
+    )
+    w = workers(engine, uow_factory, catalogues, telegram, viber)
+    await w.run_once(Channel.TELEGRAM)
+    rows = {row["identity_id"]: row for row in await outbox_rows(engine)}
+    x_row = rows[builder.world.identities["x:telegram"]]
+    assert x_row["status"] == "pending" and x_row["next_attempt_at"] > real_now()
+    y_rows = [r for r in rows.values() if r["channel"] == "viber"]
+    assert len(y_rows) == 1 and y_rows[0]["status"] == "pending"  # re-routed to Viber
+    await w.run_once(Channel.VIBER)
+    assert [user for user, _, _ in viber.sent] == ["v2"]
+    # After the retry-after the 429'd push goes out; nothing is sent twice.
+    async with engine.begin() as connection:
+        await connection.execute(update(outbox).values(next_attempt_at=None))
+    assert w._paused_until[Channel.TELEGRAM] > real_now()  # the loop waits out a 429
+    await w.run_once(Channel.TELEGRAM)
+    assert [user for user, _, _ in telegram.sent] == ["1"]
+    assert {row["status"] for row in await outbox_rows(engine)} == {"sent"}
+
+
+async def test_gives_up_after_max_attempts(
+    builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
+) -> None:
+    await builder.account("a")
+    await builder.person("x", "a")
+    await publish(uow_factory, builder.world.dso_id)
+    telegram = RecordingChannel(Channel.TELEGRAM)
+    w = workers(engine, uow_factory, catalogues, telegram, policy=RetryPolicy(max_attempts=2))
+    for _ in range(2):
+        telegram.script.append(DeliveryResult(DeliveryStatus.RETRY_LATER, detail="network"))
+        async with engine.begin() as connection:
+            await connection.execute(update(outbox).values(next_attempt_at=None))
+        await w.run_once(Channel.TELEGRAM)
+    [row] = await outbox_rows(engine)
+    assert row["status"] == "failed" and row["attempts"] == 2
+
+
+async def test_rate_limit_counts_claims_of_the_last_second(
+    builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
+) -> None:
+    await builder.account("a")
+    for n in range(7):
+        await builder.person(f"p{n}", "a")
+    await publish(uow_factory, builder.world.dso_id)
+    telegram = RecordingChannel(Channel.TELEGRAM)
+    w = workers(engine, uow_factory, catalogues, telegram, batch=50)
+    handled, _ = await w.run_once(Channel.TELEGRAM, limit=5)
+    assert handled == 5
+    handled, wait = await w.run_once(Channel.TELEGRAM, limit=5)
+    assert handled == 0 and 0 < wait <= 1.0
+
+
+async def test_recovery_requeues_claimed_and_never_resends_sending(
+    builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
+) -> None:
+    await builder.account("a")
+    a = await builder.person("a1", "a")
+    b = await builder.person("b1", "a")
+    await publish(uow_factory, builder.world.dso_id)
+    # A worker died: one row claimed (not yet sent), one being sent.
+    async with engine.begin() as connection:
+        old = real_now() - timedelta(minutes=5)
+        await connection.execute(
+            update(outbox).where(outbox.c.person_id == a).values(status=CLAIMED, claimed_at=old)
+        )
+        await connection.execute(
+            update(outbox).where(outbox.c.person_id == b).values(status=SENDING, claimed_at=old)
+        )
+    queue = OutboxQueue(engine, "other")
+    assert await queue.recover(real_now() - timedelta(seconds=60)) == (1, 1)
+    telegram = RecordingChannel(Channel.TELEGRAM)
+    await workers(engine, uow_factory, catalogues, telegram).run_once(Channel.TELEGRAM)
+    assert [user for user, _, _ in telegram.sent] == ["tg-a1"]
+    statuses = {row["person_id"]: row["status"] for row in await outbox_rows(engine)}
+    assert statuses == {a: "sent", b: "uncertain"}
+
+
+async def test_call_centre_answer_once(
+    builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
+) -> None:
+    await builder.account("a")
+    p = await builder.person("p", "a", prefs={"channels": ["telegram"], "outages_planned": False})
+    for _ in range(2):
+        async with uow_factory() as uow:
+            await notify_call_center_answer(uow, 17, p, "Перерахунок зроблено.", T0)
+            await uow.commit()
+    telegram = RecordingChannel(Channel.TELEGRAM)
+    await workers(engine, uow_factory, catalogues, telegram).run_once(Channel.TELEGRAM)
+    assert telegram.texts() == [
+        "📞 Відповідь кол-центру на ваше звернення №17:\nПерерахунок зроблено."
+    ]
