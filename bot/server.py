@@ -9,6 +9,7 @@ import signal
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
+from bot.api import register_operator_api
 from bot.app import App
 from bot.channels.base import ChannelAdapter
 from bot.media import register_media_route
@@ -49,6 +50,7 @@ def build_web_app(app: App, channels: list[ChannelAdapter]) -> web.Application:
         channel.register_routes(web_app)
     register_media_route(web_app, channels)
     register_payment_routes(web_app, app, channels)
+    register_operator_api(web_app, app)
 
     async def start_channels(_: web.Application) -> None:
         for channel in channels:

@@ -1,0 +1,491 @@
+"""What the operator can do, shared by the HTTP API and the `kabinet` CLI.
+
+Each operation opens one unit of work, calls the core service that owns the rule (imports,
+outages, notifications), and commits; HTTP handlers and CLI commands only translate their
+input into these calls and the results into their output. Errors are `OperatorError`s with
+the HTTP status they mean, so the CLI can print the same reasons the API answers with.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import hashlib
+import io
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, tzinfo
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from core.clock import Clock
+from core.delivery import Topic
+from core.errors import DomainError
+from core.imports import (
+    FIELDS,
+    MAX_PDF_BYTES,
+    BadValue,
+    BillRecord,
+    ImportKind,
+    ImportReport,
+    ReadingExport,
+    Record,
+    RowProblem,
+    Unreadable,
+    check_pdf,
+    import_rows,
+    parse_period,
+)
+from core.model import (
+    CallCenterRequest,
+    FreeServiceOrder,
+    Outage,
+    OutageTarget,
+    RequestStatus,
+)
+from core.notifications import PushKind, notify_call_center_answer, notify_new_bills, notify_person
+from core.outages import (
+    OutageChanges,
+    OutageClosed,
+    OutageDraft,
+    OutageInvalid,
+    OutageNotFound,
+    cancel_outage,
+    publish_outage,
+    restore_outage,
+    update_outage,
+)
+from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
+from core.privacy import mask
+
+log = logging.getLogger(__name__)
+
+Format = Literal["csv", "json"]
+Row = Mapping[str, Any] | Unreadable
+DEFAULT_MAX_IMPORT_BYTES = 64 * 1024 * 1024
+_FINAL = frozenset({RequestStatus.DONE, RequestStatus.REJECTED})
+
+
+@dataclass
+class OperatorError(Exception):
+    """A request the operator must change: `status` is the HTTP status it answers with."""
+
+    status: int
+    error: str
+    message: str
+    problems: list[RowProblem] = field(default_factory=list)
+    report: ImportReport | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def bad_request(message: str, field_name: str | None = None) -> OperatorError:
+    """400 naming the field."""
+    problems = [RowProblem(0, field_name, message)] if field_name else []
+    return OperatorError(400, "bad_request", message, problems)
+
+
+def not_found(what: str) -> OperatorError:
+    """404."""
+    return OperatorError(404, "not_found", f"no such {what}")
+
+
+def conflict(message: str) -> OperatorError:
+    """409."""
+    return OperatorError(409, "conflict", message)
+
+
+# --- payloads ------------------------------------------------------------------------------
+
+
+def parse_payload(content: bytes, fmt: Format, kind: ImportKind) -> list[tuple[int, Row]]:
+    """(line, fields) rows of a CSV or JSON batch; OperatorError(400) when unreadable.
+
+    JSON: {"rows": [{...}, ...]} or a bare array; a row's line is its position from 1, and
+    numbers with a fraction stay Decimal (money is never a float). CSV: UTF-8 (a BOM is
+    fine), a header row of field names, comma or semicolon separated; a row's line is the
+    file line it ends on, so the header is line 1.
+    """
+    if fmt == "json":
+        return _json_rows(content)
+    return _csv_rows(content, kind)
+
+
+def _json_rows(content: bytes) -> list[tuple[int, Row]]:
+    try:
+        body = json.loads(content, parse_float=Decimal)
+    except (ValueError, RecursionError) as error:
+        raise bad_request(f"not JSON: {str(error)[:200]}") from None
+    rows = body.get("rows") if isinstance(body, dict) else body
+    if isinstance(body, dict) and set(body) - {"rows"}:
+        raise bad_request('the body has fields other than "rows"', "rows")
+    if not isinstance(rows, list):
+        raise bad_request('expected {"rows": [...]} or an array of rows', "rows")
+    return list(enumerate(rows, start=1))
+
+
+def _csv_rows(content: bytes, kind: ImportKind) -> list[tuple[int, Row]]:
+    try:
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise bad_request("CSV must be UTF-8") from None
+    first_line = text.split("\n", 1)[0]
+    delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    try:
+        header = [name.strip().lower() for name in next(reader, [])]
+        if not header or header == [""]:
+            raise bad_request("CSV needs a header row of field names")
+        unknown = [name for name in header if name not in FIELDS[kind]]
+        if unknown:
+            known = ", ".join(FIELDS[kind])
+            raise bad_request(f"unknown column {unknown[0][:100]!r}; columns: {known}", "header")
+        if len(set(header)) != len(header):
+            raise bad_request("a column is named twice", "header")
+        rows: list[tuple[int, Row]] = []
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue  # blank lines (a trailing newline, spacing) are not rows
+            if len(cells) != len(header):
+                reason = f"{len(cells)} cells, the header has {len(header)}"
+                rows.append((reader.line_num, Unreadable(reason)))
+            else:
+                rows.append((reader.line_num, dict(zip(header, cells, strict=True))))
+    except csv.Error as error:
+        raise bad_request(f"CSV line {reader.line_num}: {error}") from None
+    return rows
+
+
+async def read_rows(
+    content: bytes, fmt: Format, kind: ImportKind, max_bytes: int
+) -> list[tuple[int, Row]]:
+    """`parse_payload` off the event loop (a big file takes a while), with a size limit."""
+    if len(content) > max_bytes:
+        raise OperatorError(413, "too_large", f"larger than {max_bytes} bytes")
+    if len(content) < 64 * 1024:
+        return parse_payload(content, fmt, kind)
+    return await asyncio.to_thread(parse_payload, content, fmt, kind)
+
+
+# --- readings export -----------------------------------------------------------------------
+
+EXPORT_COLUMNS = ("id", "account_number", "eic", "meter_serial", "taken_at", "zone", "value",
+                  "source", "photo")  # fmt: skip
+
+
+def readings_csv(readings: Iterable[ReadingExport]) -> str:
+    """One line per reading and zone, in the columns of EXPORT_COLUMNS."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for reading in readings:
+        for zone, value in reading.values.items():
+            writer.writerow(
+                (
+                    reading.id,
+                    reading.account_number,
+                    reading.eic,
+                    reading.meter_serial,
+                    reading.taken_at.isoformat(),
+                    zone.value,
+                    value,
+                    reading.source.value,
+                    "true" if reading.photo else "false",
+                )
+            )
+    return out.getvalue()
+
+
+# --- the operator --------------------------------------------------------------------------
+
+
+@dataclass
+class Operator:
+    """The operations, bound to a database, a clock and the bills directory."""
+
+    uow_factory: AbstractUnitOfWorkFactory
+    clock: Clock
+    zone: tzinfo
+    bills_dir: Path
+    max_import_bytes: int = DEFAULT_MAX_IMPORT_BYTES
+
+    # --- imports ------------------------------------------------------------------------
+
+    async def import_batch(
+        self, kind: ImportKind, content: bytes, fmt: Format, skip_bad: bool
+    ) -> ImportReport:
+        """Import a CSV or JSON batch; OperatorError(400) with the report when refused."""
+        rows = await read_rows(content, fmt, kind, self.max_import_bytes)
+        now = self.clock.now()
+
+        async def after(
+            uow: AbstractUnitOfWork, report: ImportReport, records: Sequence[Record]
+        ) -> None:
+            bills = [record for record in records if isinstance(record, BillRecord)]
+            if bills and (report.inserted or report.updated):
+                periods = sorted({bill.period for bill in bills})
+                account_ids = sorted({bill.account_id for bill in bills})
+                queued = await notify_new_bills(uow, periods, now, account_ids)
+                log.info("new-bill notices queued: %d", queued)
+
+        async with self.uow_factory() as uow:
+            report = await import_rows(
+                uow,
+                kind,
+                rows,
+                zone=self.zone,
+                skip_bad=skip_bad,
+                save_pdf=self._save_pdf,
+                after=after if kind is ImportKind.BILLS else None,
+            )
+        log.info(
+            "import %s: %d rows, %d new, %d changed, %d unchanged, %d bad%s",
+            kind.value,
+            report.received,
+            report.inserted,
+            report.updated,
+            report.unchanged,
+            report.skipped,
+            "" if report.applied else " (nothing written)",
+        )
+        if not report.applied:
+            raise OperatorError(
+                400,
+                "bad_rows",
+                f"{report.skipped} bad row(s); nothing was written (skip_bad=true writes "
+                "the good ones)",
+                list(report.problems),
+                report,
+            )
+        return report
+
+    async def _save_pdf(self, account_number: str, period: str, content: bytes) -> str:
+        """Write a bill PDF under BILLS_DIR; the name carries its hash, so a re-import of the
+        same PDF writes the same file and a new PDF never overwrites one a bill points at."""
+        digest = hashlib.sha256(content).hexdigest()[:16]
+        ref = f"{account_number}/{period}-{digest}.pdf"
+        path = self.bills_dir / ref
+        await asyncio.to_thread(_write_file, path, content)
+        return ref
+
+    async def attach_pdf(self, account_number: str, period_text: str, content: bytes) -> str:
+        """Store the PDF of a stored bill; its reference."""
+        try:
+            period = parse_period(period_text)
+            check_pdf(content)
+        except BadValue as error:
+            raise bad_request(str(error), "period" if "YYYY" in str(error) else "body") from None
+        if len(content) > MAX_PDF_BYTES:
+            raise OperatorError(413, "too_large", "the PDF is too large")
+        async with self.uow_factory() as uow:
+            refs = await uow.operator.account_refs([account_number])
+            if (
+                account_number not in refs
+                or await uow.billing.bill(refs[account_number].id, period) is None
+            ):
+                raise not_found("bill")
+            ref = await self._save_pdf(account_number, period, content)
+            await uow.operator.set_bill_pdf(account_number, period, ref)
+            await uow.commit()
+        return ref
+
+    # --- outages ------------------------------------------------------------------------
+
+    async def publish_outage(self, draft: OutageDraft) -> tuple[Outage, bool]:
+        """Publish (and queue its alerts); (outage, True) when new, False when its
+        external_id was already published."""
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            if await uow.references.dso(draft.dso_id) is None:
+                raise bad_request("unknown DSO", "dso_id")
+            outage = await _outage_call(publish_outage(uow, draft, now))
+            await uow.commit()
+        created = outage.published_at == now
+        log.info("outage %d %s", outage.id, "published" if created else "already published")
+        return outage, created
+
+    async def get_outage(self, outage_id: int) -> Outage:
+        """The stored outage."""
+        async with self.uow_factory() as uow:
+            outage = await uow.outage_store.get(outage_id)
+        if outage is None:
+            raise not_found("outage")
+        return outage
+
+    async def update_outage(self, outage_id: int, changes: OutageChanges) -> Outage:
+        """Change it and tell those already told what changed."""
+        async with self.uow_factory() as uow:
+            outage = await _outage_call(update_outage(uow, outage_id, changes, self.clock.now()))
+            await uow.commit()
+        return outage
+
+    async def cancel_outage(self, outage_id: int, reason: str) -> Outage:
+        """Cancel it and tell those already told."""
+        async with self.uow_factory() as uow:
+            outage = await _outage_call(cancel_outage(uow, outage_id, self.clock.now(), reason))
+            await uow.commit()
+        return outage
+
+    async def restore_outage(self, outage_id: int, restored_at: datetime | None) -> Outage:
+        """Power is back: record it and tell those already told."""
+        now = self.clock.now()
+        if restored_at is not None and restored_at > now:
+            raise bad_request("restoration cannot be in the future", "restored_at")
+        async with self.uow_factory() as uow:
+            outage = await _outage_call(restore_outage(uow, outage_id, now, restored_at))
+            await uow.commit()
+        return outage
+
+    # --- call-centre requests and free-service orders -------------------------------------
+
+    async def call_center_requests(
+        self, status: RequestStatus | None, after_id: int, limit: int
+    ) -> Sequence[CallCenterRequest]:
+        """A page of the queue, oldest first."""
+        async with self.uow_factory() as uow:
+            return await uow.operator.call_center_requests(status, after_id, limit)
+
+    async def call_center_request(self, request_id: int) -> CallCenterRequest:
+        """One request."""
+        async with self.uow_factory() as uow:
+            request = await uow.operator.call_center_request(request_id)
+        if request is None:
+            raise not_found("call-centre request")
+        return request
+
+    async def answer_call_center(
+        self, request_id: int, answer: str, status: RequestStatus
+    ) -> tuple[CallCenterRequest, bool]:
+        """Store the answer and push it to the person; (request, pushed).
+
+        A request is answered once: a second answer is a conflict, so a person never gets
+        two different answers to one question.
+        """
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            request = await uow.operator.call_center_request(request_id)
+            if request is None:
+                raise not_found("call-centre request")
+            if request.status in _FINAL or request.answer is not None:
+                raise conflict(f"the request is already {request.status.value}")
+            await uow.operator.answer_call_center(request_id, answer, status, now)
+            pushed = await notify_call_center_answer(
+                uow, request_id, request.person_id, answer, now
+            )
+            await uow.commit()
+        log.info("call-centre request %d answered (%s), pushed: %s", request_id, status, pushed)
+        answered = CallCenterRequest(
+            id=request.id,
+            person_id=request.person_id,
+            account_id=request.account_id,
+            request_type=request.request_type,
+            text=request.text,
+            status=status,
+            created_at=request.created_at,
+            answer=answer,
+            answered_at=now,
+        )
+        return answered, pushed
+
+    async def free_service_orders(
+        self, status: RequestStatus | None, after_id: int, limit: int
+    ) -> Sequence[FreeServiceOrder]:
+        """A page of the orders, oldest first."""
+        async with self.uow_factory() as uow:
+            return await uow.operator.free_service_orders(status, after_id, limit)
+
+    async def free_service_order(self, order_id: int) -> FreeServiceOrder:
+        """One order."""
+        async with self.uow_factory() as uow:
+            order = await uow.operator.free_service_order(order_id)
+        if order is None:
+            raise not_found("free-service order")
+        return order
+
+    async def answer_free_service(
+        self, order_id: int, answer: str, status: RequestStatus
+    ) -> tuple[FreeServiceOrder, bool]:
+        """Move the order to `status` and push the answer to the person; (order, pushed)."""
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            order = await uow.operator.free_service_order(order_id)
+            if order is None:
+                raise not_found("free-service order")
+            if order.status in _FINAL:
+                raise conflict(f"the order is already {order.status.value}")
+            if order.status == status:
+                raise conflict(f"the order is already {status.value}")
+            await uow.operator.set_free_service_status(order_id, status)
+            pushed = await notify_person(
+                uow,
+                order.person_id,
+                Topic.ANSWERS,
+                {"kind": PushKind.TEXT, "text": answer},
+                f"fs-answer:{order_id}:{status.value}",
+                now,
+            )
+            await uow.commit()
+        log.info(
+            "free-service order %d → %s (phone %s), pushed: %s",
+            order_id,
+            status.value,
+            mask(order.phone),
+            pushed,
+        )
+        return FreeServiceOrder(
+            id=order.id,
+            person_id=order.person_id,
+            account_id=order.account_id,
+            service_type=order.service_type,
+            phone=order.phone,
+            status=status,
+            created_at=order.created_at,
+        ), pushed
+
+    # --- export -------------------------------------------------------------------------
+
+    async def submitted_readings(
+        self, since: datetime, until: datetime | None, after_id: int, limit: int
+    ) -> Sequence[ReadingExport]:
+        """Submitted readings since a time, by id (page on with after_id)."""
+        if until is not None and until <= since:
+            raise bad_request("until must be after since", "until")
+        async with self.uow_factory() as uow:
+            return await uow.operator.submitted_readings(since, until, after_id, limit)
+
+
+def outage_target(
+    outage_group: str | None, settlement: str | None, street: str | None, buildings: list[str]
+) -> OutageTarget:
+    """A core target from API fields (empty strings are "not given")."""
+    return OutageTarget(
+        outage_group=outage_group or None,
+        settlement=settlement or None,
+        street=street or None,
+        buildings=tuple(buildings),
+    )
+
+
+async def _outage_call(call: Any) -> Outage:
+    """Await a core outage service, turning its refusals into operator errors."""
+    try:
+        return await call
+    except OutageNotFound:
+        raise not_found("outage") from None
+    except OutageClosed:
+        raise conflict("the outage is cancelled or restored; it cannot change") from None
+    except OutageInvalid as error:
+        raise bad_request(str(error)) from None
+    except DomainError as error:
+        raise bad_request(str(error) or type(error).__name__) from None
+
+
+def _write_file(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".part")
+    temporary.write_bytes(content)
+    temporary.replace(path)  # atomic: a reader never sees half a PDF
