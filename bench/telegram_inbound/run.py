@@ -363,7 +363,8 @@ def section(results: list[tuple[str, list[Figures]]], args: argparse.Namespace) 
         "",
         f"`{command}` (`make bench-telegram`), {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
         f"{os.cpu_count()} CPU cores shared by the load generator, the bot, PostgreSQL and "
-        "other work on the machine (an OCR training run among it), so figures are noisy. "
+        "other work on the machine (an OCR training run among it), so figures are noisy; "
+        f"load average at the start {args.load_before:.1f}, at the end {os.getloadavg()[0]:.1f}. "
         f"Python {platform.python_version()}, PostgreSQL on 127.0.0.1. {args.users} users, "
         "each linked to an account of its own; each posts the text «Баланс» as a real Update "
         "to `/webhook/telegram` and waits for the bot's sendMessage on the fake Bot API "
@@ -427,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-write", action="store_true", help="do not update RESULTS.md")
     args = parser.parse_args(argv)
+    args.load_before = os.getloadavg()[0]
     results = asyncio.run(run(args))
     text = section(results, args)
     print()
