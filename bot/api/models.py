@@ -8,7 +8,7 @@ and JSON, reporting every bad row by line instead of failing the whole request a
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -33,6 +33,11 @@ def _plausible_time(value: datetime) -> datetime:
     if not 2000 <= value.year <= 2100:
         raise ValueError("year must be 2000–2100")
     return value
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    """Answers give every time in UTC, so one instant always reads the same."""
+    return value.astimezone(UTC) if value is not None else None
 
 
 Text = Annotated[str, AfterValidator(_safe_text)]
@@ -294,8 +299,8 @@ class OutageOut(BaseModel):
             id=outage.id,
             kind=outage.kind,
             dso_id=outage.dso_id,
-            starts_at=outage.starts_at,
-            ends_at=outage.ends_at,
+            starts_at=_utc(outage.starts_at),
+            ends_at=_utc(outage.ends_at),
             reason=outage.reason,
             targets=[
                 OutageTargetOut(
@@ -306,10 +311,10 @@ class OutageOut(BaseModel):
                 )
                 for t in outage.targets
             ],
-            published_at=outage.published_at,
-            updated_at=outage.updated_at,
+            published_at=_utc(outage.published_at),
+            updated_at=_utc(outage.updated_at),
             cancelled=outage.cancelled,
-            restored_at=outage.restored_at,
+            restored_at=_utc(outage.restored_at),
         )
 
 
@@ -343,9 +348,9 @@ class CallCenterRequestOut(BaseModel):
             request_type=request.request_type,
             text=request.text,
             status=request.status,
-            created_at=request.created_at,
+            created_at=_utc(request.created_at),
             answer=request.answer,
-            answered_at=request.answered_at,
+            answered_at=_utc(request.answered_at),
         )
 
 
@@ -385,7 +390,7 @@ class FreeServiceOrderOut(BaseModel):
             service_type=order.service_type,
             phone=order.phone,
             status=order.status,
-            created_at=order.created_at,
+            created_at=_utc(order.created_at),
         )
 
 
@@ -435,7 +440,7 @@ class ReadingOut(BaseModel):
             account_number=reading.account_number,
             eic=reading.eic,
             meter_serial=reading.meter_serial,
-            taken_at=reading.taken_at,
+            taken_at=_utc(reading.taken_at),
             values={zone.value: value for zone, value in reading.values.items()},
             source=reading.source.value,
             photo=reading.photo,

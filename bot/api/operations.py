@@ -16,7 +16,7 @@ import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -190,7 +190,7 @@ def readings_csv(readings: Iterable[ReadingExport]) -> str:
                     reading.account_number,
                     reading.eic,
                     reading.meter_serial,
-                    reading.taken_at.isoformat(),
+                    reading.taken_at.astimezone(UTC).isoformat(),
                     zone.value,
                     value,
                     reading.source.value,
@@ -302,9 +302,12 @@ class Operator:
         async with self.uow_factory() as uow:
             if await uow.references.dso(draft.dso_id) is None:
                 raise bad_request("unknown DSO", "dso_id")
+            known = draft.external_id is not None and (
+                await uow.outage_store.by_external_id(draft.dso_id, draft.external_id)
+            )
             outage = await _outage_call(publish_outage(uow, draft, now))
             await uow.commit()
-        created = outage.published_at == now
+        created = not known
         log.info("outage %d %s", outage.id, "published" if created else "already published")
         return outage, created
 
