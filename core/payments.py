@@ -102,18 +102,20 @@ async def create_order(
 async def settle(uow: AbstractUnitOfWork, notice: PaymentNotice) -> PaymentOrder | None:
     """Record a verified notice once; the order to tell the consumer about, or None.
 
-    A replayed notice (same transaction id) or one for an unknown order changes nothing.
-    A declined payment marks the order declined and records no payment.
+    A replayed notice (same transaction id), one for an unknown or already paid order, and
+    one whose amount differs from the order's (left for manual reconciliation) change
+    nothing. A declined attempt marks the order declined but does not close it: the
+    provider's page lets the consumer try another card on the same order.
     """
     order = await uow.payment_orders.get(notice.order_id)
-    if order is None or order.provider != notice.provider or order.status != OrderStatus.NEW:
+    if order is None or order.provider != notice.provider or order.status == OrderStatus.PAID:
         return None
     if not notice.accepted:
-        await uow.payment_orders.update(replace(order, status=OrderStatus.DECLINED))
-        return replace(order, status=OrderStatus.DECLINED)
+        declined = replace(order, status=OrderStatus.DECLINED)
+        await uow.payment_orders.update(declined)
+        return declined
     if notice.amount != order.amount:
-        # The provider says another sum was paid than ordered: record what was paid.
-        order = replace(order, amount=notice.amount)
+        return None
     stored = await uow.billing.add_payment(
         Payment(
             id=0,

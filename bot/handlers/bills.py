@@ -8,6 +8,7 @@ from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, with_menu
 from bot.handlers.paging import page_buttons, page_footer, page_of, parse_page
+from bot.handlers.receipts import receipt_document
 from bot.handlers.router import Router
 from bot.messages import Attachment, Button
 from core.accounts import linked_account, periods_back
@@ -165,32 +166,7 @@ async def receipt(ctx: Context, argument: str) -> None:
         return
     supplier = await ctx.uow.references.supplier(account.supplier_id)
     zone = ctx.rules.readings.zone
-    document = PdfDocument(
-        title=t("pdf.receipt_title"),
-        subtitle=t("pdf.receipt_subtitle", date=t.datetime(payment.paid_at.astimezone(zone))),
-        sections=[
-            PdfSection(
-                t("pdf.payment"),
-                [
-                    (t("pdf.amount"), t.money(payment.amount)),
-                    (t("pdf.commission"), t.money(0)),
-                    (t("pdf.paid_at"), t.datetime(payment.paid_at.astimezone(zone))),
-                    (t("pdf.provider"), payment.provider),
-                    (t("pdf.transaction"), payment.provider_txn_id),
-                ],
-            ),
-            PdfSection(
-                t("pdf.consumer"),
-                [
-                    (t("pdf.account"), account.number),
-                    (t("pdf.holder"), account.holder_name),
-                    (t("pdf.address"), account.address.one_line()),
-                ],
-            ),
-            PdfSection(t("pdf.payment_details"), _payee_rows(ctx, account, supplier, None)),
-        ],
-        metadata_title=f"{account.number} {payment.provider_txn_id}",
-    )
+    document = receipt_document(t, zone, account, supplier, payment)
     content = await ctx.services.documents.pdf(document)
     day = payment.paid_at.astimezone(zone).date().isoformat()
     ctx.say(

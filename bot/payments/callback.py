@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 
 from bot.channels.base import DeliveryResult, DeliveryStatus
+from bot.handlers.receipts import paid_replies
 from bot.i18n import Catalogues
 from bot.messages import Reply
 from bot.payments.easypay import (
@@ -38,7 +39,6 @@ from bot.payments.easypay import (
     MalformedNotification,
     parse_notification,
 )
-from bot.payments.receipt import paid_replies
 from core.clock import Clock
 from core.documents import DocumentRenderer
 from core.model import Channel, PaymentOrder

@@ -1,7 +1,6 @@
-"""What the consumer is told when their payment is recorded: thanks, and the receipt PDF.
+"""Payment receipts: one layout for the payment history and for the "paid" push.
 
-The receipt has the layout of the one the payment history sends (bot/handlers/bills.py),
-with the same texts, so a receipt looks the same however the person got it.
+A receipt looks the same however the person got it.
 """
 
 from __future__ import annotations

@@ -1,0 +1,64 @@
+"""Settling payment notices: once, only for the ordered amount, declines do not lock out."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from core.model import Channel, OrderStatus, PaymentNotice, PaymentOrder
+from core.payments import InvalidAmount, parse_amount, settle
+from tests.fakes import FakeUnitOfWorkFactory
+
+NOW = datetime(2026, 11, 29, 10, tzinfo=UTC)
+
+
+def order(factory: FakeUnitOfWorkFactory) -> PaymentOrder:
+    placed = PaymentOrder(
+        "kb1", 1, Decimal("648.00"), NOW, 7, Channel.TELEGRAM, "42", provider="easypay"
+    )
+    factory.data.orders[placed.order_id] = placed
+    return placed
+
+
+def notice(accepted: bool = True, amount: str = "648.00", txn: str = "T1") -> PaymentNotice:
+    return PaymentNotice("easypay", "kb1", txn, Decimal(amount), accepted, NOW)
+
+
+async def test_accepted_once() -> None:
+    factory = FakeUnitOfWorkFactory()
+    order(factory)
+    assert (await settle(factory(), notice())).status == OrderStatus.PAID
+    assert await settle(factory(), notice()) is None
+    assert await settle(factory(), notice(txn="T2")) is None
+    assert len(factory.data.payments) == 1
+
+
+async def test_declined_then_accepted() -> None:
+    factory = FakeUnitOfWorkFactory()
+    order(factory)
+    assert (await settle(factory(), notice(accepted=False))).status == OrderStatus.DECLINED
+    assert not factory.data.payments
+    assert (await settle(factory(), notice())).status == OrderStatus.PAID
+
+
+async def test_other_amount_changes_nothing() -> None:
+    factory = FakeUnitOfWorkFactory()
+    order(factory)
+    assert await settle(factory(), notice(amount="600.00")) is None
+    assert not factory.data.payments
+    assert factory.data.orders["kb1"].status == OrderStatus.NEW
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"), [("561,60", "561.60"), ("1 200", "1200.00"), ("99.5 грн", "99.50")]
+)
+def test_parse_amount(text: str, amount: str) -> None:
+    assert parse_amount(text) == Decimal(amount)
+
+
+@pytest.mark.parametrize("text", ["abc", "-5", "0", "1.234", "NaN", "1e9"])
+def test_parse_amount_refuses(text: str) -> None:
+    with pytest.raises(InvalidAmount):
+        parse_amount(text)
