@@ -75,13 +75,20 @@ async def _console(
         await app.close()
 
 
-async def _serve(settings: Settings) -> None:
-    from bot.app import build_app, build_channels
+async def _serve(settings: Settings, scheduler: bool = True) -> None:
+    from bot.app import build_app, build_channels, build_pushes
     from bot.server import serve
 
     app = await build_app(settings)
     try:
-        await serve(app, build_channels(app), settings.kabinet_host, settings.kabinet_port)
+        channels = build_channels(app)
+        # Delivery workers (and the scheduler unless --no-scheduler) run beside the server.
+        pushes = build_pushes(app, channels, scheduler=scheduler)
+        await pushes.start()
+        try:
+            await serve(app, channels, settings.kabinet_host, settings.kabinet_port)
+        finally:
+            await pushes.stop()
     finally:
         await app.close()
 
@@ -127,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             _chat(settings, user, getattr(args, "locale", None), demo=args.command == "demo")
         )
     elif args.command == "serve":
-        asyncio.run(_serve(settings))
+        asyncio.run(_serve(settings, scheduler=not args.no_scheduler))
     elif args.command == "migrate":
         asyncio.run(_migrate(settings))
     elif args.command == "seed-demo":

@@ -34,6 +34,7 @@ from storage.uow import SqlAlchemyUnitOfWorkFactory
 
 if TYPE_CHECKING:
     from bot.channels.base import ChannelAdapter
+    from bot.delivery import Pushes
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,13 @@ class App:
     renderer: ThreadedDocumentRenderer
     payments: PaymentProvider | None = None
     photo_reader: MeterPhotoReader | None = None
+    pushes: Pushes | None = None
+
+    def pushes_queued(self) -> None:
+        """Call after committing queued pushes (operator API): this process delivers now
+        instead of at its next poll. Harmless when delivery is off here."""
+        if self.pushes is not None:
+            self.pushes.queued()
 
     async def handle(self, event: Incoming) -> list[Reply]:
         """The dialog's entry point for channels, counted and timed."""
@@ -249,3 +257,88 @@ def build_channels(app: App) -> list[ChannelAdapter]:
                 )
             )
     return channels
+
+
+def build_email_channel(settings: Settings) -> ChannelAdapter | None:
+    """The e-mail channel when SMTP_HOST is set; else e-mail is off."""
+    if not settings.smtp_host:
+        return None
+    from bot.channels.email import EmailChannel, SmtpSettings
+
+    password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+    return EmailChannel(
+        SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            username=settings.smtp_username,
+            password=password,
+            sender=settings.smtp_from,
+            sender_name=settings.smtp_from_name,
+            starttls=settings.smtp_starttls,
+            use_tls=settings.smtp_tls,
+        )
+    )
+
+
+def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -> Pushes:
+    """Delivery workers over `channels` (plus e-mail when configured) and, when asked, the
+    scheduler; stored on `app` so flows and the operator API can wake delivery."""
+    from zoneinfo import ZoneInfo
+
+    from bot.delivery import DeliverySettings, DeliveryWorkers, Pushes, PushRenderer
+    from core.delivery import RetryPolicy
+    from storage.outbox import OutboxQueue
+
+    settings = app.settings
+    adapters = {channel.channel: channel for channel in channels}
+    email = build_email_channel(settings)
+    if email is not None:
+        adapters[email.channel] = email
+    workers = None
+    if settings.delivery_enabled and adapters:
+        workers = DeliveryWorkers(
+            OutboxQueue(app.engine, DeliveryWorkers.worker_id()),
+            adapters,
+            PushRenderer(
+                app.uow_factory, app.catalogues, ZoneInfo(settings.business_timezone), app.renderer
+            ),
+            app.uow_factory,
+            DeliverySettings(
+                limits={
+                    Channel.TELEGRAM: settings.delivery_rate_telegram,
+                    Channel.VIBER: settings.delivery_rate_viber,
+                    Channel.MESSENGER: settings.delivery_rate_messenger,
+                    Channel.EMAIL: settings.delivery_rate_email,
+                    Channel.CONSOLE: settings.delivery_rate_console,
+                },
+                batch=settings.delivery_batch,
+                lease_seconds=settings.delivery_lease_seconds,
+                policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
+            ),
+            metrics=app.metrics,
+        )
+    runner = None
+    if scheduler:
+        from datetime import time as clock_time
+
+        from scheduler.jobs import Jobs
+        from scheduler.runner import KabinetScheduler, SchedulerLock
+
+        hour, minute = (int(part) for part in settings.reading_reminder_time.split(":"))
+        pushes_ref: list[Pushes] = []
+        jobs = Jobs(
+            uow_factory=app.uow_factory,
+            clock=app.clock,
+            reading_rules=make_rules(settings).readings,
+            reminder_at=clock_time(hour, minute),
+            queued=lambda: pushes_ref[0].queued() if pushes_ref else None,
+        )
+        runner = KabinetScheduler(
+            jobs, SchedulerLock(app.engine), outage_every_seconds=settings.scheduler_tick_seconds
+        )
+        pushes = Pushes(workers, runner)
+        pushes_ref.append(pushes)
+    else:
+        pushes = Pushes(workers, None)
+    app.pushes = pushes
+    return pushes

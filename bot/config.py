@@ -80,6 +80,30 @@ class Settings(BaseSettings):
     link_failure_period_minutes: int = Field(60, ge=1)
     consent_version: str = "2024-01"
 
+    # Pushes: delivery workers, per-channel rate limits (messages a second, all processes
+    # together), the claim lease after which a dead worker's rows are recovered.
+    delivery_enabled: bool = True
+    delivery_rate_telegram: float = Field(30.0, gt=0)
+    delivery_rate_viber: float = Field(50.0, gt=0)
+    delivery_rate_messenger: float = Field(250.0, gt=0)
+    delivery_rate_email: float = Field(10.0, gt=0)
+    delivery_rate_console: float = Field(1000.0, gt=0)
+    delivery_batch: int = Field(50, ge=1, le=1000)
+    delivery_lease_seconds: float = Field(60.0, ge=1)
+    delivery_max_attempts: int = Field(8, ge=1)
+    # Scheduled jobs: the reading-window reminder's business time, the outage tick.
+    reading_reminder_time: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    scheduler_tick_seconds: float = Field(60.0, ge=1)
+    # E-mail (SMTP): off unless SMTP_HOST is set.
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "kabinet@localhost"
+    smtp_from_name: str = "Kabinet"
+    smtp_starttls: bool = True
+    smtp_tls: bool = False
+
     @field_validator("kabinet_now")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:

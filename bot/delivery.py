@@ -239,7 +239,7 @@ class PushRenderer:
         return RenderedPush([Reply("\n".join(lines), [[menu_button(t)]])], lines[0], step)
 
     async def _payment(self, t: Translator, payload: dict[str, Any]) -> RenderedPush:
-        from bot.payments.receipt import paid_replies  # PDF rendering loads only when paying
+        from bot.handlers.receipts import paid_replies  # PDF rendering loads only when paying
 
         async with self._uow_factory() as uow:
             order = await uow.payment_orders.get(payload["order_id"])
@@ -461,3 +461,30 @@ class DeliveryWorkers:
         return choose_route(
             routes, prefs, push.topic or Topic.ANSWERS, real_now(), exclude=(push.channel,)
         )
+
+
+class Pushes:
+    """The delivery workers and (optionally) the scheduler of one `kabinet serve` process."""
+
+    def __init__(self, workers: DeliveryWorkers | None, scheduler: Any = None) -> None:
+        self.workers = workers
+        self.scheduler = scheduler
+
+    def queued(self) -> None:
+        """Pushes were queued in this process: deliver now rather than at the next poll."""
+        if self.workers is not None:
+            self.workers.wake()
+
+    async def start(self) -> None:
+        """Start the workers, then the scheduler."""
+        if self.workers is not None:
+            self.workers.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
+
+    async def stop(self) -> None:
+        """Stop the scheduler (releasing its lock), then the workers."""
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.workers is not None:
+            await self.workers.stop()

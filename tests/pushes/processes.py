@@ -1,0 +1,75 @@
+"""Real `kabinet serve` processes for the multi-process and kill -9 tests (and the bench)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Served:
+    """A running `kabinet serve` and its log file."""
+
+    process: asyncio.subprocess.Process
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+async def start_serve(
+    database_url: str, telegram_base: str, log: Path, *, scheduler: bool = True, **env: str
+) -> Served:
+    """Start `python -m bot serve` with Telegram (polling) against a fake server; return
+    once it says it is serving."""
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "TELEGRAM_BOT_TOKEN": "42:TEST",
+        "TELEGRAM_API_BASE": telegram_base,
+        "TELEGRAM_MODE": "polling",
+        "KABINET_PORT": str(free_port()),
+        "OCR_WORKERS": "0",
+        "LOG_LEVEL": "INFO",
+        **env,
+    }
+    args = [sys.executable, "-m", "bot", "serve"] + ([] if scheduler else ["--no-scheduler"])
+    handle = log.open("wb")
+    process = await asyncio.create_subprocess_exec(
+        *args, cwd=ROOT, env=environment, stdout=asyncio.subprocess.PIPE, stderr=handle
+    )
+    assert process.stdout is not None
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+    except TimeoutError:
+        process.kill()
+        raise
+    if b"serving on" not in line:
+        process.kill()
+        await process.wait()
+        raise RuntimeError(f"kabinet serve did not start: {line!r}\n{log.read_text()}")
+    return Served(process, log)
+
+
+async def stop(served: Served) -> None:
+    """SIGTERM and wait (kill after 15 s)."""
+    if served.process.returncode is not None:
+        return
+    served.process.terminate()
+    try:
+        await asyncio.wait_for(served.process.wait(), 15)
+    except TimeoutError:
+        served.process.kill()
+        await served.process.wait()
