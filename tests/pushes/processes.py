@@ -59,7 +59,7 @@ async def start_serve(
     if b"serving on" not in line:
         process.kill()
         await process.wait()
-        raise RuntimeError(f"kabinet serve did not start: {line!r}\n{log.read_text()}")
+        raise RuntimeError(f"kabinet serve did not start: {line!r}; see {log}")
     return Served(process, log)
 
 

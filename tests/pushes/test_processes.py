@@ -9,7 +9,7 @@ import os
 import signal
 import time
 from collections import Counter
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -70,8 +70,8 @@ def messages_per_chat(fake: FakeTelegram) -> Counter[int]:
     return Counter(call.chat_id for call in fake.calls_of("sendMessage"))
 
 
-async def wait_for(predicate, timeout: float) -> bool:  # noqa: ANN001 - a callable
-    deadline = time.monotonic() + timeout
+async def wait_for(predicate, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if await predicate():
             return True
