@@ -211,9 +211,10 @@ class ImportReportOut(BaseModel):
 
 
 class ImportErrorOut(ErrorOut):
-    """A refused batch: the report says which lines are bad and why."""
+    """A refused batch: the report says which lines are bad and why (no report when the
+    request itself could not be read)."""
 
-    report: ImportReportOut
+    report: ImportReportOut | None = None
 
 
 class BillPdfOut(BaseModel):
@@ -227,6 +228,11 @@ class BillPdfOut(BaseModel):
 
 class OutageTargetIn(_In):
     """An outage group, or an address: settlement + street with optional buildings."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"anyOf": [{"required": ["outage_group"]}, {"required": ["street"]}]},
+    )
 
     outage_group: Text | None = Field(None, max_length=20, examples=["3.2"])
     settlement: Text | None = Field(None, max_length=200)
