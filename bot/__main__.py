@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from bot.api import cli as operator_commands
 from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     ocr = commands.add_parser("ocr", help="read meter photos: FILE<TAB>READING<TAB>CONFIDENCE")
     ocr.add_argument("--previous", type=int, default=None, help="the previous reading (a prior)")
     ocr.add_argument("files", nargs="+")
+    operator_commands.add_commands(commands)
     return parser
 
 
@@ -143,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ocr.cli import run
 
         return run(args.files, args.previous)
+    elif args.command in operator_commands.COMMANDS:
+        return asyncio.run(operator_commands.run(settings, args))
     return 0
 
 

@@ -15,7 +15,15 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from core.imports import BadValue, ImportReport, ReadingExport, clean_text
-from core.model import CallCenterRequest, FreeServiceOrder, Outage, OutageKind, RequestStatus
+from core.model import (
+    CallCenterRequest,
+    FreeServiceOrder,
+    Outage,
+    OutageKind,
+    OutageTarget,
+    RequestStatus,
+)
+from core.outages import OutageChanges, OutageDraft
 
 MAX_ID = 2**31 - 1
 """Ids are 32-bit in the database; a bigger one names nothing (404, not a driver error)."""
@@ -248,6 +256,18 @@ class OutageTargetIn(_In):
         return self
 
 
+def _targets(targets: list[OutageTargetIn]) -> tuple[OutageTarget, ...]:
+    return tuple(
+        OutageTarget(
+            outage_group=t.outage_group or None,
+            settlement=t.settlement or None,
+            street=t.street or None,
+            buildings=tuple(t.buildings),
+        )
+        for t in targets
+    )
+
+
 class OutageTargetOut(BaseModel):
     outage_group: str | None
     settlement: str | None
@@ -266,6 +286,18 @@ class OutageIn(_In):
     targets: list[OutageTargetIn] = Field(min_length=1, max_length=1000)
     external_id: Text | None = Field(None, min_length=1, max_length=100)
 
+    def draft(self) -> OutageDraft:
+        """What core publishes."""
+        return OutageDraft(
+            kind=self.kind,
+            dso_id=self.dso_id,
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            reason=self.reason,
+            targets=_targets(self.targets),
+            external_id=self.external_id,
+        )
+
 
 class OutageUpdateIn(_In):
     """Changes to an outage; fields left out stay as they are."""
@@ -275,6 +307,16 @@ class OutageUpdateIn(_In):
     clear_end: bool = Field(False, description="the end is unknown again")
     reason: Text | None = Field(None, max_length=2000)
     targets: list[OutageTargetIn] | None = Field(None, min_length=1, max_length=1000)
+
+    def changes(self) -> OutageChanges:
+        """What core changes."""
+        return OutageChanges(
+            starts_at=self.starts_at,
+            ends_at=self.ends_at,
+            clear_end=self.clear_end,
+            reason=self.reason,
+            targets=None if self.targets is None else _targets(self.targets),
+        )
 
 
 class OutageCancelIn(_In):

@@ -43,7 +43,6 @@ from core.model import (
     CallCenterRequest,
     FreeServiceOrder,
     Outage,
-    OutageTarget,
     RequestStatus,
 )
 from core.notifications import PushKind, notify_call_center_answer, notify_new_bills, notify_person
@@ -459,18 +458,6 @@ class Operator:
             raise bad_request("until must be after since", "until")
         async with self.uow_factory() as uow:
             return await uow.operator.submitted_readings(since, until, after_id, limit)
-
-
-def outage_target(
-    outage_group: str | None, settlement: str | None, street: str | None, buildings: list[str]
-) -> OutageTarget:
-    """A core target from API fields (empty strings are "not given")."""
-    return OutageTarget(
-        outage_group=outage_group or None,
-        settlement=settlement or None,
-        street=street or None,
-        buildings=tuple(buildings),
-    )
 
 
 async def _outage_call(call: Any) -> Outage:

@@ -13,7 +13,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -27,12 +27,10 @@ from bot.api.operations import (
     Operator,
     OperatorError,
     not_found,
-    outage_target,
     readings_csv,
 )
 from core.imports import ImportKind
 from core.model import RequestStatus
-from core.outages import OutageChanges, OutageDraft
 
 log = logging.getLogger(__name__)
 
@@ -182,25 +180,10 @@ async def put_bill_pdf(request: web.Request) -> web.StreamResponse:
     return _json(m.BillPdfOut(account_number=number, period=period, pdf_ref=ref))
 
 
-def _targets(targets: list[m.OutageTargetIn]) -> tuple[Any, ...]:
-    return tuple(
-        outage_target(t.outage_group, t.settlement, t.street, list(t.buildings)) for t in targets
-    )
-
-
 async def post_outage(request: web.Request) -> web.StreamResponse:
     """POST /outages: publish."""
     body = await _body(request, m.OutageIn)
-    draft = OutageDraft(
-        kind=body.kind,
-        dso_id=body.dso_id,
-        starts_at=body.starts_at,
-        ends_at=body.ends_at,
-        reason=body.reason,
-        targets=_targets(body.targets),
-        external_id=body.external_id,
-    )
-    outage, created = await _operator(request).publish_outage(draft)
+    outage, created = await _operator(request).publish_outage(body.draft())
     return _json(m.OutageOut.of(outage), 201 if created else 200)
 
 
@@ -214,14 +197,7 @@ async def patch_outage(request: web.Request) -> web.StreamResponse:
     """PATCH /outages/{outage_id}: change times, reason or targets."""
     outage_id = _id(request, "outage_id", "outage")
     body = await _body(request, m.OutageUpdateIn)
-    changes = OutageChanges(
-        starts_at=body.starts_at,
-        ends_at=body.ends_at,
-        clear_end=body.clear_end,
-        reason=body.reason,
-        targets=None if body.targets is None else _targets(body.targets),
-    )
-    return _json(m.OutageOut.of(await _operator(request).update_outage(outage_id, changes)))
+    return _json(m.OutageOut.of(await _operator(request).update_outage(outage_id, body.changes())))
 
 
 async def cancel_outage(request: web.Request) -> web.StreamResponse:
