@@ -52,7 +52,7 @@ async def start_serve(
     )
     assert process.stdout is not None
     try:
-        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        line = await asyncio.wait_for(process.stdout.readline(), 120)
     except TimeoutError:
         process.kill()
         raise

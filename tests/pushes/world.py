@@ -13,7 +13,9 @@ from storage.addresses import street_key
 from storage.orm import (
     AccountLinkRow,
     AccountRow,
+    BillRow,
     ChannelIdentityRow,
+    ConsentRow,
     DialogStateRow,
     DsoRow,
     MeterRow,
@@ -21,6 +23,7 @@ from storage.orm import (
     PersonRow,
     RegionRow,
     SupplierRow,
+    TariffRateRow,
 )
 
 T0 = datetime(2026, 11, 27, 10, 0, tzinfo=UTC)
@@ -154,3 +157,37 @@ class Builder:
             }
             await self._add(NotificationPrefsRow, person_id=person_id, **values)
         return person_id
+
+    async def consent(self, name: str, version: str = "2024-01") -> None:
+        """The person accepted the data-processing text (flows need it)."""
+        await self._add(
+            ConsentRow,
+            person_id=self.world.persons[name],
+            given_at=T0 - timedelta(days=30),
+            version=version,
+            channel="console",
+        )
+
+    async def bill(self, account: str, period: str, charged: str, due: str) -> None:
+        """A bill of a period for an account."""
+        await self._add(
+            BillRow,
+            account_id=self.world.accounts[account],
+            period=period,
+            issued_on=date(2026, 11, 27),
+            charged=Decimal(charged),
+            amount_due=Decimal(due),
+            kwh=150,
+            pdf_ref=None,
+        )
+
+    async def tariff(self) -> None:
+        """The single-zone household price (enough for a reading's estimate)."""
+        await self._add(
+            TariffRateRow,
+            plan="single",
+            zone="day",
+            price=Decimal("4.32"),
+            valid_from=date(2024, 6, 1),
+            valid_to=None,
+        )
