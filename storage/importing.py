@@ -256,7 +256,8 @@ class SqlAlchemyOperatorRepository(AbstractOperatorRepository):
                 {"b_id": found["id"], **{f"b_{name}": row[name] for name in row}}
             )
         inserted_ids: list[int] = []
-        for shape in {frozenset(row) for row in new_rows}:
+        # Shapes in order of first appearance: ids follow the batch's order.
+        for shape in dict.fromkeys(frozenset(row) for row in new_rows):
             same_shape = [row for row in new_rows if frozenset(row) == shape]
             # One multi-row INSERT per chunk (SQLAlchemy's insertmanyvalues), ids returned.
             result = await self.session.execute(table.insert().returning(table.c.id), same_shape)
