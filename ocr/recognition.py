@@ -17,7 +17,7 @@ from core.photo_reading import (
     PhotoRecognition,
     ReadingCandidate,
     ReadingPrior,
-    implied_increase,
+    fits_prior,
 )
 from ocr.decoding import DecodedPhoto, decode_photo
 from ocr.line_reading import LineReading, TesseractModel, read_lines
@@ -35,6 +35,8 @@ CONFIDENT = 0.8
 # With a previous reading but no stated maximum, months of household use stay below this.
 DEFAULT_MAX_INCREASE = 5000
 MAX_ROWS = 3
+MISFIT_CEILING = 0.3
+RIVAL_PENALTY = 0.75
 # A best row scoring below this sends the locator to look at full working size.
 WEAK_ROW = 0.45
 MIN_DIGITS = 3
@@ -48,7 +50,7 @@ LinesReader = Callable[[list[Image.Image]], list[LineReading]]
 
 @dataclass
 class _Evidence:
-    """Readings that gave the same integer digits, and from how many attempts."""
+    """Readings that gave the same integer digits: their confidences and row ranks."""
 
     digits: str
     confidences: list[float] = field(default_factory=list)
@@ -94,36 +96,42 @@ def _shorter_readings(digits: str, prior: ReadingPrior | None) -> list[str]:
     return [digits[:n] for n in sorted(lengths) if n >= MIN_DIGITS]
 
 
-def weigh(evidence: dict[str, _Evidence], attempts: int,
-          prior: ReadingPrior | None) -> list[ReadingCandidate]:
+def weigh(evidence: dict[str, _Evidence], prior: ReadingPrior | None) -> list[ReadingCandidate]:
     """Turn grouped readings into candidates with a confidence that separates right from wrong.
 
     Confidence is the model's own certainty, backed by agreement between crops and rows, and
     by the prior: a value the meter cannot show next is kept only as a weak suggestion.
     """
-    candidates = []
+    ranked: list[tuple[bool, ReadingCandidate]] = []
     for item in evidence.values():
         best = max(item.confidences)
-        agreement = len(item.confidences) / max(attempts, 1)
-        confidence = best * (0.75 + 0.25 * agreement)
+        # Two cuts of a row reading the same digits is the agreement worth having.
+        confidence = best * (0.8 + 0.1 * min(len(item.confidences), 3) - 0.1)
         if item.derived:
             confidence *= 0.85
         if min(item.row_ranks) > 0:
             confidence *= 0.9
         candidate = ReadingCandidate(value=int(item.digits), digits=item.digits,
                                      confidence=confidence)
-        if prior is not None and prior.previous is not None:
-            fits = implied_increase(candidate, prior) is not None
-            confidence = min(1.0, confidence * 1.1) if fits else confidence * 0.3
-        elif prior is not None and prior.digit_count is not None:
-            fits = implied_increase(candidate, prior) is not None
-            confidence = confidence if fits else confidence * 0.5
-        else:
-            # Nothing to check the reading against: never sure enough to skip confirmation.
+        fits = fits_prior(candidate, prior)
+        if not fits:
+            # A value this meter cannot show next stays only as a weak suggestion.
+            confidence = min(confidence * 0.3, MISFIT_CEILING)
+        elif prior is None or prior.previous is None:
+            # Nothing to check the reading against: never quite as sure.
             confidence *= 0.9
-        candidates.append(ReadingCandidate(candidate.value, candidate.digits,
-                                           round(min(confidence, 0.99), 4)))
-    candidates.sort(key=lambda c: c.confidence, reverse=True)
+        ranked.append((fits, ReadingCandidate(candidate.value, candidate.digits,
+                                              round(min(confidence, 0.99), 4))))
+    # Whatever fits the prior comes first, however confident a misfit is.
+    ranked.sort(key=lambda pair: (pair[0], pair[1].confidence), reverse=True)
+    candidates = [candidate for _, candidate in ranked]
+    fitting = [candidate for fits, candidate in ranked if fits]
+    if (len(fitting) >= 2 and fitting[1].value != fitting[0].value
+            and fitting[1].confidence > 0.6 * fitting[0].confidence):
+        # Two plausible readings that differ: the person should choose, not us.
+        top = fitting[0]
+        candidates[0] = ReadingCandidate(top.value, top.digits,
+                                         round(top.confidence * RIVAL_PENALTY, 4))
     return candidates
 
 
@@ -176,7 +184,6 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
             lines.append(line)
             ranks.append(rank)
     evidence: dict[str, _Evidence] = {}
-    attempts = len(lines)
     for rank, reading in zip(ranks, read(lines), strict=True):
         digits = _integer_digits(reading.text)
         if len(digits) < MIN_DIGITS or reading.confidence <= 0:
@@ -193,5 +200,5 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
         problem = PhotoProblem.BLURRED if quality.sharpness < BLUR_SHARPNESS else (
             PhotoProblem.NO_DIGITS)
         return PhotoRecognition(problem=problem, details=details, **size)
-    candidates = weigh(evidence, attempts, prior)
+    candidates = weigh(evidence, prior)
     return PhotoRecognition(candidates=tuple(candidates[:5]), details=details, **size)

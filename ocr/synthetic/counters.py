@@ -91,13 +91,14 @@ def _red(rng: random.Random) -> Color:
 
 def _draw_glyph_cell(
     rng: random.Random, digit: int, roll: float, cell: tuple[int, int], font_path: str | None,
-    ink: Color, paper: Color, stretch: float,
+    ink: Color, paper: Color, stretch: float, realism: float = 1.0,
 ) -> Image.Image:
     """One drum cell: digit `digit` centred, shifted up by `roll` of a pitch with its successor."""
     cell_w, cell_h = cell
     digit_h = int(cell_h * rng.uniform(0.55, 0.72))
     font = _font(font_path, max(8, int(digit_h * 1.38)))
-    pitch = digit_h * rng.uniform(1.35, 1.6)
+    # With less realism the neighbouring digits on the drum stay out of the window.
+    pitch = digit_h * (rng.uniform(1.35, 1.6) + (1 - realism) * 0.8)
     strip_w = max(4, int(cell_w / stretch))
     tile = Image.new("RGB", (strip_w, cell_h), paper)
     draw = ImageDraw.Draw(tile)
@@ -106,7 +107,7 @@ def _draw_glyph_cell(
         centre_y = cell_h / 2 + (offset - roll) * pitch
         draw.text((strip_w / 2, centre_y), str(shown), font=font, fill=ink, anchor="mm")
     # Drums are cylinders: the window sees them darker towards the top and bottom.
-    if rng.random() < 0.7:
+    if rng.random() < 0.7 * realism:
         shade = Image.new("L", (1, cell_h))
         depth = rng.uniform(0.2, 0.6)
         for y in range(cell_h):
@@ -118,7 +119,8 @@ def _draw_glyph_cell(
     return tile.resize((cell_w, cell_h), Image.Resampling.BILINEAR)
 
 
-def draw_drum_counter(rng: random.Random, integer: str, decimals: str) -> Counter:
+def draw_drum_counter(rng: random.Random, integer: str, decimals: str,
+                      realism: float = 1.0) -> Counter:
     """A mechanical drum row: cells with separators, optional red decimal drums and frame."""
     font_path = rng.choice(counter_fonts()) if counter_fonts() else None
     cell_h = rng.randint(60, 110)
@@ -156,10 +158,10 @@ def draw_drum_counter(rng: random.Random, integer: str, decimals: str) -> Counte
             ink, paper = ((_red(rng), _light(rng)) if red_on_white else (_light(rng), _red(rng)))
         last_turning = index == len(integer) + len(decimals) - 1 or is_decimal
         roll = 0.0
-        if rng.random() < (0.5 if last_turning else 0.08):
+        if rng.random() < (0.5 if last_turning else 0.08) * realism:
             roll = rng.uniform(-0.3, 0.3)
         tile = _draw_glyph_cell(rng, int(char), roll, (cell_w, cell_h), font_path, ink, paper,
-                                stretch)
+                                stretch, realism)
         image.paste(tile, (x, border))
         x += cell_w + gap
     # The point is in the label only when it is on the picture: a model cannot be taught
@@ -204,7 +206,8 @@ def _segment_polygon(
     return [(px + slant * (oy + h - py), py) for px, py in points]
 
 
-def draw_lcd_counter(rng: random.Random, integer: str, decimals: str) -> Counter:
+def draw_lcd_counter(rng: random.Random, integer: str, decimals: str,
+                     realism: float = 1.0) -> Counter:
     """A seven-segment LCD panel with ghost segments, optional decimal point and polarity."""
     digit_h = rng.randint(50, 95)
     digit_w = int(digit_h * rng.uniform(0.45, 0.62))
@@ -217,7 +220,7 @@ def draw_lcd_counter(rng: random.Random, integer: str, decimals: str) -> Counter
     lit = _jitter(rng, (25, 30, 30), 15)
     if negative:
         panel, lit = _jitter(rng, (20, 25, 30), 10), _jitter(rng, (90, 230, 150), 30)
-    ghost_strength = rng.uniform(0.0, 0.22)
+    ghost_strength = rng.uniform(0.0, 0.22) * realism
     ghost = tuple(int(p + (li - p) * ghost_strength) for p, li in zip(panel, lit, strict=True))
     # Blank leading positions are how many LCDs show small numbers.
     shown = integer
@@ -252,10 +255,14 @@ def draw_lcd_counter(rng: random.Random, integer: str, decimals: str) -> Counter
 
 
 def draw_counter(rng: random.Random, integer: str | None = None, decimals: str | None = None,
-                 lcd_share: float = 0.3) -> Counter:
-    """A random counter: drums most of the time, otherwise an LCD."""
+                 lcd_share: float = 0.3, realism: float = 1.0) -> Counter:
+    """A random counter: drums most of the time, otherwise an LCD.
+
+    `realism` below 1 hides what makes real counters hard to read (drum neighbours in the
+    window, rolling drums, ghost segments): the first stage of training needs it.
+    """
     if integer is None or decimals is None:
         integer, decimals = random_reading(rng)
     if rng.random() < lcd_share:
-        return draw_lcd_counter(rng, integer, decimals)
-    return draw_drum_counter(rng, integer, decimals)
+        return draw_lcd_counter(rng, integer, decimals, realism)
+    return draw_drum_counter(rng, integer, decimals, realism)

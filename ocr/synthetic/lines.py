@@ -12,7 +12,7 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
-from ocr.synthetic.counters import Counter, _font, counter_fonts, draw_counter
+from ocr.synthetic.counters import Counter, _font, counter_fonts, draw_counter, random_reading
 
 LINE_HEIGHTS = (40, 56)
 
@@ -70,7 +70,7 @@ def degrade(rng: random.Random, image: Image.Image, strength: float = 1.0) -> Im
         out = Image.fromarray(np.clip(arr + noise, 0, 255).astype(np.uint8))
     if rng.random() < 0.5:
         buffer = io.BytesIO()
-        out.save(buffer, "JPEG", quality=rng.randint(25, 90))
+        out.save(buffer, "JPEG", quality=rng.randint(int(85 - 60 * min(strength, 1.0)), 92))
         buffer.seek(0)
         out = Image.open(buffer).convert("RGB")
     return out
@@ -94,13 +94,28 @@ def crop_like_locator(rng: random.Random, image: Image.Image,
     return canvas.crop(box)
 
 
+def training_reading(rng: random.Random) -> tuple[str, str]:
+    """Digits for a training line: mostly uniform, so the model cannot settle on zeros.
+
+    Real counters show many leading zeros; a model trained on that distribution first
+    learns to answer "00" to everything and stays there for thousands of iterations.
+    """
+    if rng.random() < 0.25:
+        return random_reading(rng)
+    n_int = rng.randint(4, 8)
+    integer = "".join(rng.choice("0123456789") for _ in range(n_int))
+    n_dec = rng.choice([0, 0, 1, 1, 2, 3])
+    return integer, "".join(rng.choice("0123456789") for _ in range(n_dec))
+
+
 def make_training_line(rng: random.Random, difficulty: float = 1.0) -> tuple[Image.Image, str]:
     """One grey line image and its label (digits, '.' where a point is shown).
 
     `difficulty` (0..1) scales clutter, crop errors and photo damage; training starts easy
     because a from-scratch LSTM does not get off the ground on the hardest lines alone.
     """
-    counter: Counter = draw_counter(rng)
+    integer, decimals = training_reading(rng)
+    counter: Counter = draw_counter(rng, integer, decimals, realism=difficulty)
     image = counter.image
     if rng.random() < 0.35 * difficulty:
         image = _add_clutter(rng, image)

@@ -12,8 +12,9 @@ from PIL import Image
 from ocr.line_reading import TesseractModel
 from ocr.synthetic.meters import MeterPhoto, make_meter_photo
 
-needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None,
-                                     reason="the tesseract binary is not installed")
+needs_tesseract = pytest.mark.skipif(
+    shutil.which("tesseract") is None, reason="the tesseract binary is not installed"
+)
 
 
 def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:

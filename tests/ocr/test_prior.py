@@ -49,6 +49,6 @@ def test_weigh_keeps_a_misfit_only_as_a_weak_suggestion() -> None:
         "46107358": _Evidence("46107358", [0.97], [0]),
         "05210": _Evidence("05210", [0.9, 0.88], [1, 1]),
     }
-    ranked = weigh(evidence, attempts=3, prior=prior)
+    ranked = weigh(evidence, prior)
     assert ranked[0].value == 5210
     assert ranked[1].confidence < 0.5

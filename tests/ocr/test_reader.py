@@ -22,8 +22,9 @@ def make_slow(release: threading.Event):
 
 async def test_overload_answers_busy() -> None:
     release = threading.Event()
-    reader = TesseractMeterReader(executor="thread", workers=1, max_pending=2,
-                                  timeout_s=5, recogniser=make_slow(release))
+    reader = TesseractMeterReader(
+        executor="thread", workers=1, max_pending=2, timeout_s=5, recogniser=make_slow(release)
+    )
     try:
         first = asyncio.create_task(reader.read(b"a"))
         second = asyncio.create_task(reader.read(b"b"))
@@ -40,8 +41,9 @@ async def test_overload_answers_busy() -> None:
 
 async def test_slow_photo_times_out_without_blocking_the_loop() -> None:
     release = threading.Event()
-    reader = TesseractMeterReader(executor="thread", workers=1, max_pending=4,
-                                  timeout_s=0.2, recogniser=make_slow(release))
+    reader = TesseractMeterReader(
+        executor="thread", workers=1, max_pending=4, timeout_s=0.2, recogniser=make_slow(release)
+    )
     try:
         ticks = 0
 
@@ -68,8 +70,9 @@ async def test_slow_photo_times_out_without_blocking_the_loop() -> None:
 @needs_tesseract
 async def test_process_pool_reads_a_photo(closeup_photo: MeterPhoto) -> None:
     with TesseractMeterReader(workers=1, timeout_s=20) as reader:
-        recognition = await reader.read(jpeg_bytes(closeup_photo.image),
-                                        ReadingPrior(previous=closeup_photo.reading - 100))
+        recognition = await reader.read(
+            jpeg_bytes(closeup_photo.image), ReadingPrior(previous=closeup_photo.reading - 100)
+        )
         assert recognition.best is not None
         assert recognition.best.value == closeup_photo.reading
         bad = await reader.read(b"%PDF-1.7 not a photo at all")

@@ -52,8 +52,7 @@ def test_prior_chooses_the_fitting_line(closeup_photo: MeterPhoto) -> None:
         return readings
 
     prior = ReadingPrior(previous=max(0, closeup_photo.reading - 200))
-    recognition = recognise_photo(jpeg_bytes(closeup_photo.image), prior,
-                                  lines_reader=serial_first)
+    recognition = recognise_photo(jpeg_bytes(closeup_photo.image), prior, lines_reader=serial_first)
     assert recognition.best is not None
     assert recognition.best.value == closeup_photo.reading
 
