@@ -326,7 +326,7 @@ async def queue_due_reminders(uow: AbstractUnitOfWork, now: datetime, zone: tzin
             stages.append(("evening", PushKind.OUTAGE_EVENING))
         for stage, kind in stages:
             event = f"{subject}:{stage}"
-            if await uow.outbox.event_queued(event):
+            if await uow.outbox.event_queued(subject, event):
                 continue
             queued += await uow.outbox.enqueue_outage_targets(
                 outage,

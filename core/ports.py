@@ -371,8 +371,8 @@ class AbstractOutboxRepository(abc.ABC):
         """Withdraw the pushes of `subject` not yet handed to a platform; how many."""
 
     @abc.abstractmethod
-    async def event_queued(self, event: str) -> bool:
-        """Whether any push of this event exists (a job's stage was done)."""
+    async def event_queued(self, subject: str, event: str) -> bool:
+        """Whether any push of this event (of `subject`) exists: a job's stage was done."""
 
     @abc.abstractmethod
     async def enqueue_new_bills(
