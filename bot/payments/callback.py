@@ -42,6 +42,7 @@ from bot.payments.easypay import (
 from core.clock import Clock
 from core.documents import DocumentRenderer
 from core.model import Channel, PaymentOrder
+from core.notifications import notify_payment
 from core.payments import settle
 from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
@@ -119,6 +120,9 @@ class EasyPayCallbacks:
     zone: tzinfo
     renderer: DocumentRenderer | None = None
     notify: Notify | None = None
+    # With delivery workers running (`kabinet serve`), the confirmation is queued in the
+    # outbox in the payment's own transaction instead of sent here; `queued` wakes them.
+    queued: Callable[[], None] | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         """The aiohttp handler of `POST /payments/easypay`."""
@@ -186,6 +190,8 @@ class EasyPayCallbacks:
             if paid is None:
                 log.info("easypay: order %s already settled; duplicate ignored", order_id)
                 return Outcome(200, "duplicate")
+            if self.queued is not None:
+                await notify_payment(uow, paid, self.clock.now())
             await uow.commit()
         log.info(
             "easypay: order %s paid %s, transaction %s",
@@ -193,7 +199,10 @@ class EasyPayCallbacks:
             paid.amount,
             notice.provider_txn_id,
         )
-        await self._tell(paid)
+        if self.queued is not None:
+            self.queued()
+        else:
+            await self._tell(paid)
         return Outcome(200, "accepted")
 
     async def _tell(self, order: PaymentOrder) -> None:
@@ -236,6 +245,7 @@ def register_payment_routes(
         zone=ZoneInfo(app.settings.business_timezone),
         renderer=app.renderer,
         notify=ChannelNotifier([*channels, *extra]),
+        queued=app.pushes_queued if app.pushes and app.pushes.workers else None,
     )
     register(web_app, callbacks)
     return callbacks
