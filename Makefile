@@ -24,3 +24,9 @@ bench-telegram: setup
 	.venv/bin/python -m bench.telegram_inbound
 
 bench: bench-telegram
+
+.PHONY: bench-broadcast
+bench-broadcast: setup
+	.venv/bin/python -m bench.broadcast --write
+
+bench: bench-broadcast
