@@ -14,7 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.imports import (
@@ -75,9 +75,21 @@ class SqlAlchemyOperatorRepository(AbstractOperatorRepository):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def _custom_plans(self) -> None:
+        """Plan each chunked look-up for its own values (PostgreSQL, this transaction only).
+
+        asyncpg prepares statements per connection, and after five runs PostgreSQL may
+        switch to a generic plan made when the table was small (right after a first bulk
+        import): a sequential scan per chunk that made re-importing 20,000 accounts take
+        40 s instead of 2 s.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            await self.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
     # --- look-ups -------------------------------------------------------------------------
 
     async def account_refs(self, numbers: Iterable[str]) -> Mapping[str, AccountRef]:
+        await self._custom_plans()
         wanted = sorted(set(numbers))
         refs: dict[str, AccountRef] = {}
         for chunk in _chunks(wanted):
@@ -92,6 +104,7 @@ class SqlAlchemyOperatorRepository(AbstractOperatorRepository):
         return refs
 
     async def eic_owners(self, eics: Iterable[str]) -> Mapping[str, str]:
+        await self._custom_plans()
         wanted = sorted(set(eics))
         owners: dict[str, str] = {}
         for chunk in _chunks(wanted):
@@ -108,6 +121,7 @@ class SqlAlchemyOperatorRepository(AbstractOperatorRepository):
         return frozenset(await self.session.scalars(select(SupplierRow.id)))
 
     async def meter_refs(self, account_ids: Iterable[int]) -> Sequence[MeterRef]:
+        await self._custom_plans()
         wanted = sorted(set(account_ids))
         meters: list[MeterRef] = []
         for chunk in _chunks(wanted):
@@ -285,6 +299,7 @@ class SqlAlchemyOperatorRepository(AbstractOperatorRepository):
     ) -> dict[tuple[Any, ...], dict[str, Any]]:
         """Stored rows of the batch's keys, by key; chunked on the first key column and
         narrowed by the others (a batch is usually one period of many accounts)."""
+        await self._custom_plans()
         first, rest = key[0], key[1:]
         firsts = sorted({row[first] for row in rows})
         others = {name: sorted({row[name] for row in rows}) for name in rest}
