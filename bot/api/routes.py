@@ -105,6 +105,9 @@ def guarded(token: str, handler: Handler) -> Handler:
             return _operator_error(error)
         except _BadInput as bad:
             return bad.response
+        except web.HTTPRequestEntityTooLarge:
+            # aiohttp's own limit (client_max_size) on reading the body: answer in JSON too.
+            return _error(413, "too_large", "the request body is too large")
         except IntegrityError:
             # Two writers raced on one natural key; the operator retries and gets a clean
             # answer. Never a 500 for input that was valid a moment ago.

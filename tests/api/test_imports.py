@@ -428,3 +428,12 @@ def test_money_in_json_is_never_a_float() -> None:
     [(line, row)] = parse_payload(json.dumps({"rows": [{"amount": 0.1}]}).encode(), "json",
                                   ImportKind.PAYMENTS)  # fmt: skip
     assert line == 1 and row["amount"] == Decimal("0.1")
+
+
+async def test_a_body_over_the_server_limit_is_a_json_413(api: Api) -> None:
+    limit = api.client.server.app._client_max_size
+    answer = await api.call(
+        "POST", "/api/v1/imports/accounts", data=b"x" * (limit + 1),
+        headers={"Content-Type": "text/csv"}, status=413,
+    )  # fmt: skip
+    assert answer["error"] == "too_large"
