@@ -65,6 +65,7 @@ log = logging.getLogger(__name__)
 Format = Literal["csv", "json"]
 Row = Mapping[str, Any] | Unreadable
 DEFAULT_MAX_IMPORT_BYTES = 64 * 1024 * 1024
+NOTICE_CHUNK = 5000
 _FINAL = frozenset({RequestStatus.DONE, RequestStatus.REJECTED})
 
 
@@ -228,7 +229,11 @@ class Operator:
             if bills and (report.inserted or report.updated):
                 periods = sorted({bill.period for bill in bills})
                 account_ids = sorted({bill.account_id for bill in bills})
-                queued = await notify_new_bills(uow, periods, now, account_ids)
+                queued = 0
+                # Chunks: a 100,000-bill import must stay under the drivers' parameter limit.
+                for start in range(0, len(account_ids), NOTICE_CHUNK):
+                    chunk = account_ids[start : start + NOTICE_CHUNK]
+                    queued += await notify_new_bills(uow, periods, now, chunk)
                 log.info("new-bill notices queued: %d", queued)
 
         async with self.uow_factory() as uow:

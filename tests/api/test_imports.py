@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stdnum.eu import eic as stdnum_eic
 
+from bot.api import operations
 from storage.orm import (
     AccountRow,
     BillingReadingRow,
@@ -341,8 +342,9 @@ async def test_payments_by_provider_transaction(
 
 
 async def test_bills_with_pdfs_and_new_bill_notices(
-    api: Api, world: Builder, engine: AsyncEngine
+    api: Api, world: Builder, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(operations, "NOTICE_CHUNK", 1)  # notices are queued in chunks
     await _two_accounts_with_meters(api, world)
     async with api.app.uow_factory() as uow:
         refs = await uow.operator.account_refs(["7700000001"])
