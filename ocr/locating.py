@@ -33,6 +33,7 @@ class Blob:
     x1: float
     y1: float
     redness: float = 0.0
+    guessed: bool = False
 
     @property
     def height(self) -> float:
@@ -268,11 +269,16 @@ def _extend(row: CounterRow, edges_integral: np.ndarray,
     mid_x, mid_y = float(np.mean(centres)), float(np.mean([b.cy for b in blobs]))
     limit_x = edges_integral.shape[1] - 2
 
-    def band(x0: float, x1: float) -> np.ndarray:
-        cy = mid_y + row.slope * ((x0 + x1) / 2 - mid_x)
-        return np.array([[x0, cy - height / 2, x1, cy + height / 2]], dtype=np.float32)
+    def band(x0: float, x1: float, top: float = 0.0, bottom: float = 1.0) -> np.ndarray:
+        cy = mid_y + row.slope * ((x0 + x1) / 2 - mid_x) - height / 2
+        return np.array([[x0, cy + top * height, x1, cy + bottom * height]], dtype=np.float32)
 
-    inside = float(_box_means(edges_integral, band(blobs[0].x0, blobs[-1].x1))[0])
+    def energy(x0: float, x1: float) -> np.ndarray:
+        # Whole band, top quarter, bottom quarter: digits fill all three, unit labels do not.
+        boxes = np.concatenate([band(x0, x1), band(x0, x1, 0.0, 0.25), band(x0, x1, 0.75, 1.0)])
+        return _box_means(edges_integral, boxes)
+
+    inside = energy(blobs[0].x0, blobs[-1].x1)
     added: list[Blob] = []
     for direction in (-1, 1):
         edge = blobs[0].x0 if direction < 0 else blobs[-1].x1
@@ -281,11 +287,11 @@ def _extend(row: CounterRow, edges_integral: np.ndarray,
             if x0 < 0 or x1 > limit_x:
                 break
             box = band(x0, x1)
-            if float(_box_means(edges_integral, box)[0]) < 0.5 * inside:
+            if np.any(energy(x0, x1) < np.array([0.5, 0.3, 0.3]) * inside):
                 break
             red = float(_box_means(redness_integral, box)[0])
             added.append(Blob(x0 + 0.08 * pitch, float(box[0, 1]), x1 - 0.08 * pitch,
-                              float(box[0, 3]), red))
+                              float(box[0, 3]), red, guessed=True))
             edge = x0 if direction < 0 else x1
     if not added:
         return row
@@ -317,9 +323,13 @@ def _distinct(rows: list[CounterRow]) -> list[CounterRow]:
 def integer_part(row: CounterRow) -> tuple[Blob, ...]:
     """The row without trailing red (decimal) drums, when it has them."""
     blobs = list(row.blobs)
-    # Relative to the first drums, so a colour cast over the whole photo does not count.
-    baseline = float(np.median([b.redness for b in blobs[:3]]))
-    while len(blobs) > 3 and blobs[-1].redness - baseline > RED_DECIMALS:
+    # Relative to the first drums found, so a colour cast over the photo does not count.
+    found = [b for b in blobs if not b.guessed] or blobs
+    baseline = float(np.median([b.redness for b in found[:3]]))
+    # ... and red in absolute terms too: under a blue cast a white drum is "redder" than
+    # a black one without being red.
+    while (len(blobs) > 3 and blobs[-1].redness - baseline > RED_DECIMALS
+           and blobs[-1].redness > RED_DECIMALS / 2):
         blobs.pop()
     return tuple(blobs)
 

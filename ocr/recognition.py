@@ -73,13 +73,22 @@ def _integer_digits(text: str) -> str:
 
 
 def _line_variants(gray: Image.Image, row: CounterRow, scale: float) -> list[Image.Image]:
-    """Two cuts of a row: snug, and a pitch wider each side for digits the locator missed."""
+    """Two cuts of a row: the blobs found, and with the digits guessed beyond them.
+
+    When nothing was guessed, the second cut is a pitch wider on each side instead.
+    """
     blobs = integer_part(row)
+    found = tuple(b for b in blobs if not b.guessed)
+    if len(found) < 2:
+        # The red tail took the real blobs: the guessed ones are all there is.
+        found = blobs
+    snug = cut_row(gray, found, row.slope, scale)
+    if len(found) < len(blobs):
+        return [snug, cut_row(gray, blobs, row.slope, scale)]
     centres = [b.cx for b in blobs]
     pitch = (max(centres) - min(centres)) / max(len(blobs) - 1, 1)
     extra = pitch / max(row.digit_height, 1.0)
-    return [cut_row(gray, blobs, row.slope, scale),
-            cut_row(gray, blobs, row.slope, scale, pad_x=0.45 + extra)]
+    return [snug, cut_row(gray, blobs, row.slope, scale, pad_x=0.45 + extra)]
 
 
 def _shorter_readings(digits: str, prior: ReadingPrior | None) -> list[str]:

@@ -61,8 +61,9 @@ class Counter:
 def random_reading(rng: random.Random) -> tuple[str, str]:
     """Integer and decimal digit strings of a plausible meter state."""
     n_int = rng.choices([4, 5, 6, 7, 8], weights=[1, 5, 4, 2, 1])[0]
-    # Real meters mostly show leading zeros: consumption is far below the drum capacity.
-    magnitude = rng.randint(max(1, n_int - 3), n_int)
+    # Real meters mostly show leading zeros: consumption is far below the drum capacity;
+    # but a meter in use for a while has at least three significant digits.
+    magnitude = rng.randint(min(3, n_int), n_int)
     value = rng.randint(10 ** (magnitude - 1), 10**magnitude - 1)
     integer = str(value).zfill(n_int)
     n_dec = rng.choices([0, 1, 2, 3], weights=[4, 4, 1, 2])[0]
