@@ -446,3 +446,4 @@ def register_api_routes(web_app: web.Application, operator: Operator, token: str
     for endpoint in table:
         web_app.router.add_route(endpoint.method, endpoint.path, guarded(token, endpoint.handler))
     web_app.router.add_get(OPENAPI_PATH, guarded(token, openapi))
+    log.info("operator API on: %s (%d routes)", PREFIX, len(table) + 1)
