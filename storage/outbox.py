@@ -331,6 +331,10 @@ class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
             literal(topic, String(40)),
         ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
         plain = new_event and not await self.event_queued(subject, event)
+        if self._dialect == "postgresql":
+            # The window function sorts every recipient; let it sort in memory (the default
+            # 4 MB spills a 100,000-row broadcast to disk). For this transaction only.
+            await self.session.execute(text("SET LOCAL work_mem = '64MB'"))
         statement = (
             outbox.insert() if plain else dialect_insert(self.session, outbox)
         ).from_select(
