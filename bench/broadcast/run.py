@@ -53,6 +53,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--raised-limit", type=float, default=2000.0)
     parser.add_argument("--seconds", type=float, default=15.0, help="measured per phase")
     parser.add_argument("--kill-after", type=float, default=3.0, help="seconds of sending")
+    parser.add_argument("--repeat", type=int, default=3, help="target + enqueue runs")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     return parser.parse_args(argv)
 
@@ -239,10 +240,22 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         subscribers = await _prepare(engine, args.accounts)
         figures["subscribers"] = subscribers
         uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
-        queued, seconds = await _publish_all(uow_factory, engine, f"all-{time.time():.0f}", None)
+        runs: list[float] = []
+        for number in range(args.repeat):
+            if number:
+                async with engine.begin() as connection:
+                    await connection.execute(text("DELETE FROM outbox"))
+                    await connection.execute(
+                        text("DELETE FROM outages WHERE external_id LIKE 'bench-%'")
+                    )
+            queued, seconds = await _publish_all(
+                uow_factory, engine, f"all-{number}-{time.time():.0f}", None
+            )
+            runs.append(seconds)
+            print(f"target + enqueue: {queued} rows in {seconds:.2f} s", flush=True)
         figures["enqueued"] = queued
-        figures["enqueue_seconds"] = round(seconds, 2)
-        print(f"target + enqueue: {queued} rows in {seconds:.2f} s", flush=True)
+        figures["enqueue_seconds"] = round(min(runs), 2)
+        figures["enqueue_runs"] = ", ".join(f"{run:.2f}" for run in runs)
         # The same publication again queues nothing (the import re-run case).
         fake = FakeTelegram()
         await fake.start()
@@ -284,7 +297,8 @@ def _section(figures: dict[str, object], args: argparse.Namespace) -> str:
         f"| accounts (seed_demo extra) / subscribers | {figures['accounts']} / "
         f"{figures['subscribers']} | |\n"
         f"| target + enqueue, one emergency outage per DSO over all groups | "
-        f"{figures['enqueued']} rows in **{figures['enqueue_seconds']} s** | ≤ 5 s |\n"
+        f"{figures['enqueued']} rows in **{figures['enqueue_seconds']} s** (best of "
+        f"{args.repeat}: {figures['enqueue_runs']} s) | ≤ 5 s |\n"
         f"| delivery, limit raised to {figures['raised_limit']:.0f}/s | "
         f"{figures['raised_rate']} msg/s | |\n"
         f"| delivery at the default limit 30/s | {default} msg/s (**{default / 30:.1%}**) | "
