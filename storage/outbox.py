@@ -570,6 +570,9 @@ class OutboxQueue:
                 await connection.execute(
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(channel)}
                 )
+            # The wall clock after the lock: waiting for it must not let a claim count
+            # itself earlier than it is (that would let more than the limit through).
+            now = max(now, datetime.now(UTC))
             window_start = now - timedelta(seconds=1)
             recent = await connection.execute(
                 select(func.count(), func.min(outbox.c.claimed_at)).where(
