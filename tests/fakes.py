@@ -471,6 +471,8 @@ class FakeUnitOfWork(AbstractUnitOfWork):
         self.payment_orders = FakePaymentOrders(data)
         self.photos = FakePhotos(data)
         self.operator = FakeOperator(data)
+        self.outbox = FakeOutbox(data)
+        self.outage_store = FakeOutageStore(data)
 
     async def commit(self) -> None:
         self.committed += 1
@@ -759,3 +761,204 @@ class FakeOperator(_Repo, AbstractOperatorRepository):
         self.data.free_services = [
             replace(o, status=status) if o.id == order_id else o for o in self.data.free_services
         ]
+
+
+# --- pushes: the outbox and the outage store (core.notifications, core.outages) ----------
+
+from core.ports import AbstractOutageStore, AbstractOutboxRepository  # noqa: E402 - appended
+
+
+@dataclass
+class FakePush:
+    """One queued push as the fake outbox keeps it."""
+
+    event: str
+    subject: str
+    person_id: int
+    channel: Channel
+    topic: str
+    payload: dict
+    status: str = "pending"
+
+
+def _fake_outbox_rows(data: FakeData) -> dict[tuple[str, int], FakePush]:
+    # FakeData predates the outbox; its rows live beside the other fake tables.
+    rows = data.__dict__.get("outbox_rows")
+    if rows is None:
+        rows = {}
+        data.__dict__["outbox_rows"] = rows
+    return rows
+
+
+class FakeOutbox(_Repo, AbstractOutboxRepository):
+    """The outbox port in memory, with the channel rules of core.delivery (no 24-hour
+    knowledge: a fake person last wrote never, unless `data.last_inbound` says so)."""
+
+    @property
+    def rows(self) -> dict[tuple[str, int], FakePush]:
+        return _fake_outbox_rows(self.data)
+
+    def _route(self, person_id: int, topic: str, now: datetime, prefer: Channel | None):
+        from core.delivery import Route, choose_route
+
+        last = self.data.__dict__.get("last_inbound", {})
+        routes = [
+            Route(i.channel, i.id, last.get((i.channel, i.external_id)), i.reachable)
+            for i in self.data.identities.values()
+            if i.person_id == person_id
+        ]
+        person = self.data.persons.get(person_id)
+        if person is not None and person.email:
+            routes.append(Route(Channel.EMAIL, None))
+        if prefer is not None:
+            preferred = [r for r in routes if r.channel == prefer]
+            chosen = choose_route(preferred, self.data.prefs.get(person_id), topic, now)
+            if chosen is not None:
+                return chosen
+        return choose_route(routes, self.data.prefs.get(person_id), topic, now)
+
+    async def _add(
+        self,
+        person_id: int,
+        event: str,
+        subject: str,
+        topic: str,
+        payload: dict,
+        now: datetime,
+        prefer: Channel | None = None,
+    ) -> bool:
+        if (event, person_id) in self.rows:
+            return False
+        route = self._route(person_id, topic, now, prefer)
+        if route is None:
+            return False
+        self.rows[(event, person_id)] = FakePush(
+            event, subject, person_id, route.channel, topic, dict(payload)
+        )
+        return True
+
+    async def enqueue_person(self, person_id, event, subject, topic, payload, now, prefer=None):
+        return await self._add(person_id, event, subject, topic, payload, now, prefer)
+
+    def _targeted(self, outage: Outage) -> set[int]:
+        from core.outages import building_matches
+        from storage.addresses import settlement_key, street_key
+
+        def hits(account: Account) -> bool:
+            for t in outage.targets:
+                if t.outage_group and t.outage_group == account.outage_group:
+                    return True
+                if not t.street or street_key(t.street) != street_key(account.address.street):
+                    continue
+                if t.settlement and settlement_key(t.settlement) != settlement_key(
+                    account.address.settlement
+                ):
+                    continue
+                if not t.buildings or any(
+                    building_matches(spec, account.address.building) for spec in t.buildings
+                ):
+                    return True
+            return False
+
+        hit = {a.id for a in self.data.accounts.values() if a.dso_id == outage.dso_id and hits(a)}
+        return {person for (person, account) in self.data.links if account in hit}
+
+    def _told(self, subject: str) -> set[int]:
+        return {
+            p.person_id
+            for p in self.rows.values()
+            if p.subject == subject and p.status in ("claimed", "sending", "sent", "uncertain")
+        }
+
+    async def enqueue_outage_targets(self, outage, event, topic, payload, now, exclude_told=False):
+        subject = f"outage:{outage.id}"
+        persons = self._targeted(outage) - (self._told(subject) if exclude_told else set())
+        return sum([await self._add(p, event, subject, topic, payload, now) for p in persons])
+
+    async def enqueue_told(
+        self, subject, event, topic, payload, now, outage=None, still_targeted=None
+    ):
+        persons = self._told(subject)
+        if outage is not None and still_targeted is not None:
+            targeted = self._targeted(outage)
+            persons = persons & targeted if still_targeted else persons - targeted
+        return sum([await self._add(p, event, subject, "answers", payload, now) for p in persons])
+
+    async def supersede_pending(self, subject: str, now: datetime) -> int:
+        pending = [p for p in self.rows.values() if p.subject == subject and p.status == "pending"]
+        for push in pending:
+            push.status = "superseded"
+        return len(pending)
+
+    async def event_queued(self, subject: str, event: str) -> bool:
+        return any(p.event == event for p in self.rows.values())
+
+    async def enqueue_new_bills(self, periods, account_ids, now):
+        queued = 0
+        for bill in self.data.bills:
+            if bill.period not in periods or (
+                account_ids is not None and bill.account_id not in account_ids
+            ):
+                continue
+            for person, account in self.data.links:
+                if account == bill.account_id:
+                    queued += await self._add(
+                        person,
+                        f"bill:{bill.period}:{account}",
+                        f"bill:{bill.period}",
+                        "new_bills",
+                        {"kind": "bill.new", "period": bill.period},
+                        now,
+                    )
+        return queued
+
+    async def enqueue_reading_reminders(self, period, window_opens, payload, now):
+        waiting = {
+            person
+            for person, account in self.data.links
+            if any(m.account_id == account and m.removed_on is None for m in self.data.meters)
+            and not any(
+                r.account_id == account and r.taken_at >= window_opens
+                for r in self.data.submitted.values()
+            )
+        }
+        event = f"reading:{period}"
+        return sum(
+            [await self._add(p, event, event, "reading_reminders", payload, now) for p in waiting]
+        )
+
+
+class FakeOutageStore(_Repo, AbstractOutageStore):
+    """Outages in `data.outages`, published and changed by core.outages."""
+
+    async def add(self, outage: Outage, external_id: str | None = None) -> Outage:
+        stored = replace(outage, id=self.data.next_id())
+        self.data.outages.append(stored)
+        if external_id:
+            self.data.__dict__.setdefault("outage_external_ids", {})[
+                (stored.dso_id, external_id)
+            ] = stored.id
+        return stored
+
+    async def get(self, outage_id: int) -> Outage | None:
+        return next((o for o in self.data.outages if o.id == outage_id), None)
+
+    async def by_external_id(self, dso_id: int, external_id: str) -> Outage | None:
+        known = self.data.__dict__.get("outage_external_ids", {}).get((dso_id, external_id))
+        return None if known is None else await self.get(known)
+
+    async def save(self, outage: Outage) -> None:
+        self.data.outages = [outage if o.id == outage.id else o for o in self.data.outages]
+
+    async def planned_starting(self, after: datetime, until: datetime) -> Sequence[Outage]:
+        return sorted(
+            (
+                o
+                for o in self.data.outages
+                if o.kind.value == "planned"
+                and not o.cancelled
+                and o.restored_at is None
+                and after < o.starts_at <= until
+            ),
+            key=lambda o: (o.starts_at, o.id),
+        )
