@@ -71,8 +71,9 @@ def implied_increase(candidate: ReadingCandidate, prior: ReadingPrior) -> int | 
     """Consumption the candidate implies since `prior.previous`, counting a drum roll-over.
 
     None when the candidate cannot follow the previous reading: it has the wrong number of
-    digits, goes backwards without being a plausible roll-over, or jumps by more than
-    `prior.max_increase`. With no previous reading, any candidate of the right length fits (0).
+    digits, goes backwards without being a plausible roll-over (which needs the meter's digit
+    count), or jumps by more than `prior.max_increase`. With no previous reading, any
+    candidate of the right length fits (0).
     """
     digit_count = prior.digit_count
     shown = len(candidate.digits)
@@ -87,7 +88,10 @@ def implied_increase(candidate: ReadingCandidate, prior: ReadingPrior) -> int | 
         return 0
     increase = candidate.value - prior.previous
     if increase < 0:
-        capacity = 10 ** (digit_count or shown)
+        # Only a meter whose digit count we know can be said to have rolled over.
+        if digit_count is None:
+            return None
+        capacity = 10**digit_count
         if prior.previous >= capacity:
             return None
         increase += capacity

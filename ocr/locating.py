@@ -238,8 +238,8 @@ def find_counter_rows(rgb_small: np.ndarray, max_rows: int = 4) -> list[CounterR
     dark, light = gray < local - threshold, gray > local + threshold
     # Seven-segment digits are several blobs; growing the mask upwards and downwards joins
     # the segments of one digit without joining neighbouring digits.
-    for light_on_dark, mask in ((False, dark), (True, light), (False, dilate(dark, 3, 1)),
-                                (True, dilate(light, 3, 1))):
+    masks = ((False, dark), (True, light), (False, dilate(dark, 3, 1)), (True, dilate(light, 3, 1)))
+    for light_on_dark, mask in masks:
         blobs = _digit_blobs(mask, redness_integral, max_height=0.45 * h)
         for chain in _chain_rows(blobs):
             xs = np.array([b.cx for b in chain])
@@ -287,7 +287,9 @@ def _extend(row: CounterRow, edges_integral: np.ndarray,
             if x0 < 0 or x1 > limit_x:
                 break
             box = band(x0, x1)
-            if np.any(energy(x0, x1) < np.array([0.5, 0.3, 0.3]) * inside):
+            whole, top, bottom = energy(x0, x1) / np.maximum(inside, 1e-6)
+            # A half-rolled drum fills the top or the bottom of the band, not always both.
+            if whole < 0.45 or max(top, bottom) < 0.3:
                 break
             red = float(_box_means(redness_integral, box)[0])
             added.append(Blob(x0 + 0.08 * pitch, float(box[0, 1]), x1 - 0.08 * pitch,

@@ -23,6 +23,8 @@ def test_increase_and_rollover() -> None:
     assert implied_increase(cand("10500"), prior) is None
     rolled = ReadingPrior(previous=99950, digit_count=5, max_increase=1000)
     assert implied_increase(cand("00120"), rolled) == 170
+    # Without the digit count a smaller number is not a roll-over, just a misreading.
+    assert implied_increase(cand("00120"), ReadingPrior(previous=99950)) is None
 
 
 def test_digit_count_and_blank_leading_lcd_digits() -> None:
