@@ -49,6 +49,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 Text = Annotated[str, AfterValidator(_safe_text)]
+ACCOUNT_NUMBER = r"^[0-9]{6,13}$"
 Time = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
@@ -82,8 +83,14 @@ class ErrorOut(BaseModel):
 class AccountRowIn(BaseModel):
     """An account (natural key: number)."""
 
-    number: str = Field(description="особовий рахунок, 6–13 digits", examples=["2010000232"])
-    eic: str = Field(description="EIC code, 16 characters", examples=["62Z000000000232T"])
+    number: str = Field(
+        pattern=ACCOUNT_NUMBER, description="особовий рахунок", examples=["2010000232"]
+    )
+    eic: str = Field(
+        pattern=r"^[0-9A-Z-]{16}$",
+        description="EIC code with its check character",
+        examples=["62Z000000000232T"],
+    )
     holder_name: str
     settlement: str
     street: str
@@ -101,7 +108,7 @@ class AccountRowIn(BaseModel):
 class MeterRowIn(BaseModel):
     """A meter (natural key: account + serial); install readings of the plan's zones."""
 
-    account_number: str
+    account_number: str = Field(pattern=ACCOUNT_NUMBER)
     serial: str
     type_name: str
     digit_count: int = Field(ge=4, le=9)
@@ -116,7 +123,7 @@ class MeterRowIn(BaseModel):
 class BillRowIn(BaseModel):
     """A bill (natural key: account + period), optionally with its PDF (JSON only)."""
 
-    account_number: str
+    account_number: str = Field(pattern=ACCOUNT_NUMBER)
     period: str = Field(pattern=r"^\d{4}-\d{2}$", examples=["2026-10"])
     issued_on: date
     charged: Decimal
@@ -128,7 +135,7 @@ class BillRowIn(BaseModel):
 class PaymentRowIn(BaseModel):
     """A payment (natural key: provider + provider_txn_id)."""
 
-    account_number: str
+    account_number: str = Field(pattern=ACCOUNT_NUMBER)
     amount: Decimal = Field(gt=0)
     paid_at: datetime = Field(description="ISO 8601; without an offset: Europe/Kyiv time")
     provider: str
@@ -138,7 +145,7 @@ class PaymentRowIn(BaseModel):
 class ConsumptionRowIn(BaseModel):
     """kWh of one zone in one period (natural key: account + period + zone)."""
 
-    account_number: str
+    account_number: str = Field(pattern=ACCOUNT_NUMBER)
     period: str = Field(pattern=r"^\d{4}-\d{2}$")
     zone: Literal["day", "night", "peak", "half_peak"]
     kwh: int = Field(ge=0)
@@ -147,7 +154,7 @@ class ConsumptionRowIn(BaseModel):
 class BillingReadingRowIn(BaseModel):
     """A billing reading of one zone (natural key: account + period + zone)."""
 
-    account_number: str
+    account_number: str = Field(pattern=ACCOUNT_NUMBER)
     period: str = Field(pattern=r"^\d{4}-\d{2}$")
     zone: Literal["day", "night", "peak", "half_peak"]
     value: int = Field(ge=0)
