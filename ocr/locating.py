@@ -17,7 +17,9 @@ import numpy as np
 from PIL import Image
 
 # Locating runs on a small copy: digits of a whole-meter photo stay ≥ 8 px there.
-LOCATE_SIDE = 720
+LOCATE_SIDE = 640
+# A second look for small counters, when the first finds nothing convincing.
+DETAIL_SIDE = 1024
 LINE_HEIGHT = 48
 MIN_BLOB_HEIGHT = 8
 # How much redder than the first drums a drum must be to count as a decimal (R − max(G, B)).
@@ -223,8 +225,12 @@ def _score_row(row: list[Blob], image_height: float) -> float:
     return count_score * size_score * math.exp(-3 * pitch_cv) * math.exp(-4 * height_cv)
 
 
-def find_counter_rows(rgb_small: np.ndarray, max_rows: int = 4) -> list[CounterRow]:
-    """Counter-like rows in a locate-scale RGB array, best first."""
+def find_counter_rows(rgb_small: np.ndarray, max_rows: int = 4,
+                      join_segments: bool = True) -> list[CounterRow]:
+    """Counter-like rows in a locate-scale RGB array, best first.
+
+    `join_segments` also looks at masks grown to join seven-segment digits (twice the work).
+    """
     gray = rgb_small.mean(axis=2).astype(np.float32)
     h, w = gray.shape
     redness = (rgb_small[..., 0].astype(np.float32)
@@ -238,7 +244,9 @@ def find_counter_rows(rgb_small: np.ndarray, max_rows: int = 4) -> list[CounterR
     dark, light = gray < local - threshold, gray > local + threshold
     # Seven-segment digits are several blobs; growing the mask upwards and downwards joins
     # the segments of one digit without joining neighbouring digits.
-    masks = ((False, dark), (True, light), (False, dilate(dark, 3, 1)), (True, dilate(light, 3, 1)))
+    masks = [(False, dark), (True, light)]
+    if join_segments:
+        masks += [(False, dilate(dark, 3, 1)), (True, dilate(light, 3, 1))]
     for light_on_dark, mask in masks:
         blobs = _digit_blobs(mask, redness_integral, max_height=0.45 * h)
         for chain in _chain_rows(blobs):

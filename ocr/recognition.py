@@ -22,6 +22,7 @@ from core.photo_reading import (
 from ocr.decoding import DecodedPhoto, decode_photo
 from ocr.line_reading import LineReading, TesseractModel, read_lines
 from ocr.locating import (
+    DETAIL_SIDE,
     LOCATE_SIDE,
     CounterRow,
     cut_row,
@@ -174,8 +175,13 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
     rows = [(row, scale) for row in find_counter_rows(rgb_small, max_rows=MAX_ROWS)]
     if (not rows or rows[0][0].score < WEAK_ROW) and scale > 1.2:
         # Nothing convincing: the counter may be too small for the locate scale; look again
-        # at full working size and keep the best rows of both.
-        rows += [(row, 1.0) for row in find_counter_rows(np.asarray(image), max_rows=MAX_ROWS)]
+        # at a finer scale (drum digits only: small LCD segments are joined already) and
+        # keep the best rows of both.
+        detail = image.copy()
+        detail.thumbnail((DETAIL_SIDE, DETAIL_SIDE), Image.Resampling.BILINEAR)
+        detail_scale = image.width / detail.width
+        rows += [(row, detail_scale) for row in find_counter_rows(
+            np.asarray(detail), max_rows=MAX_ROWS, join_segments=False)]
         rows = sorted(rows, key=lambda pair: pair[0].score, reverse=True)[:MAX_ROWS]
     details["rows"] = float(len(rows))
     if not rows:
