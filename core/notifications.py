@@ -118,4 +118,8 @@ async def remind_readings(
         "opens": window_opens.isoformat(),
         "closes": window_closes.isoformat(),
     }
+    event = f"reading:{period}"
+    if await uow.outbox.event_queued(event, event):
+        # The scheduler ticks all day; after the one set-based insert there is nothing new.
+        return 0
     return await uow.outbox.enqueue_reading_reminders(period, window_opens, payload, now)
