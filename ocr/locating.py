@@ -254,6 +254,12 @@ def find_counter_rows(rgb_small: np.ndarray, max_rows: int = 4,
             ys = np.array([b.cy for b in chain])
             slope = float(np.polyfit(xs, ys, 1)[0]) if len(chain) >= 2 else 0.0
             rows.append(CounterRow(tuple(chain), slope, _score_row(chain, h), light_on_dark))
+    # The counter's digits are the biggest print on a meter: weigh rows by their height
+    # relative to the tallest convincing row.
+    if rows:
+        tallest = max(r.digit_height for r in rows if r.score > 0.2 * max(x.score for x in rows))
+        rows = [CounterRow(r.blobs, r.slope, r.score * min(1.0, r.digit_height / tallest) ** 0.7,
+                           r.light_on_dark) for r in rows]
     rows.sort(key=lambda r: r.score, reverse=True)
     best = _distinct(rows)[:max_rows]
     edges = np.zeros_like(gray)

@@ -36,6 +36,7 @@ CONFIDENT = 0.8
 # With a previous reading but no stated maximum, months of household use stay below this.
 DEFAULT_MAX_INCREASE = 5000
 MAX_ROWS = 3
+DETAIL_ROWS = 2
 MISFIT_CEILING = 0.3
 RIVAL_PENALTY = 0.75
 # A best row scoring below this sends the locator to look at full working size.
@@ -175,14 +176,13 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
     rows = [(row, scale) for row in find_counter_rows(rgb_small, max_rows=MAX_ROWS)]
     if (not rows or rows[0][0].score < WEAK_ROW) and scale > 1.2:
         # Nothing convincing: the counter may be too small for the locate scale; look again
-        # at a finer scale (drum digits only: small LCD segments are joined already) and
-        # keep the best rows of both.
+        # at a finer scale (drum digits only: small LCD segments are joined already). The
+        # first rows stay: scores from two scales do not compare.
         detail = image.copy()
         detail.thumbnail((DETAIL_SIDE, DETAIL_SIDE), Image.Resampling.BILINEAR)
         detail_scale = image.width / detail.width
         rows += [(row, detail_scale) for row in find_counter_rows(
-            np.asarray(detail), max_rows=MAX_ROWS, join_segments=False)]
-        rows = sorted(rows, key=lambda pair: pair[0].score, reverse=True)[:MAX_ROWS]
+            np.asarray(detail), max_rows=DETAIL_ROWS, join_segments=False)]
     details["rows"] = float(len(rows))
     if not rows:
         problem = PhotoProblem.COUNTER_NOT_FOUND
