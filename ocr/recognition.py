@@ -198,6 +198,11 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
         for line in _line_variants(gray, row, row_scale):
             lines.append(line)
             ranks.append(rank)
+        if rank == 0:
+            # The likeliest row gets a third, taller cut: one more opinion where it matters.
+            lines.append(cut_row(gray, integer_part(row), row.slope, row_scale, pad_y=0.45))
+            lines.append(cut_row(gray, integer_part(row), row.slope, row_scale, pad_y=0.15))
+            ranks += [rank, rank]
     evidence: dict[str, _Evidence] = {}
     for rank, reading in zip(ranks, read(lines), strict=True):
         digits = _integer_digits(reading.text)
