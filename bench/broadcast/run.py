@@ -140,14 +140,16 @@ async def _serve(url: str, base: str, log: Path, **env: str):
 
 
 def _rate(times: list[float], skip: float = 1.0) -> float:
-    """Messages per second after the first `skip` seconds (start-up ramp left out)."""
+    """Messages per second over the whole seconds after the first `skip` seconds (the
+    start-up ramp left out): a count in a fixed window, not first-to-last, so a limiter
+    that sends in steps is measured fairly."""
     if len(times) < 2:
         return 0.0
     start = times[0] + skip
-    kept = [t for t in times if t >= start]
-    if len(kept) < 2:
+    seconds = int(times[-1] - start)
+    if seconds < 1:
         return 0.0
-    return (len(kept) - 1) / (kept[-1] - kept[0])
+    return sum(1 for t in times if start <= t < start + seconds) / seconds
 
 
 async def _throughput(url: str, fake, limit: float | None, seconds: float, log: Path) -> float:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -143,9 +144,26 @@ async def test_rate_limit_counts_claims_of_the_last_second(
     await publish(uow_factory, builder.world.dso_id)
     telegram = RecordingChannel(Channel.TELEGRAM)
     w = workers(engine, uow_factory, catalogues, telegram, batch=50)
-    handled, _ = await w.run_once(Channel.TELEGRAM, limit=5)
+    # 50 a second is at most 5 per 100 ms: sends are spread over the second.
+    handled, _ = await w.run_once(Channel.TELEGRAM, limit=50)
     assert handled == 5
-    handled, wait = await w.run_once(Channel.TELEGRAM, limit=5)
+    handled, wait = await w.run_once(Channel.TELEGRAM, limit=50)
+    assert handled == 0 and 0 < wait <= 0.1
+    await asyncio.sleep(wait)
+    assert (await w.run_once(Channel.TELEGRAM, limit=50))[0] == 2
+    # And at most `limit` in any second: 7 claimed in the last second, limit 7.
+    await builder.person("late", "a")
+    async with uow_factory() as uow:
+        await uow.outbox.enqueue_person(
+            builder.world.persons["late"],
+            "late",
+            "late",
+            "answers",
+            {"kind": "text", "text": "x"},
+            T0,
+        )
+        await uow.commit()
+    handled, wait = await w.run_once(Channel.TELEGRAM, limit=7)
     assert handled == 0 and 0 < wait <= 1.0
 
 
