@@ -50,6 +50,7 @@ from core.model import (
     TariffPlan,
     TariffRate,
 )
+from core.schedules import DaySchedule, ScheduleSettings
 
 
 class AbstractReferenceRepository(abc.ABC):
@@ -435,6 +436,7 @@ class AbstractUnitOfWork(abc.ABC):
     operator: AbstractOperatorRepository
     outbox: AbstractOutboxRepository
     outage_store: AbstractOutageStore
+    schedules: AbstractScheduleStore
 
     async def __aenter__(self) -> AbstractUnitOfWork:
         return self
@@ -545,3 +547,55 @@ class AbstractOperatorRepository(abc.ABC):
 
     @abc.abstractmethod
     async def set_free_service_status(self, order_id: int, status: RequestStatus) -> None: ...
+
+
+class AbstractScheduleStore(abc.ABC):
+    """Outage schedules by group and day (versions), people's schedule settings, and the
+    set-based enqueueing of schedule pushes (core.schedules)."""
+
+    @abc.abstractmethod
+    async def latest(self, group: str, day: date) -> DaySchedule | None:
+        """The newest version of a group's day, or None when never published."""
+
+    @abc.abstractmethod
+    async def add(self, schedule: DaySchedule) -> DaySchedule:
+        """Store a new version (its `version` is set by the caller)."""
+
+    @abc.abstractmethod
+    async def confirm(self, schedule: DaySchedule, at: datetime) -> None:
+        """The source published the same slots again at `at` (freshness only)."""
+
+    @abc.abstractmethod
+    async def latest_for_days(
+        self, days: Sequence[date], groups: Sequence[str] | None = None
+    ) -> Sequence[DaySchedule]:
+        """Newest versions of the given days, of the given groups (None: every group)."""
+
+    @abc.abstractmethod
+    async def settings(self, person_id: int) -> ScheduleSettings:
+        """A person's schedule settings (defaults when never set)."""
+
+    @abc.abstractmethod
+    async def save_settings(self, person_id: int, settings: ScheduleSettings) -> None: ...
+
+    @abc.abstractmethod
+    async def enqueue_group(
+        self, group: str, event: str, subject: str, texts: Mapping[str, str], now: datetime
+    ) -> int:
+        """One push per person linked to an account of the group; one INSERT ... SELECT."""
+
+    @abc.abstractmethod
+    async def enqueue_reminder(
+        self,
+        group: str,
+        event: str,
+        subject: str,
+        texts: Mapping[str, str],
+        now: datetime,
+        *,
+        minutes_left: int,
+        before_on: bool,
+        local_minute: int,
+    ) -> int:
+        """A reminder to the group's people whose lead covers `minutes_left` and who are
+        not in quiet hours at `local_minute`; one INSERT ... SELECT."""

@@ -25,6 +25,7 @@ from storage.repositories import (
     SqlAlchemyRequestRepository,
     SqlAlchemyTariffRepository,
 )
+from storage.schedule_store import SqlAlchemyScheduleStore
 
 
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
@@ -65,6 +66,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.operator = SqlAlchemyOperatorRepository(session)
         self.outbox = SqlAlchemyOutboxRepository(session)
         self.outage_store = SqlAlchemyOutageStore(session)
+        self.schedules = SqlAlchemyScheduleStore(session)
         return self
 
     async def __aexit__(
