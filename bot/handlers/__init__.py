@@ -13,6 +13,7 @@ from bot.handlers import (
     photo,
     readings,
     requests,
+    schedule,
     settings,
     start,
 )
@@ -34,6 +35,7 @@ def build_router() -> Router:
         pay,
         requests,
         outages,
+        schedule,
         settings,
         photo,
     ):

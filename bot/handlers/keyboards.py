@@ -21,6 +21,7 @@ MAIN_MENU: tuple[tuple[str, str], ...] = (
     ("menu.call_center", "cc"),
     ("menu.free_services", "free"),
     ("menu.outages", "out"),
+    ("menu.schedule", "sched"),
     ("menu.support", "sup"),
     ("menu.accounts", "accs"),
     ("menu.link", "link"),

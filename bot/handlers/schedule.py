@@ -1,0 +1,378 @@
+"""Графік відключень: today and tomorrow for the groups of all my accounts, the current
+state, the "as of" time, a timeline picture, and the person's schedule push settings.
+
+Never "відключень немає" without data: a day not published says so, and data the source
+has not confirmed for `ScheduleRules.stale_after` carries a warning. Also here: the texts
+of schedule pushes in every language (`push_texts`), rendered before the outbox insert.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from collections.abc import Mapping
+from datetime import date, datetime, timedelta, tzinfo
+
+from bot.handlers.accounts import account_title
+from bot.handlers.context import Context
+from bot.handlers.keyboards import main_menu, menu_button
+from bot.handlers.router import Router
+from bot.i18n import SUPPORTED_LOCALES, Catalogues, Translator
+from bot.messages import Attachment, Button
+from core.model import Account
+from core.schedules import (
+    REMINDER_CHOICES,
+    SLOTS,
+    DaySchedule,
+    Interval,
+    PushTexts,
+    SchedulePushKind,
+    ScheduleRules,
+    ScheduleSettings,
+    SlotState,
+    current_state,
+    hhmm,
+    hours_maybe,
+    hours_off,
+    intervals,
+    is_stale,
+)
+
+router = Router()
+
+QUIET_CHOICES: tuple[tuple[int, int], ...] = ((22 * 60, 7 * 60), (23 * 60, 8 * 60))
+"""Quiet hours offered as buttons: (from, to) minutes of the local day."""
+
+_STATE_NAMES = {"off": SlotState.OFF, "maybe": SlotState.MAYBE}
+
+
+def _hours(t: Translator, value: float) -> str:
+    text = f"{value:g}"
+    return text.replace(".", ",") if t.locale == "uk" else text
+
+
+def _interval_line(t: Translator, interval: Interval) -> str:
+    message = (
+        "schedule.interval_off" if interval.state == SlotState.OFF else "schedule.interval_maybe"
+    )
+    return t(message, span=interval.label(), hours=_hours(t, interval.minutes / 60))
+
+
+def day_lines(t: Translator, day: date, schedule: DaySchedule | None, tomorrow: bool) -> list[str]:
+    """A day's heading and intervals; "not published yet" when there is no schedule."""
+    heading = t("schedule.tomorrow" if tomorrow else "schedule.today", date=t.date(day))
+    if schedule is None:
+        return [heading, t("schedule.not_published")]
+    lines = [heading]
+    found = intervals(schedule.slots)
+    if not found:
+        # The source published this day with every slot on: that is data, not a guess.
+        lines.append(t("schedule.all_on"))
+    lines += [_interval_line(t, interval) for interval in found]
+    lines.append(t("schedule.total_off", hours=_hours(t, hours_off(schedule.slots))))
+    if hours_maybe(schedule.slots):
+        lines.append(t("schedule.total_maybe", hours=_hours(t, hours_maybe(schedule.slots))))
+    return lines
+
+
+def _when(t: Translator, moment: datetime, today: date, zone: tzinfo) -> str:
+    local = moment.astimezone(zone)
+    text = local.strftime("%H:%M")
+    if local.date() != today:
+        text = t("schedule.tomorrow_at", time=text)
+    return text
+
+
+def state_line(
+    t: Translator, schedules: Mapping[date, DaySchedule], now: datetime, zone: tzinfo
+) -> str | None:
+    """ "Зараз світло є, вимкнуть о 16:00" (None when today is not published)."""
+    state = current_state(schedules, now, zone)
+    if state is None:
+        return None
+    name = state.state.name.lower()
+    if state.changes_at is None or state.becomes is None:
+        return t(f"schedule.now.{name}.unknown")
+    becomes = "off" if state.becomes == SlotState.OFF else "on"
+    if state.state == SlotState.ON and state.becomes == SlotState.MAYBE:
+        becomes = "maybe"
+    when = _when(t, state.changes_at, now.astimezone(zone).date(), zone)
+    return t(f"schedule.now.{name}.{becomes}", time=when)
+
+
+async def _schedules_of(
+    ctx: Context, accounts: list[Account]
+) -> tuple[dict[str, list[Account]], dict[str, dict[date, DaySchedule]], date]:
+    zone = ctx.rules.readings.zone
+    today = ctx.now.astimezone(zone).date()
+    groups: dict[str, list[Account]] = {}
+    for account in accounts:
+        if account.outage_group:
+            groups.setdefault(account.outage_group, []).append(account)
+    found: dict[str, dict[date, DaySchedule]] = {group: {} for group in groups}
+    if groups:
+        days = [today, today + timedelta(days=1)]
+        for schedule in await ctx.uow.schedules.latest_for_days(days, sorted(groups)):
+            found[schedule.group][schedule.day] = schedule
+    return groups, found, today
+
+
+@router.action("sched", commands=("schedule",))
+async def schedule(ctx: Context, argument: str) -> None:
+    """Today and tomorrow for the groups of every linked account."""
+    ctx.reset()
+    t = ctx.t
+    zone = ctx.rules.readings.zone
+    rules = ScheduleRules()
+    accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
+    if not accounts:
+        ctx.say(t("schedule.no_accounts"), main_menu(t))
+        return
+    groups, found, today = await _schedules_of(ctx, accounts)
+    lines = [t("schedule.title")]
+    for group, members in sorted(groups.items()):
+        days = found[group]
+        lines.append("")
+        lines.append(
+            t(
+                "schedule.group",
+                group=group,
+                accounts=", ".join(account_title(ctx, a) for a in members),
+            )
+        )
+        now_line = state_line(t, days, ctx.now, zone)
+        if now_line:
+            lines.append(now_line)
+        for offset in (0, 1):
+            day = today + timedelta(days=offset)
+            lines += day_lines(t, day, days.get(day), tomorrow=offset == 1)
+        if days:
+            newest = max(days.values(), key=lambda s: s.as_of)
+            as_of = t.datetime(newest.as_of.astimezone(zone))
+            stale = is_stale(newest, ctx.now, rules)
+            lines.append(t("schedule.stale" if stale else "schedule.as_of", time=as_of))
+    without = [a for a in accounts if not a.outage_group]
+    if without:
+        lines.append("")
+        lines.append(
+            t("schedule.no_group", accounts=", ".join(account_title(ctx, a) for a in without))
+        )
+    buttons = [
+        [Button(t("schedule.picture"), "schpng"), Button(t("schedule.outages"), "out")],
+        [Button(t("schedule.settings_button"), "schset"), menu_button(t)],
+    ]
+    ctx.say("\n".join(lines), buttons)
+
+
+@router.action("schpng")
+async def picture(ctx: Context, argument: str) -> None:
+    """The two days of every group as a timeline PNG."""
+    ctx.reset()
+    t = ctx.t
+    accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
+    groups, found, today = await _schedules_of(ctx, accounts)
+    rows = []
+    for group in sorted(groups):
+        for offset in (0, 1):
+            day = today + timedelta(days=offset)
+            schedule = found[group].get(day)
+            rows.append((f"{group} · {day.strftime('%d.%m')}", schedule.slots if schedule else ""))
+    if not rows:
+        ctx.say(t("schedule.no_accounts"), main_menu(t))
+        return
+    legend = (t("schedule.legend.off"), t("schedule.legend.maybe"), t("schedule.legend.none"))
+    # matplotlib blocks for a moment: off the event loop.
+    image = await asyncio.to_thread(render_timeline_png, t("schedule.title"), rows, legend)
+    ctx.say(
+        t("schedule.picture_caption"),
+        [[Button(t("schedule.back"), "sched"), menu_button(t)]],
+        image=Attachment("grafik.png", image, "image/png"),
+    )
+
+
+def render_timeline_png(title: str, rows: list[tuple[str, str]], legend: tuple[str, ...]) -> bytes:
+    """One bar per (group, day): off dark, possible amber, unpublished hatched; 24 h axis."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # loads only when drawing
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    colours = {SlotState.OFF.value: "#263238", SlotState.MAYBE.value: "#ffb300"}
+    figure = Figure(figsize=(9, 1.2 + 0.5 * len(rows)), dpi=110)
+    FigureCanvasAgg(figure)
+    axes = figure.add_subplot()
+    for position, (_label, slots) in enumerate(reversed(rows)):
+        if not slots:
+            axes.broken_barh([(0, 24)], (position - 0.35, 0.7), facecolors="none", hatch="//")
+            continue
+        axes.broken_barh([(0, 24)], (position - 0.35, 0.7), facecolors="#c8e6c9")
+        for index in range(SLOTS):
+            colour = colours.get(slots[index])
+            if colour:
+                axes.broken_barh([(index / 2, 0.5)], (position - 0.35, 0.7), facecolors=colour)
+    axes.set_yticks(range(len(rows)), [label for label, _ in reversed(rows)])
+    axes.set_xticks(range(0, 25, 2), [hhmm(h * 60) for h in range(0, 25, 2)], fontsize=8)
+    axes.set_xlim(0, 24)
+    axes.set_title(title)
+    axes.grid(axis="x", alpha=0.3)
+    axes.legend(
+        handles=[
+            Patch(facecolor="#263238", label=legend[0]),
+            Patch(facecolor="#ffb300", label=legend[1]),
+            Patch(facecolor="none", hatch="//", label=legend[2]),
+        ],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.15),
+        ncol=3,
+        frameon=False,
+        fontsize=8,
+    )
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _quiet_label(t: Translator, settings: ScheduleSettings) -> str:
+    if settings.quiet_from is None or settings.quiet_to is None:
+        return t("schedule.quiet.none")
+    return f"{hhmm(settings.quiet_from)}–{hhmm(settings.quiet_to)}"
+
+
+@router.action("schset")
+async def schedule_settings(ctx: Context, argument: str) -> None:
+    """Reminder lead (off/15/30/60), a reminder before power returns, quiet hours.
+
+    `schset:r30` sets the lead, `schset:on` toggles the return reminder, `schset:q1320-420`
+    sets quiet hours (minutes of the day), `schset:q` clears them.
+    """
+    ctx.reset()
+    t = ctx.t
+    current = await ctx.uow.schedules.settings(ctx.person.id)
+    changed = _apply(current, argument)
+    if changed is not None and changed != current:
+        await ctx.uow.schedules.save_settings(ctx.person.id, changed)
+        current = changed
+    lead = (
+        t("schedule.reminder.off")
+        if current.remind_minutes == 0
+        else t("schedule.reminder.minutes", minutes=current.remind_minutes)
+    )
+    text = t(
+        "schedule.settings",
+        reminder=lead,
+        on=t("schedule.yes") if current.remind_on else t("schedule.no"),
+        quiet=_quiet_label(t, current),
+    )
+    leads = [
+        Button(
+            t("schedule.reminder.off") if m == 0 else t("schedule.reminder.minutes", minutes=m),
+            f"schset:r{m}",
+        )
+        for m in REMINDER_CHOICES
+    ]
+    quiet = [Button(t("schedule.quiet.none"), "schset:q")] + [
+        Button(f"{hhmm(low)}–{hhmm(high)}", f"schset:q{low}-{high}") for low, high in QUIET_CHOICES
+    ]
+    toggle = t("schedule.remind_on.disable" if current.remind_on else "schedule.remind_on.enable")
+    ctx.say(
+        text,
+        [
+            leads[:2],
+            leads[2:],
+            [Button(toggle, "schset:on")],
+            quiet,
+            [Button(t("schedule.back"), "sched"), menu_button(t)],
+        ],
+    )
+
+
+def _apply(current: ScheduleSettings, argument: str) -> ScheduleSettings | None:
+    """The settings a button asks for; None for no (or an unknown) change."""
+    if argument.startswith("r") and argument[1:].isdigit():
+        minutes = int(argument[1:])
+        if minutes in REMINDER_CHOICES:
+            return ScheduleSettings(
+                minutes, current.remind_on, current.quiet_from, current.quiet_to
+            )
+    elif argument == "on":
+        return ScheduleSettings(
+            current.remind_minutes, not current.remind_on, current.quiet_from, current.quiet_to
+        )
+    elif argument == "q":
+        return ScheduleSettings(current.remind_minutes, current.remind_on, None, None)
+    elif argument.startswith("q"):
+        low, _, high = argument[1:].partition("-")
+        if low.isdigit() and high.isdigit() and (int(low), int(high)) in QUIET_CHOICES:
+            return ScheduleSettings(current.remind_minutes, current.remind_on, int(low), int(high))
+    return None
+
+
+# --- push texts ------------------------------------------------------------------------------
+
+
+def push_texts(catalogues: Catalogues, zone: tzinfo) -> PushTexts:
+    """Renders schedule push facts into {locale: text} for every supported language."""
+
+    def render(facts: dict) -> Mapping[str, str]:
+        return {
+            locale: _push_text(catalogues.translator(locale), facts, zone)
+            for locale in SUPPORTED_LOCALES
+        }
+
+    return render
+
+
+def _push_text(t: Translator, facts: dict, zone: tzinfo) -> str:
+    kind = facts["kind"]
+    group = facts["group"]
+    if kind in (SchedulePushKind.REMIND_OFF, SchedulePushKind.REMIND_ON):
+        at = datetime.fromisoformat(facts["at"]).astimezone(zone)
+        if kind == SchedulePushKind.REMIND_ON:
+            return t(
+                "schedule.push.remind_on",
+                group=group,
+                minutes=facts["minutes"],
+                time=at.strftime("%H:%M"),
+            )
+        until = facts.get("until")
+        line = t(
+            "schedule.push.remind_off",
+            group=group,
+            minutes=facts["minutes"],
+            time=at.strftime("%H:%M"),
+        )
+        if until:
+            end = datetime.fromisoformat(until).astimezone(zone)
+            line += "\n" + t("schedule.push.until", time=end.strftime("%H:%M"))
+        return line
+    day = date.fromisoformat(facts["day"])
+    if kind == SchedulePushKind.CHANGED:
+        lines = [t("schedule.push.changed", group=group, date=t.date(day))]
+        changes = facts.get("changes", {})
+        for name in ("added", "removed"):
+            if changes.get(name):
+                items = ", ".join(_change_item(t, item) for item in changes[name])
+                lines.append(t(f"schedule.push.{name}", items=items))
+        lines.append(t("schedule.push.now_reads"))
+    else:
+        message = "schedule.push.tomorrow" if facts.get("tomorrow") else "schedule.push.published"
+        lines = [t(message, group=group, date=t.date(day))]
+    found = [
+        Interval(_minute(i["from"]), _minute(i["to"]), _STATE_NAMES[i["state"]])
+        for i in facts["intervals"]
+    ]
+    if not found:
+        lines.append(t("schedule.all_on"))
+    lines += [_interval_line(t, interval) for interval in found]
+    lines.append(t("schedule.total_off", hours=_hours(t, facts["hours_off"])))
+    return "\n".join(lines)
+
+
+def _minute(text: str) -> int:
+    hours, minutes = text.split(":")
+    return int(hours) * 60 + int(minutes)
+
+
+def _change_item(t: Translator, item: str) -> str:
+    state, _, span = item.partition(" ")
+    return t(f"schedule.state.{state}", span=span)
