@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from bot.api import cli as operator_commands
+from bot.api import schedules as schedule_commands
 from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ def _parser() -> argparse.ArgumentParser:
     ocr.add_argument("--previous", type=int, default=None, help="the previous reading (a prior)")
     ocr.add_argument("files", nargs="+")
     operator_commands.add_commands(commands)
+    schedule_commands.add_commands(commands)
     return parser
 
 
@@ -145,6 +147,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ocr.cli import run
 
         return run(args.files, args.previous)
+    elif args.command == "schedule":
+        return asyncio.run(schedule_commands.run(settings, args))
     elif args.command in operator_commands.COMMANDS:
         return asyncio.run(operator_commands.run(settings, args))
     return 0

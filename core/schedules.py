@@ -354,6 +354,13 @@ def parse_hourly(text: str, zone: tzinfo, received_at: datetime) -> list[Schedul
         document = json.loads(text)
     except json.JSONDecodeError as error:
         raise ScheduleInvalid(f"not JSON: {error}") from error
+    return parse_hourly_document(document, zone, received_at)
+
+
+def parse_hourly_document(
+    document: Any, zone: tzinfo, received_at: datetime
+) -> list[ScheduleDraft]:
+    """`parse_hourly` of an already decoded document."""
     if not isinstance(document, dict):
         raise ScheduleInvalid("the document is a JSON object")
     days = document.get("days") or document.get("data")

@@ -505,3 +505,78 @@ class ReadingOut(BaseModel):
 class ReadingsPage(BaseModel):
     readings: list[ReadingOut]
     next_after_id: int | None
+
+
+# --- outage schedules ---------------------------------------------------------------------
+
+SLOTS_PATTERN = r"^[-?+]{48}$"
+
+
+class ScheduleIntervalIn(_In):
+    """A run of half hours without power ("off") or possibly without ("maybe")."""
+
+    from_: str = Field(alias="from", pattern=r"^([01][0-9]|2[0-4]):(00|30)$", examples=["08:00"])
+    to: str = Field(pattern=r"^([01][0-9]|2[0-4]):(00|30)$", examples=["12:30"])
+    state: Literal["off", "maybe"] = "off"
+
+
+class ScheduleDayIn(_In):
+    """One day of one or more groups: 48 slots, or intervals (the rest of the day on)."""
+
+    groups: list[Annotated[Text, Field(min_length=1, max_length=20)]] = Field(
+        min_length=1, max_length=500, examples=[["3.1", "3.2"]]
+    )
+    day: date
+    slots: str | None = Field(
+        None, pattern=SLOTS_PATTERN, description='48 half hours: "-" off, "?" maybe, "+" on'
+    )
+    intervals: list[ScheduleIntervalIn] | None = Field(None, max_length=48)
+    published_at: Time | None = Field(None, description="the source's time; default now")
+
+    @model_validator(mode="after")
+    def _slots_or_intervals(self) -> ScheduleDayIn:
+        if (self.slots is None) == (self.intervals is None):
+            raise ValueError("give either slots or intervals")
+        return self
+
+
+class SchedulesIn(_In):
+    """Schedules to publish or replace; the same slots again change nothing."""
+
+    schedules: list[ScheduleDayIn] = Field(min_length=1, max_length=1000)
+
+
+class ScheduleHourlyIn(BaseModel):
+    """The community layout: {"updated": ..., "days": {date: {group: {"1".."24": value}}}},
+    values yes / no / maybe / first / second / mfirst / msecond."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    updated: Time | None = None
+    days: dict[
+        Annotated[str, Field(max_length=20)],
+        dict[Annotated[str, Field(max_length=24)], dict[Annotated[str, Field(max_length=2)], str]],
+    ] = Field(max_length=60)
+
+
+class ScheduleRefOut(BaseModel):
+    group: str
+    day: date
+    version: int
+
+
+class SchedulesPublishOut(BaseModel):
+    """New versions, schedules only confirmed (identical), pushes queued."""
+
+    created: list[ScheduleRefOut]
+    unchanged: list[ScheduleRefOut]
+    queued: int
+
+
+class ScheduleOut(BaseModel):
+    group: str
+    day: date
+    version: int
+    slots: str
+    published_at: datetime
+    confirmed_at: datetime

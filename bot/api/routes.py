@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import date
 from typing import TypeVar
 
 from aiohttp import web
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.api import models as m
+from bot.api import schedules
 from bot.api.openapi import Endpoint, build_document
 from bot.api.operations import (
     EXPORT_COLUMNS,
@@ -299,6 +301,29 @@ async def export_readings(request: web.Request) -> web.StreamResponse:
     return web.Response(text=body, content_type="application/json")
 
 
+async def post_schedules(request: web.Request) -> web.StreamResponse:
+    """POST /schedules: publish or replace schedules of groups and days."""
+    body = await _body(request, m.SchedulesIn)
+    operator = _operator(request)
+    drafts = schedules.drafts_of(body, operator.clock.now())
+    return _json(await schedules.publish(operator, drafts))
+
+
+async def post_schedules_hourly(request: web.Request) -> web.StreamResponse:
+    """POST /schedules/hourly: the community yes/no/maybe-per-group layout."""
+    body = await _body(request, m.ScheduleHourlyIn)
+    return _json(await schedules.import_hourly(_operator(request), body.model_dump(mode="json")))
+
+
+async def get_schedule(request: web.Request) -> web.StreamResponse:
+    """GET /schedules/{group}/{day}: the newest version."""
+    try:
+        day = date.fromisoformat(request.match_info["day"])
+    except ValueError:
+        raise not_found("schedule") from None
+    return _json(await schedules.latest(_operator(request), request.match_info["group"], day))
+
+
 # --- the table -----------------------------------------------------------------------------
 
 _INT_ID = {"type": "integer", "minimum": 1, "maximum": m.MAX_ID}
@@ -426,6 +451,27 @@ def endpoints() -> list[Endpoint]:
             responses={200: (m.ReadingsPage, "a page; CSV columns: " + ",".join(EXPORT_COLUMNS)),
                        400: _BAD},
             extra_content={200: {"text/csv": {"schema": {"type": "string"}}}},
+        ),
+        Endpoint(
+            "POST", f"{PREFIX}/schedules", post_schedules,
+            "Publish or replace outage schedules of groups and days (idempotent)",
+            "publish_schedules", "schedules", body=m.SchedulesIn,
+            responses={200: (m.SchedulesPublishOut, "stored; pushes queued for real changes"),
+                       400: _BAD, 409: _CONFLICT},
+        ),
+        Endpoint(
+            "POST", f"{PREFIX}/schedules/hourly", post_schedules_hourly,
+            "Import the hourly yes/no/maybe-per-group layout (idempotent)",
+            "import_hourly_schedules", "schedules", body=m.ScheduleHourlyIn,
+            responses={200: (m.SchedulesPublishOut, "stored; pushes queued for real changes"),
+                       400: _BAD, 409: _CONFLICT},
+        ),
+        Endpoint(
+            "GET", f"{PREFIX}/schedules/{{group}}/{{day}}", get_schedule,
+            "The newest schedule of a group's day", "get_schedule", "schedules",
+            path_params=(("group", {"type": "string", "minLength": 1, "maxLength": 20}),
+                         ("day", {"type": "string", "format": "date"})),
+            responses={200: (m.ScheduleOut, "the schedule"), 404: _NOT_FOUND},
         ),
     ]  # fmt: skip
     return table

@@ -12,6 +12,7 @@ import pytest
 from bot.app import App, build_app
 from bot.config import load_settings
 from core.clock import FrozenClock
+from tests.api.conftest import api  # noqa: F401 (the operator API fixture, for test_operator)
 from tests.pushes.world import Builder
 
 KYIV = ZoneInfo("Europe/Kyiv")
