@@ -4,16 +4,20 @@ the outbox's (event, person) key makes a re-run (or a second scheduler) queue no
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 
+from bot.handlers.schedule import push_texts
+from bot.i18n import Catalogues
 from core.clock import Clock
 from core.notifications import remind_readings
 from core.outages import queue_due_reminders
 from core.ports import AbstractUnitOfWorkFactory
 from core.readings import ReadingRules, current_window, window_start
+from core.schedules import PushTexts, queue_schedule_reminders
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +32,23 @@ class Jobs:
     reading_rules: ReadingRules
     reminder_at: time = time(9, 0)
     queued: Callable[[], None] | None = None
+    schedule_texts: PushTexts | None = None  # built on the first schedule tick
+
+    async def schedule_reminders(self) -> int:
+        """Reminders N minutes before power goes off (or comes back) by the outage
+        schedules; one set-based insert per (group, moment), each once per person."""
+        if self.schedule_texts is None:
+            # Reading the catalogues is file I/O: off the event loop, once.
+            catalogues = await asyncio.to_thread(Catalogues)
+            self.schedule_texts = push_texts(catalogues, self.reading_rules.zone)
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            count = await queue_schedule_reminders(
+                uow, now, self.reading_rules.zone, self.schedule_texts
+            )
+            await uow.commit()
+        self._after("schedule reminders", count)
+        return count
 
     async def outage_reminders(self) -> int:
         """Evening-before (18:00) and hour-before alerts of planned outages that are due."""

@@ -96,6 +96,8 @@ class KabinetScheduler:
         self._intervals = {
             "outage_reminders": outage_every_seconds,
             "reading_reminders": reading_every_seconds,
+            # Reminders fire at the minute: the schedule job ticks as often as outages'.
+            "schedule_reminders": outage_every_seconds,
         }
         self._scheduler: Any = None
 

@@ -184,3 +184,16 @@ async def test_quiet_hours_hold_reminders_not_changes(app: App, world: Builder) 
     assert await publish(app, [change]) == 1
     rows = await outbox_rows(app.engine, "sched:3.1:2026-11-24:v2")
     assert [row["person_id"] for row in rows] == [other]
+
+
+async def test_the_scheduler_job_reminds_once(app: App, world: Builder) -> None:
+    from bot.app import make_rules
+    from scheduler.jobs import Jobs
+
+    await publish(app, parse_hourly(SAMPLE.read_text(), KYIV, MONDAY))
+    jobs = Jobs(app.uow_factory, app.clock, make_rules(app.settings).readings)
+    clock(app).set(datetime(2026, 11, 23, 15, 29, 59, tzinfo=KYIV))
+    assert await jobs.schedule_reminders() == 0
+    clock(app).set(datetime(2026, 11, 23, 15, 30, 40, tzinfo=KYIV))
+    assert await jobs.schedule_reminders() == 1
+    assert await jobs.schedule_reminders() == 0
