@@ -559,6 +559,13 @@ class ScheduleHourlyIn(BaseModel):
     ] = Field(max_length=60)
 
 
+class ScheduleQuery(_In):
+    """Which schedule: a group and a day."""
+
+    group: Text = Field(min_length=1, max_length=20, examples=["3.2"])
+    day: date
+
+
 class ScheduleRefOut(BaseModel):
     group: str
     day: date

@@ -13,7 +13,6 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import date
 from typing import TypeVar
 
 from aiohttp import web
@@ -316,12 +315,9 @@ async def post_schedules_hourly(request: web.Request) -> web.StreamResponse:
 
 
 async def get_schedule(request: web.Request) -> web.StreamResponse:
-    """GET /schedules/{group}/{day}: the newest version."""
-    try:
-        day = date.fromisoformat(request.match_info["day"])
-    except ValueError:
-        raise not_found("schedule") from None
-    return _json(await schedules.latest(_operator(request), request.match_info["group"], day))
+    """GET /schedule?group=&day=: the newest version of a group's day."""
+    query = _query(request, m.ScheduleQuery)
+    return _json(await schedules.latest(_operator(request), query.group, query.day))
 
 
 # --- the table -----------------------------------------------------------------------------
@@ -467,11 +463,10 @@ def endpoints() -> list[Endpoint]:
                        400: _BAD, 409: _CONFLICT},
         ),
         Endpoint(
-            "GET", f"{PREFIX}/schedules/{{group}}/{{day}}", get_schedule,
+            "GET", f"{PREFIX}/schedule", get_schedule,
             "The newest schedule of a group's day", "get_schedule", "schedules",
-            path_params=(("group", {"type": "string", "minLength": 1, "maxLength": 20}),
-                         ("day", {"type": "string", "format": "date"})),
-            responses={200: (m.ScheduleOut, "the schedule"), 404: _NOT_FOUND},
+            query=m.ScheduleQuery,
+            responses={200: (m.ScheduleOut, "the schedule"), 400: _BAD, 404: _NOT_FOUND},
         ),
     ]  # fmt: skip
     return table

@@ -37,10 +37,10 @@ async def test_publish_replay_replace_and_read(api: Api, world: Builder) -> None
     body["schedules"][0]["intervals"] = [{"from": "21:00", "to": "23:30", "state": "maybe"}]
     replaced = await api.call("POST", "/api/v1/schedules", json=body, status=200)
     assert replaced["created"] == [{"group": "3.2", "day": DAY, "version": 2}]
-    stored = await api.call("GET", f"/api/v1/schedules/3.2/{DAY}", status=200)
+    stored = await api.call("GET", f"/api/v1/schedule?group=3.2&day={DAY}", status=200)
     assert stored["version"] == 2 and stored["slots"][42:47] == "?????"
-    await api.call("GET", f"/api/v1/schedules/9.9/{DAY}", status=404)
-    await api.call("GET", "/api/v1/schedules/3.2/yesterday", status=404)
+    await api.call("GET", f"/api/v1/schedule?group=9.9&day={DAY}", status=404)
+    await api.call("GET", "/api/v1/schedule?group=3.2&day=yesterday", status=400)
     bad = await api.call(
         "POST",
         "/api/v1/schedules",
