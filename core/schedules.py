@@ -386,11 +386,11 @@ def parse_hourly_document(
 
 
 def _day(key: str, zone: tzinfo) -> date:
-    if str(key).isdigit():
-        return datetime.fromtimestamp(int(key), zone).date()
     try:
+        if str(key).isdigit():
+            return datetime.fromtimestamp(int(key), zone).date()
         return date.fromisoformat(str(key))
-    except ValueError as error:
+    except (ValueError, OverflowError, OSError) as error:
         raise ScheduleInvalid(f"not a day: {key!r}") from error
 
 
