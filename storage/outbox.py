@@ -544,15 +544,6 @@ class Outcome:
     channel: Channel | None = None
 
 
-def _aware(value: Any, default: datetime) -> datetime:
-    # min(CASE ...) comes back untyped: SQLite gives text, PostgreSQL an aware datetime.
-    if value is None:
-        return default
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def _lock_key(channel: Channel) -> int:
     # A stable 31-bit key per channel for pg_advisory_xact_lock.
     return 0x6B61_0000 + zlib.crc32(channel.value.encode()) % 0xFFFF
@@ -657,37 +648,23 @@ class OutboxQueue:
     ) -> tuple[int, float]:
         """How many may be claimed now, else how long to wait.
 
-        Two sliding windows: at most `limit` claims in the last second, and at most a
-        tenth of it in the last 100 ms, so sends are spread over the second instead of
-        leaving in one burst (Telegram's "about 30 a second" is not a burst allowance).
+        At most `limit` claims in the last second (a sliding window), and at most a tenth
+        of it per claim, so a second's sends leave over the second in small batches, not in
+        one burst (Telegram's "about 30 a second" is not a burst allowance).
         """
-        second, tenth = timedelta(seconds=1), timedelta(milliseconds=100)
-        in_tenth = outbox.c.claimed_at > now - tenth
+        second = timedelta(seconds=1)
         recent = await connection.execute(
-            select(
-                func.count(),
-                func.min(outbox.c.claimed_at),
-                func.sum(case((in_tenth, 1), else_=0)),
-                func.min(case((in_tenth, outbox.c.claimed_at), else_=None)),
-            ).where(
+            select(func.count(), func.min(outbox.c.claimed_at)).where(
                 outbox.c.channel == channel.value,
                 outbox.c.claimed_at.is_not(None),  # matches the partial ix_outbox_claimed
                 outbox.c.claimed_at > now - second,
             )
         )
-        used_second, oldest_second, used_tenth, oldest_tenth = recent.one()
-        slice_limit = max(1, math.ceil(limit / 10))
-        room_second = int(limit) - int(used_second or 0)
-        room_tenth = slice_limit - int(used_tenth or 0)
-        room = min(room_second, room_tenth)
+        used, oldest = recent.one()
+        room = min(int(limit) - int(used or 0), max(1, math.ceil(limit / 10)))
         if room > 0:
             return room, 0.0
-        waits = []
-        if room_second <= 0:
-            waits.append(((oldest_second or now) + second - now).total_seconds())
-        if room_tenth <= 0:
-            waits.append((_aware(oldest_tenth, now) + tenth - now).total_seconds())
-        return 0, max(max(waits), 0.002)
+        return 0, max(((oldest or now) + second - now).total_seconds(), 0.002)
 
     async def mark_sending(self, ids: Sequence[int]) -> set[int]:
         """Right before the platform calls: from here a crash leaves them `uncertain`.
