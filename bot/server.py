@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 
@@ -70,6 +71,10 @@ async def serve(app: App, channels: list[ChannelAdapter], host: str, port: int) 
     runner = web.AppRunner(build_web_app(app, channels), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
+    # Everything built so far lives as long as the process: move it out of the collector's
+    # sight, so full collections (the source of most p99 latency) stay short.
+    gc.collect()
+    gc.freeze()
     await site.start()
     names = ", ".join(channel.channel.value for channel in channels) or "none"
     log.info("listening on http://%s:%s; channels on: %s", host, port, names)

@@ -436,9 +436,7 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
         )
         return self._bill(row) if row else None
 
-    async def payments(
-        self, account_id: int, since: datetime | None = None
-    ) -> Sequence[Payment]:
+    async def payments(self, account_id: int, since: datetime | None = None) -> Sequence[Payment]:
         query = select(PaymentRow).where(PaymentRow.account_id == account_id)
         if since is not None:
             query = query.where(PaymentRow.paid_at >= since)
@@ -692,7 +690,10 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
     async def add_link_code(self, person_id: int, code_hash: str, expires_at: datetime) -> None:
         self.session.add(
             LinkCodeRow(
-                person_id=person_id, code_hash=code_hash, expires_at=expires_at, tries=0,
+                person_id=person_id,
+                code_hash=code_hash,
+                expires_at=expires_at,
+                tries=0,
                 used=False,
             )
         )
@@ -1037,11 +1038,10 @@ class SqlAlchemyDialogRepository(AbstractDialogRepository):
         database write lock (BEGIN IMMEDIATE, see storage.database), so a read suffices.
         """
         channel_value = Channel(channel).value
-        query = select(DialogStateRow).where(
-            DialogStateRow.channel == channel_value, DialogStateRow.user_id == user_id
-        )
         if self._dialect == "postgresql":
-            await self.session.execute(
+            # One round trip: an upsert that touches the row takes its lock like
+            # SELECT ... FOR UPDATE, and RETURNING gives the state (new or existing).
+            statement = (
                 dialect_insert(self.session, DialogStateRow)
                 .values(
                     channel=channel_value,
@@ -1050,19 +1050,21 @@ class SqlAlchemyDialogRepository(AbstractDialogRepository):
                     data={},
                     updated_at=func.now(),
                 )
-                .on_conflict_do_nothing()
+                .on_conflict_do_update(
+                    index_elements=[DialogStateRow.channel, DialogStateRow.user_id],
+                    set_={"channel": channel_value},
+                )
+                .returning(DialogStateRow.state, DialogStateRow.data)
             )
-            query = query.with_for_update()
-        # populate_existing: the locked read must win over whatever the session cached.
-        row = await self.session.scalar(query.execution_options(populate_existing=True))
-        if row is None:
-            return DialogState(channel=Channel(channel), user_id=user_id)
-        return DialogState(
-            channel=Channel(row.channel),
-            user_id=row.user_id,
-            state=row.state,
-            data=dict(row.data or {}),
+            row = (await self.session.execute(statement)).one()
+            return DialogState(Channel(channel), user_id, row.state, dict(row.data or {}))
+        query = select(DialogStateRow.state, DialogStateRow.data).where(
+            DialogStateRow.channel == channel_value, DialogStateRow.user_id == user_id
         )
+        found = (await self.session.execute(query)).one_or_none()
+        if found is None:
+            return DialogState(channel=Channel(channel), user_id=user_id)
+        return DialogState(Channel(channel), user_id, found.state, dict(found.data or {}))
 
     async def save(self, state: DialogState, at: datetime) -> None:
         values = {

@@ -60,6 +60,7 @@ class Context:
     rules: DialogRules
     services: Services = field(default_factory=Services)
     recognition: PhotoRecognition | None = None
+    consented: bool | None = None
     replies: list[Reply] = field(default_factory=list)
 
     @property

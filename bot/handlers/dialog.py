@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from copy import deepcopy
 
 from bot.handlers.context import Context, DialogRules, Services
 from bot.handlers.keyboards import main_menu, menu_button
@@ -21,7 +22,7 @@ from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
 from bot.messages import Incoming, Reply
 from core.clock import Clock
 from core.errors import DomainError
-from core.model import ChannelIdentity, Person
+from core.model import ChannelIdentity, DialogState, Person
 from core.photo_reading import PhotoRecognition
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
 from core.privacy import mask
@@ -146,8 +147,11 @@ class Dialog:
                 services=self._services,
                 recognition=recognition,
             )
+            loaded = DialogState(state.channel, state.user_id, state.state, deepcopy(state.data))
             await self._route(ctx)
-            await uow.dialogs.save(ctx.state, now)
+            # Most turns (a balance, a list) leave the state as it was: skip the write.
+            if ctx.state != loaded:
+                await uow.dialogs.save(ctx.state, now)
             await uow.commit()
             return ctx.replies
 
@@ -212,5 +216,7 @@ class Dialog:
         await self._router.actions["unknown"](ctx, "")
 
     async def _consented(self, ctx: Context) -> bool:
-        consent = await ctx.uow.persons.latest_consent(ctx.person.id)
-        return consent is not None and consent.version == self._rules.consent_version
+        if ctx.consented is None:
+            consent = await ctx.uow.persons.latest_consent(ctx.person.id)
+            ctx.consented = consent is not None and consent.version == self._rules.consent_version
+        return ctx.consented
