@@ -95,8 +95,19 @@ async def test_missing_then_import_then_display(app: App, world: Builder) -> Non
     late = await ask(app, "sched")
     assert "Дані оновлено о 23.11.2026 06:10, можуть бути застарілими." in late
     assert "Зараз світла немає, увімкнуть о 20:00." in late
-    english = await ask(app, "sched", user="me")
-    assert english  # the same person asked again: still answered
+    # Pushes are rendered in every language; an English reader gets English.
+    facts = {
+        "kind": "schedule.remind_off",
+        "group": "3.2",
+        "at": "2026-11-23T16:00:00+02:00",
+        "until": "2026-11-23T20:00:00+02:00",
+        "minutes": 30,
+    }
+    texts = push_texts(app.catalogues, KYIV)(facts)
+    assert texts["en"] == (
+        "Group 3.2: power goes off in 30 min, at 16:00.\nBy the schedule it comes back at 20:00."
+    )
+    assert texts["uk"].startswith("Черга 3.2: за 30 хв, о 16:00, світло вимкнуть.")
 
 
 async def test_change_of_one_group_notifies_only_it(app: App, world: Builder) -> None:
