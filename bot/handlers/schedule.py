@@ -123,7 +123,9 @@ async def schedule(ctx: Context, argument: str) -> None:
     ctx.reset()
     t = ctx.t
     zone = ctx.rules.readings.zone
-    rules = ScheduleRules()
+    # Configurable once the composition root puts ScheduleRules on DialogRules as
+    # `schedules`; until then the default (12 hours).
+    rules = getattr(ctx.rules, "schedules", None) or ScheduleRules()
     accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
     if not accounts:
         ctx.say(t("schedule.no_accounts"), main_menu(t))
