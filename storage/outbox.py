@@ -544,6 +544,13 @@ class Outcome:
     channel: Channel | None = None
 
 
+def _utc(value: Any) -> datetime:
+    # max(CASE ...) comes back untyped: SQLite gives the stored text, PostgreSQL a datetime.
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def _lock_key(channel: Channel) -> int:
     # A stable 31-bit key per channel for pg_advisory_xact_lock.
     return 0x6B61_0000 + zlib.crc32(channel.value.encode()) % 0xFFFF
@@ -574,7 +581,7 @@ class OutboxQueue:
             # The wall clock after the lock: waiting for it must not let a claim count
             # itself earlier than it is (that would let more than the limit through).
             now = max(now, datetime.now(UTC))
-            room, wait = await self._room(connection, channel, limit_per_second, now)
+            room, wait, stamp = await self._room(connection, channel, limit_per_second, now)
             if room <= 0:
                 return [], wait
             due = (
@@ -598,7 +605,7 @@ class OutboxQueue:
                 .where(outbox.c.id.in_(ids))
                 .values(
                     status=CLAIMED,
-                    claimed_at=now,
+                    claimed_at=stamp,
                     claimed_by=self.worker_id,
                     attempts=outbox.c.attempts + 1,
                 )
@@ -645,26 +652,50 @@ class OutboxQueue:
 
     async def _room(
         self, connection: Any, channel: Channel, limit: float, now: datetime
-    ) -> tuple[int, float]:
-        """How many may be claimed now, else how long to wait.
+    ) -> tuple[int, float, datetime]:
+        """How many may be claimed now, else how long to wait; and the time to stamp the
+        claim with.
 
         At most `limit` claims in the last second (a sliding window), and at most a tenth
         of it per claim, so a second's sends leave over the second in small batches, not in
-        one burst (Telegram's "about 30 a second" is not a burst allowance).
+        one burst (Telegram's "about 30 a second" is not a burst allowance). A claim that
+        takes the place of one that just left the window is stamped with the moment that
+        place came free (if within 100 ms): otherwise each place would come round every
+        second plus the claim's own latency, and the rate would fall short of the limit.
         """
-        second = timedelta(seconds=1)
+        second, slack = timedelta(seconds=1), timedelta(milliseconds=100)
         recent = await connection.execute(
-            select(func.count(), func.min(outbox.c.claimed_at)).where(
+            select(
+                func.count(),
+                func.min(outbox.c.claimed_at),
+                func.max(case((outbox.c.claimed_at <= now - second, outbox.c.claimed_at))),
+            ).where(
                 outbox.c.channel == channel.value,
                 outbox.c.claimed_at.is_not(None),  # matches the partial ix_outbox_claimed
-                outbox.c.claimed_at > now - second,
+                outbox.c.claimed_at > now - second - slack,
             )
         )
-        used, oldest = recent.one()
+        total, _, freed = recent.one()
+        inside = (
+            await connection.execute(
+                select(func.count(), func.min(outbox.c.claimed_at)).where(
+                    outbox.c.channel == channel.value,
+                    outbox.c.claimed_at.is_not(None),
+                    outbox.c.claimed_at > now - second,
+                )
+            )
+            if total
+            else None
+        )
+        used, oldest = inside.one() if inside is not None else (0, None)
         room = min(int(limit) - int(used or 0), max(1, math.ceil(limit / 10)))
-        if room > 0:
-            return room, 0.0
-        return 0, max(((oldest or now) + second - now).total_seconds(), 0.002)
+        if room <= 0:
+            return 0, max(((oldest or now) + second - now).total_seconds(), 0.002), now
+        stamp = now
+        if freed is not None:
+            freed_at = _utc(freed) + second
+            stamp = min(now, max(freed_at, now - slack))
+        return room, 0.0, stamp
 
     async def mark_sending(self, ids: Sequence[int]) -> set[int]:
         """Right before the platform calls: from here a crash leaves them `uncertain`.
