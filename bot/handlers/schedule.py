@@ -153,6 +153,13 @@ async def schedule(ctx: Context, argument: str) -> None:
             as_of = t.datetime(newest.as_of.astimezone(zone))
             stale = is_stale(newest, ctx.now, rules)
             lines.append(t("schedule.stale" if stale else "schedule.as_of", time=as_of))
+    # Planned and emergency outages are kept apart from the schedule, but shown beside it.
+    other = 0
+    for account in accounts:
+        other += len(await ctx.uow.outages.affecting(account, ctx.now))
+    if other:
+        lines.append("")
+        lines.append(t("schedule.outages_also", count=other))
     without = [a for a in accounts if not a.outage_group]
     if without:
         lines.append("")

@@ -13,7 +13,8 @@ from bot.delivery import DeliveryWorkers, PushRenderer
 from bot.handlers.schedule import push_texts
 from bot.messages import Incoming
 from core.clock import FrozenClock
-from core.model import Channel
+from core.model import Channel, OutageKind, OutageTarget
+from core.outages import OutageDraft, publish_outage
 from core.schedules import (
     ScheduleDraft,
     ScheduleSettings,
@@ -95,6 +96,22 @@ async def test_missing_then_import_then_display(app: App, world: Builder) -> Non
     late = await ask(app, "sched")
     assert "Дані оновлено о 23.11.2026 06:10, можуть бути застарілими." in late
     assert "Зараз світла немає, увімкнуть о 20:00." in late
+    # A planned outage of the account's group is shown beside the schedule.
+    async with app.uow_factory() as uow:
+        await publish_outage(
+            uow,
+            OutageDraft(
+                OutageKind.PLANNED,
+                world.world.dso_id,
+                clock(app).now() + timedelta(days=2),
+                clock(app).now() + timedelta(days=2, hours=3),
+                "Ремонт",
+                (OutageTarget(outage_group="3.2"),),
+            ),
+            clock(app).now(),
+        )
+        await uow.commit()
+    assert "планові чи аварійні відключення: 1" in await ask(app, "sched")
     # Pushes are rendered in every language; an English reader gets English.
     facts = {
         "kind": "schedule.remind_off",
