@@ -656,9 +656,10 @@ class OutboxQueue:
         """How many may be claimed now, else how long to wait; and the time to stamp the
         claim with.
 
-        At most `limit` claims in the last second (a sliding window), and at most a tenth
-        of it per claim, so a second's sends leave over the second in small batches, not in
-        one burst (Telegram's "about 30 a second" is not a burst allowance). A claim that
+        At most `limit` claims in the last second (a sliding window), and at most a quarter
+        of it per claim, so a second's sends leave over the second in a few batches, not in
+        one burst (Telegram's "about 30 a second" is not a burst allowance). A smaller
+        share costs rate when a claim's round trips take longer than the share's time. A claim that
         takes the place of one that just left the window is stamped with the moment that
         place came free (if within 100 ms): otherwise each place would come round every
         second plus the claim's own latency, and the rate would fall short of the limit.
@@ -688,7 +689,7 @@ class OutboxQueue:
             else None
         )
         used, oldest = inside.one() if inside is not None else (0, None)
-        room = min(int(limit) - int(used or 0), max(1, math.ceil(limit / 10)))
+        room = min(int(limit) - int(used or 0), max(1, math.ceil(limit / 4)))
         if room <= 0:
             return 0, max(((oldest or now) + second - now).total_seconds(), 0.002), now
         stamp = now
