@@ -320,7 +320,10 @@ def _write(section: str) -> None:
     if start == -1:
         RESULTS.write_text(text_now.rstrip("\n") + "\n\n" + section)
         return
-    end = text_now.find("\n## ", start + 1)
+    # The section ends at the next heading of its level, or at the schedule-change part
+    # (bench/broadcast/schedules.py writes that one).
+    ends = [text_now.find(mark, start + 1) for mark in ("\n## ", "\n### Schedule change")]
+    end = min((i for i in ends if i != -1), default=-1)
     tail = "" if end == -1 else text_now[end + 1 :]
     RESULTS.write_text(text_now[:start] + section + ("\n" + tail if tail else ""))
 
