@@ -32,7 +32,7 @@ from ocr.locating import (
 )
 
 # The bot treats a candidate at or above this confidence as read; below, it asks to type.
-CONFIDENT = 0.8
+CONFIDENT = 0.7
 # With a previous reading but no stated maximum, months of household use stay below this.
 DEFAULT_MAX_INCREASE = 5000
 MAX_ROWS = 3
