@@ -18,6 +18,7 @@ from core.photo_reading import (
     ReadingCandidate,
     ReadingPrior,
     fits_prior,
+    implied_increase,
 )
 from ocr.decoding import DecodedPhoto, decode_photo
 from ocr.line_reading import LineReading, TesseractModel, read_lines
@@ -119,12 +120,17 @@ def weigh(evidence: dict[str, _Evidence], prior: ReadingPrior | None) -> list[Re
         # Two cuts of a row reading the same digits is the agreement worth having.
         confidence = best * (0.8 + 0.1 * min(len(item.confidences), 3) - 0.1)
         if item.derived:
-            confidence *= 0.85
+            confidence *= 0.9
         if min(item.row_ranks) > 0:
             confidence *= 0.9
         candidate = ReadingCandidate(value=int(item.digits), digits=item.digits,
                                      confidence=confidence)
         fits = fits_prior(candidate, prior)
+        increase = implied_increase(candidate, prior) if prior is not None else None
+        if fits and increase is not None and prior is not None and prior.max_increase:
+            # Households use hundreds of kWh between readings, not thousands: among readings
+            # that fit, the smaller step is the likelier (a glued decimal drum makes it 10×).
+            confidence *= 1 - 0.3 * min(1.0, increase / prior.max_increase)
         if not fits:
             # A value this meter cannot show next stays only as a weak suggestion.
             confidence = min(confidence * 0.3, MISFIT_CEILING)
