@@ -315,17 +315,18 @@ def _section(figures: dict[str, object], args: argparse.Namespace) -> str:
 
 
 def _write(section: str) -> None:
+    """Replace this benchmark's part of "## Broadcast" (up to its first "### " subsection,
+    which other broadcast benchmarks own, or the next "## " section)."""
     text_now = RESULTS.read_text()
-    start = text_now.find("## Broadcast")
+    start = text_now.find("## Broadcast\n")
     if start == -1:
         RESULTS.write_text(text_now.rstrip("\n") + "\n\n" + section)
         return
-    # The section ends at the next heading of its level, or at the schedule-change part
-    # (bench/broadcast/schedules.py writes that one).
-    ends = [text_now.find(mark, start + 1) for mark in ("\n## ", "\n### Schedule change")]
-    end = min((i for i in ends if i != -1), default=-1)
-    tail = "" if end == -1 else text_now[end + 1 :]
-    RESULTS.write_text(text_now[:start] + section + ("\n" + tail if tail else ""))
+    ends = [
+        i for i in (text_now.find("\n### ", start), text_now.find("\n## ", start + 1)) if i != -1
+    ]
+    end = min(ends) if ends else len(text_now)
+    RESULTS.write_text(text_now[:start] + section.rstrip("\n") + "\n" + text_now[end:])
 
 
 def main(argv: list[str] | None = None) -> int:
