@@ -63,6 +63,17 @@ def make_photo_reader(settings: Settings) -> MeterPhotoReader | None:
     )
 
 
+def _photo_confidence(settings: Settings) -> float:
+    """The configured threshold, else the one the OCR model was calibrated for."""
+    if settings.ocr_confidence is not None:
+        return settings.ocr_confidence
+    try:
+        from ocr import CONFIDENT
+    except ImportError:
+        return 0.8
+    return CONFIDENT
+
+
 def make_rules(settings: Settings) -> DialogRules:
     """The domain rules as configured."""
     return DialogRules(
@@ -78,7 +89,7 @@ def make_rules(settings: Settings) -> DialogRules:
             period=timedelta(minutes=settings.link_failure_period_minutes),
         ),
         consent_version=settings.consent_version,
-        photo_confidence=settings.ocr_confidence,
+        photo_confidence=_photo_confidence(settings),
         photo_retention_days=settings.photo_retention_days,
     )
 

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     ocr_workers: int = Field(1, ge=0, le=16)
     ocr_max_pending: int = Field(8, ge=1)
     ocr_timeout_seconds: float = Field(10.0, gt=0)
-    ocr_confidence: float = Field(0.8, ge=0, le=1)
+    ocr_confidence: float | None = Field(None, ge=0, le=1)
     admin_token: SecretStr | None = None
     media_secret: SecretStr | None = None
 
