@@ -12,7 +12,7 @@ from datetime import datetime
 from bot.handlers.accounts import with_account
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, menu_button, with_menu
-from bot.handlers.readings import evaluate_and_store, start_reading, zone_prompt
+from bot.handlers.readings import evaluate_and_store, reading_value, start_reading, zone_prompt
 from bot.handlers.router import Router
 from bot.messages import Button
 from core.model import Account, ChannelIdentity, DialogState, Zone
@@ -184,3 +184,19 @@ async def _photo_help(ctx: Context, account: Account) -> None:
     if ctx.step == "read.value":
         ctx.replies.clear()
         ctx.say(ctx.t("photo.how_to"), [[menu_button(ctx.t)]])
+
+
+@router.step("read.photo")
+async def photo_answer_typed(ctx: Context) -> None:
+    """ "так" / "ні" typed instead of pressed, or the reading typed right away."""
+    text = (ctx.event.text or "").strip().casefold()
+    zones = ctx.data["zones"]
+    if text in {ctx.t("photo.yes").casefold(), "так", "yes", "+"} and len(zones) == 1:
+        await photo_answer(ctx, zones[0])
+        return
+    if text in {ctx.t("photo.no").casefold(), "ні", "no"}:
+        await photo_answer(ctx, "no")
+        return
+    # Anything else is what the person reads on the meter: take it as typed.
+    ctx.goto("read.value", a=ctx.data["a"], zones=zones, v=ctx.data.get("v", {}), m="submit")
+    await reading_value(ctx)

@@ -139,3 +139,16 @@ async def test_reading_prompt_says_how_to_shoot(chat: Chat) -> None:
     await linked(chat)
     text = await chat.send("Внести покази")
     assert "надішліть фото лічильника" in text and "без спалаху" in text
+
+
+async def test_typed_yes_or_a_number_after_a_photo(
+    chat: Chat, photos: FakePhotoReader, factory: FakeUnitOfWorkFactory
+) -> None:
+    await linked(chat)
+    photos.will_read("008480")
+    await chat.send(photo=JPEG)
+    assert "130 кВт·год" in await chat.send("так")
+    photos.will_read("008480")
+    await chat.send(photo=JPEG)
+    text = await chat.send("8470")
+    assert "120 кВт·год" in text and "замінено" in text
