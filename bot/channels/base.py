@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from aiohttp import web
 
@@ -54,3 +56,30 @@ class ChannelAdapter(abc.ABC):
     @abc.abstractmethod
     async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
         """Send replies to a user outside a conversation turn (pushes)."""
+
+
+class BackgroundWork:
+    """Tasks an adapter starts outside a request (registrations, slow turns, typing).
+
+    Keeping a reference stops them being garbage-collected mid-flight; `drain` lets them
+    finish on shutdown, within a bound, and cancels the rest.
+    """
+
+    def __init__(self) -> None:
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
+        """Run `work` in the background and keep it referenced until it ends."""
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def drain(self, grace_seconds: float = 10) -> None:
+        """Wait for running work up to `grace_seconds`, then cancel what is left."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=grace_seconds)
+        for task in pending:  # e.g. a start-up registration still waiting to retry
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)

@@ -30,7 +30,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
+from bot.channels.base import BackgroundWork, ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
 from bot.config import Settings
 from bot.handlers.keyboards import MAIN_MENU
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, Translator, pick_locale
@@ -441,7 +441,7 @@ class MessengerChannel(ChannelAdapter):
         self._profiles: _Remembered = _Remembered()  # PSID → (locale, first name)
         self._profile_refused_logged = False
         self._session: aiohttp.ClientSession | None = None
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background = BackgroundWork()
         self._last_inbound: _Remembered = _Remembered()  # PSID → when they last wrote
         self._more: _Remembered = _Remembered()  # PSID → pages of choices behind "more"
         self._phone_offered: _Remembered = _Remembered()
@@ -497,24 +497,14 @@ class MessengerChannel(ChannelAdapter):
 
     async def start(self) -> None:
         """Set the Get Started button and the persistent menu (Messenger Profile API)."""
-        self._spawn(self._set_profile())
+        self._background.spawn(self._set_profile())
 
     async def stop(self) -> None:
         """Let turns in flight finish (bounded), close the HTTP session."""
-        if self._background:
-            _, pending = await asyncio.wait(set(self._background), timeout=10)
-            for task in pending:  # e.g. a start-up registration still waiting to retry
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._background.drain(grace_seconds=10)
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-    def _spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
 
     async def _set_profile(self) -> bool:
         body = {
@@ -666,7 +656,7 @@ class MessengerChannel(ChannelAdapter):
             for messaging in (entry.get("messaging") or [])
             if isinstance(messaging, dict)
         ]
-        task = self._spawn(self._handle_all(events))
+        task = self._background.spawn(self._handle_all(events))
         done, _ = await asyncio.wait({task}, timeout=WEBHOOK_ANSWER_BUDGET)
         if not done:
             log.warning(
@@ -752,7 +742,7 @@ class MessengerChannel(ChannelAdapter):
             except GraphError as error:
                 log.info("messenger: typing indicator not shown: %s", error)
 
-        self._spawn(send())
+        self._background.spawn(send())
 
     # ---- outbound ------------------------------------------------------------------------
 

@@ -47,7 +47,7 @@ from viberbot.api.viber_requests import (
 )
 from viberbot.api.viber_requests.viber_request import ViberRequest
 
-from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
+from bot.channels.base import BackgroundWork, ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
 from bot.config import Settings
 from bot.handlers.keyboards import main_menu
 from bot.i18n import Catalogues, pick_locale
@@ -370,7 +370,7 @@ class ViberChannel(ChannelAdapter):
         self._public_base_url = public_base_url
         self._sleep = sleep
         self._session: aiohttp.ClientSession | None = None
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background = BackgroundWork()
         self._callbacks = _callback_counter(metrics)
 
     @classmethod
@@ -416,24 +416,14 @@ class ViberChannel(ChannelAdapter):
         if not self._public_base_url:
             log.info("viber: PUBLIC_BASE_URL unset: webhook not registered")
             return
-        self._spawn(self._set_webhook(self._public_base_url.rstrip("/") + WEBHOOK_PATH))
+        self._background.spawn(self._set_webhook(self._public_base_url.rstrip("/") + WEBHOOK_PATH))
 
     async def stop(self) -> None:
         """Let turns in flight finish (bounded), close the HTTP session."""
-        if self._background:
-            _, pending = await asyncio.wait(set(self._background), timeout=10)
-            for task in pending:  # e.g. a start-up registration still waiting to retry
-                task.cancel()
-            await asyncio.gather(*pending, return_exceptions=True)
+        await self._background.drain(grace_seconds=10)
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-    def _spawn(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-        return task
 
     async def _set_webhook(self, url: str) -> bool:
         body = {"url": url, "event_types": EVENT_TYPES, "send_name": True, "send_photo": False}
@@ -568,7 +558,7 @@ class ViberChannel(ChannelAdapter):
 
     async def _answer_after(self, work: Awaitable[None]) -> web.Response:
         """Answer once the turn is done (or its budget is over): Viber re-sends otherwise."""
-        task = self._spawn(work)
+        task = self._background.spawn(work)
         done, _ = await asyncio.wait({task}, timeout=WEBHOOK_ANSWER_BUDGET)
         if not done:
             log.warning(
