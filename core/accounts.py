@@ -116,8 +116,8 @@ class AccountSummary:
 async def account_summary(uow: AbstractUnitOfWork, account: Account) -> AccountSummary:
     """Balance and the latest billing facts of an account."""
     charged, paid = await uow.billing.totals(account.id)
-    bills = await uow.billing.bills(account.id)
-    payments = await uow.billing.payments(account.id)
+    bills = await uow.billing.bills(account.id, limit=1)
+    payments = await uow.billing.payments(account.id, limit=1)
     latest_reading = await uow.readings.latest_billing(account.id)
     consumption: Readings = {}
     if latest_reading is not None:

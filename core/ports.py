@@ -155,15 +155,19 @@ class AbstractBillingRepository(abc.ABC):
     """Bills, payments and the balance they add up to."""
 
     @abc.abstractmethod
-    async def bills(self, account_id: int, since_period: str | None = None) -> Sequence[Bill]:
-        """Newest first."""
+    async def bills(
+        self, account_id: int, since_period: str | None = None, limit: int | None = None
+    ) -> Sequence[Bill]:
+        """Newest first, at most `limit`."""
 
     @abc.abstractmethod
     async def bill(self, account_id: int, period: str) -> Bill | None: ...
 
     @abc.abstractmethod
-    async def payments(self, account_id: int, since: datetime | None = None) -> Sequence[Payment]:
-        """Newest first."""
+    async def payments(
+        self, account_id: int, since: datetime | None = None, limit: int | None = None
+    ) -> Sequence[Payment]:
+        """Newest first, at most `limit`."""
 
     @abc.abstractmethod
     async def totals(self, account_id: int) -> tuple[Decimal, Decimal]:

@@ -423,11 +423,13 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def bills(self, account_id: int, since_period: str | None = None) -> Sequence[Bill]:
+    async def bills(
+        self, account_id: int, since_period: str | None = None, limit: int | None = None
+    ) -> Sequence[Bill]:
         query = select(BillRow).where(BillRow.account_id == account_id)
         if since_period is not None:
             query = query.where(BillRow.period >= since_period)
-        rows = await self.session.scalars(query.order_by(BillRow.period.desc()))
+        rows = await self.session.scalars(query.order_by(BillRow.period.desc()).limit(limit))
         return [self._bill(row) for row in rows]
 
     async def bill(self, account_id: int, period: str) -> Bill | None:
@@ -436,12 +438,14 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
         )
         return self._bill(row) if row else None
 
-    async def payments(self, account_id: int, since: datetime | None = None) -> Sequence[Payment]:
+    async def payments(
+        self, account_id: int, since: datetime | None = None, limit: int | None = None
+    ) -> Sequence[Payment]:
         query = select(PaymentRow).where(PaymentRow.account_id == account_id)
         if since is not None:
             query = query.where(PaymentRow.paid_at >= since)
         rows = await self.session.scalars(
-            query.order_by(PaymentRow.paid_at.desc(), PaymentRow.id.desc())
+            query.order_by(PaymentRow.paid_at.desc(), PaymentRow.id.desc()).limit(limit)
         )
         return [
             Payment(
@@ -456,17 +460,19 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
         ]
 
     async def totals(self, account_id: int) -> tuple[Decimal, Decimal]:
-        charged = await self.session.scalar(
-            select(func.coalesce(func.sum(BillRow.charged), 0)).where(
-                BillRow.account_id == account_id
-            )
+        # Both sums in one round trip: the balance is on the hottest path of the bot.
+        charged = (
+            select(func.coalesce(func.sum(BillRow.charged), 0))
+            .where(BillRow.account_id == account_id)
+            .scalar_subquery()
         )
-        paid = await self.session.scalar(
-            select(func.coalesce(func.sum(PaymentRow.amount), 0)).where(
-                PaymentRow.account_id == account_id
-            )
+        paid = (
+            select(func.coalesce(func.sum(PaymentRow.amount), 0))
+            .where(PaymentRow.account_id == account_id)
+            .scalar_subquery()
         )
-        return _money(charged), _money(paid)
+        row = (await self.session.execute(select(charged, paid))).one()
+        return _money(row[0]), _money(row[1])
 
     async def add_payment(self, payment: Payment) -> bool:
         """Store it (its `id` is ignored; the database assigns one).

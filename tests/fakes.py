@@ -232,26 +232,30 @@ class FakeReadings(_Repo, AbstractReadingRepository):
 
 
 class FakeBilling(_Repo, AbstractBillingRepository):
-    async def bills(self, account_id: int, since_period: str | None = None) -> Sequence[Bill]:
+    async def bills(
+        self, account_id: int, since_period: str | None = None, limit: int | None = None
+    ) -> Sequence[Bill]:
         rows = [
             b
             for b in self.data.bills
             if b.account_id == account_id and (since_period is None or b.period >= since_period)
         ]
-        return sorted(rows, key=lambda b: b.period, reverse=True)
+        return sorted(rows, key=lambda b: b.period, reverse=True)[:limit]
 
     async def bill(self, account_id: int, period: str) -> Bill | None:
         return next(
             (b for b in self.data.bills if b.account_id == account_id and b.period == period), None
         )
 
-    async def payments(self, account_id: int, since: datetime | None = None) -> Sequence[Payment]:
+    async def payments(
+        self, account_id: int, since: datetime | None = None, limit: int | None = None
+    ) -> Sequence[Payment]:
         rows = [
             p
             for p in self.data.payments
             if p.account_id == account_id and (since is None or p.paid_at >= since)
         ]
-        return sorted(rows, key=lambda p: p.paid_at, reverse=True)
+        return sorted(rows, key=lambda p: p.paid_at, reverse=True)[:limit]
 
     async def totals(self, account_id: int) -> tuple[Decimal, Decimal]:
         charged = sum(
@@ -690,9 +694,11 @@ class FakeOperator(_Repo, AbstractOperatorRepository):
             )
             old = self.data.billing_readings[index] if index is not None else None
             values = {**(old.values if old else {}), r.zone: r.value}
-            if old is not None and old.values.get(r.zone) == r.value and (
-                old.meter_id, old.taken_on, old.source
-            ) == (r.meter_id, r.taken_on, r.source):
+            if (
+                old is not None
+                and old.values.get(r.zone) == r.value
+                and (old.meter_id, old.taken_on, old.source) == (r.meter_id, r.taken_on, r.source)
+            ):
                 results.append("same")
                 continue
             reading = BillingReading(r.account_id, r.meter_id, r.period, r.taken_on, values,
