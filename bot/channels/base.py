@@ -83,3 +83,23 @@ class BackgroundWork:
         for task in pending:  # e.g. a start-up registration still waiting to retry
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Pieces of at most `limit` characters, cut at line ends or spaces when possible.
+
+    Every platform caps a message's length; a long answer goes out as several messages.
+    """
+    pieces: list[str] = []
+    rest = text
+    while len(rest) > limit:
+        cut = rest.rfind("\n", 0, limit + 1)
+        if cut <= 0:
+            cut = rest.rfind(" ", 0, limit + 1)
+        if cut <= 0:
+            cut = limit
+        pieces.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n ")
+    if rest or not pieces:
+        pieces.append(rest)
+    return pieces

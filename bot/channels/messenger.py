@@ -30,7 +30,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.base import BackgroundWork, ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
+from bot.channels.base import (
+    BackgroundWork,
+    ChannelAdapter,
+    DeliveryResult,
+    DeliveryStatus,
+    Handle,
+    split_text,
+)
 from bot.config import Settings
 from bot.handlers.keyboards import MAIN_MENU
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, Translator, pick_locale
@@ -199,23 +206,6 @@ def from_messaging(
 # ---- outbound ----------------------------------------------------------------------------
 
 
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Pieces of at most `limit` characters, cut at line ends or spaces when possible."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit + 1)
-        if cut <= 0:
-            cut = rest.rfind(" ", 0, limit + 1)
-        if cut <= 0:
-            cut = limit
-        pieces.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n ")
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
-
-
 def quick_replies(choices: list[Button], phone: Button | None) -> list[dict[str, Any]]:
     """Quick replies for one page (the caller keeps it within the limit)."""
     replies: list[dict[str, Any]] = []
@@ -295,7 +285,7 @@ def render(reply: Reply, media: MediaStore, t: Translator) -> Rendered:
     template_buttons: list[Button] = []
     if links or template_choices:
         template_buttons = links + (choices if template_choices else [])
-    pieces = split_text(text) if text else []
+    pieces = split_text(text, TEXT_LIMIT) if text else []
     template_text = ""
     if template_buttons:
         # The last piece of text carries the buttons when it fits a template.

@@ -47,7 +47,14 @@ from viberbot.api.viber_requests import (
 )
 from viberbot.api.viber_requests.viber_request import ViberRequest
 
-from bot.channels.base import BackgroundWork, ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
+from bot.channels.base import (
+    BackgroundWork,
+    ChannelAdapter,
+    DeliveryResult,
+    DeliveryStatus,
+    Handle,
+    split_text,
+)
 from bot.config import Settings
 from bot.handlers.keyboards import main_menu
 from bot.i18n import Catalogues, pick_locale
@@ -190,23 +197,6 @@ def from_message(request: ViberMessageRequest) -> Inbound:
 # ---- outbound ----------------------------------------------------------------------------
 
 
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Pieces of at most `limit` characters, cut at line ends or spaces when possible."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit + 1)
-        if cut <= 0:
-            cut = rest.rfind(" ", 0, limit + 1)
-        if cut <= 0:
-            cut = limit
-        pieces.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n ")
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
-
-
 def _button(button: Button, columns: int) -> dict[str, Any] | None:
     text = html.escape(button.label[:BUTTON_TEXT_LIMIT], quote=False)
     common = {"Columns": columns, "Rows": 1, "Text": text, "TextSize": "regular"}
@@ -289,7 +279,9 @@ def render(replies: list[Reply], media: MediaStore) -> list[TypedMessage]:
             specs.append((PictureMessage, {"media": media.url_for(image), "text": text}))
         else:
             if text:
-                specs.extend((TextMessage, {"text": piece}) for piece in split_text(text))
+                specs.extend(
+                    (TextMessage, {"text": piece}) for piece in split_text(text, TEXT_LIMIT)
+                )
             if image is not None:
                 specs.append(
                     (PictureMessage, {"media": media.url_for(image), "text": ""})

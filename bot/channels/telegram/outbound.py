@@ -23,6 +23,7 @@ from aiogram.types import (
     ReplyKeyboardRemove,
 )
 
+from bot.channels.base import split_text
 from bot.messages import Attachment, Reply
 
 log = logging.getLogger(__name__)
@@ -40,23 +41,6 @@ class Rendered:
     calls: list[TelegramMethod] = field(default_factory=list)
     keyboard_payloads: dict[str, str] | None = None  # None: no reply keyboard shown
     removes_keyboard: bool = False
-
-
-def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Cut text into pieces of at most `limit` characters, at line ends or spaces if any."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest) > limit:
-        cut = rest.rfind("\n", 0, limit + 1)
-        if cut <= 0:
-            cut = rest.rfind(" ", 0, limit + 1)
-        if cut <= 0:
-            cut = limit
-        pieces.append(rest[:cut])
-        rest = rest[cut:].lstrip("\n ") if cut < len(rest) else ""
-    if rest or not pieces:
-        pieces.append(rest)
-    return pieces
 
 
 def inline_markup(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -153,7 +137,7 @@ def render(
         if attachment is not None
     ]
     if not uploads:
-        pieces = split_text(text)
+        pieces = split_text(text, TEXT_LIMIT)
         if (
             reply.replaces_previous
             and edit_message_id is not None
@@ -175,7 +159,7 @@ def render(
     caption: str | None = text if text and len(text) <= CAPTION_LIMIT else None
     if text and caption is None:
         rendered.calls.extend(
-            SendMessage(chat_id=chat_id, text=piece) for piece in split_text(text)
+            SendMessage(chat_id=chat_id, text=piece) for piece in split_text(text, TEXT_LIMIT)
         )
     for number, (attachment, as_photo) in enumerate(uploads, start=1):
         last = number == len(uploads)
