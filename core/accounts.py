@@ -115,19 +115,13 @@ class AccountSummary:
 
 async def account_summary(uow: AbstractUnitOfWork, account: Account) -> AccountSummary:
     """Balance and the latest billing facts of an account."""
-    charged, paid = await uow.billing.totals(account.id)
-    bills = await uow.billing.bills(account.id, limit=1)
-    payments = await uow.billing.payments(account.id, limit=1)
-    latest_reading = await uow.readings.latest_billing(account.id)
-    consumption: Readings = {}
-    if latest_reading is not None:
-        rows = await uow.readings.consumption(account.id, since_period=latest_reading.period)
-        consumption = {row.zone: row.kwh for row in rows if row.period == latest_reading.period}
+    charged, paid, last_bill, last_payment = await uow.billing.balance_facts(account.id)
+    latest_reading, consumption = await uow.readings.latest_billing_with_consumption(account.id)
     return AccountSummary(
         account=account,
         balance=account.opening_balance + paid - charged,
-        last_payment=payments[0] if payments else None,
-        last_bill=bills[0] if bills else None,
+        last_payment=last_payment,
+        last_bill=last_bill,
         last_billing_reading=latest_reading,
         last_period_consumption=consumption,
     )

@@ -255,6 +255,15 @@ class ChannelIdentity:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who wrote: the identity, its person and the version of their latest consent."""
+
+    identity: ChannelIdentity
+    person: Person
+    consent_version: str | None
+
+
+@dataclass(frozen=True)
 class Consent:
     person_id: int
     given_at: datetime

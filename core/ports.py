@@ -29,6 +29,7 @@ from core.model import (
     Bill,
     BillingReading,
     CallCenterRequest,
+    Caller,
     Channel,
     ChannelIdentity,
     Consent,
@@ -42,6 +43,7 @@ from core.model import (
     Payment,
     PaymentOrder,
     Person,
+    Readings,
     Region,
     RequestStatus,
     SubmittedReading,
@@ -150,6 +152,16 @@ class AbstractReadingRepository(abc.ABC):
     ) -> Sequence[Consumption]:
         """Consumption rows of periods >= since_period, newest period first."""
 
+    async def latest_billing_with_consumption(
+        self, account_id: int
+    ) -> tuple[BillingReading | None, Readings]:
+        """The latest billing reading and the kWh per zone billed for its period."""
+        reading = await self.latest_billing(account_id)
+        if reading is None:
+            return None, {}
+        rows = await self.consumption(account_id, since_period=reading.period)
+        return reading, {row.zone: row.kwh for row in rows if row.period == reading.period}
+
 
 class AbstractBillingRepository(abc.ABC):
     """Bills, payments and the balance they add up to."""
@@ -172,6 +184,15 @@ class AbstractBillingRepository(abc.ABC):
     @abc.abstractmethod
     async def totals(self, account_id: int) -> tuple[Decimal, Decimal]:
         """(sum of charges of all bills, sum of all payments)."""
+
+    async def balance_facts(
+        self, account_id: int
+    ) -> tuple[Decimal, Decimal, Bill | None, Payment | None]:
+        """Both totals, the latest bill and the latest payment (a store may do it at once)."""
+        charged, paid = await self.totals(account_id)
+        bills = await self.bills(account_id, limit=1)
+        payments = await self.payments(account_id, limit=1)
+        return charged, paid, (bills[0] if bills else None), (payments[0] if payments else None)
 
     @abc.abstractmethod
     async def add_payment(self, payment: Payment) -> bool:
@@ -219,6 +240,20 @@ class AbstractPersonRepository(abc.ABC):
 
     @abc.abstractmethod
     async def latest_consent(self, person_id: int) -> Consent | None: ...
+
+    async def caller(self, channel: Channel, external_id: str) -> Caller | None:
+        """The identity with its person and consent version, None for a stranger.
+
+        Every turn starts with this; a store may answer it in one query.
+        """
+        identity = await self.identity(channel, external_id)
+        if identity is None:
+            return None
+        person = await self.get(identity.person_id)
+        if person is None:  # an identity always has a person; a broken row is a bug
+            raise RuntimeError("identity without a person")
+        consent = await self.latest_consent(person.id)
+        return Caller(identity, person, consent.version if consent else None)
 
     @abc.abstractmethod
     async def move_identity(self, identity_id: int, person_id: int) -> None:
@@ -287,6 +322,17 @@ class AbstractDialogRepository(abc.ABC):
     @abc.abstractmethod
     async def first_time_seen(self, channel: Channel, key: str, at: datetime) -> bool:
         """Remember an inbound update key; False when it was already processed."""
+
+    async def begin_turn(
+        self, channel: Channel, user_id: str, update_key: str | None, at: datetime
+    ) -> DialogState | None:
+        """Remember the update and lock the state; None when the update was processed before.
+
+        Every turn starts with this; a store may do both in one statement.
+        """
+        if update_key is not None and not await self.first_time_seen(channel, update_key, at):
+            return None
+        return await self.load_for_update(channel, user_id)
 
 
 class AbstractPaymentOrderRepository(abc.ABC):

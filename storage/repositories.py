@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Insert, Table, delete, false, func, or_, select, update
@@ -23,6 +24,7 @@ from core.model import (
     Bill,
     BillingReading,
     CallCenterRequest,
+    Caller,
     Channel,
     ChannelIdentity,
     Consent,
@@ -39,6 +41,7 @@ from core.model import (
     Payment,
     PaymentOrder,
     Person,
+    Readings,
     ReadingSource,
     Region,
     RequestStatus,
@@ -64,6 +67,7 @@ from core.ports import (
     AbstractRequestRepository,
     AbstractTariffRepository,
 )
+from storage import turn_queries
 from storage.addresses import settlement_key, street_key
 from storage.orm import (
     AccountLinkRow,
@@ -111,6 +115,32 @@ def dialect_insert(session_or_dialect: AsyncSession | str, table: Table | type) 
     if name == "sqlite":
         return sqlite.insert(table)
     raise NotImplementedError(f"no upsert support for the {name} dialect")
+
+
+def _person(row: Any, person_id: int) -> Person:
+    return Person(
+        id=person_id,
+        name=row.name,
+        phone=row.phone,
+        email=row.email,
+        locale=row.locale,
+        created_at=row.created_at,
+    )
+
+
+def _columns_with_prefix(row: Any, prefix: str) -> SimpleNamespace:
+    """The columns a joined row labels `<prefix><column>`, under their own names."""
+    return SimpleNamespace(
+        **{
+            name.removeprefix(prefix): value
+            for name, value in row._mapping.items()
+            if name.startswith(prefix)
+        }
+    )
+
+
+def _zone_rank(row: Any) -> int:
+    return _ZONE_ORDER[Zone(row.zone)]
 
 
 def _readings_from_json(values: dict[str, Any]) -> dict[Zone, int]:
@@ -199,12 +229,7 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
         self.session = session
 
     async def accounts_of(self, person_id: int) -> Sequence[Account]:
-        rows = await self.session.scalars(
-            select(AccountRow)
-            .join(AccountLinkRow, AccountLinkRow.account_id == AccountRow.id)
-            .where(AccountLinkRow.person_id == person_id)
-            .order_by(AccountLinkRow.linked_at, AccountLinkRow.id)
-        )
+        rows = await self.session.execute(turn_queries.accounts_of(), {"person_id": person_id})
         return [_account(row) for row in rows]
 
     async def is_linked(self, person_id: int, account_id: int) -> bool:
@@ -354,6 +379,29 @@ class SqlAlchemyReadingRepository(AbstractReadingRepository):
         readings = self._group_billing(rows)
         return readings[0] if readings else None
 
+    async def latest_billing_with_consumption(
+        self, account_id: int
+    ) -> tuple[BillingReading | None, Readings]:
+        rows = (
+            await self.session.execute(
+                turn_queries.latest_billing_with_consumption(), {"account_id": account_id}
+            )
+        ).all()
+        readings = sorted((row for row in rows if row.kind == 1), key=_zone_rank)
+        if not readings:
+            return None, {}
+        first = readings[0]
+        reading = BillingReading(
+            account_id=account_id,
+            meter_id=first.meter_id,
+            period=first.period,
+            taken_on=first.taken_on,
+            values={Zone(row.zone): int(row.amount) for row in readings},
+            source=ReadingSource(first.source),
+        )
+        used = sorted((row for row in rows if row.kind == 2), key=_zone_rank)
+        return reading, {Zone(row.zone): int(row.amount) for row in used}
+
     async def billing(
         self, account_id: int, since_period: str | None = None
     ) -> Sequence[BillingReading]:
@@ -447,17 +495,7 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
         rows = await self.session.scalars(
             query.order_by(PaymentRow.paid_at.desc(), PaymentRow.id.desc()).limit(limit)
         )
-        return [
-            Payment(
-                id=row.id,
-                account_id=row.account_id,
-                amount=row.amount,
-                paid_at=row.paid_at,
-                provider=row.provider,
-                provider_txn_id=row.provider_txn_id,
-            )
-            for row in rows
-        ]
+        return [self._payment(row) for row in rows]
 
     async def totals(self, account_id: int) -> tuple[Decimal, Decimal]:
         # Both sums in one round trip: the balance is on the hottest path of the bot.
@@ -473,6 +511,21 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
         )
         row = (await self.session.execute(select(charged, paid))).one()
         return _money(row[0]), _money(row[1])
+
+    async def balance_facts(
+        self, account_id: int
+    ) -> tuple[Decimal, Decimal, Bill | None, Payment | None]:
+        row = (
+            await self.session.execute(turn_queries.balance_facts(), {"account_id": account_id})
+        ).one()
+        bill = _columns_with_prefix(row, "bill_")
+        payment = _columns_with_prefix(row, "payment_")
+        return (
+            _money(row.charged),
+            _money(row.paid),
+            self._bill(bill) if bill.id is not None else None,  # type: ignore[arg-type]
+            self._payment(payment) if payment.id is not None else None,  # type: ignore[arg-type]
+        )
 
     async def add_payment(self, payment: Payment) -> bool:
         """Store it (its `id` is ignored; the database assigns one).
@@ -494,6 +547,17 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
         )
         inserted = await self.session.scalar(statement)
         return inserted is not None
+
+    @staticmethod
+    def _payment(row: PaymentRow) -> Payment:
+        return Payment(
+            id=row.id,
+            account_id=row.account_id,
+            amount=row.amount,
+            paid_at=row.paid_at,
+            provider=row.provider,
+            provider_txn_id=row.provider_txn_id,
+        )
 
     @staticmethod
     def _bill(row: BillRow) -> Bill:
@@ -561,6 +625,18 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         )
         return self._identity(row) if row else None
 
+    async def caller(self, channel: Channel, external_id: str) -> Caller | None:
+        row = (
+            await self.session.execute(
+                turn_queries.caller(),
+                {"channel": Channel(channel).value, "external_id": external_id},
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        # The row has the identity's columns under their own names, the person's beside.
+        return Caller(self._identity(row), _person(row, row.person_id), row.consent_version)
+
     async def create_person_with_identity(
         self,
         channel: Channel,
@@ -585,16 +661,7 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
 
     async def get(self, person_id: int) -> Person | None:
         row = await self.session.get(PersonRow, person_id)
-        if row is None:
-            return None
-        return Person(
-            id=row.id,
-            name=row.name,
-            phone=row.phone,
-            email=row.email,
-            locale=row.locale,
-            created_at=row.created_at,
-        )
+        return _person(row, row.id) if row is not None else None
 
     async def update(self, person: Person) -> None:
         await self.session.execute(
@@ -1086,6 +1153,22 @@ class SqlAlchemyDialogRepository(AbstractDialogRepository):
             set_={"state": values["state"], "data": values["data"], "updated_at": at},
         )
         await self.session.execute(statement)
+
+    async def begin_turn(
+        self, channel: Channel, user_id: str, update_key: str | None, at: datetime
+    ) -> DialogState | None:
+        if update_key is None or self._dialect != "postgresql":
+            return await super().begin_turn(channel, user_id, update_key, at)
+        channel_value = Channel(channel).value
+        row = (
+            await self.session.execute(
+                turn_queries.begin_turn_postgresql(),
+                {"channel": channel_value, "key": update_key, "user_id": user_id, "at": at},
+            )
+        ).one()
+        if not row.fresh:
+            return None
+        return DialogState(Channel(channel), user_id, row.state, dict(row.data or {}))
 
     async def first_time_seen(self, channel: Channel, key: str, at: datetime) -> bool:
         statement = (

@@ -128,13 +128,13 @@ class Dialog:
         recognition = await self._recognise(event)
         now = self._clock.now()
         async with self._uow_factory() as uow:
-            if event.update_key is not None and not await uow.dialogs.first_time_seen(
-                event.channel, event.update_key, now
-            ):
+            state = await uow.dialogs.begin_turn(
+                event.channel, event.user_id, event.update_key, now
+            )
+            if state is None:
                 log.info("duplicate update %s on %s ignored", event.update_key, event.channel)
                 return []
-            state = await uow.dialogs.load_for_update(event.channel, event.user_id)
-            identity, person = await self._identify(uow, event)
+            identity, person, consent_version = await self._identify(uow, event)
             ctx = Context(
                 event=event,
                 uow=uow,
@@ -146,6 +146,7 @@ class Dialog:
                 rules=self._rules,
                 services=self._services,
                 recognition=recognition,
+                consented=consent_version == self._rules.consent_version,
             )
             loaded = DialogState(state.channel, state.user_id, state.state, deepcopy(state.data))
             await self._route(ctx)
@@ -157,9 +158,10 @@ class Dialog:
 
     async def _identify(
         self, uow: AbstractUnitOfWork, event: Incoming
-    ) -> tuple[ChannelIdentity, Person]:
-        identity = await uow.persons.identity(event.channel, event.user_id)
-        if identity is None:
+    ) -> tuple[ChannelIdentity, Person, str | None]:
+        """The identity, person and consent version of the sender, created on first contact."""
+        caller = await uow.persons.caller(event.channel, event.user_id)
+        if caller is None:
             identity = await uow.persons.create_person_with_identity(
                 event.channel,
                 event.user_id,
@@ -167,13 +169,14 @@ class Dialog:
                 pick_locale(event.locale) if event.locale else None,
                 self._clock.now(),
             )
-        person = await uow.persons.get(identity.person_id)
-        if person is None:  # an identity always has a person; a broken row is a bug
-            raise RuntimeError("identity without a person")
-        if not identity.reachable:
+            person = await uow.persons.get(identity.person_id)
+            if person is None:  # just created in this transaction
+                raise RuntimeError("identity without a person")
+            return identity, person, None
+        if not caller.identity.reachable:
             # They wrote to us, so they can be reached again.
-            await uow.persons.set_reachable(identity.id, True)
-        return identity, person
+            await uow.persons.set_reachable(caller.identity.id, True)
+        return caller.identity, caller.person, caller.consent_version
 
     def _payload_of(self, ctx: Context) -> tuple[str | None, str]:
         event = ctx.event

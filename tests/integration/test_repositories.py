@@ -30,6 +30,11 @@ from core.model import (
     TariffPlan,
     Zone,
 )
+from core.ports import (
+    AbstractBillingRepository,
+    AbstractPersonRepository,
+    AbstractReadingRepository,
+)
 from storage.orm import (
     AccountRow,
     BillingReadingRow,
@@ -962,3 +967,99 @@ async def test_photos(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) ->
             "photos/2026/11/ab.jpg",
         )
         assert row.retain_until == T0 + timedelta(days=1095)
+
+
+async def test_turn_queries_agree_with_the_composed_answers(
+    uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
+) -> None:
+    """The one-statement answers of a chat turn give what the separate queries give."""
+    async with uow_factory() as uow:
+
+        def payment(txn: str, amount: str, days: int) -> Payment:
+            return Payment(
+                0, world.account_id, Decimal(amount), T0 + timedelta(days=days), "easypay", txn
+            )
+
+        assert await uow.billing.add_payment(payment("tx-1", "635.66", -40))
+        assert await uow.billing.add_payment(payment("tx-2", "561.61", -10))
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        for account_id in (world.account_id, world.two_zone_account_id):
+            facts = await uow.billing.balance_facts(account_id)
+            composed = await AbstractBillingRepository.balance_facts(uow.billing, account_id)
+            assert facts == composed
+            latest = await uow.readings.latest_billing_with_consumption(account_id)
+            assert latest == await AbstractReadingRepository.latest_billing_with_consumption(
+                uow.readings, account_id
+            )
+        charged, paid, bill, last = await uow.billing.balance_facts(world.account_id)
+        assert (charged, paid) == (Decimal("1209.60"), Decimal("1197.27"))
+        assert bill is not None and bill.period == "2026-10" and bill.pdf_ref == "bills/2026-10.pdf"
+        assert last is not None and last.provider_txn_id == "tx-2"
+        assert last.paid_at == T0 - timedelta(days=10)
+        assert await uow.billing.balance_facts(world.two_zone_account_id) == (
+            Decimal("0.00"),
+            Decimal("0.00"),
+            None,
+            None,
+        )
+        reading, used = await uow.readings.latest_billing_with_consumption(
+            world.two_zone_account_id
+        )
+        assert reading is not None and reading.period == "2026-10"
+        assert list(reading.values.items()) == [(Zone.DAY, 11200), (Zone.NIGHT, 5100)]
+        assert reading.taken_on == date(2026, 11, 1) and reading.source is ReadingSource.VIBER
+        assert list(used.items()) == [(Zone.DAY, 200), (Zone.NIGHT, 100)]
+        assert await uow.readings.latest_billing_with_consumption(world.account_id) == (None, {})
+
+        assert await uow.persons.caller(Channel.TELEGRAM, "77") is None
+        person_id = await _person(uow, "77")
+        caller = await uow.persons.caller(Channel.TELEGRAM, "77")
+        assert caller is not None and caller.consent_version is None
+        assert caller.person.id == person_id and caller.person.name == "Іван"
+        assert caller.identity.external_id == "77" and caller.identity.reachable
+        for version, minutes in (("v1", 0), ("v2", 5)):
+            await uow.persons.add_consent(
+                Consent(person_id, T0 + timedelta(minutes=minutes), version, Channel.TELEGRAM)
+            )
+        caller = await uow.persons.caller(Channel.TELEGRAM, "77")
+        assert caller == await AbstractPersonRepository.caller(uow.persons, Channel.TELEGRAM, "77")
+        assert caller is not None and caller.consent_version == "v2"
+        assert await uow.persons.caller(Channel.VIBER, "77") is None
+
+        assert await uow.links.accounts_of(person_id) == []
+        await uow.links.link(person_id, world.two_zone_account_id, T0)
+        await uow.links.link(person_id, world.account_id, T0 + timedelta(minutes=1))
+        accounts = await uow.links.accounts_of(person_id)
+        assert [a.id for a in accounts] == [world.two_zone_account_id, world.account_id]
+        assert accounts[1] == await uow.accounts.get(world.account_id)
+
+
+async def test_begin_turn_remembers_the_update_and_locks_the_state(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    async with uow_factory() as uow:
+        fresh = await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", "u-1", T0)
+        assert fresh == DialogState(Channel.TELEGRAM, "42")
+        await uow.dialogs.save(DialogState(Channel.TELEGRAM, "42", "reading", {"a": 1}), T0)
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", "u-1", T0) is None
+        state = await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", "u-2", T0)
+        assert state == DialogState(Channel.TELEGRAM, "42", "reading", {"a": 1})
+        # Without a key (the console) nothing is remembered, the state is still read.
+        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", None, T0) == state
+        # The same key on another channel is another update.
+        assert await uow.dialogs.begin_turn(Channel.VIBER, "42", "u-1", T0) == DialogState(
+            Channel.VIBER, "42"
+        )
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        # A rolled-back turn leaves its update to be processed again.
+        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", "u-3", T0) is not None
+    async with uow_factory() as uow:
+        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", "u-3", T0) is not None
+        assert not await uow.dialogs.first_time_seen(Channel.TELEGRAM, "u-2", T0)

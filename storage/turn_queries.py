@@ -1,0 +1,195 @@
+"""Statements on the path of every chat turn, built once and reused.
+
+A chat turn is a handful of small queries, and with SQLAlchemy most of their cost is
+Python: building the statement and computing its cache key each time costs more than
+PostgreSQL's work. A statement object built once keeps its cache key, so after the first
+use each execution goes straight to the compiled form. They are built on first use (not
+at import) and read only `storage.orm` tables, with plain columns rather than ORM
+entities, so results come back as rows without the identity map's bookkeeping.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Integer,
+    Select,
+    String,
+    TextClause,
+    bindparam,
+    func,
+    literal_column,
+    null,
+    select,
+    text,
+    true,
+    union_all,
+)
+from sqlalchemy.sql.selectable import CompoundSelect
+
+from storage.orm import (
+    AccountLinkRow,
+    AccountRow,
+    BillingReadingRow,
+    BillRow,
+    ChannelIdentityRow,
+    ConsentRow,
+    ConsumptionRow,
+    PaymentRow,
+    PersonRow,
+    UtcDateTime,
+)
+
+
+@cache
+def caller() -> Select:
+    """Identity, person and latest consent version of (:channel, :external_id)."""
+    identity = ChannelIdentityRow.__table__
+    person = PersonRow.__table__
+    consent = ConsentRow.__table__
+    consent_version = (
+        select(consent.c.version)
+        .where(consent.c.person_id == identity.c.person_id)
+        .order_by(consent.c.given_at.desc(), consent.c.id.desc())
+        .limit(1)
+        .correlate(identity)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            identity.c.id,
+            identity.c.person_id,
+            identity.c.channel,
+            identity.c.external_id,
+            identity.c.display_name,
+            identity.c.reachable,
+            person.c.name,
+            person.c.phone,
+            person.c.email,
+            person.c.locale,
+            person.c.created_at,
+            consent_version.label("consent_version"),
+        )
+        .join_from(identity, person, person.c.id == identity.c.person_id)
+        .where(
+            identity.c.channel == bindparam("channel", type_=String),
+            identity.c.external_id == bindparam("external_id", type_=String),
+        )
+    )
+
+
+@cache
+def accounts_of() -> Select:
+    """Accounts linked to :person_id, oldest link first."""
+    account = AccountRow.__table__
+    link = AccountLinkRow.__table__
+    return (
+        select(*account.c)
+        .join_from(account, link, link.c.account_id == account.c.id)
+        .where(link.c.person_id == bindparam("person_id", type_=Integer))
+        .order_by(link.c.linked_at, link.c.id)
+    )
+
+
+@cache
+def balance_facts() -> Select:
+    """One row: both totals of :account_id, its latest bill and latest payment (or NULLs)."""
+    bill = BillRow.__table__
+    payment = PaymentRow.__table__
+    account_id = bindparam("account_id", type_=Integer)
+    charged = (
+        select(func.coalesce(func.sum(bill.c.charged), 0))
+        .where(bill.c.account_id == account_id)
+        .scalar_subquery()
+    )
+    paid = (
+        select(func.coalesce(func.sum(payment.c.amount), 0))
+        .where(payment.c.account_id == account_id)
+        .scalar_subquery()
+    )
+    last_bill = (
+        select(bill)
+        .where(bill.c.account_id == account_id)
+        .order_by(bill.c.period.desc())
+        .limit(1)
+        .subquery("last_bill")
+    )
+    last_payment = (
+        select(payment)
+        .where(payment.c.account_id == account_id)
+        .order_by(payment.c.paid_at.desc(), payment.c.id.desc())
+        .limit(1)
+        .subquery("last_payment")
+    )
+    # A one-row base, so the row exists even when there is no bill or payment.
+    base = select(literal_column("1").label("one")).subquery("base")
+    return select(
+        charged.label("charged"),
+        paid.label("paid"),
+        *(column.label(f"bill_{column.name}") for column in last_bill.c),
+        *(column.label(f"payment_{column.name}") for column in last_payment.c),
+    ).select_from(base.outerjoin(last_bill, true()).outerjoin(last_payment, true()))
+
+
+@cache
+def latest_billing_with_consumption() -> CompoundSelect:
+    """Rows of the latest billing period of :account_id: readings (kind 1) and kWh (kind 2)."""
+    reading = BillingReadingRow.__table__
+    used = ConsumptionRow.__table__
+    account_id = bindparam("account_id", type_=Integer)
+    latest = (
+        select(func.max(reading.c.period)).where(reading.c.account_id == account_id)
+    ).scalar_subquery()
+    readings = select(
+        literal_column("1").label("kind"),
+        reading.c.period,
+        reading.c.zone,
+        reading.c.value.label("amount"),
+        reading.c.meter_id,
+        reading.c.taken_on,
+        reading.c.source,
+    ).where(reading.c.account_id == account_id, reading.c.period == latest)
+    kwh = select(
+        literal_column("2"), used.c.period, used.c.zone, used.c.kwh, null(), null(), null()
+    ).where(used.c.account_id == account_id, used.c.period == latest)
+    return union_all(readings, kwh)
+
+
+@cache
+def begin_turn_postgresql() -> TextClause:
+    """Remember update :key and lock-and-read the dialog state, in one statement.
+
+    `fresh` is false for an update seen before; then no state row is touched. The upsert
+    that touches the state row takes its lock as SELECT ... FOR UPDATE would, and creates
+    the row on a first contact so that there is always a row to lock.
+    """
+    return (
+        text(
+            """
+        WITH seen AS (
+            INSERT INTO processed_updates (channel, key, seen_at)
+            VALUES (:channel, :key, :at)
+            ON CONFLICT DO NOTHING
+            RETURNING 1
+        ), locked AS (
+            INSERT INTO dialog_states (channel, user_id, state, data, updated_at)
+            SELECT CAST(:channel AS VARCHAR), CAST(:user_id AS VARCHAR), '', '{}', now()
+            WHERE EXISTS (SELECT FROM seen)
+            ON CONFLICT (channel, user_id) DO UPDATE SET channel = excluded.channel
+            RETURNING state, data
+        )
+        SELECT EXISTS (SELECT FROM seen) AS fresh, locked.state, locked.data
+        FROM (SELECT 1) AS base LEFT JOIN locked ON true
+        """
+        )
+        .bindparams(
+            bindparam("channel", type_=String),
+            bindparam("key", type_=String),
+            bindparam("user_id", type_=String),
+            bindparam("at", type_=UtcDateTime()),
+        )
+        .columns(fresh=Boolean, state=String, data=JSON)
+    )
