@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
+from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal
+from babel.numbers import get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
 
 from core.model import Zone
 
@@ -116,7 +117,26 @@ class Translator:
         return self(f"zone.{zone.value}")
 
     def _decimal(self, value: Decimal | int, pattern: str) -> str:
-        formatted = format_decimal(value, format=pattern, locale=self.locale)
-        # Babel groups Ukrainian thousands with a no-break space; a plain space reads the
-        # same on every messenger and in a terminal, and is what people type back.
-        return formatted.replace("\u00a0", " ").replace("\u202f", " ")
+        group, point, minus = _number_symbols(self.locale)
+        # Babel's own formatter parses the pattern on every call, which showed in the
+        # profile of a balance turn; Python's grouping with the locale's symbols is the same.
+        places = 2 if pattern.endswith(".00") else 0
+        if places:
+            value = Decimal(value).quantize(_CENTS, rounding=ROUND_HALF_EVEN)
+        text = f"{abs(value):,.{places}f}".replace(",", "\0").replace(".", point)
+        sign = minus if value < 0 else ""
+        return sign + text.replace("\0", group)
+
+
+_CENTS = Decimal("0.01")
+
+
+@cache
+def _number_symbols(locale: str) -> tuple[str, str, str]:
+    """Group separator, decimal point and minus sign of a locale, as Babel knows them.
+
+    Babel groups Ukrainian thousands with a no-break space; a plain space reads the same
+    on every messenger and in a terminal, and is what people type back.
+    """
+    group = get_group_symbol(locale).replace("\u00a0", " ").replace("\u202f", " ")
+    return group, get_decimal_symbol(locale), get_minus_sign_symbol(locale)
