@@ -51,14 +51,33 @@ BLUR_SHARPNESS = 0.1
 LinesReader = Callable[[list[Image.Image]], list[LineReading]]
 
 
+# A reading made by cutting digits off one that was read (glued decimals, a frame edge).
+DERIVED_WEIGHT = 0.8
+# What a line Tesseract scored 0 is worth, times its weakest character's score.
+ZERO_LINE_WEIGHT = 0.3
+# Steps up to this many kWh are all equally likely; larger ones less and less.
+USUAL_INCREASE = 1000
+# Alternatives weaker than this (the model's 0..1 score for a character) are noise.
+ALTERNATIVE_FLOOR = 0.1
+MAX_SUBSTITUTIONS = 2
+# A reading rebuilt from alternatives is a guess the prior made likely: the person confirms it.
+AMENDED_CEILING = 0.6
+
+
 @dataclass
 class _Evidence:
-    """Readings that gave the same integer digits: their confidences and row ranks."""
+    """Readings that gave the same integer digits: their confidences and row ranks.
+
+    `derived` readings were not read as such (a prefix, or rebuilt from alternatives); they
+    do not count as a second opinion when a row's cuts agree.
+    """
 
     digits: str
     confidences: list[float] = field(default_factory=list)
     row_ranks: list[int] = field(default_factory=list)
     derived: bool = False
+    amended: bool = False
+    direct: int = 0
 
 
 def effective_prior(prior: ReadingPrior | None) -> ReadingPrior | None:
@@ -95,7 +114,8 @@ def _line_variants(gray: Image.Image, row: CounterRow, scale: float) -> list[Ima
 
 
 def _shorter_readings(digits: str, prior: ReadingPrior | None) -> list[str]:
-    """Prefixes worth trying when decimals were read without their point."""
+    """Prefixes worth trying when decimals were read without their point, and suffixes when
+    something beside the counter was read as its first digits."""
     if prior is None:
         return []
     lengths: set[int] = set()
@@ -105,7 +125,69 @@ def _shorter_readings(digits: str, prior: ReadingPrior | None) -> list[str]:
         # A decimal drum or two glued on: try dropping up to three trailing digits.
         lengths.update(n for n in range(len(digits) - 3, len(digits)) if n >= len(
             str(prior.previous)))
-    return [digits[:n] for n in sorted(lengths) if n >= MIN_DIGITS]
+    shorter = [digits[:n] for n in sorted(lengths) if n >= MIN_DIGITS]
+    if prior.previous is not None and (prior.digit_count is None
+                                       or len(digits) > prior.digit_count):
+        # A frame edge or an LCD's unlit "8" read as a leading digit.
+        shorter += [digits[n:] for n in (1, 2) if len(digits) - n >= max(
+            MIN_DIGITS, len(str(prior.previous)))]
+    return shorter
+
+
+def _with_floor(reading: LineReading) -> LineReading:
+    """A line Tesseract scored 0 whose every character it still chose clearly keeps a little
+    weight: ghost segments beside the digits pull the line's score to 0 without making its
+    digits wrong.
+    """
+    if reading.confidence > 0 or not reading.choices:
+        return reading
+    weakest = min(choices[0][1] for choices in reading.choices)
+    return LineReading(reading.text, round(ZERO_LINE_WEIGHT * weakest, 4), reading.choices)
+
+
+def step_likelihood(increase: int, max_increase: int) -> float:
+    """How believable a step is, 0.4..1: flat over a few months' use, then falling.
+
+    A household uses a few hundred kWh a month; a step of several thousand is a reading taken
+    after a long gap or, more often, a misread digit.
+    """
+    usual = min(USUAL_INCREASE, max_increase / 2)
+    if increase <= usual:
+        return 1.0
+    return 1.0 - 0.6 * min(1.0, (increase - usual) / max(max_increase - usual, 1))
+
+
+def amendments(reading: LineReading, prior: ReadingPrior) -> list[tuple[str, float]]:
+    """Integer readings that fit the prior with up to two characters swapped for the model's
+    own alternatives, each with how much weaker than the original it was (0..1), best first.
+    """
+    digits = _integer_digits(reading.text)
+    if len(digits) < MIN_DIGITS or len(reading.choices) < len(digits):
+        return []
+    options: list[tuple[int, str, float]] = []
+    for position, choices in enumerate(reading.choices[:len(digits)]):
+        top = max(choices[0][1], 1e-6)
+        options += [(position, char, min(1.0, value / top)) for char, value in choices[1:]
+                    if char.isdigit() and value >= ALTERNATIVE_FLOOR]
+    found: dict[str, float] = {}
+
+    def consider(swaps: tuple[tuple[int, str, float], ...]) -> None:
+        chars = list(digits)
+        score = 1.0
+        for position, char, ratio in swaps:
+            chars[position] = char
+            score *= ratio
+        text = "".join(chars)
+        if fits_prior(ReadingCandidate(int(text), text, 0.0), prior):
+            found[text] = max(found.get(text, 0.0), score)
+
+    for i, first in enumerate(options):
+        consider((first,))
+        if MAX_SUBSTITUTIONS > 1:
+            for second in options[i + 1:]:
+                if second[0] != first[0]:
+                    consider((first, second))
+    return sorted(found.items(), key=lambda pair: pair[1], reverse=True)[:3]
 
 
 def weigh(evidence: dict[str, _Evidence], prior: ReadingPrior | None) -> list[ReadingCandidate]:
@@ -118,9 +200,12 @@ def weigh(evidence: dict[str, _Evidence], prior: ReadingPrior | None) -> list[Re
     for item in evidence.values():
         best = max(item.confidences)
         # Two cuts of a row reading the same digits is the agreement worth having.
-        confidence = best * (0.8 + 0.1 * min(len(item.confidences), 3) - 0.1)
-        if item.derived:
-            confidence *= 0.9
+        opinions = item.direct or len(item.confidences)
+        confidence = best * (0.8 + 0.1 * min(opinions, 3) - 0.1)
+        if item.derived and not item.direct:
+            confidence *= DERIVED_WEIGHT
+        if item.amended and not item.direct:
+            confidence = min(confidence, AMENDED_CEILING)
         if min(item.row_ranks) > 0:
             confidence *= 0.9
         candidate = ReadingCandidate(value=int(item.digits), digits=item.digits,
@@ -130,7 +215,7 @@ def weigh(evidence: dict[str, _Evidence], prior: ReadingPrior | None) -> list[Re
         if fits and increase is not None and prior is not None and prior.max_increase:
             # Households use hundreds of kWh between readings, not thousands: among readings
             # that fit, the smaller step is the likelier (a glued decimal drum makes it 10×).
-            confidence *= 1 - 0.3 * min(1.0, increase / prior.max_increase)
+            confidence *= step_likelihood(increase, prior.max_increase)
         if not fits:
             # A value this meter cannot show next stays only as a weak suggestion.
             confidence = min(confidence * 0.3, MISFIT_CEILING)
@@ -210,17 +295,28 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
             lines.append(cut_row(gray, integer_part(row), row.slope, row_scale, pad_y=0.15))
             ranks += [rank, rank]
     evidence: dict[str, _Evidence] = {}
-    for rank, reading in zip(ranks, read(lines), strict=True):
+    readings = [_with_floor(r) for r in read(lines)]
+    for rank, reading in zip(ranks, readings, strict=True):
         digits = _integer_digits(reading.text)
         if len(digits) < MIN_DIGITS or reading.confidence <= 0:
             continue
         item = evidence.setdefault(digits, _Evidence(digits))
         item.confidences.append(reading.confidence)
         item.row_ranks.append(rank)
+        item.direct += 1
         for shorter in _shorter_readings(digits, prior):
             extra = evidence.setdefault(shorter, _Evidence(shorter, derived=True))
             extra.confidences.append(reading.confidence)
             extra.row_ranks.append(rank)
+    if prior is not None and prior.previous is not None and not any(
+            fits_prior(ReadingCandidate(int(e.digits), e.digits, 0.0), prior)
+            for e in evidence.values() if e.direct):
+        # Nothing read fits the previous reading: the model's second choices may.
+        for rank, reading in zip(ranks, readings, strict=True):
+            for digits, score in amendments(reading, prior):
+                extra = evidence.setdefault(digits, _Evidence(digits, derived=True, amended=True))
+                extra.confidences.append(reading.confidence * score)
+                extra.row_ranks.append(rank)
     details["seconds"] = round(time.perf_counter() - started, 3)
     if not evidence:
         problem = PhotoProblem.BLURRED if quality.sharpness < BLUR_SHARPNESS else (
