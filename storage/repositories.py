@@ -8,7 +8,7 @@ dataclasses; ORM rows never leave this module. Queries load everything they need
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from types import SimpleNamespace
@@ -128,19 +128,14 @@ def _person(row: Any, person_id: int) -> Person:
     )
 
 
-def _columns_with_prefix(row: Any, prefix: str) -> SimpleNamespace:
+def _columns_with_prefix(row: Mapping[str, Any], prefix: str) -> SimpleNamespace:
     """The columns a joined row labels `<prefix><column>`, under their own names."""
-    return SimpleNamespace(
-        **{
-            name.removeprefix(prefix): value
-            for name, value in row._mapping.items()
-            if name.startswith(prefix)
-        }
-    )
+    columns = {name.removeprefix(prefix): value for name, value in row.items()}
+    return SimpleNamespace(**{name: columns[name] for name in columns if prefix + name in row})
 
 
-def _zone_rank(row: Any) -> int:
-    return _ZONE_ORDER[Zone(row.zone)]
+def _zone_rank(row: Mapping[str, Any]) -> int:
+    return _ZONE_ORDER[Zone(row["zone"])]
 
 
 def _readings_from_json(values: dict[str, Any]) -> dict[Zone, int]:
@@ -229,8 +224,10 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
         self.session = session
 
     async def accounts_of(self, person_id: int) -> Sequence[Account]:
-        rows = await self.session.execute(turn_queries.accounts_of(), {"person_id": person_id})
-        return [_account(row) for row in rows]
+        rows = await turn_queries.fetch(
+            self.session, turn_queries.accounts_of(), {"person_id": person_id}
+        )
+        return [_account(SimpleNamespace(**row)) for row in rows]  # type: ignore[arg-type]
 
     async def is_linked(self, person_id: int, account_id: int) -> bool:
         found = await self.session.scalar(
@@ -382,25 +379,23 @@ class SqlAlchemyReadingRepository(AbstractReadingRepository):
     async def latest_billing_with_consumption(
         self, account_id: int
     ) -> tuple[BillingReading | None, Readings]:
-        rows = (
-            await self.session.execute(
-                turn_queries.latest_billing_with_consumption(), {"account_id": account_id}
-            )
-        ).all()
-        readings = sorted((row for row in rows if row.kind == 1), key=_zone_rank)
+        rows = await turn_queries.fetch(
+            self.session, turn_queries.latest_billing_with_consumption(), {"account_id": account_id}
+        )
+        readings = sorted((row for row in rows if row["kind"] == 1), key=_zone_rank)
         if not readings:
             return None, {}
         first = readings[0]
         reading = BillingReading(
             account_id=account_id,
-            meter_id=first.meter_id,
-            period=first.period,
-            taken_on=first.taken_on,
-            values={Zone(row.zone): int(row.amount) for row in readings},
-            source=ReadingSource(first.source),
+            meter_id=first["meter_id"],
+            period=first["period"],
+            taken_on=first["taken_on"],
+            values={Zone(row["zone"]): int(row["amount"]) for row in readings},
+            source=ReadingSource(first["source"]),
         )
-        used = sorted((row for row in rows if row.kind == 2), key=_zone_rank)
-        return reading, {Zone(row.zone): int(row.amount) for row in used}
+        used = sorted((row for row in rows if row["kind"] == 2), key=_zone_rank)
+        return reading, {Zone(row["zone"]): int(row["amount"]) for row in used}
 
     async def billing(
         self, account_id: int, since_period: str | None = None
@@ -515,14 +510,14 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
     async def balance_facts(
         self, account_id: int
     ) -> tuple[Decimal, Decimal, Bill | None, Payment | None]:
-        row = (
-            await self.session.execute(turn_queries.balance_facts(), {"account_id": account_id})
-        ).one()
+        (row,) = await turn_queries.fetch(
+            self.session, turn_queries.balance_facts(), {"account_id": account_id}
+        )
         bill = _columns_with_prefix(row, "bill_")
         payment = _columns_with_prefix(row, "payment_")
         return (
-            _money(row.charged),
-            _money(row.paid),
+            _money(row["charged"]),
+            _money(row["paid"]),
             self._bill(bill) if bill.id is not None else None,  # type: ignore[arg-type]
             self._payment(payment) if payment.id is not None else None,  # type: ignore[arg-type]
         )
@@ -626,16 +621,16 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         return self._identity(row) if row else None
 
     async def caller(self, channel: Channel, external_id: str) -> Caller | None:
-        row = (
-            await self.session.execute(
-                turn_queries.caller(),
-                {"channel": Channel(channel).value, "external_id": external_id},
-            )
-        ).one_or_none()
-        if row is None:
+        rows = await turn_queries.fetch(
+            self.session,
+            turn_queries.caller(),
+            {"channel": Channel(channel).value, "external_id": external_id},
+        )
+        if not rows:
             return None
         # The row has the identity's columns under their own names, the person's beside.
-        return Caller(self._identity(row), _person(row, row.person_id), row.consent_version)
+        row = SimpleNamespace(**rows[0])
+        return Caller(self._identity(row), _person(row, row.person_id), row.consent_version)  # type: ignore[arg-type]
 
     async def create_person_with_identity(
         self,

@@ -6,11 +6,21 @@ PostgreSQL's work. A statement object built once keeps its cache key, so after t
 use each execution goes straight to the compiled form. They are built on first use (not
 at import) and read only `storage.orm` tables, with plain columns rather than ORM
 entities, so results come back as rows without the identity map's bookkeeping.
+
+On PostgreSQL, `fetch` goes one step further once the unit of work's transaction is open:
+it runs the statement, compiled once by SQLAlchemy's own asyncpg dialect, directly on the
+transaction's asyncpg connection. Profiles of a busy bot showed SQLAlchemy's execution
+machinery (session, connection, cursor adapter, result) costing several times what asyncpg
+itself costs per statement. The statement, its parameters, its transaction and its
+result values are the same either way; only the Python path is shorter.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +38,8 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from storage.orm import (
@@ -193,3 +205,51 @@ def begin_turn_postgresql() -> TextClause:
         )
         .columns(fresh=Boolean, state=String, data=JSON)
     )
+
+
+@dataclass(frozen=True)
+class _DriverStatement:
+    """A statement as asyncpg takes it: SQL with $n placeholders and the names behind them."""
+
+    sql: str
+    names: tuple[str, ...]
+    defaults: Mapping[str, Any]
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        values = {**self.defaults, **params}
+        return [values[name] for name in self.names]
+
+
+_driver_statements: dict[int, tuple[Select | CompoundSelect, _DriverStatement]] = {}
+
+
+def _for_driver(statement: Select | CompoundSelect, dialect: Dialect) -> _DriverStatement:
+    # Keyed by identity: the statements here are built once and live as long as the process
+    # (the statement is kept in the value so its id cannot be reused by another object).
+    found = _driver_statements.get(id(statement))
+    if found is None:
+        compiled = statement.compile(dialect=dialect)
+        driver = _DriverStatement(
+            sql=str(compiled),
+            names=tuple(compiled.positiontup or ()),
+            defaults={name: value for name, value in compiled.params.items() if value is not None},
+        )
+        found = _driver_statements[id(statement)] = (statement, driver)
+    return found[1]
+
+
+async def fetch(
+    session: AsyncSession, statement: Select | CompoundSelect, params: Mapping[str, Any]
+) -> Sequence[Mapping[str, Any]]:
+    """The rows of one of the statements above, each a mapping of column name to value."""
+    bind = session.get_bind()
+    if bind.dialect.driver == "asyncpg" and session.in_transaction():
+        connection = await session.connection()
+        raw = await connection.get_raw_connection()
+        driver = raw.driver_connection
+        # Only inside the transaction SQLAlchemy began (its first statement sends BEGIN):
+        # outside it a statement would run on its own, out of the unit of work.
+        if driver is not None and driver.is_in_transaction():
+            prepared = _for_driver(statement, bind.dialect)
+            return await driver.fetch(prepared.sql, *prepared.arguments(params))
+    return (await session.execute(statement, params)).mappings().all()

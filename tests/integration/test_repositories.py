@@ -1063,3 +1063,41 @@ async def test_begin_turn_remembers_the_update_and_locks_the_state(
     async with uow_factory() as uow:
         assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", "u-3", T0) is not None
         assert not await uow.dialogs.first_time_seen(Channel.TELEGRAM, "u-2", T0)
+
+
+async def test_turn_queries_read_the_same_first_and_inside_a_transaction(
+    uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
+) -> None:
+    """On PostgreSQL a statement inside an open transaction runs on the driver directly;
+    as the first statement of a unit of work it goes through SQLAlchemy (which begins)."""
+    async with uow_factory() as uow:
+        person_id = await _person(uow, "88")
+        await uow.persons.add_consent(Consent(person_id, T0, "v1", Channel.TELEGRAM))
+        await uow.links.link(person_id, world.two_zone_account_id, T0)
+        await uow.commit()
+
+    reads = (
+        lambda uow: uow.persons.caller(Channel.TELEGRAM, "88"),
+        lambda uow: uow.links.accounts_of(person_id),
+        lambda uow: uow.billing.balance_facts(world.account_id),
+        lambda uow: uow.readings.latest_billing_with_consumption(world.two_zone_account_id),
+    )
+    for read in reads:
+        async with uow_factory() as uow:
+            as_first = await read(uow)
+            inside = await read(uow)
+        assert as_first == inside
+        assert inside not in (None, [], (None, {}))
+
+    async with uow_factory() as uow:
+        await uow.persons.caller(Channel.TELEGRAM, "88")
+        # A write earlier in the same transaction is seen by the direct path.
+        await uow.persons.add_consent(
+            Consent(person_id, T0 + timedelta(hours=1), "v2", Channel.TELEGRAM)
+        )
+        caller = await uow.persons.caller(Channel.TELEGRAM, "88")
+        assert caller is not None and caller.consent_version == "v2"
+    async with uow_factory() as uow:
+        # ... and rolled back with it.
+        caller = await uow.persons.caller(Channel.TELEGRAM, "88")
+        assert caller is not None and caller.consent_version == "v1"
