@@ -130,8 +130,31 @@ def _person(row: Any, person_id: int) -> Person:
 
 def _columns_with_prefix(row: Mapping[str, Any], prefix: str) -> SimpleNamespace:
     """The columns a joined row labels `<prefix><column>`, under their own names."""
-    columns = {name.removeprefix(prefix): value for name, value in row.items()}
-    return SimpleNamespace(**{name: columns[name] for name in columns if prefix + name in row})
+    start = len(prefix)
+    return SimpleNamespace(
+        **{name[start:]: value for name, value in row.items() if name.startswith(prefix)}
+    )
+
+
+def _latest_billing(
+    account_id: int, rows: Iterable[Mapping[str, Any]]
+) -> tuple[BillingReading | None, Readings]:
+    """The reading and kWh of `turn_queries.latest_billing_with_consumption` rows."""
+    rows = list(rows)
+    readings = sorted((row for row in rows if row["kind"] == 1), key=_zone_rank)
+    if not readings:
+        return None, {}
+    first = readings[0]
+    reading = BillingReading(
+        account_id=account_id,
+        meter_id=first["meter_id"],
+        period=first["period"],
+        taken_on=first["taken_on"],
+        values={Zone(row["zone"]): int(row["amount"]) for row in readings},
+        source=ReadingSource(first["source"]),
+    )
+    used = sorted((row for row in rows if row["kind"] == 2), key=_zone_rank)
+    return reading, {Zone(row["zone"]): int(row["amount"]) for row in used}
 
 
 def _zone_rank(row: Mapping[str, Any]) -> int:
@@ -224,6 +247,9 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
         self.session = session
 
     async def accounts_of(self, person_id: int) -> Sequence[Account]:
+        found, accounts = turn_queries.take(self.session, "accounts_of", person_id)
+        if found:
+            return accounts  # type: ignore[no-any-return]
         rows = await turn_queries.fetch(
             self.session, turn_queries.accounts_of(), {"person_id": person_id}
         )
@@ -239,6 +265,7 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
 
     async def link(self, person_id: int, account_id: int, at: datetime) -> None:
         """Link them; linking an already linked pair keeps the first link time."""
+        turn_queries.forget(self.session, "accounts_of")
         statement = (
             dialect_insert(self.session, AccountLinkRow)
             .values(person_id=person_id, account_id=account_id, linked_at=at)
@@ -249,6 +276,7 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
         await self.session.flush()
 
     async def unlink(self, person_id: int, account_id: int) -> None:
+        turn_queries.forget(self.session, "accounts_of")
         await self.session.execute(
             delete(AccountLinkRow).where(
                 AccountLinkRow.person_id == person_id, AccountLinkRow.account_id == account_id
@@ -379,23 +407,13 @@ class SqlAlchemyReadingRepository(AbstractReadingRepository):
     async def latest_billing_with_consumption(
         self, account_id: int
     ) -> tuple[BillingReading | None, Readings]:
+        found, latest = turn_queries.take(self.session, "latest_billing", account_id)
+        if found:
+            return latest  # type: ignore[no-any-return]
         rows = await turn_queries.fetch(
             self.session, turn_queries.latest_billing_with_consumption(), {"account_id": account_id}
         )
-        readings = sorted((row for row in rows if row["kind"] == 1), key=_zone_rank)
-        if not readings:
-            return None, {}
-        first = readings[0]
-        reading = BillingReading(
-            account_id=account_id,
-            meter_id=first["meter_id"],
-            period=first["period"],
-            taken_on=first["taken_on"],
-            values={Zone(row["zone"]): int(row["amount"]) for row in readings},
-            source=ReadingSource(first["source"]),
-        )
-        used = sorted((row for row in rows if row["kind"] == 2), key=_zone_rank)
-        return reading, {Zone(row["zone"]): int(row["amount"]) for row in used}
+        return _latest_billing(account_id, rows)
 
     async def billing(
         self, account_id: int, since_period: str | None = None
@@ -510,8 +528,17 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
     async def balance_facts(
         self, account_id: int
     ) -> tuple[Decimal, Decimal, Bill | None, Payment | None]:
-        (row,) = await turn_queries.fetch(
+        rows = await turn_queries.fetch(
             self.session, turn_queries.balance_facts(), {"account_id": account_id}
+        )
+        row = rows[0]
+        period_rows = [
+            vars(_columns_with_prefix(period, "period_"))
+            for period in rows
+            if period["period_kind"] is not None
+        ]
+        turn_queries.remember(
+            self.session, "latest_billing", account_id, _latest_billing(account_id, period_rows)
         )
         bill = _columns_with_prefix(row, "bill_")
         payment = _columns_with_prefix(row, "payment_")
@@ -630,6 +657,12 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
             return None
         # The row has the identity's columns under their own names, the person's beside.
         row = SimpleNamespace(**rows[0])
+        accounts = [
+            _account(_columns_with_prefix(account, "account_"))  # type: ignore[arg-type]
+            for account in rows
+            if account["account_id"] is not None
+        ]
+        turn_queries.remember(self.session, "accounts_of", row.person_id, accounts)
         return Caller(self._identity(row), _person(row, row.person_id), row.consent_version)  # type: ignore[arg-type]
 
     async def create_person_with_identity(
@@ -734,6 +767,7 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
                     DialogStateRow.channel == channel, DialogStateRow.user_id == external_id
                 )
             )
+        turn_queries.forget(self.session)
         for row_type in (ChannelIdentityRow, AccountLinkRow, LinkCodeRow, LinkAttemptRow):
             await self.session.execute(delete(row_type).where(row_type.person_id == person_id))
         await self.session.execute(

@@ -7,6 +7,7 @@ from types import TracebackType
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
+from storage import turn_queries
 from storage.importing import SqlAlchemyOperatorRepository
 from storage.outage_store import SqlAlchemyOutageStore
 from storage.outbox import SqlAlchemyOutboxRepository
@@ -76,6 +77,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         session, self._session = self.session, None
+        turn_queries.forget(session)
         try:
             await session.rollback()
         finally:
@@ -83,10 +85,12 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
 
     async def commit(self) -> None:
         """Commit what the block did so far; the block may go on in a new transaction."""
+        turn_queries.forget(self.session)
         await self.session.commit()
 
     async def rollback(self) -> None:
         """Throw away what the block did since the last commit."""
+        turn_queries.forget(self.session)
         await self.session.rollback()
 
 

@@ -35,6 +35,7 @@ from core.ports import (
     AbstractPersonRepository,
     AbstractReadingRepository,
 )
+from storage import turn_queries
 from storage.orm import (
     AccountRow,
     BillingReadingRow,
@@ -1101,3 +1102,54 @@ async def test_turn_queries_read_the_same_first_and_inside_a_transaction(
         # ... and rolled back with it.
         caller = await uow.persons.caller(Channel.TELEGRAM, "88")
         assert caller is not None and caller.consent_version == "v1"
+
+
+async def test_what_a_turn_query_brings_along_is_what_the_next_would_read(
+    uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
+) -> None:
+    """The caller query brings the person's accounts, the balance query the latest billing
+    period; linking, unlinking, commit and rollback drop what was brought."""
+    async with uow_factory() as uow:
+        person_id = await _person(uow, "99")
+        await uow.links.link(person_id, world.account_id, T0)
+        await uow.links.link(person_id, world.two_zone_account_id, T0 + timedelta(minutes=1))
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        plain = await uow.links.accounts_of(person_id)
+        assert [a.id for a in plain] == [world.account_id, world.two_zone_account_id]
+        await uow.persons.caller(Channel.TELEGRAM, "99")
+        assert await uow.links.accounts_of(person_id) == plain  # brought along
+        await uow.persons.caller(Channel.TELEGRAM, "99")
+        await uow.links.unlink(person_id, world.account_id)
+        assert [a.id for a in await uow.links.accounts_of(person_id)] == [world.two_zone_account_id]
+        await uow.persons.caller(Channel.TELEGRAM, "99")
+        await uow.links.link(person_id, world.account_id, T0 + timedelta(minutes=2))
+        assert [a.id for a in await uow.links.accounts_of(person_id)] == [
+            world.two_zone_account_id,
+            world.account_id,
+        ]
+        await uow.persons.caller(Channel.TELEGRAM, "99")
+        await uow.rollback()
+        assert [a.id for a in await uow.links.accounts_of(person_id)] == [
+            world.account_id,
+            world.two_zone_account_id,
+        ]
+
+    async with uow_factory() as uow:
+        for account_id in (world.account_id, world.two_zone_account_id):
+            plain_latest = await uow.readings.latest_billing_with_consumption(account_id)
+            await uow.billing.balance_facts(account_id)
+            assert await uow.readings.latest_billing_with_consumption(account_id) == plain_latest
+        # Brought for one account, asked for another: read, not taken.
+        await uow.billing.balance_facts(world.account_id)
+        reading, used = await uow.readings.latest_billing_with_consumption(
+            world.two_zone_account_id
+        )
+        assert reading is not None and used == {Zone.DAY: 200, Zone.NIGHT: 100}
+        await uow.billing.balance_facts(world.two_zone_account_id)
+        await uow.commit()
+        assert turn_queries.take(uow.session, "latest_billing", world.two_zone_account_id) == (
+            False,
+            None,
+        )
