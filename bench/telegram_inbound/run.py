@@ -294,13 +294,9 @@ async def measure(
 
 # Kabinet as it is, then what-if start-up changes (bench/telegram_inbound/variant.py).
 WHAT_IF: tuple[tuple[str, dict[str, str]], ...] = (
-    ("+ gc.freeze", {"BENCH_GC_FREEZE": "1"}),
-    ("+ gc.freeze, pool 15", {"BENCH_GC_FREEZE": "1", "BENCH_POOL": "15"}),
-    (
-        "+ gc.freeze, pool 15, async commit",
-        {"BENCH_GC_FREEZE": "1", "BENCH_POOL": "15", "BENCH_ASYNC_COMMIT": "1"},
-    ),
-    ("plumbing only: no dialog, gc.freeze", {"BENCH_NULL_DIALOG": "1", "BENCH_GC_FREEZE": "1"}),
+    ("asyncio's own event loop (no uvloop)", {"BENCH_ASYNCIO_LOOP": "1"}),
+    ("+ synchronous_commit off", {"BENCH_POOL": "15", "BENCH_ASYNC_COMMIT": "1"}),
+    ("plumbing only: no dialog", {"BENCH_NULL_DIALOG": "1"}),
 )
 
 
@@ -362,16 +358,18 @@ def section(results: list[tuple[str, list[Figures]]], args: argparse.Namespace) 
         HEADING,
         "",
         f"`{command}` (`make bench-telegram`), {datetime.now().astimezone():%Y-%m-%d %H:%M %Z}; "
-        f"{os.cpu_count()} CPU cores shared by the load generator, the bot, PostgreSQL and "
-        "other work on the machine (an OCR training run among it), so figures are noisy; "
+        f"{os.cpu_count()} CPU cores shared by the load generator, the fake Bot API server, "
+        "the bot and PostgreSQL (other work on the machine paused), so figures vary by "
+        "±10–15 % from run to run; "
         f"load average at the start {args.load_before:.1f}, at the end {os.getloadavg()[0]:.1f}. "
         f"Python {platform.python_version()}, PostgreSQL on 127.0.0.1. {args.users} users, "
         "each linked to an account of its own; each posts the text «Баланс» as a real Update "
         "to `/webhook/telegram` and waits for the bot's sendMessage on the fake Bot API "
         f"server before posting again; {args.warmup:.0f} s warm-up, {args.duration:.0f} s "
         "measured per row. The echo bot is aiogram's SimpleRequestHandler with one "
-        "`message.answer` handler, in its own process, on the same fake server, measured "
-        "right before each Kabinet row.",
+        "`message.answer` handler, in its own process on asyncio's event loop, on the same "
+        "fake server, measured right before each Kabinet row. Kabinet is one `kabinet serve` "
+        "process (uvloop, as installed by default).",
         "",
         "| configuration | users | echo turns/s | Kabinet turns/s | ratio | Kabinet p50 ms "
         "| p95 ms | p99 ms |",

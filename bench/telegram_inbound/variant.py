@@ -3,7 +3,7 @@
     python -m bench.telegram_inbound.variant serve --no-scheduler
 
 Environment switches (each off unless set):
-- BENCH_GC_FREEZE=1: `gc.collect(); gc.freeze()` once everything is built, before serving;
+- BENCH_ASYNCIO_LOOP=1: asyncio's own event loop instead of uvloop;
 - BENCH_POOL=N: PostgreSQL engines with a fixed pool of N connections, no overflow, no
   pre-ping (instead of storage.database's 10 + 20 with pre-ping);
 - BENCH_ASYNC_COMMIT=1: PostgreSQL sessions with `synchronous_commit = off` (a commit does
@@ -19,14 +19,12 @@ from __future__ import annotations
 
 import atexit
 import cProfile
-import gc
 import os
 import sys
 from typing import Any
 
 
 def _apply() -> None:
-    import bot.server
     import storage.database
 
     if os.environ.get("BENCH_POOL") or os.environ.get("BENCH_ASYNC_COMMIT"):
@@ -101,15 +99,10 @@ def _apply() -> None:
 
         atexit.register(report)
 
-    if os.environ.get("BENCH_GC_FREEZE"):
-        original_serve = bot.server.serve
+    if os.environ.get("BENCH_ASYNCIO_LOOP"):
+        import bot.__main__
 
-        async def frozen_serve(*args: Any, **kwargs: Any) -> None:
-            gc.collect()
-            gc.freeze()
-            await original_serve(*args, **kwargs)
-
-        bot.server.serve = frozen_serve  # bot.__main__ imports serve when it runs
+        bot.__main__._server_loop_factory = lambda: None  # type: ignore[attr-defined]
 
 
 def main() -> int:
