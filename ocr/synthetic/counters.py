@@ -37,6 +37,42 @@ def counter_fonts() -> tuple[str, ...]:
     return tuple(sorted(upright))
 
 
+# Training only: more faces than the photo generator uses, so the model learns digits rather
+# than a handful of fonts (Debian packages listed in ocr/training/README.md; absent ones are
+# skipped). The bench keeps `counter_fonts()`, so its photos do not change with this list.
+_TRAINING_FONT_GLOBS = (
+    "/usr/share/fonts/opentype/urw-base35/*.otf",
+    "/usr/share/fonts/truetype/roboto/unhinted/RobotoTTF/Roboto*.ttf",
+    "/usr/share/fonts/truetype/croscore/*.ttf",
+    "/usr/share/fonts/truetype/crosextra/Carlito*.ttf",
+    "/usr/share/fonts/truetype/open-sans/*.ttf",
+    "/usr/share/fonts/truetype/lato/*.ttf",
+    "/usr/share/fonts/truetype/hack/*.ttf",
+    "/usr/share/fonts/truetype/osifont/*.ttf",
+    "/usr/share/fonts/opentype/b612/*.otf",
+    "/usr/share/fonts/opentype/ocr-b/*.otf",
+    "/usr/share/fonts/opentype/league-spartan/*.otf",
+)
+_NOT_DIGIT_FACES = ("Oblique", "Italic", "Ita.", "ExtraLight", "Thin", "Hairline", "Symbol",
+                    "D050000L", "Z003", "OCRBE", "OCRBF", "OCRBL", "OCRBX")
+
+
+@functools.cache
+def training_fonts() -> tuple[str, ...]:
+    """`counter_fonts()` plus the other upright faces installed for training."""
+    found: set[str] = set(counter_fonts())
+    for pattern in _TRAINING_FONT_GLOBS:
+        found.update(path for path in glob.glob(pattern)
+                     if not any(word in path for word in _NOT_DIGIT_FACES))
+    return tuple(sorted(found))
+
+
+@functools.cache
+def segment_fonts() -> tuple[str, ...]:
+    """Seven-segment faces (DSEG7): other segment shapes than our polygons, for training."""
+    return tuple(sorted(glob.glob("/usr/share/fonts/truetype/dseg/DSEG7*.ttf")))
+
+
 @functools.cache
 def _font(path: str | None, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     if path is None:
@@ -92,12 +128,20 @@ def _red(rng: random.Random) -> Color:
 
 def _draw_glyph_cell(
     rng: random.Random, digit: int, roll: float, cell: tuple[int, int], font_path: str | None,
-    ink: Color, paper: Color, stretch: float, realism: float = 1.0,
+    ink: Color, paper: Color, stretch: float, realism: float = 1.0, fit_font: bool = False,
 ) -> Image.Image:
-    """One drum cell: digit `digit` centred, shifted up by `roll` of a pitch with its successor."""
+    """One drum cell: digit `digit` centred, shifted up by `roll` of a pitch with its successor.
+
+    `fit_font` sizes the face by its own digit height; the fixed em ratio suits the DejaVu-like
+    faces of the photo generator but makes the digits of some faces overlap their neighbours.
+    """
     cell_w, cell_h = cell
     digit_h = int(cell_h * rng.uniform(0.55, 0.72))
-    font = _font(font_path, max(8, int(digit_h * 1.38)))
+    size = int(digit_h * 1.38)
+    if fit_font and font_path is not None:
+        probe = _font(font_path, 100).getbbox("0")
+        size = round(100 * digit_h / max(probe[3] - probe[1], 1))
+    font = _font(font_path, max(8, size))
     # With less realism the neighbouring digits on the drum stay out of the window.
     pitch = digit_h * (rng.uniform(1.35, 1.6) + (1 - realism) * 0.8)
     strip_w = max(4, int(cell_w / stretch))
@@ -121,15 +165,26 @@ def _draw_glyph_cell(
 
 
 def draw_drum_counter(rng: random.Random, integer: str, decimals: str,
-                      realism: float = 1.0) -> Counter:
-    """A mechanical drum row: cells with separators, optional red decimal drums and frame."""
-    font_path = rng.choice(counter_fonts()) if counter_fonts() else None
+                      realism: float = 1.0, variety: bool = False) -> Counter:
+    """A mechanical drum row: cells with separators, optional red decimal drums and frame.
+
+    `variety` (training) widens fonts, spacings and how often the last drum is turning.
+    """
+    fonts = training_fonts() if variety else counter_fonts()
+    font_path = rng.choice(fonts) if fonts else None
     cell_h = rng.randint(60, 110)
     cell_w = int(cell_h * rng.uniform(0.55, 0.85))
     stretch = rng.uniform(0.75, 1.15)
-    gap = int(cell_w * rng.choice([0.0, 0.05, 0.1, 0.18, 0.3]))
+    gaps = [0.0, 0.05, 0.1, 0.18, 0.3, 0.45] if variety else [0.0, 0.05, 0.1, 0.18, 0.3]
+    gap = int(cell_w * rng.choice(gaps))
     dark_drums = rng.random() < 0.55
     drum_ink, drum_paper = ((_light(rng), _dark(rng)) if dark_drums else (_dark(rng), _light(rng)))
+    if variety and rng.random() < 0.3:
+        # Coloured drums (blue, green, yellow...) and ink of any hue, as long as they contrast.
+        drum_paper = tuple(rng.randint(0, 255) for _ in range(3))  # type: ignore[assignment]
+        luma = 0.3 * drum_paper[0] + 0.59 * drum_paper[1] + 0.11 * drum_paper[2]
+        drum_ink = _jitter(rng, (20, 20, 20) if luma > 128 else (235, 235, 230), 20)
+        dark_drums = luma <= 128
     separator = rng.choice([_dark(rng), _light(rng), _jitter(rng, (120, 120, 120), 40)])
     frame = rng.choice([_dark(rng), _light(rng), separator])
     red_on_white = rng.random() < 0.5
@@ -159,10 +214,11 @@ def draw_drum_counter(rng: random.Random, integer: str, decimals: str,
             ink, paper = ((_red(rng), _light(rng)) if red_on_white else (_light(rng), _red(rng)))
         last_turning = index == len(integer) + len(decimals) - 1 or is_decimal
         roll = 0.0
-        if rng.random() < (0.5 if last_turning else 0.08) * realism:
+        turning = (0.7 if variety else 0.5) if last_turning else 0.08
+        if rng.random() < turning * realism:
             roll = rng.uniform(-0.3, 0.3)
         tile = _draw_glyph_cell(rng, int(char), roll, (cell_w, cell_h), font_path, ink, paper,
-                                stretch, realism)
+                                stretch, realism, fit_font=variety)
         image.paste(tile, (x, border))
         x += cell_w + gap
     # The point is in the label only when it is on the picture: a model cannot be taught
@@ -208,8 +264,12 @@ def _segment_polygon(
 
 
 def draw_lcd_counter(rng: random.Random, integer: str, decimals: str,
-                     realism: float = 1.0) -> Counter:
-    """A seven-segment LCD panel with ghost segments, optional decimal point and polarity."""
+                     realism: float = 1.0, variety: bool = False) -> Counter:
+    """A seven-segment LCD panel with ghost segments, optional decimal point and polarity.
+
+    `variety` (training) allows stronger ghosts and sometimes draws DSEG7 glyphs instead of
+    our own segment polygons.
+    """
     digit_h = rng.randint(50, 95)
     digit_w = int(digit_h * rng.uniform(0.45, 0.62))
     spacing = int(digit_w * rng.uniform(0.25, 0.5))
@@ -221,7 +281,7 @@ def draw_lcd_counter(rng: random.Random, integer: str, decimals: str,
     lit = _jitter(rng, (25, 30, 30), 15)
     if negative:
         panel, lit = _jitter(rng, (20, 25, 30), 10), _jitter(rng, (90, 230, 150), 30)
-    ghost_strength = rng.uniform(0.0, 0.22) * realism
+    ghost_strength = rng.uniform(0.0, 0.32 if variety else 0.22) * realism
     ghost = tuple(int(p + (li - p) * ghost_strength) for p, li in zip(panel, lit, strict=True))
     # Blank leading positions are how many LCDs show small numbers.
     shown = integer
@@ -235,9 +295,24 @@ def draw_lcd_counter(rng: random.Random, integer: str, decimals: str,
     height = 2 * margin_y + digit_h
     image = Image.new("RGB", (width, height), panel)
     draw = ImageDraw.Draw(image)
+    segment_font = None
+    if variety and segment_fonts() and rng.random() < 0.4:
+        face = rng.choice(segment_fonts())
+        # DSEG glyphs are taller than wide by their own ratio: size by the height of an 8.
+        probe = _font(face, 100).getbbox("8")
+        segment_font = _font(face, max(8, round(100 * digit_h / max(probe[3] - probe[1], 1))))
     for index, char in enumerate(chars):
         ox = margin_x + index * (digit_w + spacing)
+        if segment_font is not None:
+            # The font's "8" is every segment: drawn in the ghost colour under the digit.
+            bottom = (ox, margin_y + digit_h)
+            if ghost_strength >= 0.03:
+                draw.text(bottom, "8", font=segment_font, fill=ghost, anchor="ls")
+            if char != " ":
+                draw.text(bottom, char, font=segment_font, fill=lit, anchor="ls")
         for name, box in _SEGMENTS.items():
+            if segment_font is not None:
+                break
             on = char != " " and name in _DIGIT_SEGMENTS[char]
             colour = lit if on else ghost
             if not on and ghost_strength < 0.03:
@@ -256,7 +331,7 @@ def draw_lcd_counter(rng: random.Random, integer: str, decimals: str,
 
 
 def draw_counter(rng: random.Random, integer: str | None = None, decimals: str | None = None,
-                 lcd_share: float = 0.3, realism: float = 1.0) -> Counter:
+                 lcd_share: float = 0.3, realism: float = 1.0, variety: bool = False) -> Counter:
     """A random counter: drums most of the time, otherwise an LCD.
 
     `realism` below 1 hides what makes real counters hard to read (drum neighbours in the
@@ -265,5 +340,5 @@ def draw_counter(rng: random.Random, integer: str | None = None, decimals: str |
     if integer is None or decimals is None:
         integer, decimals = random_reading(rng)
     if rng.random() < lcd_share:
-        return draw_lcd_counter(rng, integer, decimals, realism)
-    return draw_drum_counter(rng, integer, decimals, realism)
+        return draw_lcd_counter(rng, integer, decimals, realism, variety)
+    return draw_drum_counter(rng, integer, decimals, realism, variety)

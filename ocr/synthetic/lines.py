@@ -12,9 +12,17 @@ import random
 import numpy as np
 from PIL import Image, ImageDraw, ImageEnhance, ImageFilter
 
-from ocr.synthetic.counters import Counter, _font, counter_fonts, draw_counter, random_reading
+from ocr.synthetic.counters import (
+    Counter,
+    _font,
+    counter_fonts,
+    draw_counter,
+    random_reading,
+)
 
 LINE_HEIGHTS = (40, 56)
+# Heights of the crop before enlarging, for counters small in the photo.
+SMALL_HEIGHTS = (14, 32)
 
 # Words printed next to counters; they carry no label so the model learns to ignore them.
 _CLUTTER_WORDS = ("kWh", "кВт·год", "m³", "x1", "T1", "T2", "Wh", "1.8.0", "imp/kWh", "▲", "■")
@@ -108,14 +116,18 @@ def training_reading(rng: random.Random) -> tuple[str, str]:
     return integer, "".join(rng.choice("0123456789") for _ in range(n_dec))
 
 
-def make_training_line(rng: random.Random, difficulty: float = 1.0) -> tuple[Image.Image, str]:
+def make_training_line(rng: random.Random, difficulty: float = 1.0, variety: bool = False,
+                       small_share: float = 0.0) -> tuple[Image.Image, str]:
     """One grey line image and its label (digits, '.' where a point is shown).
 
     `difficulty` (0..1) scales clutter, crop errors and photo damage; training starts easy
     because a from-scratch LSTM does not get off the ground on the hardest lines alone.
+    `variety` draws from more fonts, colours, spacings and segment shapes than the photo
+    generator knows, so the model is not fitted to our own generator's few styles.
+    `small_share` of the lines are shrunk and enlarged again, as a distant counter is.
     """
     integer, decimals = training_reading(rng)
-    counter: Counter = draw_counter(rng, integer, decimals, realism=difficulty)
+    counter: Counter = draw_counter(rng, integer, decimals, realism=difficulty, variety=variety)
     image = counter.image
     if rng.random() < 0.35 * difficulty:
         image = _add_clutter(rng, image)
@@ -123,5 +135,12 @@ def make_training_line(rng: random.Random, difficulty: float = 1.0) -> tuple[Ima
     image = degrade(rng, image, strength=rng.uniform(0.1, 0.3 + 0.7 * difficulty))
     height = rng.randint(*LINE_HEIGHTS)
     width = max(8, round(image.width * height / image.height * rng.uniform(0.85, 1.15)))
-    line = image.convert("L").resize((width, height), Image.Resampling.LANCZOS)
+    gray = image.convert("L")
+    if small_share and rng.random() < small_share:
+        # A counter far from the camera: few pixels, enlarged by the locator's cut.
+        small = rng.randint(*SMALL_HEIGHTS)
+        gray = gray.resize((max(4, round(gray.width * small / gray.height)), small),
+                           Image.Resampling.BILINEAR)
+        return gray.resize((width, height), Image.Resampling.BICUBIC), counter.label
+    line = gray.resize((width, height), Image.Resampling.LANCZOS)
     return line, counter.label

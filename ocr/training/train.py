@@ -31,17 +31,17 @@ MODEL_NAME = "meterdigits"
 NET_SPEC = "[1,36,0,1 Ct3,3,16 Mp3,3 Lfys48 Lbx96 O1c{outputs}]"
 
 
-def _write_line(args: tuple[int, int, str, float]) -> str | None:
+def _write_line(args: tuple[int, int, str, float, bool, float]) -> str | None:
     """Draw line `index` from its own seed, write png/gt/box, and make its .lstmf."""
     from ocr.synthetic.lines import make_training_line
 
-    seed, index, out_dir, difficulty = args
+    seed, index, out_dir, difficulty, variety, small_share = args
     stem = Path(out_dir) / f"line{index:06d}"
     if stem.with_suffix(".lstmf").exists():
         # Same seed, same line: an interrupted generation resumes where it stopped.
         return str(stem.with_suffix(".lstmf"))
     rng = random.Random(f"{seed}:{index}")
-    image, label = make_training_line(rng, difficulty)
+    image, label = make_training_line(rng, difficulty, variety, small_share)
     image.save(stem.with_suffix(".png"))
     stem.with_suffix(".gt.txt").write_text(label + "\n", encoding="utf-8")
     w, h = image.size
@@ -56,10 +56,11 @@ def _write_line(args: tuple[int, int, str, float]) -> str | None:
 
 
 def generate_lines(seed: int, count: int, out_dir: Path, workers: int,
-                   difficulty: float = 1.0) -> list[str]:
+                   difficulty: float = 1.0, variety: bool = False,
+                   small_share: float = 0.0) -> list[str]:
     """Generate `count` lines (each from seed:index, so the order of workers does not matter)."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(seed, i, str(out_dir), difficulty) for i in range(count)]
+    jobs = [(seed, i, str(out_dir), difficulty, variety, small_share) for i in range(count)]
     with ProcessPoolExecutor(workers) as pool:
         made = [path for path in pool.map(_write_line, jobs, chunksize=16) if path]
     print(f"lines: {len(made)} of {count} produced .lstmf", flush=True)
@@ -93,20 +94,30 @@ def train(args: argparse.Namespace) -> None:
     """Run the whole pipeline: lines, starter, lstmtraining, final traineddata."""
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
-    lines_dir = work / f"lines-{args.seed}-{args.difficulty}"
-    listing = work / f"all-{args.seed}-{args.difficulty}.txt"
+    tag = (f"{args.seed}-{args.difficulty}{'-v' if args.variety else ''}"
+           f"{f'-s{args.small_share}' if args.small_share else ''}")
+    lines_dir = work / f"lines-{tag}"
+    listing = work / f"all-{tag}.txt"
     if args.reuse_lines and listing.exists():
         made = listing.read_text().split()
     else:
         started = time.monotonic()
-        made = generate_lines(args.seed, args.lines, lines_dir, args.workers, args.difficulty)
+        made = generate_lines(args.seed, args.lines, lines_dir, args.workers, args.difficulty,
+                              args.variety, args.small_share)
         listing.write_text("\n".join(made) + "\n")
         print(f"generation took {time.monotonic() - started:.0f}s", flush=True)
     rng = random.Random(args.seed)
     rng.shuffle(made)
     eval_count = max(50, len(made) // 20)
     (work / "eval.txt").write_text("\n".join(made[:eval_count]) + "\n")
-    (work / "train.txt").write_text("\n".join(made[eval_count:]) + "\n")
+    training = made[eval_count:]
+    for extra in args.mix:
+        # Earlier lines kept in the mix, so what was learnt before is not forgotten.
+        training += extra.read_text().split()
+    rng.shuffle(training)
+    (work / "train.txt").write_text("\n".join(training) + "\n")
+    if args.only_lines:
+        return
     starter = build_starter(work, args.name)
     outputs = int((work / "unicharset").read_text().split()[0])
     ckpt_dir = work / "checkpoints"
@@ -114,11 +125,18 @@ def train(args: argparse.Namespace) -> None:
     prefix = ckpt_dir / args.name
     command = ["lstmtraining", "--traineddata", str(starter), "--model_output", str(prefix),
                "--train_listfile", str(work / "train.txt"),
-               "--eval_listfile", str(work / "eval.txt"),
                "--max_iterations", str(args.iterations), "--target_error_rate", "0.005"]
+    if not args.no_eval:
+        # Evaluation runs beside training and costs CPU that a shared machine may not have.
+        command += ["--eval_listfile", str(work / "eval.txt")]
     checkpoint = Path(f"{prefix}_checkpoint")
     if args.resume and checkpoint.exists():
         command += ["--continue_from", str(checkpoint)]
+    elif args.from_shipped:
+        shipped = work / f"{args.name}-shipped.lstm"
+        subprocess.run(["combine_tessdata", "-e", str(TESSDATA / f"{args.name}.traineddata"),
+                        str(shipped)], check=True, capture_output=True)
+        command += ["--continue_from", str(shipped), "--learning_rate", str(args.learning_rate)]
     else:
         command += ["--net_spec", NET_SPEC.format(outputs=outputs),
                     "--learning_rate", str(args.learning_rate)]
@@ -162,6 +180,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--finish-only", action="store_true",
                         help="only write the traineddata from the last checkpoint")
     parser.add_argument("--convert-to-int", action="store_true")
+    parser.add_argument("--variety", action="store_true",
+                        help="more fonts, colours, spacings and segment shapes than the bench")
+    parser.add_argument("--small-share", type=float, default=0.0,
+                        help="share of lines shrunk and enlarged again (distant counters)")
+    parser.add_argument("--from-shipped", action="store_true",
+                        help="continue from ocr/tessdata/<name>.traineddata's LSTM")
+    parser.add_argument("--mix", type=Path, action="append", default=[],
+                        help="a listing of earlier .lstmf files to train on as well")
+    parser.add_argument("--no-eval", action="store_true")
+    parser.add_argument("--only-lines", action="store_true",
+                        help="generate the lines and lists, do not train")
     args = parser.parse_args(argv)
     if args.finish_only:
         finish(args.work, args.name, args.work / "lang" / args.name / f"{args.name}.traineddata",
