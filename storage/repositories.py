@@ -8,6 +8,7 @@ dataclasses; ORM rows never leave this module. Queries load everything they need
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
@@ -1186,18 +1187,20 @@ class SqlAlchemyDialogRepository(AbstractDialogRepository):
     async def begin_turn(
         self, channel: Channel, user_id: str, update_key: str | None, at: datetime
     ) -> DialogState | None:
-        if update_key is None or self._dialect != "postgresql":
+        if update_key is None or self.session.get_bind().dialect.driver != "asyncpg":
             return await super().begin_turn(channel, user_id, update_key, at)
-        channel_value = Channel(channel).value
-        row = (
-            await self.session.execute(
-                turn_queries.begin_turn_postgresql(),
-                {"channel": channel_value, "key": update_key, "user_id": user_id, "at": at},
-            )
-        ).one()
-        if not row.fresh:
+        if at.tzinfo is None:
+            raise ValueError(f"naive datetime {at!r}: times must be timezone-aware")
+        connection = await self.session.connection()
+        result = await connection.exec_driver_sql(
+            turn_queries.BEGIN_TURN_ASYNCPG, (Channel(channel).value, update_key, user_id, at)
+        )
+        fresh, state, data = result.one()
+        if not fresh:
             return None
-        return DialogState(Channel(channel), user_id, row.state, dict(row.data or {}))
+        if isinstance(data, str):  # the driver hands json over as text
+            data = json.loads(data)
+        return DialogState(Channel(channel), user_id, state, dict(data or {}))
 
     async def first_time_seen(self, channel: Channel, key: str, at: datetime) -> bool:
         statement = (

@@ -23,18 +23,14 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    JSON,
-    Boolean,
     Integer,
     Select,
     String,
-    TextClause,
     bindparam,
     func,
     literal_column,
     null,
     select,
-    text,
     true,
     union_all,
 )
@@ -52,7 +48,6 @@ from storage.orm import (
     ConsumptionRow,
     PaymentRow,
     PersonRow,
-    UtcDateTime,
 )
 
 
@@ -184,47 +179,36 @@ def latest_billing_with_consumption() -> CompoundSelect:
     return union_all(readings, kwh)
 
 
-@cache
-def begin_turn_postgresql() -> TextClause:
-    """Remember update :key and lock-and-read the dialog state, in one statement.
+BEGIN_TURN_ASYNCPG = """
+WITH seen AS (
+    INSERT INTO processed_updates (channel, key, seen_at)
+    VALUES ($1::VARCHAR, $2::VARCHAR, $4::TIMESTAMPTZ)
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+), locked AS (
+    INSERT INTO dialog_states (channel, user_id, state, data, updated_at)
+    SELECT $1::VARCHAR, $3::VARCHAR, '', '{}', now()
+    WHERE EXISTS (SELECT FROM seen)
+    ON CONFLICT (channel, user_id) DO UPDATE SET channel = excluded.channel
+    RETURNING state, data
+)
+SELECT EXISTS (SELECT FROM seen) AS fresh, locked.state, locked.data
+FROM (SELECT 1) AS base LEFT JOIN locked ON true
+"""
+"""Remember update $2 of channel $1 (at $4) and lock-and-read the state of user $3, at once.
 
-    `fresh` is false for an update seen before; then no state row is touched. The upsert
-    that touches the state row takes its lock as SELECT ... FOR UPDATE would, and creates
-    the row on a first contact so that there is always a row to lock.
-    """
-    return (
-        text(
-            """
-        WITH seen AS (
-            INSERT INTO processed_updates (channel, key, seen_at)
-            VALUES (:channel, :key, :at)
-            ON CONFLICT DO NOTHING
-            RETURNING 1
-        ), locked AS (
-            INSERT INTO dialog_states (channel, user_id, state, data, updated_at)
-            SELECT CAST(:channel AS VARCHAR), CAST(:user_id AS VARCHAR), '', '{}', now()
-            WHERE EXISTS (SELECT FROM seen)
-            ON CONFLICT (channel, user_id) DO UPDATE SET channel = excluded.channel
-            RETURNING state, data
-        )
-        SELECT EXISTS (SELECT FROM seen) AS fresh, locked.state, locked.data
-        FROM (SELECT 1) AS base LEFT JOIN locked ON true
-        """
-        )
-        .bindparams(
-            bindparam("channel", type_=String),
-            bindparam("key", type_=String),
-            bindparam("user_id", type_=String),
-            bindparam("at", type_=UtcDateTime()),
-        )
-        .columns(fresh=Boolean, state=String, data=JSON)
-    )
+`fresh` is false for an update seen before; then no state row is touched. The upsert that
+touches the state row takes its lock as SELECT ... FOR UPDATE would, and creates the row on
+a first contact so that there is always a row to lock. It is the first statement of a turn,
+so it goes through SQLAlchemy (which sends BEGIN), as driver SQL to skip the compiler.
+"""
 
 
 # What one query of a turn brought along for the next one, kept in the session's `info`
 # until that next query takes it. Any write through the repositories that could change it,
 # and every commit and rollback, forget it (see storage.repositories and storage.uow).
 _PREFETCHED = "kabinet.prefetched"
+_DRIVER = "kabinet.driver_connection"
 
 
 def remember(session: AsyncSession, what: str, key: object, value: object) -> None:
@@ -241,7 +225,9 @@ def take(session: AsyncSession, what: str, key: object) -> tuple[bool, Any]:
 
 
 def forget(session: AsyncSession, what: str | None = None) -> None:
-    """Drop what was remembered (of one kind, or all)."""
+    """Drop what was remembered (of one kind, or all, with the transaction's connection)."""
+    if what is None:
+        session.info.pop(_DRIVER, None)
     prefetched = session.info.get(_PREFETCHED)
     if prefetched:
         if what is None:
@@ -285,14 +271,18 @@ async def fetch(
     session: AsyncSession, statement: Select | CompoundSelect, params: Mapping[str, Any]
 ) -> Sequence[Mapping[str, Any]]:
     """The rows of one of the statements above, each a mapping of column name to value."""
-    bind = session.get_bind()
-    if bind.dialect.driver == "asyncpg" and session.in_transaction():
-        connection = await session.connection()
-        raw = await connection.get_raw_connection()
-        driver = raw.driver_connection
-        # Only inside the transaction SQLAlchemy began (its first statement sends BEGIN):
-        # outside it a statement would run on its own, out of the unit of work.
-        if driver is not None and driver.is_in_transaction():
-            prepared = _for_driver(statement, bind.dialect)
-            return await driver.fetch(prepared.sql, *prepared.arguments(params))
+    info = session.info
+    driver = info.get(_DRIVER)
+    if driver is None and session.in_transaction():
+        bind = session.get_bind()
+        if bind.dialect.driver == "asyncpg":
+            connection = await session.connection()
+            driver = (await connection.get_raw_connection()).driver_connection
+            # Kept until the transaction ends (`forget`, on commit, rollback and close).
+            info[_DRIVER] = driver
+    # Only inside the transaction SQLAlchemy began (its first statement sends BEGIN):
+    # outside it a statement would run on its own, out of the unit of work.
+    if driver is not None and driver.is_in_transaction():
+        prepared = _for_driver(statement, session.get_bind().dialect)
+        return await driver.fetch(prepared.sql, *prepared.arguments(params))
     return (await session.execute(statement, params)).mappings().all()
