@@ -4,6 +4,7 @@ blocked users, start-up registration and polling — against the fake Bot API ov
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 from bot.app import build_app, build_channels
@@ -423,3 +424,19 @@ def test_json_calls_fill_in_bot_defaults_and_leave_out_nones() -> None:
         "chat_id": 5,
         "action": "typing",
     }
+
+
+def test_a_sent_message_is_read_for_its_id_only() -> None:
+    from bot.channels.telegram.session import SentMessage, sent_message
+
+    answer = {
+        "ok": True,
+        "result": {"message_id": 77, "date": 0, "chat": {"id": 5, "type": "private"}},
+    }
+    assert sent_message(json.dumps(answer)) == SentMessage(77)
+    # Anything else goes to aiogram's own reading (errors, `true` for inline edits, junk).
+    assert sent_message(json.dumps({"ok": True, "result": True})) is None
+    assert sent_message(json.dumps({"ok": False, "error_code": 400, "description": "x"})) is None
+    assert sent_message(json.dumps({"ok": True, "result": {"message_id": "77"}})) is None
+    assert sent_message("<html>bad gateway</html>") is None
+    assert sent_message("[1, 2]") is None
