@@ -28,6 +28,9 @@ from tests.pushes.processes import start_serve, stop
 from tests.pushes.world import Builder
 
 SUBSCRIBERS = 300
+# Enough for several seconds at the shared 200/s, so both processes get claims: with fewer,
+# one process could take each freed second of the rate limit before the other polled.
+SHARED_SUBSCRIBERS = 900
 
 
 @pytest.fixture
@@ -85,7 +88,7 @@ async def settled(queue: OutboxQueue) -> bool:
 
 
 async def test_two_processes_deliver_each_alert_exactly_once(pg_url: str, tmp_path: Path) -> None:
-    uow_factory, dso_id = await populate(pg_url, SUBSCRIBERS)
+    uow_factory, dso_id = await populate(pg_url, SHARED_SUBSCRIBERS)
     fake = FakeTelegram()
     base = await fake.start()
     served = await asyncio.gather(
