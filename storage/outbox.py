@@ -336,28 +336,7 @@ class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
             # The window function sorts every recipient; let it sort in memory (the default
             # 4 MB spills a 100,000-row broadcast to disk). For this transaction only.
             await self.session.execute(text("SET LOCAL work_mem = '64MB'"))
-        statement = (
-            outbox.insert() if plain else dialect_insert(self.session, outbox)
-        ).from_select(
-            [
-                "dedup_key",
-                "identity_id",
-                "person_id",
-                "channel",
-                "payload",
-                "status",
-                "attempts",
-                "created_at",
-                "event",
-                "subject",
-                "topic",
-            ],
-            rows,
-        )
-        if not plain:
-            statement = statement.on_conflict_do_nothing(index_elements=["dedup_key"])
-        result = await self.session.execute(statement)
-        return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        return await insert_outbox_rows(self.session, rows, plain=plain)
 
     @property
     def _dialect(self) -> str:
@@ -832,3 +811,32 @@ class OutboxQueue:
                 select(outbox.c.status, func.count()).group_by(outbox.c.status)
             )
             return {status: count for status, count in rows}
+
+
+_OUTBOX_COLUMNS = (
+    "dedup_key",
+    "identity_id",
+    "person_id",
+    "channel",
+    "payload",
+    "status",
+    "attempts",
+    "created_at",
+    "event",
+    "subject",
+    "topic",
+)
+
+
+async def insert_outbox_rows(session: AsyncSession, rows: Select, *, plain: bool) -> int:
+    """INSERT ... SELECT of outbox rows (columns in `_OUTBOX_COLUMNS` order); how many.
+
+    `plain` skips ON CONFLICT: only for an event with no rows yet, where the per-row conflict
+    check is a fifth of a big broadcast's cost and the unique key still guards a race.
+    """
+    target = outbox.insert() if plain else dialect_insert(session, outbox)
+    statement = target.from_select(list(_OUTBOX_COLUMNS), rows)
+    if not plain:
+        statement = statement.on_conflict_do_nothing(index_elements=["dedup_key"])
+    result = await session.execute(statement)
+    return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

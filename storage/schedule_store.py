@@ -43,8 +43,7 @@ from core.delivery import Topic
 from core.ports import AbstractScheduleStore
 from core.schedules import DEFAULT_REMINDER, DaySchedule, ScheduleSettings
 from storage.orm import AccountLinkRow, AccountRow, Base, PersonRow, UtcDateTime
-from storage.outbox import PENDING, _routes, outbox
-from storage.repositories import dialect_insert
+from storage.outbox import PENDING, _routes, insert_outbox_rows, outbox
 
 _TOPIC = Topic.OUTAGES_PLANNED.value
 """Schedule pushes follow the person's planned-outage switch."""
@@ -293,25 +292,4 @@ class SqlAlchemyScheduleStore(AbstractScheduleStore):
         # A new version's event has no rows yet: a plain INSERT skips the per-row conflict
         # check (a fifth of a big broadcast's cost); the unique key still guards a race.
         first = not await self._event_queued(subject, event)
-        statement = (
-            outbox.insert() if first else dialect_insert(self._dialect, outbox)
-        ).from_select(
-            [
-                "dedup_key",
-                "identity_id",
-                "person_id",
-                "channel",
-                "payload",
-                "status",
-                "attempts",
-                "created_at",
-                "event",
-                "subject",
-                "topic",
-            ],
-            rows,
-        )
-        if not first:
-            statement = statement.on_conflict_do_nothing(index_elements=["dedup_key"])
-        result = await self.session.execute(statement)
-        return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
+        return await insert_outbox_rows(self.session, rows, plain=first)
