@@ -137,6 +137,24 @@ def _columns_with_prefix(row: Mapping[str, Any], prefix: str) -> SimpleNamespace
     )
 
 
+def _caller_from_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> Caller | None:
+    """The caller of `turn_queries.caller()` rows (None when there are none, or no identity).
+
+    Their linked accounts come along and are remembered for the turn's next question.
+    """
+    if not rows or rows[0]["id"] is None:
+        return None
+    row = SimpleNamespace(**rows[0])
+    accounts = [
+        _account(_columns_with_prefix(account, "account_"))  # type: ignore[arg-type]
+        for account in rows
+        if account["account_id"] is not None
+    ]
+    turn_queries.remember(session, "accounts_of", row.person_id, accounts)
+    identity = SqlAlchemyPersonRepository._identity(row)  # type: ignore[arg-type]
+    return Caller(identity, _person(row, row.person_id), row.consent_version)
+
+
 def _latest_billing(
     account_id: int, rows: Iterable[Mapping[str, Any]]
 ) -> tuple[BillingReading | None, Readings]:
@@ -649,22 +667,17 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         return self._identity(row) if row else None
 
     async def caller(self, channel: Channel, external_id: str) -> Caller | None:
+        found, caller = turn_queries.take(
+            self.session, "caller", (Channel(channel).value, external_id)
+        )
+        if found:
+            return caller  # type: ignore[no-any-return]
         rows = await turn_queries.fetch(
             self.session,
             turn_queries.caller(),
             {"channel": Channel(channel).value, "external_id": external_id},
         )
-        if not rows:
-            return None
-        # The row has the identity's columns under their own names, the person's beside.
-        row = SimpleNamespace(**rows[0])
-        accounts = [
-            _account(_columns_with_prefix(account, "account_"))  # type: ignore[arg-type]
-            for account in rows
-            if account["account_id"] is not None
-        ]
-        turn_queries.remember(self.session, "accounts_of", row.person_id, accounts)
-        return Caller(self._identity(row), _person(row, row.person_id), row.consent_version)  # type: ignore[arg-type]
+        return _caller_from_rows(self.session, rows)
 
     async def create_person_with_identity(
         self,
@@ -674,6 +687,7 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         locale: str | None,
         at: datetime,
     ) -> ChannelIdentity:
+        turn_queries.forget(self.session, "caller")
         person = PersonRow(name=display_name, locale=locale, created_at=at)
         self.session.add(person)
         await self.session.flush()
@@ -693,6 +707,7 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         return _person(row, row.id) if row is not None else None
 
     async def update(self, person: Person) -> None:
+        turn_queries.forget(self.session, "caller")
         await self.session.execute(
             update(PersonRow)
             .where(PersonRow.id == person.id)
@@ -708,6 +723,7 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         return [self._identity(row) for row in rows]
 
     async def set_reachable(self, identity_id: int, reachable: bool) -> None:
+        turn_queries.forget(self.session, "caller")
         await self.session.execute(
             update(ChannelIdentityRow)
             .where(ChannelIdentityRow.id == identity_id)
@@ -715,6 +731,7 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         )
 
     async def add_consent(self, consent: Consent) -> None:
+        turn_queries.forget(self.session, "caller")
         self.session.add(
             ConsentRow(
                 person_id=consent.person_id,
@@ -742,6 +759,7 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         )
 
     async def move_identity(self, identity_id: int, person_id: int) -> None:
+        turn_queries.forget(self.session, "caller")
         await self.session.execute(
             update(ChannelIdentityRow)
             .where(ChannelIdentityRow.id == identity_id)
@@ -1187,17 +1205,43 @@ class SqlAlchemyDialogRepository(AbstractDialogRepository):
     async def begin_turn(
         self, channel: Channel, user_id: str, update_key: str | None, at: datetime
     ) -> DialogState | None:
-        if update_key is None or self.session.get_bind().dialect.driver != "asyncpg":
+        if update_key is None:
+            return await super().begin_turn(channel, user_id, update_key, at)
+        driver = await turn_queries.driver_connection(self.session)
+        if driver is None:
             return await super().begin_turn(channel, user_id, update_key, at)
         if at.tzinfo is None:
             raise ValueError(f"naive datetime {at!r}: times must be timezone-aware")
-        connection = await self.session.connection()
-        result = await connection.exec_driver_sql(
-            turn_queries.BEGIN_TURN_ASYNCPG, (Channel(channel).value, update_key, user_id, at)
+        channel_value = Channel(channel).value
+        rows = await turn_queries.fetch(
+            self.session,
+            turn_queries.begin_turn(),
+            {
+                "channel": channel_value,
+                "key": update_key,
+                "at": at,
+                "user_id": user_id,
+                "external_id": user_id,
+            },
         )
-        fresh, state, data = result.one()
-        if not fresh:
+        first = rows[0]
+        if not first["fresh"]:
             return None
+        if first["current"]:
+            state, data = first["dialog_state"], first["dialog_data"]
+            turn_queries.remember(
+                self.session,
+                "caller",
+                (channel_value, user_id),
+                _caller_from_rows(self.session, rows),
+            )
+        else:
+            # Another process's turn of this person committed after the statement's
+            # snapshot (see turn_queries.begin_turn): the row is locked now, so read it
+            # again; the caller is read again by its own query.
+            state, data = await driver.fetchrow(
+                turn_queries.STATE_AFTER_WAIT_ASYNCPG, channel_value, user_id
+            )
         if isinstance(data, str):  # the driver hands json over as text
             data = json.loads(data)
         return DialogState(Channel(channel), user_id, state, dict(data or {}))

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Select,
     String,
     bindparam,
+    exists,
     func,
     literal_column,
     null,
@@ -34,6 +35,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import CompoundSelect
@@ -46,8 +48,10 @@ from storage.orm import (
     ChannelIdentityRow,
     ConsentRow,
     ConsumptionRow,
+    DialogStateRow,
     PaymentRow,
     PersonRow,
+    ProcessedUpdateRow,
 )
 
 
@@ -84,6 +88,8 @@ def caller() -> Select:
             # The person's accounts come along (one row each, or one row of NULLs): the
             # turn asks for them next, and one round trip fewer is worth the repetition.
             *(column.label(f"account_{column.name}") for column in account.c),
+            link.c.linked_at.label("link_linked_at"),
+            link.c.id.label("link_id"),
         )
         .join_from(identity, person, person.c.id == identity.c.person_id)
         .outerjoin(link, link.c.person_id == person.c.id)
@@ -179,36 +185,143 @@ def latest_billing_with_consumption() -> CompoundSelect:
     return union_all(readings, kwh)
 
 
-BEGIN_TURN_ASYNCPG = """
-WITH seen AS (
-    INSERT INTO processed_updates (channel, key, seen_at)
-    VALUES ($1::VARCHAR, $2::VARCHAR, $4::TIMESTAMPTZ)
-    ON CONFLICT DO NOTHING
-    RETURNING 1
-), locked AS (
-    INSERT INTO dialog_states (channel, user_id, state, data, updated_at)
-    SELECT $1::VARCHAR, $3::VARCHAR, '', '{}', now()
-    WHERE EXISTS (SELECT FROM seen)
-    ON CONFLICT (channel, user_id) DO UPDATE SET channel = excluded.channel
-    RETURNING state, data
-)
-SELECT EXISTS (SELECT FROM seen) AS fresh, locked.state, locked.data
-FROM (SELECT 1) AS base LEFT JOIN locked ON true
-"""
-"""Remember update $2 of channel $1 (at $4) and lock-and-read the state of user $3, at once.
+@cache
+def begin_turn() -> Select:
+    """Remember update :key of :channel (at :at), lock and read the state of :user_id, and
+    read the caller (as `caller()`, one row per linked account), in one statement.
 
-`fresh` is false for an update seen before; then no state row is touched. The upsert that
-touches the state row takes its lock as SELECT ... FOR UPDATE would, and creates the row on
-a first contact so that there is always a row to lock. It is the first statement of a turn,
-so it goes through SQLAlchemy (which sends BEGIN), as driver SQL to skip the compiler.
-"""
+    `fresh` is false for an update seen before; then nothing else matters. The upsert that
+    touches the state row takes its lock as SELECT ... FOR UPDATE would, and creates the row
+    on a first contact so that there is always a row to lock.
+
+    The caller is read in the statement's snapshot, taken before the lock: when a turn of
+    the same person in another process committed in between, that read may be stale. The
+    upsert only touches the row when its version (xmin) is the one the snapshot saw, and
+    still locks it when it is not; then `current` is false, no state comes back, and the
+    turn reads state and caller again with fresh statements.
+    """
+    seen_table = ProcessedUpdateRow.__table__
+    dialog = DialogStateRow.__table__
+    channel = bindparam("channel", type_=String)
+    user_id = bindparam("user_id", type_=String)
+    seen = (
+        pg_insert(seen_table)
+        .values(channel=channel, key=bindparam("key", type_=String), seen_at=bindparam("at"))
+        .on_conflict_do_nothing()
+        .returning(literal_column("1").label("one"))
+        .cte("seen")
+    )
+    version_seen = (
+        select(literal_column("xmin"))
+        .select_from(dialog)
+        .where(dialog.c.channel == channel, dialog.c.user_id == user_id)
+        .scalar_subquery()
+    )
+    upsert = pg_insert(dialog).from_select(
+        ["channel", "user_id", "state", "data", "updated_at"],
+        # Untyped literals, as the column types take them (no bind processing on this path).
+        select(channel, user_id, literal_column("''"), literal_column("'{}'"), func.now()).where(
+            exists(select(seen.c.one))
+        ),
+    )
+    locked = (
+        upsert.on_conflict_do_update(
+            index_elements=[dialog.c.channel, dialog.c.user_id],
+            set_={"channel": upsert.excluded.channel},
+            where=literal_column("dialog_states.xmin") == version_seen,
+        )
+        .returning(dialog.c.state, dialog.c.data)
+        .cte("locked")
+    )
+    found = caller().order_by(None).subquery("found")
+    base = select(literal_column("1").label("one")).subquery("base")
+    return (
+        select(
+            exists(select(seen.c.one)).label("fresh"),
+            (locked.c.state.is_not(None)).label("current"),
+            locked.c.state.label("dialog_state"),
+            locked.c.data.label("dialog_data"),
+            *found.c,
+        )
+        .select_from(base.outerjoin(locked, true()).outerjoin(found, true()))
+        .order_by(found.c.link_linked_at, found.c.link_id)
+    )
+
+
+STATE_AFTER_WAIT_ASYNCPG = (
+    "SELECT state, data FROM dialog_states WHERE channel = $1 AND user_id = $2"
+)
+"""The state of ($1, $2) read again by a fresh statement, once the turn holds its row lock."""
 
 
 # What one query of a turn brought along for the next one, kept in the session's `info`
 # until that next query takes it. Any write through the repositories that could change it,
 # and every commit and rollback, forget it (see storage.repositories and storage.uow).
 _PREFETCHED = "kabinet.prefetched"
-_DRIVER = "kabinet.driver_connection"
+_DRIVER = "kabinet.driver"
+
+
+class DriverTransaction:
+    """The asyncpg connection of a unit of work's session, and the transaction begun on it.
+
+    A turn statement begins the transaction on the driver itself: BEGIN, the statements and
+    COMMIT go straight to asyncpg. When a repository then uses the session, SQLAlchemy's
+    asyncpg adapter opens its own transaction on the same connection, which asyncpg nests
+    as a savepoint; the unit of work commits the session (releasing the savepoint) before
+    this one. When the session was used first, its transaction is the outer one and turn
+    statements simply run inside it.
+    """
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+        self._transaction: Any = None
+
+    async def begin(self) -> Any:
+        """The connection, inside a transaction (this one's, or the session's)."""
+        if not self.connection.is_in_transaction():
+            transaction = self.connection.transaction()
+            await transaction.start()
+            self._transaction = transaction
+        return self.connection
+
+    async def end(self, *, commit: bool) -> None:
+        """Commit or roll back the transaction begun here, if one is open."""
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None:
+            if commit:
+                await transaction.commit()
+            else:
+                await transaction.rollback()
+
+
+def attach(session: AsyncSession, connection: Any) -> None:
+    """Let turn statements of `session` run on its asyncpg `connection` directly."""
+    session.info[_DRIVER] = DriverTransaction(connection)
+
+
+async def end(session: AsyncSession, *, commit: bool) -> None:
+    """End the driver-level transaction of `session` (after the session's own)."""
+    driver = session.info.get(_DRIVER)
+    if driver is not None:
+        await driver.end(commit=commit)
+
+
+def still_open(session: AsyncSession) -> bool:
+    """Whether the session's asyncpg connection is still inside a transaction."""
+    driver = session.info.get(_DRIVER)
+    return driver is not None and driver.connection.is_in_transaction()
+
+
+def connection_lost(session: AsyncSession) -> bool:
+    """Whether the session's asyncpg connection was closed under it (server gone)."""
+    driver = session.info.get(_DRIVER)
+    return driver is not None and driver.connection.is_closed()
+
+
+async def driver_connection(session: AsyncSession) -> Any | None:
+    """The session's asyncpg connection inside the unit of work's transaction, if attached."""
+    driver = session.info.get(_DRIVER)
+    return None if driver is None else await driver.begin()
 
 
 def remember(session: AsyncSession, what: str, key: object, value: object) -> None:
@@ -225,9 +338,7 @@ def take(session: AsyncSession, what: str, key: object) -> tuple[bool, Any]:
 
 
 def forget(session: AsyncSession, what: str | None = None) -> None:
-    """Drop what was remembered (of one kind, or all, with the transaction's connection)."""
-    if what is None:
-        session.info.pop(_DRIVER, None)
+    """Drop what was remembered (of one kind, or all)."""
     prefetched = session.info.get(_PREFETCHED)
     if prefetched:
         if what is None:
@@ -271,18 +382,8 @@ async def fetch(
     session: AsyncSession, statement: Select | CompoundSelect, params: Mapping[str, Any]
 ) -> Sequence[Mapping[str, Any]]:
     """The rows of one of the statements above, each a mapping of column name to value."""
-    info = session.info
-    driver = info.get(_DRIVER)
-    if driver is None and session.in_transaction():
-        bind = session.get_bind()
-        if bind.dialect.driver == "asyncpg":
-            connection = await session.connection()
-            driver = (await connection.get_raw_connection()).driver_connection
-            # Kept until the transaction ends (`forget`, on commit, rollback and close).
-            info[_DRIVER] = driver
-    # Only inside the transaction SQLAlchemy began (its first statement sends BEGIN):
-    # outside it a statement would run on its own, out of the unit of work.
-    if driver is not None and driver.is_in_transaction():
+    driver = await driver_connection(session)
+    if driver is not None:
         prepared = _for_driver(statement, session.get_bind().dialect)
         return await driver.fetch(prepared.sql, *prepared.arguments(params))
     return (await session.execute(statement, params)).mappings().all()

@@ -1,10 +1,19 @@
-"""The SQLAlchemy unit of work: one session, one transaction, every repository."""
+"""The SQLAlchemy unit of work: one session, one transaction, every repository.
+
+On PostgreSQL (asyncpg) the unit of work checks a connection out of the engine's pool when
+it opens, binds its session to it, and leaves the transaction to whoever needs it first: a
+turn statement of `storage.turn_queries` begins it on the driver (a chat turn then never
+goes through the session's transaction machinery, which cost more CPU than the turn's SQL),
+and a repository method that uses the session joins it through SQLAlchemy (see
+`turn_queries.DriverTransaction`). Commit and rollback end both, in that order.
+"""
 
 from __future__ import annotations
 
+import logging
 from types import TracebackType
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
 from storage import turn_queries
@@ -28,6 +37,8 @@ from storage.repositories import (
 )
 from storage.schedule_store import SqlAlchemyScheduleStore
 
+log = logging.getLogger(__name__)
+
 
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     """`async with uow: ...; await uow.commit()`; leaving without commit rolls back.
@@ -35,9 +46,14 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     A unit of work is used once: the factory makes a fresh one per flow.
     """
 
-    def __init__(self, session_factory: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, session_factory: async_sessionmaker[AsyncSession], engine: AsyncEngine | None = None
+    ) -> None:
         self._session_factory = session_factory
+        # Set for PostgreSQL on asyncpg only: the engine to check the connection out of.
+        self._driver_engine = engine
         self._session: AsyncSession | None = None
+        self._connection: AsyncConnection | None = None
 
     @property
     def session(self) -> AsyncSession:
@@ -49,7 +65,18 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     async def __aenter__(self) -> SqlAlchemyUnitOfWork:
         if self._session is not None:
             raise RuntimeError("a unit of work cannot be entered twice at once")
-        session = self._session_factory()
+        if self._driver_engine is not None:
+            connection = await self._driver_engine.connect()
+            try:
+                session = self._session_factory(bind=connection)
+                raw = await connection.get_raw_connection()
+                turn_queries.attach(session, raw.driver_connection)
+            except BaseException:
+                await connection.close()
+                raise
+            self._connection = connection
+        else:
+            session = self._session_factory()
         self._session = session
         self.references = SqlAlchemyReferenceRepository(session)
         self.accounts = SqlAlchemyAccountRepository(session)
@@ -77,21 +104,54 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         session, self._session = self.session, None
+        connection, self._connection = self._connection, None
         turn_queries.forget(session)
         try:
             await session.rollback()
+            await turn_queries.end(session, commit=False)
         finally:
-            await session.close()
+            try:
+                await session.close()
+            finally:
+                if connection is not None:
+                    await self._release(session, connection)
+
+    async def _release(self, session: AsyncSession, connection: AsyncConnection) -> None:
+        """Give the connection back to the pool, unless it is lost or stuck in a transaction."""
+        try:
+            if turn_queries.connection_lost(session):
+                # What SQLAlchemy does when it sees a lost connection, for one it did not
+                # see: the database restarted or dropped us, so the pooled connections are
+                # likely gone too. Drop this one and the idle ones; new ones are opened.
+                log.warning("database connection lost: the connection pool is renewed")
+                await connection.invalidate()
+                if self._driver_engine is not None:
+                    await self._driver_engine.dispose()
+            elif turn_queries.still_open(session):
+                # The rollback failed: such a connection must not go back to the pool in
+                # the middle of a transaction.
+                await connection.invalidate()
+        finally:
+            await connection.close()
 
     async def commit(self) -> None:
         """Commit what the block did so far; the block may go on in a new transaction."""
-        turn_queries.forget(self.session)
-        await self.session.commit()
+        session = self.session
+        turn_queries.forget(session)
+        if self._connection is None or _session_has_work(session):
+            await session.commit()
+        await turn_queries.end(session, commit=True)
 
     async def rollback(self) -> None:
         """Throw away what the block did since the last commit."""
-        turn_queries.forget(self.session)
-        await self.session.rollback()
+        session = self.session
+        turn_queries.forget(session)
+        await session.rollback()
+        await turn_queries.end(session, commit=False)
+
+
+def _session_has_work(session: AsyncSession) -> bool:
+    return session.in_transaction() or bool(session.new or session.dirty or session.deleted)
 
 
 class SqlAlchemyUnitOfWorkFactory(AbstractUnitOfWorkFactory):
@@ -102,6 +162,7 @@ class SqlAlchemyUnitOfWorkFactory(AbstractUnitOfWorkFactory):
         self._session_factory = async_sessionmaker(
             engine, expire_on_commit=False, autoflush=True
         )
+        self._driver_engine = engine if engine.dialect.driver == "asyncpg" else None
 
     def __call__(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self._session_factory)
+        return SqlAlchemyUnitOfWork(self._session_factory, self._driver_engine)

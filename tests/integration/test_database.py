@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
+import asyncpg
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.model import Channel
 from storage.database import make_engine
 from storage.migrate import migrate
 from storage.orm import MeterRow, ProcessedUpdateRow
+from storage.uow import SqlAlchemyUnitOfWorkFactory
+
+NOON = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
 async def test_sqlite_file_pragmas(tmp_path: Path) -> None:
@@ -68,3 +74,39 @@ async def test_times_come_back_aware_in_utc(engine: AsyncEngine) -> None:
     assert stored.tzinfo is not None and stored.utcoffset() == timedelta(0)
     assert stored.hour == 21 and stored.day == 30
     assert earlier == seen  # compared as instants, not as wall-clock text
+
+
+async def test_a_lost_connection_costs_one_unit_of_work(engine: AsyncEngine) -> None:
+    """The server drops every connection (a restart does): the unit of work that meets a
+    dead pooled connection fails, the pool is renewed, and the next one works."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL server drops connections; the embedded SQLite has none")
+    factory = SqlAlchemyUnitOfWorkFactory(engine)
+    keys = iter(f"lost-{n}" for n in range(10))
+
+    async def turn() -> None:
+        async with factory() as uow:
+            assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "5", next(keys), NOON) is not None
+            await uow.commit()
+
+    async def drop_every_connection() -> None:
+        server = await asyncpg.connect(
+            engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        )
+        try:
+            await server.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await server.close()
+
+    # Three connections in the pool, all dropped by the server.
+    await asyncio.gather(turn(), turn(), turn())
+    await drop_every_connection()
+    await asyncio.sleep(0.2)
+    with pytest.raises(Exception) as failure:
+        await turn()
+    assert "closed" in str(failure.value) or "terminat" in str(failure.value)
+    for _ in range(3):
+        await turn()

@@ -6,17 +6,38 @@ On PostgreSQL by the row lock (SELECT ... FOR UPDATE); on SQLite by BEGIN IMMEDI
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import TypeVar
 
 import pytest
 
-from core.model import Channel, DialogState, OrderStatus, PaymentOrder
+from core.model import Caller, Channel, Consent, DialogState, OrderStatus, PaymentOrder
 from storage.orm import AccountRow, DsoRow, RegionRow, SupplierRow
 from storage.uow import SqlAlchemyUnitOfWorkFactory
 
 T0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
+
+F = TypeVar("F")
+S = TypeVar("S")
+
+
+async def one_after_the_other(
+    first: Callable[[asyncio.Event, asyncio.Event], Awaitable[F]],
+    second: Callable[[], Awaitable[S]],
+) -> tuple[F, S]:
+    """Start `first(locked, release)`; once it sets `locked` (it holds the lock), start
+    `second` and check that it waits; then set `release` and return both results."""
+    locked, release = asyncio.Event(), asyncio.Event()
+    first_task = asyncio.create_task(first(locked, release))
+    await asyncio.wait_for(locked.wait(), timeout=10)
+    second_task = asyncio.create_task(second())
+    done, _ = await asyncio.wait({second_task}, timeout=0.5)
+    assert not done, "the second ran while the first held the lock"
+    release.set()
+    return await asyncio.wait_for(first_task, 10), await asyncio.wait_for(second_task, 10)
 
 
 @pytest.mark.parametrize("existing_row", [False, True], ids=["new-user", "known-user"])
@@ -28,14 +49,11 @@ async def test_second_input_waits_for_the_first(
             await uow.dialogs.save(DialogState(Channel.TELEGRAM, "7", "menu", {"n": 0}), T0)
             await uow.commit()
 
-    first_locked = asyncio.Event()
-    release_first = asyncio.Event()
-
-    async def first_input() -> None:
+    async def first_input(locked: asyncio.Event, release: asyncio.Event) -> None:
         async with uow_factory() as uow:
             state = await uow.dialogs.load_for_update(Channel.TELEGRAM, "7")
-            first_locked.set()
-            await release_first.wait()
+            locked.set()
+            await release.wait()
             count = state.data.get("n", 0) + 1
             await uow.dialogs.save(DialogState(Channel.TELEGRAM, "7", "first", {"n": count}), T0)
             await uow.commit()
@@ -48,15 +66,7 @@ async def test_second_input_waits_for_the_first(
             await uow.commit()
             return state
 
-    first = asyncio.create_task(first_input())
-    await asyncio.wait_for(first_locked.wait(), timeout=10)
-    second = asyncio.create_task(second_input())
-    done, _ = await asyncio.wait({second}, timeout=0.5)
-    assert not done, "the second input read the state while the first held it"
-
-    release_first.set()
-    await asyncio.wait_for(first, timeout=10)
-    seen_by_second = await asyncio.wait_for(second, timeout=10)
+    _, seen_by_second = await one_after_the_other(first_input, second_input)
     assert seen_by_second.state == "first"
 
     async with uow_factory() as uow:
@@ -106,14 +116,11 @@ async def test_a_payment_order_is_settled_by_one_transaction_at_a_time(
         await uow.payment_orders.add(order)
         await uow.commit()
 
-    first_locked = asyncio.Event()
-    release_first = asyncio.Event()
-
-    async def first_notice() -> None:
+    async def first_notice(locked: asyncio.Event, release: asyncio.Event) -> None:
         async with uow_factory() as uow:
             await uow.payment_orders.get("o-1")
-            first_locked.set()
-            await release_first.wait()
+            locked.set()
+            await release.wait()
             await uow.payment_orders.update(replace(order, status=OrderStatus.PAID))
             await uow.commit()
 
@@ -122,11 +129,71 @@ async def test_a_payment_order_is_settled_by_one_transaction_at_a_time(
             seen = await uow.payment_orders.get("o-1")
             return seen.status if seen else None
 
-    first = asyncio.create_task(first_notice())
-    await asyncio.wait_for(first_locked.wait(), timeout=10)
-    second = asyncio.create_task(second_notice())
-    done, _ = await asyncio.wait({second}, timeout=0.5)
-    assert not done, "the second notice read the order while the first held it"
-    release_first.set()
-    await asyncio.wait_for(first, timeout=10)
-    assert await asyncio.wait_for(second, timeout=10) is OrderStatus.PAID
+    _, status = await one_after_the_other(first_notice, second_notice)
+    assert status is OrderStatus.PAID
+
+
+async def test_a_turn_that_waited_reads_what_the_other_turn_committed(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    """The turn statement reads the caller before it gets the lock; when it had to wait
+    (another process's turn of the same person), state and caller are read again."""
+    async with uow_factory() as uow:
+        identity = await uow.persons.create_person_with_identity(
+            Channel.TELEGRAM, "7", "Ірина", "uk", T0
+        )
+        await uow.dialogs.save(DialogState(Channel.TELEGRAM, "7", "menu", {"n": 0}), T0)
+        await uow.commit()
+
+    async def first_turn(locked: asyncio.Event, release: asyncio.Event) -> None:
+        async with uow_factory() as uow:
+            state = await uow.dialogs.begin_turn(Channel.TELEGRAM, "7", "u-1", T0)
+            assert state is not None and state.state == "menu"
+            caller = await uow.persons.caller(Channel.TELEGRAM, "7")
+            assert caller is not None and caller.consent_version is None
+            locked.set()
+            await release.wait()
+            await uow.persons.update(replace(caller.person, locale="en"))
+            await uow.persons.add_consent(Consent(identity.person_id, T0, "v9", Channel.TELEGRAM))
+            await uow.dialogs.save(DialogState(Channel.TELEGRAM, "7", "first", {"n": 1}), T0)
+            await uow.commit()
+
+    async def second_turn() -> tuple[DialogState | None, Caller | None]:
+        async with uow_factory() as uow:
+            state = await uow.dialogs.begin_turn(Channel.TELEGRAM, "7", "u-2", T0)
+            caller = await uow.persons.caller(Channel.TELEGRAM, "7")
+            await uow.commit()
+            return state, caller
+
+    _, (state, caller) = await one_after_the_other(first_turn, second_turn)
+    assert state == DialogState(Channel.TELEGRAM, "7", "first", {"n": 1})
+    assert caller is not None
+    assert (caller.person.locale, caller.consent_version) == ("en", "v9")
+
+
+async def test_two_first_contacts_of_one_user_make_one_person(
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    """Two processes get the first two inputs of a new user at once: the second waits and
+    then finds the person the first created (no duplicate identity)."""
+    async def turn(key: str, locked: asyncio.Event | None, release: asyncio.Event | None) -> int:
+        async with uow_factory() as uow:
+            assert await uow.dialogs.begin_turn(Channel.VIBER, "new", key, T0) is not None
+            caller = await uow.persons.caller(Channel.VIBER, "new")
+            if locked is not None and release is not None:
+                locked.set()
+                await release.wait()
+            if caller is None:
+                identity = await uow.persons.create_person_with_identity(
+                    Channel.VIBER, "new", "Нова", None, T0
+                )
+                person_id = identity.person_id
+            else:
+                person_id = caller.person.id
+            await uow.commit()
+            return person_id
+
+    first, second = await one_after_the_other(
+        lambda locked, release: turn("v-1", locked, release), lambda: turn("v-2", None, None)
+    )
+    assert first == second

@@ -1066,11 +1066,51 @@ async def test_begin_turn_remembers_the_update_and_locks_the_state(
         assert not await uow.dialogs.first_time_seen(Channel.TELEGRAM, "u-2", T0)
 
 
+async def test_begin_turn_brings_the_caller_along(
+    uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
+) -> None:
+    """On PostgreSQL the turn statement reads the caller too; what it brings is what the
+    caller query would read, for a new user, a known one and one with linked accounts."""
+    async with uow_factory() as uow:
+        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "66", "b-1", T0) is not None
+        assert await uow.persons.caller(Channel.TELEGRAM, "66") is None
+        person_id = await _person(uow, "66")
+        caller = await uow.persons.caller(Channel.TELEGRAM, "66")
+        assert caller is not None and caller.person.id == person_id
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        await uow.dialogs.begin_turn(Channel.TELEGRAM, "66", "b-2", T0)
+        brought = await uow.persons.caller(Channel.TELEGRAM, "66")
+        assert brought == await AbstractPersonRepository.caller(
+            uow.persons, Channel.TELEGRAM, "66"
+        )
+        assert brought is not None and brought.consent_version is None
+        await uow.persons.add_consent(Consent(person_id, T0, "v3", Channel.TELEGRAM))
+        await uow.links.link(person_id, world.two_zone_account_id, T0)
+        await uow.links.link(person_id, world.account_id, T0 + timedelta(minutes=1))
+        await uow.commit()
+
+    async with uow_factory() as uow:
+        await uow.dialogs.begin_turn(Channel.TELEGRAM, "66", "b-3", T0)
+        brought = await uow.persons.caller(Channel.TELEGRAM, "66")
+        assert brought is not None and brought.consent_version == "v3"
+        assert brought == await AbstractPersonRepository.caller(
+            uow.persons, Channel.TELEGRAM, "66"
+        )
+        accounts = await uow.links.accounts_of(person_id)
+        assert [a.id for a in accounts] == [world.two_zone_account_id, world.account_id]
+        assert accounts[1] == await uow.accounts.get(world.account_id)
+        # A duplicate update brings nothing and locks nothing.
+        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "66", "b-3", T0) is None
+        assert turn_queries.take(uow.session, "caller", ("telegram", "66")) == (False, None)
+
+
 async def test_turn_queries_read_the_same_first_and_inside_a_transaction(
     uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
 ) -> None:
-    """On PostgreSQL a statement inside an open transaction runs on the driver directly;
-    as the first statement of a unit of work it goes through SQLAlchemy (which begins)."""
+    """On PostgreSQL a turn statement runs on the driver directly, beginning the unit of
+    work's transaction when it is the first statement, joining it when it is not."""
     async with uow_factory() as uow:
         person_id = await _person(uow, "88")
         await uow.persons.add_consent(Consent(person_id, T0, "v1", Channel.TELEGRAM))
