@@ -55,17 +55,20 @@ class Catalogues:
 
     def __init__(self, directory: Path = LOCALES_DIR) -> None:
         self._texts = {locale: load_catalogue(locale, directory) for locale in SUPPORTED_LOCALES}
+        self._translators = {locale: Translator(locale, self._texts) for locale in self._texts}
 
     def message_ids(self, locale: str) -> set[str]:
         """Every message id a locale has a text for."""
         return set(self._texts[locale])
 
     def translator(self, locale: str) -> Translator:
-        """Texts and formats for one person's language."""
-        return Translator(pick_locale(locale), self._texts)
+        """Texts and formats for one person's language (one translator per language)."""
+        return self._translators[pick_locale(locale)]
 
 
-@dataclass
+# eq=False: a translator is hashed by identity, so what is built from its texts (the main
+# menu) can be kept per translator.
+@dataclass(eq=False)
 class Translator:
     """Looks up texts and formats numbers, money and dates for one locale."""
 

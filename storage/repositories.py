@@ -8,6 +8,7 @@ dataclasses; ORM rows never leave this module. Queries load everything they need
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
@@ -131,10 +132,17 @@ def _person(row: Any, person_id: int) -> Person:
 
 def _columns_with_prefix(row: Mapping[str, Any], prefix: str) -> SimpleNamespace:
     """The columns a joined row labels `<prefix><column>`, under their own names."""
-    start = len(prefix)
     return SimpleNamespace(
-        **{name[start:]: value for name, value in row.items() if name.startswith(prefix)}
+        **{name: row[label] for label, name in _prefixed(prefix, tuple(row.keys()))}
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _prefixed(prefix: str, labels: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    # The turn statements' rows have dozens of columns and few shapes: which labels carry
+    # the prefix is worked out once per shape, not for every row.
+    start = len(prefix)
+    return tuple((label, label[start:]) for label in labels if label.startswith(prefix))
 
 
 def _caller_from_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> Caller | None:

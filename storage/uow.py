@@ -11,7 +11,9 @@ and a repository method that uses the session joins it through SQLAlchemy (see
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from types import TracebackType
+from typing import Generic, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -40,11 +42,61 @@ from storage.schedule_store import SqlAlchemyScheduleStore
 log = logging.getLogger(__name__)
 
 
+R = TypeVar("R")
+
+
+class _Repository(Generic[R]):
+    """A repository on the open block's session, made when a flow first asks for it.
+
+    A turn uses two or three of the seventeen, and making all of them for every turn
+    showed in profiles. The first access stores the repository in the instance, where
+    later accesses find it without coming here.
+    """
+
+    def __init__(self, kind: Callable[[AsyncSession], R]) -> None:
+        self._kind = kind
+        self._name = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, uow: None, owner: type) -> _Repository[R]: ...
+    @overload
+    def __get__(self, uow: SqlAlchemyUnitOfWork, owner: type) -> R: ...
+    def __get__(
+        self, uow: SqlAlchemyUnitOfWork | None, owner: type
+    ) -> R | _Repository[R]:
+        if uow is None:
+            return self
+        repository = self._kind(uow.session)
+        uow.__dict__[self._name] = repository
+        return repository
+
+
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     """`async with uow: ...; await uow.commit()`; leaving without commit rolls back.
 
     A unit of work is used once: the factory makes a fresh one per flow.
     """
+
+    references = _Repository(SqlAlchemyReferenceRepository)
+    accounts = _Repository(SqlAlchemyAccountRepository)
+    links = _Repository(SqlAlchemyLinkRepository)
+    meters = _Repository(SqlAlchemyMeterRepository)
+    readings = _Repository(SqlAlchemyReadingRepository)
+    billing = _Repository(SqlAlchemyBillingRepository)
+    tariffs = _Repository(SqlAlchemyTariffRepository)
+    persons = _Repository(SqlAlchemyPersonRepository)
+    requests = _Repository(SqlAlchemyRequestRepository)
+    outages = _Repository(SqlAlchemyOutageRepository)
+    dialogs = _Repository(SqlAlchemyDialogRepository)
+    payment_orders = _Repository(SqlAlchemyPaymentOrderRepository)
+    photos = _Repository(SqlAlchemyPhotoRepository)
+    operator = _Repository(SqlAlchemyOperatorRepository)
+    outbox = _Repository(SqlAlchemyOutboxRepository)
+    outage_store = _Repository(SqlAlchemyOutageStore)
+    schedules = _Repository(SqlAlchemyScheduleStore)
 
     def __init__(
         self, session_factory: async_sessionmaker[AsyncSession], engine: AsyncEngine | None = None
@@ -78,23 +130,9 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         else:
             session = self._session_factory()
         self._session = session
-        self.references = SqlAlchemyReferenceRepository(session)
-        self.accounts = SqlAlchemyAccountRepository(session)
-        self.links = SqlAlchemyLinkRepository(session)
-        self.meters = SqlAlchemyMeterRepository(session)
-        self.readings = SqlAlchemyReadingRepository(session)
-        self.billing = SqlAlchemyBillingRepository(session)
-        self.tariffs = SqlAlchemyTariffRepository(session)
-        self.persons = SqlAlchemyPersonRepository(session)
-        self.requests = SqlAlchemyRequestRepository(session)
-        self.outages = SqlAlchemyOutageRepository(session)
-        self.dialogs = SqlAlchemyDialogRepository(session)
-        self.payment_orders = SqlAlchemyPaymentOrderRepository(session)
-        self.photos = SqlAlchemyPhotoRepository(session)
-        self.operator = SqlAlchemyOperatorRepository(session)
-        self.outbox = SqlAlchemyOutboxRepository(session)
-        self.outage_store = SqlAlchemyOutageStore(session)
-        self.schedules = SqlAlchemyScheduleStore(session)
+        # Repositories of an earlier block (a unit of work is used once, but be safe).
+        for name in _REPOSITORIES:
+            self.__dict__.pop(name, None)
         return self
 
     async def __aexit__(
@@ -148,6 +186,11 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         turn_queries.forget(session)
         await session.rollback()
         await turn_queries.end(session, commit=False)
+
+
+_REPOSITORIES = tuple(
+    name for name, value in vars(SqlAlchemyUnitOfWork).items() if isinstance(value, _Repository)
+)
 
 
 def _session_has_work(session: AsyncSession) -> bool:

@@ -5,7 +5,7 @@
 Environment switches (each off unless set):
 - BENCH_ASYNCIO_LOOP=1: asyncio's own event loop instead of uvloop;
 - BENCH_POOL=N: PostgreSQL engines with a fixed pool of N connections, no overflow, no
-  pre-ping (instead of storage.database's 10 + 20 with pre-ping);
+  pre-ping (storage.database's own is the same with N = 15);
 - BENCH_ASYNC_COMMIT=1: PostgreSQL sessions with `synchronous_commit = off` (a commit does
   not wait for the WAL flush; a crash can lose the last fraction of a second of commits);
 - BENCH_NULL_DIALOG=1: the dialog answers "ok" without touching the database, which
@@ -28,7 +28,7 @@ def _apply() -> None:
     import storage.database
 
     if os.environ.get("BENCH_POOL") or os.environ.get("BENCH_ASYNC_COMMIT"):
-        size = int(os.environ.get("BENCH_POOL") or 0)
+        size = int(os.environ.get("BENCH_POOL") or 15)
         server_settings = {"application_name": "kabinet"}
         if os.environ.get("BENCH_ASYNC_COMMIT"):
             server_settings["synchronous_commit"] = "off"
@@ -41,16 +41,13 @@ def _apply() -> None:
             parsed = make_url(url)
             if parsed.get_backend_name() == "sqlite":
                 return original(url, echo=echo)
-            pool = (
-                {"pool_size": size, "max_overflow": 0, "pool_pre_ping": False}
-                if size
-                else {"pool_size": 10, "max_overflow": 20, "pool_pre_ping": True}
-            )
             return create_async_engine(
                 parsed,
+                pool_size=size,
+                max_overflow=0,
+                pool_pre_ping=False,
                 pool_recycle=1800,
                 connect_args={"server_settings": server_settings},
-                **pool,
             )
 
         storage.database.make_engine = fixed_pool

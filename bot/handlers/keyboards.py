@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from weakref import WeakKeyDictionary
+
 from bot.i18n import Translator
 from bot.messages import Button
 
@@ -45,10 +47,18 @@ def menu_button(t: Translator) -> Button:
     return Button(t("menu.back"), "menu")
 
 
+# Nearly every reply ends with the main menu; its buttons are made once per translator
+# (buttons are immutable; the rows handed out are fresh lists).
+_main_menus: WeakKeyDictionary[Translator, tuple[tuple[Button, ...], ...]] = WeakKeyDictionary()
+
+
 def main_menu(t: Translator) -> list[list[Button]]:
     """The main menu, two buttons a row."""
-    buttons = [Button(t(label), payload) for label, payload in MAIN_MENU]
-    return [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+    rows = _main_menus.get(t)
+    if rows is None:
+        buttons = [Button(t(label), payload) for label, payload in MAIN_MENU]
+        rows = _main_menus[t] = tuple(tuple(buttons[i : i + 2]) for i in range(0, len(buttons), 2))
+    return [list(row) for row in rows]
 
 
 def with_menu(t: Translator, *rows: list[Button]) -> list[list[Button]]:
