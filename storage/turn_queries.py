@@ -7,12 +7,13 @@ use each execution goes straight to the compiled form. They are built on first u
 at import) and read only `storage.orm` tables, with plain columns rather than ORM
 entities, so results come back as rows without the identity map's bookkeeping.
 
-On PostgreSQL, `fetch` goes one step further once the unit of work's transaction is open:
-it runs the statement, compiled once by SQLAlchemy's own asyncpg dialect, directly on the
-transaction's asyncpg connection. Profiles of a busy bot showed SQLAlchemy's execution
-machinery (session, connection, cursor adapter, result) costing several times what asyncpg
-itself costs per statement. The statement, its parameters, its transaction and its
-result values are the same either way; only the Python path is shorter.
+On PostgreSQL, `fetch` goes one step further: it runs the statement, compiled once by
+SQLAlchemy's own asyncpg dialect, directly on the unit of work's asyncpg connection,
+beginning the unit of work's transaction there when it is the first statement (see
+`DriverTransaction`). Profiles of a busy bot showed SQLAlchemy's execution machinery
+(session, connection, cursor adapter, result) costing several times what asyncpg itself
+costs per statement. The statement, its parameters, its transaction and its result values
+are the same either way; only the Python path is shorter.
 """
 
 from __future__ import annotations
