@@ -7,8 +7,10 @@ complete. Catalogues are read once, when the composition root builds `Catalogues
 
 from __future__ import annotations
 
+import gettext
 import logging
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
@@ -38,28 +40,67 @@ def pick_locale(*candidates: str | None) -> str:
     return DEFAULT_LOCALE
 
 
-def load_catalogue(locale: str, directory: Path = LOCALES_DIR) -> dict[str, str]:
-    """Message id → text for one locale; untranslated entries are left out."""
+@dataclass(frozen=True)
+class LoadedCatalogue:
+    """One locale's texts: plain ones, plural ones (every form), and the plural rule."""
+
+    texts: dict[str, str]
+    plurals: dict[str, tuple[str, ...]]
+    plural_form: Callable[[int], int]
+
+
+@dataclass(frozen=True)
+class Plurals:
+    """A locale's plural entries and the rule that picks a form for a count."""
+
+    forms: dict[str, tuple[str, ...]]
+    form_of: Callable[[int], int]
+
+
+def load_catalogue(locale: str, directory: Path = LOCALES_DIR) -> LoadedCatalogue:
+    """One locale's catalogue; untranslated entries are left out.
+
+    A plural entry is keyed by its msgid (`msgid "count.digits"` with a `msgid_plural`);
+    its forms are chosen by the catalogue's own `Plural-Forms` rule, as gettext does.
+    """
     path = directory / locale / "LC_MESSAGES" / f"{DOMAIN}.po"
     with path.open("rb") as handle:
         catalogue = read_po(handle, locale=locale)
-    return {
-        str(message.id): str(message.string)
-        for message in catalogue
-        if message.id and message.string
-    }
+    texts: dict[str, str] = {}
+    plurals: dict[str, tuple[str, ...]] = {}
+    for message in catalogue:
+        if not message.id:
+            continue
+        if isinstance(message.id, tuple | list):
+            forms = tuple(str(form) for form in message.string or ())
+            if forms and all(forms):
+                plurals[str(message.id[0])] = forms
+        elif message.string:
+            texts[str(message.id)] = str(message.string)
+    return LoadedCatalogue(texts, plurals, gettext.c2py(catalogue.plural_expr))
 
 
 class Catalogues:
     """All locales' texts, loaded once."""
 
     def __init__(self, directory: Path = LOCALES_DIR) -> None:
-        self._texts = {locale: load_catalogue(locale, directory) for locale in SUPPORTED_LOCALES}
-        self._translators = {locale: Translator(locale, self._texts) for locale in self._texts}
+        loaded = {locale: load_catalogue(locale, directory) for locale in SUPPORTED_LOCALES}
+        self._texts = {locale: catalogue.texts for locale, catalogue in loaded.items()}
+        self._plurals = {
+            locale: Plurals(catalogue.plurals, catalogue.plural_form)
+            for locale, catalogue in loaded.items()
+        }
+        self._translators = {
+            locale: Translator(locale, self._texts, self._plurals) for locale in self._texts
+        }
 
     def message_ids(self, locale: str) -> set[str]:
-        """Every message id a locale has a text for."""
-        return set(self._texts[locale])
+        """Every message id a locale has a text for (plain and plural)."""
+        return set(self._texts[locale]) | set(self._plurals[locale].forms)
+
+    def plural_ids(self, locale: str) -> set[str]:
+        """The message ids of a locale's plural entries."""
+        return set(self._plurals[locale].forms)
 
     def translator(self, locale: str) -> Translator:
         """Texts and formats for one person's language (one translator per language)."""
@@ -74,6 +115,7 @@ class Translator:
 
     locale: str
     texts: dict[str, dict[str, str]]
+    plurals: dict[str, Plurals] = field(default_factory=dict)
 
     def __call__(self, message_id: str, **values: object) -> str:
         """The text of `message_id` with `{name}` placeholders filled from `values`."""
@@ -82,6 +124,21 @@ class Translator:
             log.error("no text for message id %r", message_id)
             return message_id
         return text.format(**values) if values else text
+
+    def n(self, message_id: str, count: int, **values: object) -> str:
+        """The plural text of `message_id` for `count` ("4 цифри", "6 цифр", "1 година").
+
+        `{n}` in the text is the count, grouped like any number; other placeholders come
+        from `values`.
+        """
+        for locale in (self.locale, DEFAULT_LOCALE):
+            plurals = self.plurals.get(locale)
+            forms = plurals.forms.get(message_id) if plurals else None
+            if forms:
+                form = forms[min(plurals.form_of(abs(count)), len(forms) - 1)]
+                return form.format(n=self.number(count), **values)
+        log.error("no plural text for message id %r", message_id)
+        return f"{count} {message_id}"
 
     def label(self, prefix: str, key: str) -> str:
         """A configurable choice's label ("cc_type.unclear_bill"); an operator's own key
@@ -107,8 +164,12 @@ class Translator:
         return value.strftime("%d.%m.%Y")
 
     def datetime(self, value: datetime) -> str:
-        """dd.mm.yyyy HH:MM."""
+        """dd.mm.yyyy HH:MM, for tables and ranges."""
         return value.strftime("%d.%m.%Y %H:%M")
+
+    def moment(self, value: datetime) -> str:
+        """A moment as people say it: "07.12.2026 о 06:00" / "07.12.2026 at 06:00"."""
+        return self("fmt.datetime", date=value.strftime("%d.%m.%Y"), time=value.strftime("%H:%M"))
 
     def period(self, period: str) -> str:
         """YYYY-MM as "11.2026" (manual fig. 3.1 "Період показів")."""

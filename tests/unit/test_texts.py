@@ -20,7 +20,8 @@ BOT = Path(__file__).resolve().parents[2] / "bot"
 
 
 def _used_message_ids() -> set[str]:
-    """Literal first arguments of calls to `t(...)` / `ctx.t(...)` / `self("...")`."""
+    """Literal first arguments of calls to `t(...)` / `ctx.t(...)` / `self("...")` and of
+    plural texts `t.n("...", count)`."""
     ids: set[str] = set()
     for path in BOT.rglob("*.py"):
         tree = ast.parse(path.read_text(encoding="utf-8"))
@@ -31,7 +32,7 @@ def _used_message_ids() -> set[str]:
             name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
             first = node.args[0]
             if (
-                name in ("t", "self")
+                name in ("t", "self", "n")
                 and isinstance(first, ast.Constant)
                 and isinstance(first.value, str)
             ):
@@ -69,8 +70,9 @@ def test_code_uses_only_known_texts(catalogues: Catalogues) -> None:
 def test_catalogues_have_the_same_ids_and_placeholders(catalogues: Catalogues) -> None:
     uk, en = catalogues.translator("uk"), catalogues.translator("en")
     assert catalogues.message_ids("uk") == catalogues.message_ids("en")
+    assert catalogues.plural_ids("uk") == catalogues.plural_ids("en")
     formatter = string.Formatter()
-    for message_id in catalogues.message_ids("uk"):
+    for message_id in catalogues.message_ids("uk") - catalogues.plural_ids("uk"):
         fields_uk = {f for _, f, _, _ in formatter.parse(uk(message_id)) if f}
         fields_en = {f for _, f, _, _ in formatter.parse(en(message_id)) if f}
         assert fields_uk == fields_en, message_id
@@ -97,3 +99,37 @@ def test_no_ukrainian_words_in_english(catalogues: Catalogues) -> None:
 )
 def test_pick_locale_defaults_to_ukrainian(candidates: tuple[str | None, ...], locale: str) -> None:
     assert pick_locale(*candidates) == locale
+
+
+def test_plural_texts_follow_each_language_rule(catalogues: Catalogues) -> None:
+    uk, en = catalogues.translator("uk"), catalogues.translator("en")
+    assert [uk.n("count.digits", n) for n in (1, 4, 6, 11, 21, 22, 25)] == [
+        "1 цифра",
+        "4 цифри",
+        "6 цифр",
+        "11 цифр",
+        "21 цифра",
+        "22 цифри",
+        "25 цифр",
+    ]
+    assert [en.n("count.digits", n) for n in (1, 4)] == ["1 digit", "4 digits"]
+    assert uk.n("count.hours", 1) == "1 година"
+
+
+def test_every_plural_form_formats_with_its_count_alone(catalogues: Catalogues) -> None:
+    formatter = string.Formatter()
+    for message_id in catalogues.plural_ids("uk"):
+        fields = set()
+        for locale in SUPPORTED_LOCALES:
+            for count in range(0, 30):
+                text = catalogues.translator(locale).n(message_id, count)
+                fields.add(frozenset(f for _, f, _, _ in formatter.parse(text) if f))
+        assert fields == {frozenset()}, message_id
+
+
+def test_moments_read_naturally(catalogues: Catalogues) -> None:
+    from datetime import datetime
+
+    moment = datetime(2026, 12, 7, 6, 0)
+    assert catalogues.translator("uk").moment(moment) == "07.12.2026 о 06:00"
+    assert catalogues.translator("en").moment(moment) == "07.12.2026 at 06:00"
