@@ -41,8 +41,10 @@ class TesseractModel:
         lstm_choice_mode=2 adds each character's alternatives to the hOCR: the prior can then
         pick a reading the model thought second-likeliest at a position.
         """
-        return (f'--tessdata-dir "{self.tessdata_dir}" --psm 13 --oem 1 '
-                "-c lstm_choice_mode=2 -c hocr_char_boxes=0")
+        return (
+            f'--tessdata-dir "{self.tessdata_dir}" --psm 13 --oem 1 '
+            "-c lstm_choice_mode=2 -c hocr_char_boxes=0"
+        )
 
 
 Choices = tuple[tuple[str, float], ...]
@@ -74,8 +76,12 @@ def read_lines(images: Sequence[Image.Image], model: TesseractModel) -> list[Lin
         listing = Path(work) / "lines.txt"
         listing.write_text("\n".join(paths) + "\n", encoding="utf-8")
         hocr = pytesseract.image_to_pdf_or_hocr(
-            str(listing), lang=model.name, config=model.config, extension="hocr",
-            timeout=model.timeout_s)
+            str(listing),
+            lang=model.name,
+            config=model.config,
+            extension="hocr",
+            timeout=model.timeout_s,
+        )
     return parse_hocr(hocr, len(images))
 
 
@@ -121,8 +127,9 @@ def parse_hocr(hocr: bytes, count: int) -> list[LineReading]:
                         found.append((char, float(value.group(1)) / 100))
                 if found:
                     options.append(tuple(found))
-            aligned = (len(options) == len(text)
-                       and all(o[0][0] == c for o, c in zip(options, text, strict=True)))
+            aligned = len(options) == len(text) and all(
+                o[0][0] == c for o, c in zip(options, text, strict=True)
+            )
             # A space splits a line into words now and then; the digits still run on.
             words[index].append(text)
             confidences[index].append(float(conf.group(1)) / 100)

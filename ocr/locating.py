@@ -89,10 +89,10 @@ def box_mean(values: np.ndarray, size: int) -> np.ndarray:
     integral = padded.cumsum(0).cumsum(1)
     h, w = values.shape
     top, left = 0, 0
-    a = integral[top + size:top + size + h, left + size:left + size + w]
-    b = integral[top:top + h, left + size:left + size + w]
-    c = integral[top + size:top + size + h, left:left + w]
-    d = integral[top:top + h, left:left + w]
+    a = integral[top + size : top + size + h, left + size : left + size + w]
+    b = integral[top : top + h, left + size : left + size + w]
+    c = integral[top + size : top + size + h, left : left + w]
+    d = integral[top : top + h, left : left + w]
     return ((a - b - c + d) / (size * size)).astype(np.float32)
 
 
@@ -116,8 +116,11 @@ def measure_quality(gray: np.ndarray) -> PhotoQuality:
 def _outer_boxes(mask: np.ndarray, min_height: float) -> np.ndarray:
     """Bounding boxes (x0, y0, x1, y1, fill) of the connected regions of a boolean mask."""
     generator = contourpy.contour_generator(
-        z=mask.astype(np.float32), name="serial", line_type=contourpy.LineType.Separate,
-        corner_mask=False)
+        z=mask.astype(np.float32),
+        name="serial",
+        line_type=contourpy.LineType.Separate,
+        corner_mask=False,
+    )
     # An outline shorter than twice the minimum height cannot enclose a digit.
     lines = [line for line in generator.lines(0.5) if len(line) >= 2 * min_height]
     if not lines:
@@ -166,12 +169,19 @@ def _digit_blobs(mask: np.ndarray, redness_integral: np.ndarray, max_height: flo
         return []
     w = boxes[:, 2] - boxes[:, 0]
     h = boxes[:, 3] - boxes[:, 1]
-    keep = ((h >= MIN_BLOB_HEIGHT) & (h <= max_height) & (w >= 0.1 * h) & (w <= 1.15 * h)
-            & (boxes[:, 4] >= 0.12))
+    keep = (
+        (h >= MIN_BLOB_HEIGHT)
+        & (h <= max_height)
+        & (w >= 0.1 * h)
+        & (w <= 1.15 * h)
+        & (boxes[:, 4] >= 0.12)
+    )
     boxes = boxes[keep]
     redness = _box_means(redness_integral, boxes)
-    return [Blob(float(x0), float(y0), float(x1), float(y1), float(red))
-            for (x0, y0, x1, y1, _), red in zip(boxes, redness, strict=True)]
+    return [
+        Blob(float(x0), float(y0), float(x1), float(y1), float(red))
+        for (x0, y0, x1, y1, _), red in zip(boxes, redness, strict=True)
+    ]
 
 
 def _chain_rows(blobs: list[Blob]) -> list[list[Blob]]:
@@ -188,8 +198,14 @@ def _chain_rows(blobs: list[Blob]) -> list[list[Blob]]:
     for i, blob in enumerate(blobs):
         gap = x0 - x1[i]
         ratio = hh / hh[i]
-        ok = ((x0 > blob.x0 + 0.3 * blob.width) & (gap > -0.2 * hh[i]) & (gap < 1.3 * hh[i])
-              & (ratio > 0.75) & (ratio < 1.33) & (np.abs(cy - cy[i]) < 0.3 * hh[i]))
+        ok = (
+            (x0 > blob.x0 + 0.3 * blob.width)
+            & (gap > -0.2 * hh[i])
+            & (gap < 1.3 * hh[i])
+            & (ratio > 0.75)
+            & (ratio < 1.33)
+            & (np.abs(cy - cy[i]) < 0.3 * hh[i])
+        )
         candidates = np.flatnonzero(ok)
         if not len(candidates):
             continue
@@ -225,16 +241,18 @@ def _score_row(row: list[Blob], image_height: float) -> float:
     return count_score * size_score * math.exp(-3 * pitch_cv) * math.exp(-4 * height_cv)
 
 
-def find_counter_rows(rgb_small: np.ndarray, max_rows: int = 4,
-                      join_segments: bool = True) -> list[CounterRow]:
+def find_counter_rows(
+    rgb_small: np.ndarray, max_rows: int = 4, join_segments: bool = True
+) -> list[CounterRow]:
     """Counter-like rows in a locate-scale RGB array, best first.
 
     `join_segments` also looks at masks grown to join seven-segment digits (twice the work).
     """
     gray = rgb_small.mean(axis=2).astype(np.float32)
     h, w = gray.shape
-    redness = (rgb_small[..., 0].astype(np.float32)
-               - np.maximum(rgb_small[..., 1], rgb_small[..., 2]).astype(np.float32))
+    redness = rgb_small[..., 0].astype(np.float32) - np.maximum(
+        rgb_small[..., 1], rgb_small[..., 2]
+    ).astype(np.float32)
     redness_integral = np.pad(redness.astype(np.float64), ((1, 0), (1, 0))).cumsum(0).cumsum(1)
     window = max(15, (max(h, w) // 14) | 1)
     local = box_mean(gray, window)
@@ -258,8 +276,15 @@ def find_counter_rows(rgb_small: np.ndarray, max_rows: int = 4,
     # relative to the tallest convincing row.
     if rows:
         tallest = max(r.digit_height for r in rows if r.score > 0.2 * max(x.score for x in rows))
-        rows = [CounterRow(r.blobs, r.slope, r.score * min(1.0, r.digit_height / tallest) ** 0.7,
-                           r.light_on_dark) for r in rows]
+        rows = [
+            CounterRow(
+                r.blobs,
+                r.slope,
+                r.score * min(1.0, r.digit_height / tallest) ** 0.7,
+                r.light_on_dark,
+            )
+            for r in rows
+        ]
     rows.sort(key=lambda r: r.score, reverse=True)
     best = _distinct(rows)[:max_rows]
     edges = np.zeros_like(gray)
@@ -268,8 +293,9 @@ def find_counter_rows(rgb_small: np.ndarray, max_rows: int = 4,
     return [_extend(row, edges_integral, redness_integral) for row in best]
 
 
-def _extend(row: CounterRow, edges_integral: np.ndarray,
-            redness_integral: np.ndarray) -> CounterRow:
+def _extend(
+    row: CounterRow, edges_integral: np.ndarray, redness_integral: np.ndarray
+) -> CounterRow:
     """Add stand-in blobs where the row's band goes on looking like digits.
 
     A digit that touches a drum frame or an underline is not a separate blob, so rows often
@@ -306,8 +332,16 @@ def _extend(row: CounterRow, edges_integral: np.ndarray,
             if whole < 0.45 or max(top, bottom) < 0.3:
                 break
             red = float(_box_means(redness_integral, box)[0])
-            added.append(Blob(x0 + 0.08 * pitch, float(box[0, 1]), x1 - 0.08 * pitch,
-                              float(box[0, 3]), red, guessed=True))
+            added.append(
+                Blob(
+                    x0 + 0.08 * pitch,
+                    float(box[0, 1]),
+                    x1 - 0.08 * pitch,
+                    float(box[0, 3]),
+                    red,
+                    guessed=True,
+                )
+            )
             edge = x0 if direction < 0 else x1
     if not added:
         return row
@@ -344,14 +378,23 @@ def integer_part(row: CounterRow) -> tuple[Blob, ...]:
     baseline = float(np.median([b.redness for b in found[:3]]))
     # ... and red in absolute terms too: under a blue cast a white drum is "redder" than
     # a black one without being red.
-    while (len(blobs) > 3 and blobs[-1].redness - baseline > RED_DECIMALS
-           and blobs[-1].redness > RED_DECIMALS / 2):
+    while (
+        len(blobs) > 3
+        and blobs[-1].redness - baseline > RED_DECIMALS
+        and blobs[-1].redness > RED_DECIMALS / 2
+    ):
         blobs.pop()
     return tuple(blobs)
 
 
-def cut_row(gray: Image.Image, blobs: tuple[Blob, ...], slope: float, scale: float,
-            pad_x: float = 0.45, pad_y: float = 0.28) -> Image.Image:
+def cut_row(
+    gray: Image.Image,
+    blobs: tuple[Blob, ...],
+    slope: float,
+    scale: float,
+    pad_x: float = 0.45,
+    pad_y: float = 0.28,
+) -> Image.Image:
     """Cut the row out of `gray` (whose pixels are `scale` × locate pixels), levelled.
 
     The output is LINE_HEIGHT tall, like the lines the model was trained on.
@@ -383,5 +426,9 @@ def cut_row(gray: Image.Image, blobs: tuple[Blob, ...], slope: float, scale: flo
     d, e = sin / k, cos / k
     c = centre_x - a * out_w / 2 - b * LINE_HEIGHT / 2
     f = centre_y - d * out_w / 2 - e * LINE_HEIGHT / 2
-    return source.transform((out_w, LINE_HEIGHT), Image.Transform.AFFINE, (a, b, c, d, e, f),
-                            resample=Image.Resampling.BICUBIC)
+    return source.transform(
+        (out_w, LINE_HEIGHT),
+        Image.Transform.AFFINE,
+        (a, b, c, d, e, f),
+        resample=Image.Resampling.BICUBIC,
+    )

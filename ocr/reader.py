@@ -58,8 +58,10 @@ class TesseractMeterReader(MeterPhotoReader):
         if executor == "process":
             # spawn, not fork: the bot's process has threads and an event loop.
             self._pool = ProcessPoolExecutor(
-                max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_quiet_worker)
+                max_workers=workers,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_quiet_worker,
+            )
         else:
             self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr")
 

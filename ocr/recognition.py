@@ -84,8 +84,9 @@ def effective_prior(prior: ReadingPrior | None) -> ReadingPrior | None:
     """The prior with a household-sized maximum increase when only the previous is known."""
     if prior is None or prior.previous is None or prior.max_increase is not None:
         return prior
-    return ReadingPrior(previous=prior.previous, digit_count=prior.digit_count,
-                        max_increase=DEFAULT_MAX_INCREASE)
+    return ReadingPrior(
+        previous=prior.previous, digit_count=prior.digit_count, max_increase=DEFAULT_MAX_INCREASE
+    )
 
 
 def _integer_digits(text: str) -> str:
@@ -123,14 +124,19 @@ def _shorter_readings(digits: str, prior: ReadingPrior | None) -> list[str]:
         lengths.add(prior.digit_count)
     if prior.previous is not None and prior.digit_count is None:
         # A decimal drum or two glued on: try dropping up to three trailing digits.
-        lengths.update(n for n in range(len(digits) - 3, len(digits)) if n >= len(
-            str(prior.previous)))
+        lengths.update(
+            n for n in range(len(digits) - 3, len(digits)) if n >= len(str(prior.previous))
+        )
     shorter = [digits[:n] for n in sorted(lengths) if n >= MIN_DIGITS]
-    if prior.previous is not None and (prior.digit_count is None
-                                       or len(digits) > prior.digit_count):
+    if prior.previous is not None and (
+        prior.digit_count is None or len(digits) > prior.digit_count
+    ):
         # A frame edge or an LCD's unlit "8" read as a leading digit.
-        shorter += [digits[n:] for n in (1, 2) if len(digits) - n >= max(
-            MIN_DIGITS, len(str(prior.previous)))]
+        shorter += [
+            digits[n:]
+            for n in (1, 2)
+            if len(digits) - n >= max(MIN_DIGITS, len(str(prior.previous)))
+        ]
     return shorter
 
 
@@ -165,10 +171,13 @@ def amendments(reading: LineReading, prior: ReadingPrior) -> list[tuple[str, flo
     if len(digits) < MIN_DIGITS or len(reading.choices) < len(digits):
         return []
     options: list[tuple[int, str, float]] = []
-    for position, choices in enumerate(reading.choices[:len(digits)]):
+    for position, choices in enumerate(reading.choices[: len(digits)]):
         top = max(choices[0][1], 1e-6)
-        options += [(position, char, min(1.0, value / top)) for char, value in choices[1:]
-                    if char.isdigit() and value >= ALTERNATIVE_FLOOR]
+        options += [
+            (position, char, min(1.0, value / top))
+            for char, value in choices[1:]
+            if char.isdigit() and value >= ALTERNATIVE_FLOOR
+        ]
     found: dict[str, float] = {}
 
     def consider(swaps: tuple[tuple[int, str, float], ...]) -> None:
@@ -184,7 +193,7 @@ def amendments(reading: LineReading, prior: ReadingPrior) -> list[tuple[str, flo
     for i, first in enumerate(options):
         consider((first,))
         if MAX_SUBSTITUTIONS > 1:
-            for second in options[i + 1:]:
+            for second in options[i + 1 :]:
                 if second[0] != first[0]:
                     consider((first, second))
     return sorted(found.items(), key=lambda pair: pair[1], reverse=True)[:3]
@@ -208,8 +217,9 @@ def weigh(evidence: dict[str, _Evidence], prior: ReadingPrior | None) -> list[Re
             confidence = min(confidence, AMENDED_CEILING)
         if min(item.row_ranks) > 0:
             confidence *= 0.9
-        candidate = ReadingCandidate(value=int(item.digits), digits=item.digits,
-                                     confidence=confidence)
+        candidate = ReadingCandidate(
+            value=int(item.digits), digits=item.digits, confidence=confidence
+        )
         fits = fits_prior(candidate, prior)
         increase = implied_increase(candidate, prior) if prior is not None else None
         if fits and increase is not None and prior is not None and prior.max_increase:
@@ -222,24 +232,37 @@ def weigh(evidence: dict[str, _Evidence], prior: ReadingPrior | None) -> list[Re
         elif prior is None or prior.previous is None:
             # Nothing to check the reading against: never quite as sure.
             confidence *= 0.9
-        ranked.append((fits, ReadingCandidate(candidate.value, candidate.digits,
-                                              round(min(confidence, 0.99), 4))))
+        ranked.append(
+            (
+                fits,
+                ReadingCandidate(
+                    candidate.value, candidate.digits, round(min(confidence, 0.99), 4)
+                ),
+            )
+        )
     # Whatever fits the prior comes first, however confident a misfit is.
     ranked.sort(key=lambda pair: (pair[0], pair[1].confidence), reverse=True)
     candidates = [candidate for _, candidate in ranked]
     fitting = [candidate for fits, candidate in ranked if fits]
-    if (len(fitting) >= 2 and fitting[1].value != fitting[0].value
-            and fitting[1].confidence > 0.6 * fitting[0].confidence):
+    if (
+        len(fitting) >= 2
+        and fitting[1].value != fitting[0].value
+        and fitting[1].confidence > 0.6 * fitting[0].confidence
+    ):
         # Two plausible readings that differ: the person should choose, not us.
         top = fitting[0]
-        candidates[0] = ReadingCandidate(top.value, top.digits,
-                                         round(top.confidence * RIVAL_PENALTY, 4))
+        candidates[0] = ReadingCandidate(
+            top.value, top.digits, round(top.confidence * RIVAL_PENALTY, 4)
+        )
     return candidates
 
 
-def recognise_photo(data: bytes, prior: ReadingPrior | None = None,
-                    model: TesseractModel | None = None,
-                    lines_reader: LinesReader | None = None) -> PhotoRecognition:
+def recognise_photo(
+    data: bytes,
+    prior: ReadingPrior | None = None,
+    model: TesseractModel | None = None,
+    lines_reader: LinesReader | None = None,
+) -> PhotoRecognition:
     """Read the counter in photo bytes; problems are reported, never raised."""
     started = time.perf_counter()
     model = model or TesseractModel()
@@ -250,8 +273,9 @@ def recognise_photo(data: bytes, prior: ReadingPrior | None = None,
     return recognise_image(decoded, effective_prior(prior), read, started)
 
 
-def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: LinesReader,
-                    started: float) -> PhotoRecognition:
+def recognise_image(
+    decoded: DecodedPhoto, prior: ReadingPrior | None, read: LinesReader, started: float
+) -> PhotoRecognition:
     """The part after decoding: locate rows, read them, choose."""
     image = decoded.image
     size = {"width": decoded.original_width, "height": decoded.original_height}
@@ -259,8 +283,7 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
     small.thumbnail((LOCATE_SIDE, LOCATE_SIDE), Image.Resampling.BILINEAR)
     rgb_small = np.asarray(small)
     quality = measure_quality(rgb_small.mean(axis=2).astype(np.float32))
-    details = {"brightness": round(quality.brightness, 1),
-               "sharpness": round(quality.sharpness, 3)}
+    details = {"brightness": round(quality.brightness, 1), "sharpness": round(quality.sharpness, 3)}
     if quality.bright_percentile < DARK_PERCENTILE or quality.brightness < DARK_BRIGHTNESS / 3:
         return PhotoRecognition(problem=PhotoProblem.TOO_DARK, details=details, **size)
     scale = image.width / small.width
@@ -272,8 +295,12 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
         detail = image.copy()
         detail.thumbnail((DETAIL_SIDE, DETAIL_SIDE), Image.Resampling.BILINEAR)
         detail_scale = image.width / detail.width
-        rows += [(row, detail_scale) for row in find_counter_rows(
-            np.asarray(detail), max_rows=DETAIL_ROWS, join_segments=False)]
+        rows += [
+            (row, detail_scale)
+            for row in find_counter_rows(
+                np.asarray(detail), max_rows=DETAIL_ROWS, join_segments=False
+            )
+        ]
     details["rows"] = float(len(rows))
     if not rows:
         problem = PhotoProblem.COUNTER_NOT_FOUND
@@ -308,9 +335,15 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
             extra = evidence.setdefault(shorter, _Evidence(shorter, derived=True))
             extra.confidences.append(reading.confidence)
             extra.row_ranks.append(rank)
-    if prior is not None and prior.previous is not None and not any(
+    if (
+        prior is not None
+        and prior.previous is not None
+        and not any(
             fits_prior(ReadingCandidate(int(e.digits), e.digits, 0.0), prior)
-            for e in evidence.values() if e.direct):
+            for e in evidence.values()
+            if e.direct
+        )
+    ):
         # Nothing read fits the previous reading: the model's second choices may.
         for rank, reading in zip(ranks, readings, strict=True):
             for digits, score in amendments(reading, prior):
@@ -319,8 +352,9 @@ def recognise_image(decoded: DecodedPhoto, prior: ReadingPrior | None, read: Lin
                 extra.row_ranks.append(rank)
     details["seconds"] = round(time.perf_counter() - started, 3)
     if not evidence:
-        problem = PhotoProblem.BLURRED if quality.sharpness < BLUR_SHARPNESS else (
-            PhotoProblem.NO_DIGITS)
+        problem = (
+            PhotoProblem.BLURRED if quality.sharpness < BLUR_SHARPNESS else (PhotoProblem.NO_DIGITS)
+        )
         return PhotoRecognition(problem=problem, details=details, **size)
     candidates = weigh(evidence, prior)
     return PhotoRecognition(candidates=tuple(candidates[:5]), details=details, **size)

@@ -296,9 +296,7 @@ class PaymentOrderRow(Base):
     )
     amount: Mapped[Decimal]
     created_at: Mapped[datetime]
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("persons.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
@@ -332,9 +330,7 @@ class ChannelIdentityRow(Base):
     __table_args__ = (UniqueConstraint("channel", "external_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("persons.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(20))
     external_id: Mapped[str] = mapped_column(String(200))
     display_name: Mapped[str] = mapped_column(String(300), default="")
@@ -404,9 +400,7 @@ class LinkCodeRow(Base):
     __tablename__ = "link_codes"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("persons.id", ondelete="CASCADE"), index=True
-    )
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     code_hash: Mapped[str] = mapped_column(String(128), unique=True)
     expires_at: Mapped[datetime]
     tries: Mapped[int] = mapped_column(Integer, default=0)
@@ -503,9 +497,7 @@ class OutageTargetRow(Base):
     __table_args__ = (Index(None, "settlement", "street_key"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    outage_id: Mapped[int] = mapped_column(
-        ForeignKey("outages.id", ondelete="CASCADE"), index=True
-    )
+    outage_id: Mapped[int] = mapped_column(ForeignKey("outages.id", ondelete="CASCADE"), index=True)
     outage_group: Mapped[str | None] = mapped_column(String(20), index=True)
     settlement: Mapped[str | None] = mapped_column(String(200))
     street: Mapped[str | None] = mapped_column(String(200))

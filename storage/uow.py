@@ -64,9 +64,7 @@ class _Repository(Generic[R]):
     def __get__(self, uow: None, owner: type) -> _Repository[R]: ...
     @overload
     def __get__(self, uow: SqlAlchemyUnitOfWork, owner: type) -> R: ...
-    def __get__(
-        self, uow: SqlAlchemyUnitOfWork | None, owner: type
-    ) -> R | _Repository[R]:
+    def __get__(self, uow: SqlAlchemyUnitOfWork | None, owner: type) -> R | _Repository[R]:
         if uow is None:
             return self
         repository = self._kind(uow.session)
@@ -202,9 +200,7 @@ class SqlAlchemyUnitOfWorkFactory(AbstractUnitOfWorkFactory):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self._session_factory = async_sessionmaker(
-            engine, expire_on_commit=False, autoflush=True
-        )
+        self._session_factory = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
         self._driver_engine = engine if engine.dialect.driver == "asyncpg" else None
 
     def __call__(self) -> SqlAlchemyUnitOfWork:

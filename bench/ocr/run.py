@@ -76,7 +76,7 @@ class Outcome:
         best = self.recognition.best
         if best is None:
             return 0, len(truth)
-        read = best.digits[-len(truth):].rjust(len(truth))
+        read = best.digits[-len(truth) :].rjust(len(truth))
         return sum(a == b for a, b in zip(read, truth, strict=True)), len(truth)
 
 
@@ -127,6 +127,7 @@ def _percentile(values: list[float], share: float) -> float:
 
 def summarise(outcomes: list[Outcome]) -> dict[str, float]:
     """The headline figures of a set of outcomes."""
+
     def exact(items: list[Outcome]) -> float:
         return 100 * sum(o.correct for o in items) / max(len(items), 1)
 
@@ -158,11 +159,14 @@ def print_calibration(outcomes: list[Outcome]) -> None:
     print("threshold\tconfident %\tconfident-wrong %")
     for step in range(40, 100, 4):
         threshold = step / 100
-        confident = [o for o in outcomes
-                     if o.recognition.best and o.recognition.best.confidence >= threshold]
+        confident = [
+            o for o in outcomes if o.recognition.best and o.recognition.best.confidence >= threshold
+        ]
         wrong = sum(not o.correct for o in confident)
-        print(f"{threshold:.2f}\t{100 * len(confident) / len(outcomes):.1f}\t"
-              f"{100 * wrong / len(outcomes):.2f}")
+        print(
+            f"{threshold:.2f}\t{100 * len(confident) / len(outcomes):.1f}\t"
+            f"{100 * wrong / len(outcomes):.2f}"
+        )
 
 
 def read_real_photos(model: TesseractModel) -> list[tuple[str, int, str, str]]:
@@ -179,14 +183,21 @@ def read_real_photos(model: TesseractModel) -> list[tuple[str, int, str, str]]:
             for prior in (None, ReadingPrior(previous=max(0, truth - 120))):
                 recognition = recognise_photo(data, prior, model)
                 best = recognition.best
-                shown.append(f"{best.value} ({best.confidence:.2f})" if best
-                             else f"– ({recognition.problem})")
+                shown.append(
+                    f"{best.value} ({best.confidence:.2f})"
+                    if best
+                    else f"– ({recognition.problem})"
+                )
             rows.append((entry["file"], truth, shown[0], shown[1]))
     return rows
 
 
-def render(figures: dict[str, float], real: list[tuple[str, int, str, str]], seed: int,
-           model: TesseractModel) -> str:
+def render(
+    figures: dict[str, float],
+    real: list[tuple[str, int, str, str]],
+    seed: int,
+    model: TesseractModel,
+) -> str:
     """The "## OCR" section of bench/RESULTS.md."""
     size_kb = model.path.stat().st_size / 1024 if model.path.exists() else 0
     lines = [
@@ -232,10 +243,20 @@ def write_section(section: str, path: Path = RESULTS) -> None:
     if start is None:
         new = text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n"
     else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
-                   len(lines))
-        new = "\n".join([*lines[:start], *section.rstrip("\n").splitlines(),
-                         *([""] if end < len(lines) else []), *lines[end:]]) + "\n"
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines)
+        )
+        new = (
+            "\n".join(
+                [
+                    *lines[:start],
+                    *section.rstrip("\n").splitlines(),
+                    *([""] if end < len(lines) else []),
+                    *lines[end:],
+                ]
+            )
+            + "\n"
+        )
     path.write_text(new, encoding="utf-8")
 
 
@@ -246,8 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=BENCH_SEED)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--verbose", action="store_true")
-    parser.add_argument("--calibrate", action="store_true",
-                        help="print confident share and confident-wrong for other thresholds")
+    parser.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="print confident share and confident-wrong for other thresholds",
+    )
     args = parser.parse_args(argv)
     os.environ["OMP_THREAD_LIMIT"] = "1"
     model = TesseractModel()
@@ -256,9 +280,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose:
         for o in outcomes:
             best = o.recognition.best
-            print(f"{o.case.name}\t{'close' if o.case.closeup else 'whole'}\t{o.case.reading}\t"
-                  f"{best.digits if best else '-'}\t{best.confidence if best else 0:.2f}\t"
-                  f"{o.recognition.problem or ''}\t{'OK' if o.correct else 'XX'}\t{o.seconds:.2f}")
+            print(
+                f"{o.case.name}\t{'close' if o.case.closeup else 'whole'}\t{o.case.reading}\t"
+                f"{best.digits if best else '-'}\t{best.confidence if best else 0:.2f}\t"
+                f"{o.recognition.problem or ''}\t{'OK' if o.correct else 'XX'}\t{o.seconds:.2f}"
+            )
     figures = summarise(outcomes)
     if args.calibrate:
         print_calibration(outcomes)

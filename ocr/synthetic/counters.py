@@ -31,7 +31,8 @@ def counter_fonts() -> tuple[str, ...]:
     for pattern in _FONT_GLOBS:
         found.update(glob.glob(pattern))
     upright = [
-        path for path in found
+        path
+        for path in found
         if not any(word in path for word in ("Oblique", "Italic", "ExtraLight"))
     ]
     return tuple(sorted(upright))
@@ -53,8 +54,21 @@ _TRAINING_FONT_GLOBS = (
     "/usr/share/fonts/opentype/ocr-b/*.otf",
     "/usr/share/fonts/opentype/league-spartan/*.otf",
 )
-_NOT_DIGIT_FACES = ("Oblique", "Italic", "Ita.", "ExtraLight", "Thin", "Hairline", "Symbol",
-                    "D050000L", "Z003", "OCRBE", "OCRBF", "OCRBL", "OCRBX")
+_NOT_DIGIT_FACES = (
+    "Oblique",
+    "Italic",
+    "Ita.",
+    "ExtraLight",
+    "Thin",
+    "Hairline",
+    "Symbol",
+    "D050000L",
+    "Z003",
+    "OCRBE",
+    "OCRBF",
+    "OCRBL",
+    "OCRBX",
+)
 
 
 @functools.cache
@@ -62,8 +76,11 @@ def training_fonts() -> tuple[str, ...]:
     """`counter_fonts()` plus the other upright faces installed for training."""
     found: set[str] = set(counter_fonts())
     for pattern in _TRAINING_FONT_GLOBS:
-        found.update(path for path in glob.glob(pattern)
-                     if not any(word in path for word in _NOT_DIGIT_FACES))
+        found.update(
+            path
+            for path in glob.glob(pattern)
+            if not any(word in path for word in _NOT_DIGIT_FACES)
+        )
     return tuple(sorted(found))
 
 
@@ -117,8 +134,9 @@ def _dark(rng: random.Random) -> Color:
 
 
 def _light(rng: random.Random) -> Color:
-    base = rng.choice([(240, 240, 235), (225, 225, 215), (250, 250, 250), (210, 210, 200),
-                       (235, 230, 210)])
+    base = rng.choice(
+        [(240, 240, 235), (225, 225, 215), (250, 250, 250), (210, 210, 200), (235, 230, 210)]
+    )
     return _jitter(rng, base, 12)
 
 
@@ -127,8 +145,16 @@ def _red(rng: random.Random) -> Color:
 
 
 def _draw_glyph_cell(
-    rng: random.Random, digit: int, roll: float, cell: tuple[int, int], font_path: str | None,
-    ink: Color, paper: Color, stretch: float, realism: float = 1.0, fit_font: bool = False,
+    rng: random.Random,
+    digit: int,
+    roll: float,
+    cell: tuple[int, int],
+    font_path: str | None,
+    ink: Color,
+    paper: Color,
+    stretch: float,
+    realism: float = 1.0,
+    fit_font: bool = False,
 ) -> Image.Image:
     """One drum cell: digit `digit` centred, shifted up by `roll` of a pitch with its successor.
 
@@ -164,8 +190,9 @@ def _draw_glyph_cell(
     return tile.resize((cell_w, cell_h), Image.Resampling.BILINEAR)
 
 
-def draw_drum_counter(rng: random.Random, integer: str, decimals: str,
-                      realism: float = 1.0, variety: bool = False) -> Counter:
+def draw_drum_counter(
+    rng: random.Random, integer: str, decimals: str, realism: float = 1.0, variety: bool = False
+) -> Counter:
     """A mechanical drum row: cells with separators, optional red decimal drums and frame.
 
     `variety` (training) widens fonts, spacings and how often the last drum is turning.
@@ -178,7 +205,7 @@ def draw_drum_counter(rng: random.Random, integer: str, decimals: str,
     gaps = [0.0, 0.05, 0.1, 0.18, 0.3, 0.45] if variety else [0.0, 0.05, 0.1, 0.18, 0.3]
     gap = int(cell_w * rng.choice(gaps))
     dark_drums = rng.random() < 0.55
-    drum_ink, drum_paper = ((_light(rng), _dark(rng)) if dark_drums else (_dark(rng), _light(rng)))
+    drum_ink, drum_paper = (_light(rng), _dark(rng)) if dark_drums else (_dark(rng), _light(rng))
     if variety and rng.random() < 0.3:
         # Coloured drums (blue, green, yellow...) and ink of any hue, as long as they contrast.
         drum_paper = tuple(rng.randint(0, 255) for _ in range(3))  # type: ignore[assignment]
@@ -195,8 +222,10 @@ def draw_drum_counter(rng: random.Random, integer: str, decimals: str,
     height = 2 * border + cell_h
     image = Image.new("RGB", (width, height), frame)
     draw = ImageDraw.Draw(image)
-    draw.rectangle((border - gap // 2 - 1, border - 1, width - border + gap // 2, border + cell_h),
-                   fill=separator)
+    draw.rectangle(
+        (border - gap // 2 - 1, border - 1, width - border + gap // 2, border + cell_h),
+        fill=separator,
+    )
     x = border
     point_printed = False
     for index, char in enumerate(integer + decimals):
@@ -206,19 +235,35 @@ def draw_drum_counter(rng: random.Random, integer: str, decimals: str,
             if rng.random() < 0.4:
                 point_printed = True
                 dot_r = max(2, cell_h // 18)
-                draw.ellipse((x - dec_gap // 2 - gap // 2 - dot_r, border + cell_h - 3 * dot_r,
-                              x - dec_gap // 2 - gap // 2 + dot_r, border + cell_h - dot_r),
-                             fill=drum_ink if dark_drums else _dark(rng))
+                draw.ellipse(
+                    (
+                        x - dec_gap // 2 - gap // 2 - dot_r,
+                        border + cell_h - 3 * dot_r,
+                        x - dec_gap // 2 - gap // 2 + dot_r,
+                        border + cell_h - dot_r,
+                    ),
+                    fill=drum_ink if dark_drums else _dark(rng),
+                )
         ink, paper = drum_ink, drum_paper
         if is_decimal:
-            ink, paper = ((_red(rng), _light(rng)) if red_on_white else (_light(rng), _red(rng)))
+            ink, paper = (_red(rng), _light(rng)) if red_on_white else (_light(rng), _red(rng))
         last_turning = index == len(integer) + len(decimals) - 1 or is_decimal
         roll = 0.0
         turning = (0.7 if variety else 0.5) if last_turning else 0.08
         if rng.random() < turning * realism:
             roll = rng.uniform(-0.3, 0.3)
-        tile = _draw_glyph_cell(rng, int(char), roll, (cell_w, cell_h), font_path, ink, paper,
-                                stretch, realism, fit_font=variety)
+        tile = _draw_glyph_cell(
+            rng,
+            int(char),
+            roll,
+            (cell_w, cell_h),
+            font_path,
+            ink,
+            paper,
+            stretch,
+            realism,
+            fit_font=variety,
+        )
         image.paste(tile, (x, border))
         x += cell_w + gap
     # The point is in the label only when it is on the picture: a model cannot be taught
@@ -229,19 +274,34 @@ def draw_drum_counter(rng: random.Random, integer: str, decimals: str,
 
 # Segments a..g as (x0, y0, x1, y1) in a unit cell, horizontal ones are wide and flat.
 _SEGMENTS = {
-    "a": (0.15, 0.0, 0.85, 0.1), "b": (0.85, 0.05, 0.97, 0.48), "c": (0.85, 0.52, 0.97, 0.95),
-    "d": (0.15, 0.9, 0.85, 1.0), "e": (0.03, 0.52, 0.15, 0.95), "f": (0.03, 0.05, 0.15, 0.48),
+    "a": (0.15, 0.0, 0.85, 0.1),
+    "b": (0.85, 0.05, 0.97, 0.48),
+    "c": (0.85, 0.52, 0.97, 0.95),
+    "d": (0.15, 0.9, 0.85, 1.0),
+    "e": (0.03, 0.52, 0.15, 0.95),
+    "f": (0.03, 0.05, 0.15, 0.48),
     "g": (0.15, 0.45, 0.85, 0.55),
 }
 _DIGIT_SEGMENTS = {
-    "0": "abcdef", "1": "bc", "2": "abdeg", "3": "abcdg", "4": "bcfg", "5": "acdfg",
-    "6": "acdefg", "7": "abc", "8": "abcdefg", "9": "abcdfg",
+    "0": "abcdef",
+    "1": "bc",
+    "2": "abdeg",
+    "3": "abcdg",
+    "4": "bcfg",
+    "5": "acdfg",
+    "6": "acdefg",
+    "7": "abc",
+    "8": "abcdefg",
+    "9": "abcdfg",
 }
 
 
 def _segment_polygon(
-    box: tuple[float, float, float, float], origin: tuple[float, float], size: tuple[float, float],
-    slant: float, thickness: float,
+    box: tuple[float, float, float, float],
+    origin: tuple[float, float],
+    size: tuple[float, float],
+    slant: float,
+    thickness: float,
 ) -> list[tuple[float, float]]:
     x0, y0, x1, y1 = box
     ox, oy = origin
@@ -252,19 +312,32 @@ def _segment_polygon(
     if horizontal:
         mid = (cy0 + cy1) / 2
         half = (cy1 - cy0) / 2 * thickness
-        points = [(cx0, mid), (cx0 + half, mid - half), (cx1 - half, mid - half), (cx1, mid),
-                  (cx1 - half, mid + half), (cx0 + half, mid + half)]
+        points = [
+            (cx0, mid),
+            (cx0 + half, mid - half),
+            (cx1 - half, mid - half),
+            (cx1, mid),
+            (cx1 - half, mid + half),
+            (cx0 + half, mid + half),
+        ]
     else:
         mid = (cx0 + cx1) / 2
         half = (cx1 - cx0) / 2 * thickness
-        points = [(mid, cy0), (mid + half, cy0 + half), (mid + half, cy1 - half), (mid, cy1),
-                  (mid - half, cy1 - half), (mid - half, cy0 + half)]
+        points = [
+            (mid, cy0),
+            (mid + half, cy0 + half),
+            (mid + half, cy1 - half),
+            (mid, cy1),
+            (mid - half, cy1 - half),
+            (mid - half, cy0 + half),
+        ]
     # Italic LCD digits lean right: shift by height above the baseline.
     return [(px + slant * (oy + h - py), py) for px, py in points]
 
 
-def draw_lcd_counter(rng: random.Random, integer: str, decimals: str,
-                     realism: float = 1.0, variety: bool = False) -> Counter:
+def draw_lcd_counter(
+    rng: random.Random, integer: str, decimals: str, realism: float = 1.0, variety: bool = False
+) -> Counter:
     """A seven-segment LCD panel with ghost segments, optional decimal point and polarity.
 
     `variety` (training) allows stronger ghosts and sometimes draws DSEG7 glyphs instead of
@@ -276,8 +349,13 @@ def draw_lcd_counter(rng: random.Random, integer: str, decimals: str,
     slant = rng.choice([0.0, 0.0, 0.08, 0.12])
     thickness = rng.uniform(0.7, 1.25)
     negative = rng.random() < 0.25
-    panel = _jitter(rng, rng.choice([(170, 180, 160), (190, 195, 185), (150, 170, 150),
-                                     (120, 170, 200), (200, 200, 170)]), 18)
+    panel = _jitter(
+        rng,
+        rng.choice(
+            [(170, 180, 160), (190, 195, 185), (150, 170, 150), (120, 170, 200), (200, 200, 170)]
+        ),
+        18,
+    )
     lit = _jitter(rng, (25, 30, 30), 15)
     if negative:
         panel, lit = _jitter(rng, (20, 25, 30), 10), _jitter(rng, (90, 230, 150), 30)
@@ -317,8 +395,10 @@ def draw_lcd_counter(rng: random.Random, integer: str, decimals: str,
             colour = lit if on else ghost
             if not on and ghost_strength < 0.03:
                 continue
-            draw.polygon(_segment_polygon(box, (ox, margin_y), (digit_w, digit_h), slant,
-                                          thickness), fill=colour)
+            draw.polygon(
+                _segment_polygon(box, (ox, margin_y), (digit_w, digit_h), slant, thickness),
+                fill=colour,
+            )
         if decimals and index == len(shown) - 1:
             dot = max(3, digit_w // 7)
             dx = ox + digit_w + spacing / 2 - dot / 2
@@ -330,8 +410,14 @@ def draw_lcd_counter(rng: random.Random, integer: str, decimals: str,
     return Counter(image=image, label=label, integer_digits=integer)
 
 
-def draw_counter(rng: random.Random, integer: str | None = None, decimals: str | None = None,
-                 lcd_share: float = 0.3, realism: float = 1.0, variety: bool = False) -> Counter:
+def draw_counter(
+    rng: random.Random,
+    integer: str | None = None,
+    decimals: str | None = None,
+    lcd_share: float = 0.3,
+    realism: float = 1.0,
+    variety: bool = False,
+) -> Counter:
     """A random counter: drums most of the time, otherwise an LCD.
 
     `realism` below 1 hides what makes real counters hard to read (drum neighbours in the

@@ -32,8 +32,11 @@ def _add_clutter(rng: random.Random, image: Image.Image) -> Image.Image:
     """Widen the crop with a strip of the meter face, sometimes with a unit label on it."""
     pad_l = int(image.height * rng.uniform(0.0, 0.5))
     pad_r = int(image.height * rng.uniform(0.0, 1.6))
-    face = tuple(int(c) for c in np.asarray(image)[0, 0]) if rng.random() < 0.5 else (
-        rng.choice([(235, 235, 230), (40, 40, 45), (200, 200, 195)]))
+    face = (
+        tuple(int(c) for c in np.asarray(image)[0, 0])
+        if rng.random() < 0.5
+        else (rng.choice([(235, 235, 230), (40, 40, 45), (200, 200, 195)]))
+    )
     canvas = Image.new("RGB", (image.width + pad_l + pad_r, image.height), face)
     canvas.paste(image, (pad_l, 0))
     if pad_r > image.height * 0.8 and rng.random() < 0.6:
@@ -42,8 +45,12 @@ def _add_clutter(rng: random.Random, image: Image.Image) -> Image.Image:
         size = int(image.height * rng.uniform(0.2, 0.4))
         font = _font(rng.choice(fonts) if fonts else None, size)
         ink = (20, 20, 20) if sum(face) > 380 else (230, 230, 230)
-        draw.text((pad_l + image.width + image.height * 0.15, image.height * rng.uniform(0.2, 0.6)),
-                  rng.choice(_CLUTTER_WORDS), font=font, fill=ink)
+        draw.text(
+            (pad_l + image.width + image.height * 0.15, image.height * rng.uniform(0.2, 0.6)),
+            rng.choice(_CLUTTER_WORDS),
+            font=font,
+            fill=ink,
+        )
     return canvas
 
 
@@ -55,7 +62,7 @@ def degrade(rng: random.Random, image: Image.Image, strength: float = 1.0) -> Im
         # A smooth light gradient across the crop, as from a lamp on one side.
         ys, xs = np.mgrid[0:h, 0:w]
         angle = rng.uniform(0, 2 * np.pi)
-        ramp = (np.cos(angle) * xs / max(w, 1) + np.sin(angle) * ys / max(h, 1))
+        ramp = np.cos(angle) * xs / max(w, 1) + np.sin(angle) * ys / max(h, 1)
         ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)
         rgb *= (1 - rng.uniform(0.1, 0.55) * strength * ramp)[..., None]
     if rng.random() < 0.25 * strength:
@@ -74,7 +81,8 @@ def degrade(rng: random.Random, image: Image.Image, strength: float = 1.0) -> Im
     if rng.random() < 0.6:
         arr = np.asarray(out, dtype=np.float32)
         noise = np.random.default_rng(rng.randrange(2**32)).normal(
-            0, rng.uniform(2, 14 * strength), arr.shape)
+            0, rng.uniform(2, 14 * strength), arr.shape
+        )
         out = Image.fromarray(np.clip(arr + noise, 0, 255).astype(np.uint8))
     if rng.random() < 0.5:
         buffer = io.BytesIO()
@@ -84,8 +92,9 @@ def degrade(rng: random.Random, image: Image.Image, strength: float = 1.0) -> Im
     return out
 
 
-def crop_like_locator(rng: random.Random, image: Image.Image,
-                      difficulty: float = 1.0) -> Image.Image:
+def crop_like_locator(
+    rng: random.Random, image: Image.Image, difficulty: float = 1.0
+) -> Image.Image:
     """Rotate slightly and crop with imperfect margins, as a located window would be."""
     angle = rng.gauss(0, 0.4 + 0.8 * difficulty)
     fill = tuple(int(c) for c in np.asarray(image.convert("RGB"))[0, 0])
@@ -116,8 +125,9 @@ def training_reading(rng: random.Random) -> tuple[str, str]:
     return integer, "".join(rng.choice("0123456789") for _ in range(n_dec))
 
 
-def make_training_line(rng: random.Random, difficulty: float = 1.0, variety: bool = False,
-                       small_share: float = 0.0) -> tuple[Image.Image, str]:
+def make_training_line(
+    rng: random.Random, difficulty: float = 1.0, variety: bool = False, small_share: float = 0.0
+) -> tuple[Image.Image, str]:
     """One grey line image and its label (digits, '.' where a point is shown).
 
     `difficulty` (0..1) scales clutter, crop errors and photo damage; training starts easy
@@ -139,8 +149,9 @@ def make_training_line(rng: random.Random, difficulty: float = 1.0, variety: boo
     if small_share and rng.random() < small_share:
         # A counter far from the camera: few pixels, enlarged by the locator's cut.
         small = rng.randint(*SMALL_HEIGHTS)
-        gray = gray.resize((max(4, round(gray.width * small / gray.height)), small),
-                           Image.Resampling.BILINEAR)
+        gray = gray.resize(
+            (max(4, round(gray.width * small / gray.height)), small), Image.Resampling.BILINEAR
+        )
         return gray.resize((width, height), Image.Resampling.BICUBIC), counter.label
     line = gray.resize((width, height), Image.Resampling.LANCZOS)
     return line, counter.label

@@ -16,10 +16,28 @@ from ocr.synthetic.lines import degrade
 
 Point = tuple[float, float]
 
-_MAKERS = ("НІК 2102", "ЛЕО", "GAMA 100", "Energomera CE101", "МТХ 1A10", "Меркурій 201",
-           "ЕМОС", "NIK 2104", "Elster AS1440", "Телекарт")
-_SPECS = ("220 V  5(60) A  50 Hz", "кл.т. 1,0", "3200 imp/kWh", "1000 імп/кВт·год",
-          "230V 10(100)A", "IP54", "ДСТУ EN 50470-3", "Т1 Т2")
+_MAKERS = (
+    "НІК 2102",
+    "ЛЕО",
+    "GAMA 100",
+    "Energomera CE101",
+    "МТХ 1A10",
+    "Меркурій 201",
+    "ЕМОС",
+    "NIK 2104",
+    "Elster AS1440",
+    "Телекарт",
+)
+_SPECS = (
+    "220 V  5(60) A  50 Hz",
+    "кл.т. 1,0",
+    "3200 imp/kWh",
+    "1000 імп/кВт·год",
+    "230V 10(100)A",
+    "IP54",
+    "ДСТУ EN 50470-3",
+    "Т1 Т2",
+)
 
 
 @dataclass(frozen=True)
@@ -53,11 +71,30 @@ def _apply(coeffs: tuple[float, ...], point: Point) -> Point:
 def _background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     """A wall, a panel or wood: smooth colour with texture noise and a few stripes."""
     w, h = size
-    base = np.array(rng.choice([(190, 185, 175), (120, 110, 100), (210, 200, 170), (90, 95, 100),
-                                (160, 130, 90), (230, 230, 225), (60, 60, 60)]), dtype=np.float32)
+    base = np.array(
+        rng.choice(
+            [
+                (190, 185, 175),
+                (120, 110, 100),
+                (210, 200, 170),
+                (90, 95, 100),
+                (160, 130, 90),
+                (230, 230, 225),
+                (60, 60, 60),
+            ]
+        ),
+        dtype=np.float32,
+    )
     small = np.random.default_rng(rng.randrange(2**32)).normal(0, 25, (h // 16 + 1, w // 16 + 1, 3))
-    texture = np.asarray(Image.fromarray(np.clip(small + 128, 0, 255).astype(np.uint8))
-                         .resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32) - 128
+    texture = (
+        np.asarray(
+            Image.fromarray(np.clip(small + 128, 0, 255).astype(np.uint8)).resize(
+                (w, h), Image.Resampling.BILINEAR
+            ),
+            dtype=np.float32,
+        )
+        - 128
+    )
     image = Image.fromarray(np.clip(base + texture, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(image)
     for _ in range(rng.randint(0, 6)):
@@ -69,8 +106,14 @@ def _background(rng: random.Random, size: tuple[int, int]) -> Image.Image:
     return image
 
 
-def _text(draw: ImageDraw.ImageDraw, rng: random.Random, xy: Point, text: str, size: int,
-          fill: tuple[int, int, int]) -> None:
+def _text(
+    draw: ImageDraw.ImageDraw,
+    rng: random.Random,
+    xy: Point,
+    text: str,
+    size: int,
+    fill: tuple[int, int, int],
+) -> None:
     fonts = counter_fonts()
     draw.text(xy, text, font=_font(rng.choice(fonts) if fonts else None, max(6, size)), fill=fill)
 
@@ -82,17 +125,20 @@ def _meter_body(rng: random.Random) -> tuple[Image.Image, tuple[int, int, int, i
     body_w = int(counter.image.width / rng.uniform(0.45, 0.8))
     body_h = int(body_w * rng.uniform(0.9, 1.6))
     light_face = rng.random() < 0.75
-    face = (tuple(rng.randint(200, 245) for _ in range(3)) if light_face
-            else tuple(rng.randint(25, 70) for _ in range(3)))
+    face = (
+        tuple(rng.randint(200, 245) for _ in range(3))
+        if light_face
+        else tuple(rng.randint(25, 70) for _ in range(3))
+    )
     ink = (25, 25, 25) if light_face else (225, 225, 225)
     body = Image.new("RGBA", (body_w, body_h), (0, 0, 0, 0))
     draw = ImageDraw.Draw(body)
     casing = tuple(max(0, c - rng.randint(10, 60)) for c in face)
-    draw.rounded_rectangle((0, 0, body_w - 1, body_h - 1), radius=body_w // 12,
-                           fill=(*casing, 255))
+    draw.rounded_rectangle((0, 0, body_w - 1, body_h - 1), radius=body_w // 12, fill=(*casing, 255))
     inset = int(body_w * 0.05)
-    draw.rounded_rectangle((inset, inset, body_w - inset, body_h - inset), radius=body_w // 20,
-                           fill=(*face, 255))
+    draw.rounded_rectangle(
+        (inset, inset, body_w - inset, body_h - inset), radius=body_w // 20, fill=(*face, 255)
+    )
     cx = (body_w - counter.image.width) // 2 + rng.randint(-inset, inset)
     cy = int(body_h * rng.uniform(0.22, 0.45))
     body.paste(counter.image, (cx, cy))
@@ -100,8 +146,14 @@ def _meter_body(rng: random.Random) -> tuple[Image.Image, tuple[int, int, int, i
     digit_h = counter.image.height // 2
     _text(draw, rng, (inset * 2, inset * 1.5), rng.choice(_MAKERS), int(digit_h * 0.6), ink)
     if rng.random() < 0.8:
-        _text(draw, rng, (box[2] + inset * 0.3, cy + counter.image.height * 0.3), "kWh",
-              int(digit_h * 0.5), ink)
+        _text(
+            draw,
+            rng,
+            (box[2] + inset * 0.3, cy + counter.image.height * 0.3),
+            "kWh",
+            int(digit_h * 0.5),
+            ink,
+        )
     y = box[3] + digit_h * 0.4
     for _ in range(rng.randint(2, 5)):
         if y > body_h - inset * 2:
@@ -123,10 +175,16 @@ def _meter_body(rng: random.Random) -> tuple[Image.Image, tuple[int, int, int, i
             bw = rng.randint(1, 4)
             draw.rectangle((bx, by, bx + bw, by + inset * 1.5), fill=(*ink, 255))
             bx += bw + rng.randint(1, 4)
-    for sx, sy in ((inset, inset), (body_w - inset, inset), (inset, body_h - inset),
-                   (body_w - inset, body_h - inset)):
-        draw.ellipse((sx - inset // 3, sy - inset // 3, sx + inset // 3, sy + inset // 3),
-                     fill=(150, 150, 150, 255))
+    for sx, sy in (
+        (inset, inset),
+        (body_w - inset, inset),
+        (inset, body_h - inset),
+        (body_w - inset, body_h - inset),
+    ):
+        draw.ellipse(
+            (sx - inset // 3, sy - inset // 3, sx + inset // 3, sy + inset // 3),
+            fill=(150, 150, 150, 255),
+        )
     return body, box, counter.value, len(integer)
 
 
@@ -154,13 +212,16 @@ def make_meter_photo(rng: random.Random, closeup: bool) -> MeterPhoto:
         dst.append((ox + rx + rng.uniform(-jitter, jitter), oy + ry + rng.uniform(-jitter, jitter)))
     inverse = homography(dst, src)
     forward = homography(src, dst)
-    warped = body.transform((out_w, out_h), Image.Transform.PERSPECTIVE, inverse,
-                            Image.Resampling.BILINEAR)
+    warped = body.transform(
+        (out_w, out_h), Image.Transform.PERSPECTIVE, inverse, Image.Resampling.BILINEAR
+    )
     canvas.paste(warped, (0, 0), warped)
-    corners = [_apply(forward, (box[0] * scene_scale, box[1] * scene_scale)),
-               _apply(forward, (box[2] * scene_scale, box[3] * scene_scale)),
-               _apply(forward, (box[0] * scene_scale, box[3] * scene_scale)),
-               _apply(forward, (box[2] * scene_scale, box[1] * scene_scale))]
+    corners = [
+        _apply(forward, (box[0] * scene_scale, box[1] * scene_scale)),
+        _apply(forward, (box[2] * scene_scale, box[3] * scene_scale)),
+        _apply(forward, (box[0] * scene_scale, box[3] * scene_scale)),
+        _apply(forward, (box[2] * scene_scale, box[1] * scene_scale)),
+    ]
     xs = [p[0] for p in corners]
     ys = [p[1] for p in corners]
     counter_box = (min(xs), min(ys), max(xs), max(ys))
@@ -170,17 +231,25 @@ def make_meter_photo(rng: random.Random, closeup: bool) -> MeterPhoto:
         crop_h = crop_w * rng.choice([3 / 4, 4 / 3, 1.0])
         cx = (max(xs) + min(xs)) / 2 + rng.uniform(-0.1, 0.1) * (crop_w - counter_w)
         cy = (max(ys) + min(ys)) / 2 + rng.uniform(-0.25, 0.25) * crop_h
-        region = (int(cx - crop_w / 2), int(cy - crop_h / 2), int(cx + crop_w / 2),
-                  int(cy + crop_h / 2))
+        region = (
+            int(cx - crop_w / 2),
+            int(cy - crop_h / 2),
+            int(cx + crop_w / 2),
+            int(cy + crop_h / 2),
+        )
         canvas = canvas.crop(region)
         target_w = rng.choice([800, 1024, 1280, 1600])
         zoom = target_w / canvas.width
-        canvas = canvas.resize((target_w, int(target_w * canvas.height / canvas.width)),
-                               Image.Resampling.LANCZOS)
-        counter_box = tuple((v - o) * zoom for v, o in zip(
-            counter_box, (region[0], region[1], region[0], region[1]), strict=True))
+        canvas = canvas.resize(
+            (target_w, int(target_w * canvas.height / canvas.width)), Image.Resampling.LANCZOS
+        )
+        counter_box = tuple(
+            (v - o) * zoom
+            for v, o in zip(counter_box, (region[0], region[1], region[0], region[1]), strict=True)
+        )
     if rng.random() < 0.3:
         canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
     canvas = degrade(rng, canvas, strength=rng.uniform(0.2, 0.8))
-    return MeterPhoto(image=canvas, reading=reading, digit_count=digits, closeup=closeup,
-                      counter_box=counter_box)  # type: ignore[arg-type]
+    return MeterPhoto(
+        image=canvas, reading=reading, digit_count=digits, closeup=closeup, counter_box=counter_box
+    )  # type: ignore[arg-type]

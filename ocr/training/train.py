@@ -47,17 +47,26 @@ def _write_line(args: tuple[int, int, str, float, bool, float]) -> str | None:
     w, h = image.size
     # Tesseract 5.3 wants a box file for lstm.train; one WordStr box covers the whole line.
     stem.with_suffix(".box").write_text(
-        f"WordStr 0 0 {w} {h} 0 #{label}\n\t 0 0 {w} {h} 0\n", encoding="utf-8")
+        f"WordStr 0 0 {w} {h} 0 #{label}\n\t 0 0 {w} {h} 0\n", encoding="utf-8"
+    )
     subprocess.run(
         ["tesseract", str(stem.with_suffix(".png")), str(stem), "--psm", "13", "lstm.train"],
-        check=False, capture_output=True)
+        check=False,
+        capture_output=True,
+    )
     lstmf = stem.with_suffix(".lstmf")
     return str(lstmf) if lstmf.exists() else None
 
 
-def generate_lines(seed: int, count: int, out_dir: Path, workers: int,
-                   difficulty: float = 1.0, variety: bool = False,
-                   small_share: float = 0.0) -> list[str]:
+def generate_lines(
+    seed: int,
+    count: int,
+    out_dir: Path,
+    workers: int,
+    difficulty: float = 1.0,
+    variety: bool = False,
+    small_share: float = 0.0,
+) -> list[str]:
     """Generate `count` lines (each from seed:index, so the order of workers does not matter)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     jobs = [(seed, i, str(out_dir), difficulty, variety, small_share) for i in range(count)]
@@ -73,17 +82,39 @@ def build_starter(work: Path, name: str) -> Path:
     labels = "".join("0123456789.") + "\n"
     all_text.write_text(labels, encoding="utf-8")
     unicharset = work / "unicharset"
-    subprocess.run(["unicharset_extractor", "--norm_mode", "1", "--output_unicharset",
-                    str(unicharset), str(all_text)], check=True, capture_output=True)
+    subprocess.run(
+        [
+            "unicharset_extractor",
+            "--norm_mode",
+            "1",
+            "--output_unicharset",
+            str(unicharset),
+            str(all_text),
+        ],
+        check=True,
+        capture_output=True,
+    )
     script_dir = work / "script"
     script_dir.mkdir(exist_ok=True)
     # combine_lang_model silently writes nothing when this file is empty.
     (script_dir / "radical-stroke.txt").write_text("# no radicals in digits\n", encoding="utf-8")
     lang_dir = work / "lang"
     lang_dir.mkdir(exist_ok=True)
-    subprocess.run(["combine_lang_model", "--input_unicharset", str(unicharset), "--script_dir",
-                    str(script_dir), "--output_dir", str(lang_dir), "--lang", name],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "combine_lang_model",
+            "--input_unicharset",
+            str(unicharset),
+            "--script_dir",
+            str(script_dir),
+            "--output_dir",
+            str(lang_dir),
+            "--lang",
+            name,
+        ],
+        check=True,
+        capture_output=True,
+    )
     starter = lang_dir / name / f"{name}.traineddata"
     if not starter.exists():
         sys.exit("combine_lang_model produced no starter traineddata")
@@ -94,16 +125,25 @@ def train(args: argparse.Namespace) -> None:
     """Run the whole pipeline: lines, starter, lstmtraining, final traineddata."""
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
-    tag = (f"{args.seed}-{args.difficulty}{'-v' if args.variety else ''}"
-           f"{f'-s{args.small_share}' if args.small_share else ''}")
+    tag = (
+        f"{args.seed}-{args.difficulty}{'-v' if args.variety else ''}"
+        f"{f'-s{args.small_share}' if args.small_share else ''}"
+    )
     lines_dir = work / f"lines-{tag}"
     listing = work / f"all-{tag}.txt"
     if args.reuse_lines and listing.exists():
         made = listing.read_text().split()
     else:
         started = time.monotonic()
-        made = generate_lines(args.seed, args.lines, lines_dir, args.workers, args.difficulty,
-                              args.variety, args.small_share)
+        made = generate_lines(
+            args.seed,
+            args.lines,
+            lines_dir,
+            args.workers,
+            args.difficulty,
+            args.variety,
+            args.small_share,
+        )
         listing.write_text("\n".join(made) + "\n")
         print(f"generation took {time.monotonic() - started:.0f}s", flush=True)
     rng = random.Random(args.seed)
@@ -123,9 +163,19 @@ def train(args: argparse.Namespace) -> None:
     ckpt_dir = work / "checkpoints"
     ckpt_dir.mkdir(exist_ok=True)
     prefix = ckpt_dir / args.name
-    command = ["lstmtraining", "--traineddata", str(starter), "--model_output", str(prefix),
-               "--train_listfile", str(work / "train.txt"),
-               "--max_iterations", str(args.iterations), "--target_error_rate", "0.005"]
+    command = [
+        "lstmtraining",
+        "--traineddata",
+        str(starter),
+        "--model_output",
+        str(prefix),
+        "--train_listfile",
+        str(work / "train.txt"),
+        "--max_iterations",
+        str(args.iterations),
+        "--target_error_rate",
+        "0.005",
+    ]
     if not args.no_eval:
         # Evaluation runs beside training and costs CPU that a shared machine may not have.
         command += ["--eval_listfile", str(work / "eval.txt")]
@@ -134,12 +184,19 @@ def train(args: argparse.Namespace) -> None:
         command += ["--continue_from", str(checkpoint)]
     elif args.from_shipped:
         shipped = work / f"{args.name}-shipped.lstm"
-        subprocess.run(["combine_tessdata", "-e", str(TESSDATA / f"{args.name}.traineddata"),
-                        str(shipped)], check=True, capture_output=True)
+        subprocess.run(
+            ["combine_tessdata", "-e", str(TESSDATA / f"{args.name}.traineddata"), str(shipped)],
+            check=True,
+            capture_output=True,
+        )
         command += ["--continue_from", str(shipped), "--learning_rate", str(args.learning_rate)]
     else:
-        command += ["--net_spec", NET_SPEC.format(outputs=outputs),
-                    "--learning_rate", str(args.learning_rate)]
+        command += [
+            "--net_spec",
+            NET_SPEC.format(outputs=outputs),
+            "--learning_rate",
+            str(args.learning_rate),
+        ]
     print(" ".join(command), flush=True)
     subprocess.run(command, check=True)
     finish(work, args.name, starter, args.convert_to_int)
@@ -149,8 +206,16 @@ def finish(work: Path, name: str, starter: Path, convert_to_int: bool) -> Path:
     """Turn the last checkpoint into a traineddata and copy it into ocr/tessdata/."""
     checkpoint = work / "checkpoints" / f"{name}_checkpoint"
     final = work / f"{name}.traineddata"
-    command = ["lstmtraining", "--stop_training", "--continue_from", str(checkpoint),
-               "--traineddata", str(starter), "--model_output", str(final)]
+    command = [
+        "lstmtraining",
+        "--stop_training",
+        "--continue_from",
+        str(checkpoint),
+        "--traineddata",
+        str(starter),
+        "--model_output",
+        str(final),
+    ]
     if convert_to_int:
         command.append("--convert_to_int")
     subprocess.run(command, check=True)
@@ -168,33 +233,66 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lines", type=int, default=6000)
     parser.add_argument("--iterations", type=int, default=40000)
     parser.add_argument("--learning-rate", type=float, default=0.002)
-    parser.add_argument("--difficulty", type=float, default=1.0,
-                        help="0..1: clutter, crop errors and photo damage of the lines")
+    parser.add_argument(
+        "--difficulty",
+        type=float,
+        default=1.0,
+        help="0..1: clutter, crop errors and photo damage of the lines",
+    )
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--work", type=Path, default=DEFAULT_WORK)
     parser.add_argument("--name", default=MODEL_NAME)
-    parser.add_argument("--reuse-lines", action="store_true",
-                        help="reuse the .lstmf files listed by an earlier run with this seed")
-    parser.add_argument("--resume", action="store_true",
-                        help="continue from the last checkpoint instead of starting afresh")
-    parser.add_argument("--finish-only", action="store_true",
-                        help="only write the traineddata from the last checkpoint")
+    parser.add_argument(
+        "--reuse-lines",
+        action="store_true",
+        help="reuse the .lstmf files listed by an earlier run with this seed",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the last checkpoint instead of starting afresh",
+    )
+    parser.add_argument(
+        "--finish-only",
+        action="store_true",
+        help="only write the traineddata from the last checkpoint",
+    )
     parser.add_argument("--convert-to-int", action="store_true")
-    parser.add_argument("--variety", action="store_true",
-                        help="more fonts, colours, spacings and segment shapes than the bench")
-    parser.add_argument("--small-share", type=float, default=0.0,
-                        help="share of lines shrunk and enlarged again (distant counters)")
-    parser.add_argument("--from-shipped", action="store_true",
-                        help="continue from ocr/tessdata/<name>.traineddata's LSTM")
-    parser.add_argument("--mix", type=Path, action="append", default=[],
-                        help="a listing of earlier .lstmf files to train on as well")
+    parser.add_argument(
+        "--variety",
+        action="store_true",
+        help="more fonts, colours, spacings and segment shapes than the bench",
+    )
+    parser.add_argument(
+        "--small-share",
+        type=float,
+        default=0.0,
+        help="share of lines shrunk and enlarged again (distant counters)",
+    )
+    parser.add_argument(
+        "--from-shipped",
+        action="store_true",
+        help="continue from ocr/tessdata/<name>.traineddata's LSTM",
+    )
+    parser.add_argument(
+        "--mix",
+        type=Path,
+        action="append",
+        default=[],
+        help="a listing of earlier .lstmf files to train on as well",
+    )
     parser.add_argument("--no-eval", action="store_true")
-    parser.add_argument("--only-lines", action="store_true",
-                        help="generate the lines and lists, do not train")
+    parser.add_argument(
+        "--only-lines", action="store_true", help="generate the lines and lists, do not train"
+    )
     args = parser.parse_args(argv)
     if args.finish_only:
-        finish(args.work, args.name, args.work / "lang" / args.name / f"{args.name}.traineddata",
-               args.convert_to_int)
+        finish(
+            args.work,
+            args.name,
+            args.work / "lang" / args.name / f"{args.name}.traineddata",
+            args.convert_to_int,
+        )
         return
     train(args)
 

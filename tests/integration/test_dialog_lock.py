@@ -176,6 +176,7 @@ async def test_two_first_contacts_of_one_user_make_one_person(
 ) -> None:
     """Two processes get the first two inputs of a new user at once: the second waits and
     then finds the person the first created (no duplicate identity)."""
+
     async def turn(key: str, locked: asyncio.Event | None, release: asyncio.Event | None) -> int:
         async with uow_factory() as uow:
             assert await uow.dialogs.begin_turn(Channel.VIBER, "new", key, T0) is not None

@@ -1082,9 +1082,7 @@ async def test_begin_turn_brings_the_caller_along(
     async with uow_factory() as uow:
         await uow.dialogs.begin_turn(Channel.TELEGRAM, "66", "b-2", T0)
         brought = await uow.persons.caller(Channel.TELEGRAM, "66")
-        assert brought == await AbstractPersonRepository.caller(
-            uow.persons, Channel.TELEGRAM, "66"
-        )
+        assert brought == await AbstractPersonRepository.caller(uow.persons, Channel.TELEGRAM, "66")
         assert brought is not None and brought.consent_version is None
         await uow.persons.add_consent(Consent(person_id, T0, "v3", Channel.TELEGRAM))
         await uow.links.link(person_id, world.two_zone_account_id, T0)
@@ -1095,9 +1093,7 @@ async def test_begin_turn_brings_the_caller_along(
         await uow.dialogs.begin_turn(Channel.TELEGRAM, "66", "b-3", T0)
         brought = await uow.persons.caller(Channel.TELEGRAM, "66")
         assert brought is not None and brought.consent_version == "v3"
-        assert brought == await AbstractPersonRepository.caller(
-            uow.persons, Channel.TELEGRAM, "66"
-        )
+        assert brought == await AbstractPersonRepository.caller(uow.persons, Channel.TELEGRAM, "66")
         accounts = await uow.links.accounts_of(person_id)
         assert [a.id for a in accounts] == [world.two_zone_account_id, world.account_id]
         assert accounts[1] == await uow.accounts.get(world.account_id)

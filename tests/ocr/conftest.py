@@ -41,9 +41,11 @@ def closeup_photo() -> MeterPhoto:
     """
     rng = random.Random("tests:closeup")
     counter = draw_counter(rng, "04920", "", lcd_share=0.0, realism=0.0)
-    face = Image.new("RGB", (counter.image.width * 2, counter.image.width * 3 // 2),
-                     (228, 228, 222))
+    face = Image.new(
+        "RGB", (counter.image.width * 2, counter.image.width * 3 // 2), (228, 228, 222)
+    )
     face.paste(counter.image, (counter.image.width // 2, counter.image.width // 3))
-    ImageDraw.Draw(face).text((counter.image.width // 2, counter.image.width), "ЛЕО  220 V",
-                              fill=(30, 30, 30))
+    ImageDraw.Draw(face).text(
+        (counter.image.width // 2, counter.image.width), "ЛЕО  220 V", fill=(30, 30, 30)
+    )
     return MeterPhoto(image=face, reading=counter.value, digit_count=5, closeup=True)

@@ -40,9 +40,17 @@ def test_hocr_gives_text_confidence_and_choices_per_page() -> None:
 
 
 def test_amendments_find_the_alternative_that_fits() -> None:
-    reading = LineReading("00417", 0.77, (
-        (("0", 0.94), ("8", 0.14)), (("0", 0.95), ("8", 0.26)), (("4", 0.94),),
-        (("1", 0.92), ("4", 0.48)), (("7", 0.92),)))
+    reading = LineReading(
+        "00417",
+        0.77,
+        (
+            (("0", 0.94), ("8", 0.14)),
+            (("0", 0.95), ("8", 0.26)),
+            (("4", 0.94),),
+            (("1", 0.92), ("4", 0.48)),
+            (("7", 0.92),),
+        ),
+    )
     found = amendments(reading, ReadingPrior(previous=80294, max_increase=5000))
     assert found[0][0] == "80417"
     assert 0 < found[0][1] < 1

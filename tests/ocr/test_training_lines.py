@@ -11,8 +11,9 @@ from ocr.synthetic.lines import LINE_HEIGHTS, make_training_line
 
 def test_varied_and_distant_lines_are_grey_lines_with_a_digits_label() -> None:
     for index in range(12):
-        line, label = make_training_line(random.Random(f"tests:{index}"), 1.0, variety=True,
-                                         small_share=0.5)
+        line, label = make_training_line(
+            random.Random(f"tests:{index}"), 1.0, variety=True, small_share=0.5
+        )
         assert line.mode == "L"
         assert LINE_HEIGHTS[0] <= line.height <= LINE_HEIGHTS[1]
         assert re.fullmatch(r"\d+(\.\d+)?|\d+", label), label
