@@ -21,8 +21,10 @@ from bot.messages import Incoming, Reply
 from bot.metrics import Metrics
 from bot.photo_store import DirectoryPhotoStore
 from core.accounts import LinkPolicy
+from core.balances import BillingRules
 from core.clock import Clock, FrozenClock, SystemClock
 from core.model import Channel
+from core.payment_qr import BankTransferRules
 from core.payments import PaymentProvider
 from core.persons import mark_unreachable
 from core.photo_reading import MeterPhotoReader
@@ -87,6 +89,13 @@ def make_rules(settings: Settings) -> DialogRules:
         linking=LinkPolicy(
             max_failures=settings.link_max_failures,
             period=timedelta(minutes=settings.link_failure_period_minutes),
+        ),
+        billing=BillingRules(settings.bill_due_day, settings.bill_min_days_to_pay),
+        bank=BankTransferRules(
+            recipient=settings.bank_recipient or "",
+            iban=settings.bank_iban or "",
+            recipient_code=settings.bank_edrpou or "",
+            purpose=settings.bank_purpose,
         ),
         consent_version=settings.consent_version,
         photo_confidence=_photo_confidence(settings),
@@ -311,7 +320,11 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
             OutboxQueue(app.engine, DeliveryWorkers.worker_id()),
             adapters,
             PushRenderer(
-                app.uow_factory, app.catalogues, ZoneInfo(settings.business_timezone), app.renderer
+                app.uow_factory,
+                app.catalogues,
+                ZoneInfo(settings.business_timezone),
+                app.renderer,
+                billing=make_rules(settings).billing,
             ),
             app.uow_factory,
             DeliverySettings(

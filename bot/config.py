@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from stdnum import iban
+from stdnum.ua import edrpou, rntrc
 
 
 class ConfigError(Exception):
@@ -80,6 +82,19 @@ class Settings(BaseSettings):
     link_failure_period_minutes: int = Field(60, ge=1)
     consent_version: str = "2024-01"
 
+    # Bills: paid by this day of the month after the period, and never sooner than this
+    # many days after the bill is issued.
+    bill_due_day: int = Field(20, ge=1, le=28)
+    bill_min_days_to_pay: int = Field(10, ge=0, le=60)
+    # Paying by bank transfer (shown with the NBU payment QR code): the payee when the
+    # account's supplier has no bank details in the database, and the payment purpose.
+    bank_recipient: str | None = Field(None, max_length=70)
+    bank_iban: str | None = None
+    bank_edrpou: str | None = None
+    bank_purpose: str = Field(
+        "Оплата за електроенергію, о/р {account}, період {period}", max_length=140
+    )
+
     # Pushes: delivery workers, per-channel rate limits (messages a second, all processes
     # together), the claim lease after which a dead worker's rows are recovered.
     delivery_enabled: bool = True
@@ -142,6 +157,36 @@ class Settings(BaseSettings):
         if self.public_base_url:
             return self.public_base_url.rstrip("/") + "/payments/easypay"
         return None
+
+    @field_validator("bank_iban")
+    @classmethod
+    def _iban(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        compact = value.replace(" ", "").upper()
+        if not (compact.startswith("UA") and len(compact) == 29 and iban.is_valid(compact)):
+            raise ValueError("must be a Ukrainian IBAN: UA and 27 characters, check digits right")
+        return compact
+
+    @field_validator("bank_edrpou")
+    @classmethod
+    def _edrpou(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not (edrpou.is_valid(value) or rntrc.is_valid(value)):
+            raise ValueError("must be an EDRPOU (8 digits) or a RNOKPP (10 digits)")
+        return value
+
+    @field_validator("bank_purpose")
+    @classmethod
+    def _purpose(cls, value: str) -> str:
+        try:
+            value.format(account="2010000232", period="10.2026")
+        except (KeyError, IndexError, ValueError):
+            raise ValueError("may use only {account} and {period}") from None
+        if "{account}" not in value:
+            raise ValueError("must contain {account}, so the payee can match the payment")
+        return value
 
     @field_validator("telegram_mode")
     @classmethod

@@ -36,6 +36,7 @@ from bot.channels.base import DeliveryResult, DeliveryStatus
 from bot.handlers.keyboards import main_menu, menu_button
 from bot.i18n import Catalogues, Translator
 from bot.messages import Reply
+from core.balances import BillingRules, due_date
 from core.delivery import RetryPolicy, Route, Topic, choose_route
 from core.documents import DocumentRenderer
 from core.model import Channel, DialogState, Zone
@@ -102,11 +103,14 @@ class PushRenderer:
         catalogues: Catalogues,
         zone: tzinfo,
         documents: DocumentRenderer | None = None,
+        *,
+        billing: BillingRules | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._catalogues = catalogues
         self._zone = zone
         self._documents = documents
+        self._billing = billing or BillingRules()
 
     async def render(self, push: ClaimedPush) -> RenderedPush:
         """Replies for one claimed push; raises on a payload it does not know."""
@@ -179,13 +183,17 @@ class PushRenderer:
             bill = await uow.billing.bill(account_id, period)
         if account is None or bill is None:
             raise ValueError("the bill is gone")
-        text = t(
-            "push.bill.new",
-            period=t.period(period),
-            account=account.number,
-            charged=t.money(bill.charged),
-            due=t.money(bill.amount_due),
-        )
+        # The bill's own amount due (billing counted earlier debt or overpayment into it).
+        facts = {
+            "period": t.period(period),
+            "account": account.number,
+            "charged": t.money(bill.charged),
+        }
+        if bill.amount_due > 0:
+            due_on = due_date(bill.period, bill.issued_on, self._billing)
+            text = t("push.bill.new", due=t.money(bill.amount_due), date=t.date(due_on), **facts)
+        else:
+            text = t("push.bill.new_covered", **facts)
         return RenderedPush([Reply(text, main_menu(t))], text)
 
     async def _reading(self, t: Translator, push: ClaimedPush) -> RenderedPush:
@@ -245,7 +253,7 @@ class PushRenderer:
             order = await uow.payment_orders.get(payload["order_id"])
             if order is None:
                 raise ValueError("the order is gone")
-            replies = await paid_replies(uow, t, self._zone, self._documents, order)
+            replies = await paid_replies(uow, t, self._zone, self._documents, order, self._billing)
         if not replies:
             raise ValueError("the order is not paid")
         return RenderedPush(replies, replies[0].text.split("\n", 1)[0])

@@ -1,7 +1,9 @@
-"""Renders charts (matplotlib, Agg) and PDFs (fpdf2) in a bounded thread pool.
+"""Renders charts (matplotlib, Agg), payment QR codes (segno, Pillow) and PDFs (fpdf2) in
+a bounded thread pool.
 
-Both libraries block for tens of milliseconds per document, so they never run on the event
-loop; the pool bounds how many render at once, and a semaphore bounds how many wait.
+These libraries block for milliseconds to tens of milliseconds per document, so they never
+run on the event loop; the pool bounds how many render at once, and a semaphore bounds how
+many wait.
 """
 
 from __future__ import annotations
@@ -11,7 +13,13 @@ import io
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from core.documents import ConsumptionChart, DocumentRenderer, PdfDocument, StoredDocuments
+from core.documents import (
+    ConsumptionChart,
+    DocumentRenderer,
+    PaymentQrImage,
+    PdfDocument,
+    StoredDocuments,
+)
 
 # Zone colours that stay apart for colour-blind readers (Okabe–Ito), last year lighter.
 _ZONE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"]
@@ -40,6 +48,9 @@ class ThreadedDocumentRenderer(DocumentRenderer):
 
     async def pdf(self, document: PdfDocument) -> bytes:
         return await self._run(render_pdf, document)
+
+    async def payment_qr_png(self, content: str) -> bytes:
+        return await self._run(render_payment_qr_png, content)
 
     async def _run(self, function, argument) -> bytes:  # type: ignore[no-untyped-def]
         if self._slots.locked():
@@ -98,6 +109,61 @@ def render_chart_png(chart: ConsumptionChart) -> bytes:
     return buffer.getvalue()
 
 
+class QrTooLarge(ValueError):
+    """The content does not fit a QR code of the versions the NBU rules allow."""
+
+
+# NBU resolution No. 97: QR versions 10 to 20, error correction Q, M or L by data size.
+# The most robust level that fits is used (the hryvnia sign covers part of the centre).
+_QR_VERSIONS = range(10, 21)
+_QR_ERRORS = ("Q", "M", "L")
+
+
+def payment_qr_matrix(content: str):  # type: ignore[no-untyped-def]
+    """The segno QR code for `content` within the NBU's versions and error levels."""
+    import segno
+
+    for error in _QR_ERRORS:
+        code = segno.make_qr(content, error=error, boost_error=False)
+        if code.version in _QR_VERSIONS:
+            return code
+        if code.version < _QR_VERSIONS.start:
+            return segno.make_qr(
+                content, error=error, version=_QR_VERSIONS.start, boost_error=False
+            )
+    raise QrTooLarge(f"{len(content)} characters do not fit QR version {_QR_VERSIONS.stop - 1}")
+
+
+def render_payment_qr_png(content: str, scale: int = 8) -> bytes:
+    """The payment QR code as a PNG: black on white, a quiet zone of 4 modules, and the
+    hryvnia sign in a white circle in the centre (mandatory for NBU formats 002 and 003)."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    code = payment_qr_matrix(content)
+    border = 4
+    raw = io.BytesIO()
+    code.save(raw, kind="png", scale=scale, border=border)
+    image = Image.open(io.BytesIO(raw.getvalue())).convert("RGB")
+    side = image.width
+    symbol = side - 2 * border * scale
+    # A circle of about a fifth of the symbol hides ~3% of the modules, well inside what
+    # level L (7%) already recovers.
+    radius = round(symbol * 0.1)
+    centre = side / 2
+    draw = ImageDraw.Draw(image)
+    draw.ellipse(
+        (centre - radius, centre - radius, centre + radius, centre + radius),
+        fill="white",
+        outline="black",
+        width=max(1, scale // 3),
+    )
+    font = ImageFont.truetype(str(_fonts_dir() / "DejaVuSans-Bold.ttf"), round(radius * 1.3))
+    draw.text((centre, centre), "₴", fill="black", font=font, anchor="mm")
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
 def render_pdf(document: PdfDocument) -> bytes:
     """An A4 page with DejaVu Sans (Cyrillic), label–value rows and simple tables."""
     from fpdf import FPDF
@@ -122,7 +188,7 @@ def render_pdf(document: PdfDocument) -> bytes:
             pdf.set_font("DejaVu", "", 10)
             pdf.cell(70, 6, label)
             pdf.set_font("DejaVu", "B", 10)
-            pdf.multi_cell(0, 6, value, new_x="LMARGIN", new_y="NEXT")
+            pdf.multi_cell(0, 6, value, new_x="LMARGIN", new_y="NEXT", align="L")
         if section.table:
             pdf.set_font("DejaVu", "", 9)
             with pdf.table(first_row_as_headings=True, line_height=6) as table:
@@ -130,11 +196,31 @@ def render_pdf(document: PdfDocument) -> bytes:
                     row = table.row()
                     for value in row_values:
                         row.cell(value)
+    if document.qr is not None:
+        _pdf_qr(pdf, document.qr)
     if document.footer:
         pdf.ln(6)
         pdf.set_font("DejaVu", "", 8)
         pdf.multi_cell(0, 4.5, document.footer, new_x="LMARGIN", new_y="NEXT")
     return bytes(pdf.output())
+
+
+def _pdf_qr(pdf, qr: PaymentQrImage) -> None:  # type: ignore[no-untyped-def]
+    """The QR code (50 mm: modules over 0.5 mm, as the NBU recommends) with its text."""
+    size = 50
+    pdf.ln(4)
+    if pdf.get_y() + size + 12 > pdf.h - pdf.b_margin:
+        pdf.add_page()
+    pdf.set_font("DejaVu", "B", 12)
+    pdf.multi_cell(0, 7, qr.heading, new_x="LMARGIN", new_y="NEXT")
+    top = pdf.get_y() + 1
+    pdf.image(io.BytesIO(render_payment_qr_png(qr.content)), x=pdf.l_margin, y=top, w=size)
+    pdf.set_font("DejaVu", "", 10)
+    pdf.set_xy(pdf.l_margin + size + 6, top + 2)
+    for line in qr.lines:
+        pdf.set_x(pdf.l_margin + size + 6)
+        pdf.multi_cell(0, 5.5, line, new_x="LMARGIN", new_y="NEXT", align="L")
+    pdf.set_y(max(pdf.get_y(), top + size + 2))
 
 
 class DirectoryDocuments(StoredDocuments):

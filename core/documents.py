@@ -1,4 +1,5 @@
-"""Documents the bot sends: the consumption chart (PNG) and PDFs (bills, receipts).
+"""Documents the bot sends: the consumption chart and payment QR codes (PNG), and PDFs
+(bills, receipts).
 
 Core decides what a document says; a renderer (an adapter, off the event loop) decides how
 it looks. Texts arrive already translated, so renderers know no language.
@@ -38,14 +39,25 @@ class PdfSection:
 
 
 @dataclass(frozen=True)
+class PaymentQrImage:
+    """A payment QR code to print: what it holds (`core.payment_qr.nbu_qr_link`) and the
+    lines printed beside it."""
+
+    content: str
+    heading: str
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class PdfDocument:
-    """A one-page document: title, subtitle, sections, a note at the bottom."""
+    """A one-page document: title, subtitle, sections, a payment QR code, a note."""
 
     title: str
     subtitle: str
     sections: list[PdfSection]
     footer: str = ""
     metadata_title: str = ""
+    qr: PaymentQrImage | None = None
 
 
 class DocumentRenderer(abc.ABC):
@@ -58,6 +70,10 @@ class DocumentRenderer(abc.ABC):
     @abc.abstractmethod
     async def pdf(self, document: PdfDocument) -> bytes:
         """A PDF with Cyrillic text."""
+
+    @abc.abstractmethod
+    async def payment_qr_png(self, content: str) -> bytes:
+        """The payment QR code holding `content`, with the hryvnia sign in its centre."""
 
 
 class StoredDocuments(abc.ABC):

@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from babel.dates import get_month_names
 
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, with_menu
+from bot.handlers.money import bank_transfer_for, transfer_rows
 from bot.handlers.paging import page_buttons, page_footer, page_of, parse_page
 from bot.handlers.receipts import receipt_document
 from bot.handlers.router import Router
+from bot.i18n import Translator
 from bot.messages import Attachment, Button
 from core.accounts import linked_account, periods_back
-from core.documents import ChartSeries, ConsumptionChart, PdfDocument, PdfSection
-from core.model import Account, Bill, Payment, Supplier
+from core.balances import BillStatement, bill_is_paid, load_bill_statement
+from core.documents import (
+    ChartSeries,
+    ConsumptionChart,
+    PaymentQrImage,
+    PdfDocument,
+    PdfSection,
+)
+from core.model import Account, Payment
 
 router = Router()
 
@@ -68,6 +79,9 @@ async def _send_bill(ctx: Context, account: Account, period: str) -> None:
     if bill is None:
         ctx.say(t("bills.not_found"), main_menu(t))
         return
+    statement = await load_bill_statement(
+        ctx.uow, account, bill, ctx.rules.billing, ctx.rules.readings.zone
+    )
     content = None
     if bill.pdf_ref and ctx.services.stored_documents is not None:
         content = await ctx.services.stored_documents.fetch(bill.pdf_ref)
@@ -75,80 +89,109 @@ async def _send_bill(ctx: Context, account: Account, period: str) -> None:
         if ctx.services.documents is None:
             ctx.say(t("documents.unavailable"), main_menu(t))
             return
-        content = await ctx.services.documents.pdf(await _bill_document(ctx, account, bill))
+        document = await _bill_document(ctx, account, statement)
+        content = await ctx.services.documents.pdf(document)
+    charged, paid = await ctx.uow.billing.totals(account.id)
+    balance = account.opening_balance + paid - charged
+    newer = [b for b in await ctx.uow.billing.bills(account.id) if b.period > bill.period]
+    rows = []
+    if bill_is_paid(bill, balance, newer):
+        text = t("bills.sent_paid", period=t.period(period))
+    else:
+        text = t(
+            "bills.sent_open",
+            period=t.period(period),
+            due=t.money(bill.amount_due),
+            date=t.date(statement.due_on),
+        )
+        rows.append([Button(t("menu.pay"), f"pay:{account.id}")])
     ctx.say(
-        t("bills.sent", period=t.period(period), due=t.money(bill.amount_due)),
-        with_menu(t, [Button(t("menu.pay"), f"pay:{account.id}")]),
+        text,
+        with_menu(t, *rows),
         document=Attachment(f"rakhunok-{account.number}-{period}.pdf", content, "application/pdf"),
     )
 
 
-async def _bill_document(ctx: Context, account: Account, bill: Bill) -> PdfDocument:
+def _carried_text(t: Translator, carried: Decimal) -> str:
+    if carried > 0:
+        return t("pdf.carried_overpaid", amount=t.money(carried))
+    if carried < 0:
+        return t("pdf.carried_debt", amount=t.money(-carried))
+    return t.money(carried)
+
+
+async def _bill_document(ctx: Context, account: Account, statement: BillStatement) -> PdfDocument:
     t = ctx.t
+    bill = statement.bill
     readings = await ctx.uow.readings.billing(account.id)
     current = next((r for r in readings if r.period == bill.period), None)
     previous = next((r for r in readings if r.period < bill.period), None)
-    consumption = {
-        row.zone: row.kwh
-        for row in await ctx.uow.readings.consumption(account.id, since_period=bill.period)
-        if row.period == bill.period
-    }
-    rates = {
-        r.zone: r.price
-        for r in await ctx.uow.tariffs.rates_in_force(account.tariff_plan, bill.issued_on)
-    }
-    supplier = await ctx.uow.references.supplier(account.supplier_id)
-    table = [[t("pdf.zone"), t("pdf.previous"), t("pdf.current"), t("pdf.kwh"), t("pdf.price")]]
-    for zone in account.tariff_plan.zones:
+    table = [
+        [
+            t("pdf.zone"),
+            t("pdf.previous"),
+            t("pdf.current"),
+            t("pdf.kwh"),
+            t("pdf.price"),
+            t("pdf.amount"),
+        ]
+    ]
+    for line in statement.zones:
         table.append(
             [
-                t.zone(zone),
-                t.number(previous.values.get(zone, 0)) if previous else "—",
-                t.number(current.values.get(zone, 0)) if current else "—",
-                t.number(consumption.get(zone, 0)),
-                t.money(rates[zone]) if zone in rates else "—",
+                t.zone(line.zone),
+                t.number(previous.values.get(line.zone, 0)) if previous else "—",
+                t.number(current.values.get(line.zone, 0)) if current else "—",
+                t.number(line.kwh),
+                t.money(line.price) if line.price is not None else "—",
+                t.money(line.amount) if line.amount is not None else "—",
             ]
         )
+    transfer = await bank_transfer_for(ctx.uow, ctx.rules.bank, account, statement.due, bill.period)
+    sections = [
+        PdfSection(
+            t("pdf.consumer"),
+            [
+                (t("pdf.account"), account.number),
+                (t("pdf.eic"), account.eic),
+                (t("pdf.holder"), account.holder_name),
+                (t("pdf.address"), account.address.one_line()),
+            ],
+        ),
+        PdfSection(t("pdf.readings"), table=table),
+        PdfSection(
+            t("pdf.charges"),
+            [
+                (t("pdf.carried"), _carried_text(t, statement.carried)),
+                (t("pdf.consumed"), t.kwh(bill.kwh)),
+                (t("pdf.charged"), t.money(bill.charged)),
+                (t("pdf.due"), t.money(statement.due)),
+                (t("pdf.due_on"), t.date(statement.due_on)),
+            ],
+        ),
+    ]
+    qr = None
+    if transfer is not None:
+        sections.append(PdfSection(t("pdf.payment_details"), transfer_rows(t, transfer)))
+        if transfer.qr_link is not None:
+            qr = PaymentQrImage(
+                transfer.qr_link,
+                t("pdf.qr_heading"),
+                [
+                    t("pdf.qr_scan"),
+                    t("pdf.qr_amount", amount=t.money(statement.due))
+                    if statement.due > 0
+                    else t("pdf.qr_no_amount"),
+                ],
+            )
     return PdfDocument(
         title=t("pdf.bill_title", period=t.period(bill.period)),
         subtitle=t("pdf.issued", date=t.date(bill.issued_on)),
-        sections=[
-            PdfSection(
-                t("pdf.consumer"),
-                [
-                    (t("pdf.account"), account.number),
-                    (t("pdf.eic"), account.eic),
-                    (t("pdf.holder"), account.holder_name),
-                    (t("pdf.address"), account.address.one_line()),
-                ],
-            ),
-            PdfSection(t("pdf.readings"), table=table),
-            PdfSection(
-                t("pdf.charges"),
-                [
-                    (t("pdf.consumed"), t.kwh(bill.kwh)),
-                    (t("pdf.charged"), t.money(bill.charged)),
-                    (t("pdf.due"), t.money(bill.amount_due)),
-                ],
-            ),
-            PdfSection(t("pdf.payment_details"), _payee_rows(ctx, account, supplier, bill.period)),
-        ],
+        sections=sections,
         footer=t("pdf.bill_footer"),
         metadata_title=f"{account.number} {bill.period}",
+        qr=qr,
     )
-
-
-def _payee_rows(
-    ctx: Context, account: Account, supplier: Supplier | None, period: str | None
-) -> list[tuple[str, str]]:
-    t = ctx.t
-    purpose = t("pdf.purpose", number=account.number, period=t.period(period) if period else "—")
-    return [
-        (t("pdf.payee"), supplier.name if supplier else "—"),
-        (t("pdf.iban"), (supplier.iban if supplier else "") or "—"),
-        (t("pdf.edrpou"), (supplier.edrpou if supplier else "") or "—"),
-        (t("pdf.purpose_label"), purpose),
-    ]
 
 
 @router.action("rcpt")

@@ -5,9 +5,11 @@ from __future__ import annotations
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, with_menu
+from bot.handlers.money import account_lines
 from bot.handlers.router import Router
 from bot.messages import Button
-from core.accounts import account_summary, periods_back
+from core.accounts import periods_back
+from core.balances import account_balance
 from core.model import Account
 
 router = Router()
@@ -22,7 +24,7 @@ async def personal_information(ctx: Context, argument: str) -> None:
 async def _show_info(ctx: Context, account: Account) -> None:
     ctx.reset()
     t = ctx.t
-    summary = await account_summary(ctx.uow, account)
+    found = await account_balance(ctx.uow, account, ctx.now, ctx.rules.billing, ctx.rules.readings)
     lines = [
         t("info.title"),
         t(
@@ -36,40 +38,7 @@ async def _show_info(ctx: Context, account: Account) -> None:
     if account.outage_group:
         lines.append(t("info.outage_group", group=account.outage_group))
     lines.append("")
-    if summary.balance > 0:
-        lines.append(t("balance.overpaid", amount=t.money(summary.balance)))
-    elif summary.balance < 0:
-        lines.append(t("balance.debt", amount=t.money(summary.debt)))
-    else:
-        lines.append(t("balance.zero"))
-    if summary.last_payment:
-        lines.append(
-            t(
-                "balance.last_payment",
-                amount=t.money(summary.last_payment.amount),
-                date=t.date(summary.last_payment.paid_at),
-            )
-        )
-    if summary.last_bill:
-        lines.append(
-            t(
-                "balance.last_bill",
-                period=t.period(summary.last_bill.period),
-                charged=t.money(summary.last_bill.charged),
-                due=t.money(summary.last_bill.amount_due),
-            )
-        )
-    reading = summary.last_billing_reading
-    if reading:
-        values = ", ".join(f"{t.zone(z)}: {t.number(v)}" for z, v in reading.values.items())
-        lines.append(t("balance.last_readings", date=t.date(reading.taken_on), values=values))
-        lines.append(
-            t(
-                "balance.last_consumption",
-                period=t.period(reading.period),
-                kwh=t.kwh(sum(summary.last_period_consumption.values())),
-            )
-        )
+    lines += account_lines(t, found, ctx.rules.readings.zone)
     lines.append("")
     lines.extend(await _tariff_lines(ctx, account))
     lines.append("")

@@ -8,10 +8,12 @@ from datetime import datetime, timedelta
 from bot.i18n import Translator
 from bot.messages import Button, Incoming, Reply
 from core.accounts import LinkPolicy
+from core.balances import BillingRules
 from core.clock import Clock
 from core.documents import DocumentRenderer, StoredDocuments
 from core.evidence import PhotoStore
 from core.model import ChannelIdentity, DialogState, Person
+from core.payment_qr import BankTransferRules
 from core.payments import PaymentProvider
 from core.photo_reading import MeterPhotoReader, PhotoRecognition
 from core.ports import AbstractUnitOfWork
@@ -29,6 +31,8 @@ class DialogRules:
     readings: ReadingRules = field(default_factory=ReadingRules)
     linking: LinkPolicy = field(default_factory=LinkPolicy)
     requests: RequestRules = field(default_factory=RequestRules)
+    billing: BillingRules = field(default_factory=BillingRules)
+    bank: BankTransferRules = field(default_factory=BankTransferRules)
     consent_version: str = "2024-01"
     page_size: int = 6
     photo_confidence: float = 0.8

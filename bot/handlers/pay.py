@@ -1,4 +1,6 @@
-"""Pay for electricity (manual §6.12): the amount due suggested, less refused, a payment link."""
+"""Pay for electricity (manual §6.12): the amount due suggested, less refused, a payment link;
+or by bank transfer: the payee's details and the NBU payment QR code (always offered, and
+the only way when paying in the bot is off)."""
 
 from __future__ import annotations
 
@@ -7,9 +9,11 @@ from decimal import Decimal
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, menu_button, with_menu
+from bot.handlers.money import bank_transfer_for, money_lines, transfer_rows
 from bot.handlers.router import Router
-from bot.messages import Button
+from bot.messages import Attachment, Button
 from core.accounts import linked_account
+from core.balances import AccountBalance, account_balance
 from core.errors import AccountNotLinked
 from core.model import Account
 from core.payments import (
@@ -33,18 +37,70 @@ async def pay(ctx: Context, argument: str) -> None:
 async def _ask_amount(ctx: Context, account: Account) -> None:
     ctx.reset()
     t = ctx.t
+    found = await account_balance(ctx.uow, account, ctx.now, ctx.rules.billing, ctx.rules.readings)
     if ctx.services.payments is None:
-        ctx.say(t("pay.unavailable"), main_menu(t))
+        await _bank_transfer(ctx, account, found, card_off=True)
         return
     due = await amount_due(ctx.uow, account)
     ctx.goto("pay.amount", a=account.id)
+    state = "\n".join(money_lines(t, found.money))
+    by_transfer = [Button(t("pay.by_transfer"), f"payqr:{account.id}")]
     if due > 0:
         ctx.say(
-            t("pay.due", title=account_title(ctx, account), due=t.money(due)),
-            with_menu(t, [Button(t("pay.pay_due", due=t.money(due)), f"payd:{account.id}")]),
+            t("pay.due", title=account_title(ctx, account), state=state, due=t.money(due)),
+            with_menu(
+                t,
+                [Button(t("pay.pay_due", due=t.money(due)), f"payd:{account.id}")],
+                by_transfer,
+            ),
         )
     else:
-        ctx.say(t("pay.nothing_due", title=account_title(ctx, account)), [[menu_button(t)]])
+        ctx.say(
+            t("pay.nothing_due", title=account_title(ctx, account), state=state),
+            with_menu(t, by_transfer),
+        )
+
+
+@router.action("payqr", commands=("transfer",))
+async def pay_by_transfer(ctx: Context, argument: str) -> None:
+    """The bank details and the payment QR code of an account."""
+    await with_account(ctx, argument, "payqr", _show_transfer)
+
+
+async def _show_transfer(ctx: Context, account: Account) -> None:
+    ctx.reset()
+    found = await account_balance(ctx.uow, account, ctx.now, ctx.rules.billing, ctx.rules.readings)
+    await _bank_transfer(ctx, account, found, card_off=ctx.services.payments is None)
+
+
+async def _bank_transfer(
+    ctx: Context, account: Account, found: AccountBalance, *, card_off: bool
+) -> None:
+    """Details to type or copy, and the QR code a banking app scans to fill them in."""
+    t = ctx.t
+    lines = [t("pay.unavailable")] if card_off else []
+    lines.append(t("transfer.title", title=account_title(ctx, account)))
+    lines += money_lines(t, found.money)
+    bill = found.summary.last_bill
+    period = bill.period if bill else ctx.now.astimezone(ctx.rules.readings.zone).strftime("%Y-%m")
+    amount = found.money.to_pay
+    transfer = await bank_transfer_for(ctx.uow, ctx.rules.bank, account, amount, period)
+    back = [] if card_off else [[Button(t("pay.by_card"), f"pay:{account.id}")]]
+    if transfer is None:
+        lines.append(t("transfer.no_details"))
+        ctx.say("\n".join(lines), with_menu(t, *back))
+        return
+    lines.append("")
+    lines += [f"{label}: {value}" for label, value in transfer_rows(t, transfer)]
+    if amount > 0:
+        lines.append(t("transfer.amount", amount=t.money(amount)))
+    image = None
+    if transfer.qr_link is not None and ctx.services.documents is not None:
+        content = await ctx.services.documents.payment_qr_png(transfer.qr_link)
+        image = Attachment(f"qr-oplata-{account.number}.png", content, "image/png")
+        lines.append("")
+        lines.append(t("transfer.scan" if amount > 0 else "transfer.scan_no_amount"))
+    ctx.say("\n".join(lines), with_menu(t, *back), image=image)
 
 
 @router.action("payd")
@@ -76,7 +132,7 @@ async def _order(ctx: Context, account: Account, amount: Decimal) -> None:
     provider = ctx.services.payments
     if provider is None:
         ctx.reset()
-        ctx.say(t("pay.unavailable"), main_menu(t))
+        await _show_transfer(ctx, account)
         return
     due = await amount_due(ctx.uow, account)
     try:

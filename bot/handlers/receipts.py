@@ -8,11 +8,12 @@ from __future__ import annotations
 from datetime import tzinfo
 
 from bot.handlers.keyboards import main_menu
+from bot.handlers.money import money_lines
 from bot.i18n import Translator
 from bot.messages import Attachment, Reply
+from core.balances import BillingRules, money_of
 from core.documents import DocumentRenderer, PdfDocument, PdfSection
 from core.model import Account, Payment, PaymentOrder, Supplier
-from core.payments import amount_due
 from core.ports import AbstractUnitOfWork
 
 
@@ -64,8 +65,10 @@ async def paid_replies(
     zone: tzinfo,
     renderer: DocumentRenderer | None,
     order: PaymentOrder,
+    billing: BillingRules | None = None,
 ) -> list[Reply]:
-    """Thanks for a paid order, what is due now, and its receipt (when PDFs can be made)."""
+    """Thanks for a paid order, the money state it leaves, and its receipt (when PDFs can be
+    made)."""
     account = await uow.accounts.get(order.account_id)
     if account is None or order.paid_at is None or order.provider_txn_id is None:
         return []
@@ -89,7 +92,9 @@ async def paid_replies(
         amount=t.money(payment.amount),
         title=title,
         date=t.datetime(paid_at),
-        due=t.money(await amount_due(uow, account)),
+        state=" ".join(
+            money_lines(t, await money_of(uow, account, paid_at.date(), billing or BillingRules()))
+        ),
     )
     if renderer is None:
         return [Reply(text, main_menu(t))]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
 
 from bot.handlers.accounts import account_title
@@ -166,72 +167,126 @@ async def schedule(ctx: Context, argument: str) -> None:
         lines.append(
             t("schedule.no_group", accounts=", ".join(account_title(ctx, a) for a in without))
         )
-    buttons = [
-        [Button(t("schedule.picture"), "schpng"), Button(t("schedule.outages"), "out")],
-        [Button(t("schedule.settings_button"), "schset"), menu_button(t)],
-    ]
+    # A picture only of what is published: with nothing published there is nothing to draw.
+    first = [Button(t("schedule.outages"), "out")]
+    if any(found.values()):
+        first.insert(0, Button(t("schedule.picture"), "schpng"))
+    buttons = [first, [Button(t("schedule.settings_button"), "schset"), menu_button(t)]]
     ctx.say("\n".join(lines), buttons)
 
 
 @router.action("schpng")
 async def picture(ctx: Context, argument: str) -> None:
-    """The two days of every group as a timeline PNG."""
+    """The published days of every group as a timeline PNG, with a "now" marker.
+
+    Days not published are named in the text, never drawn as empty bars; with nothing
+    published there is no picture at all.
+    """
     ctx.reset()
     t = ctx.t
+    zone = ctx.rules.readings.zone
     accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
     groups, found, today = await _schedules_of(ctx, accounts)
-    rows = []
+    if not groups:
+        ctx.say(t("schedule.no_accounts"), main_menu(t))
+        return
+    local = ctx.now.astimezone(zone)
+    now_hour = local.hour + local.minute / 60
+    rows: list[TimelineRow] = []
+    missing: list[str] = []
     for group in sorted(groups):
         for offset in (0, 1):
             day = today + timedelta(days=offset)
+            label = f"{group} · {day.strftime('%d.%m')}"
             schedule = found[group].get(day)
-            rows.append((f"{group} · {day.strftime('%d.%m')}", schedule.slots if schedule else ""))
+            if schedule is None:
+                missing.append(label)
+            else:
+                rows.append(TimelineRow(label, schedule.slots, now_hour if offset == 0 else None))
+    back = [[Button(t("schedule.back"), "sched"), menu_button(t)]]
     if not rows:
-        ctx.say(t("schedule.no_accounts"), main_menu(t))
+        ctx.say(t("schedule.picture_none"), back)
         return
-    legend = (t("schedule.legend.off"), t("schedule.legend.maybe"), t("schedule.legend.none"))
+    legend = TimelineLegend(
+        off=t("schedule.legend.off"),
+        maybe=t("schedule.legend.maybe"),
+        on=t("schedule.legend.on"),
+        now=t("schedule.legend.now", time=local.strftime("%H:%M")),
+    )
     # matplotlib blocks for a moment: off the event loop.
     image = await asyncio.to_thread(render_timeline_png, t("schedule.title"), rows, legend)
-    ctx.say(
-        t("schedule.picture_caption"),
-        [[Button(t("schedule.back"), "sched"), menu_button(t)]],
-        image=Attachment("grafik.png", image, "image/png"),
-    )
+    lines = [t("schedule.picture_caption")]
+    if missing:
+        lines.append(t("schedule.picture_missing", days=", ".join(missing)))
+    ctx.say("\n".join(lines), back, image=Attachment("grafik.png", image, "image/png"))
 
 
-def render_timeline_png(title: str, rows: list[tuple[str, str]], legend: tuple[str, ...]) -> bytes:
-    """One bar per (group, day): off dark, possible amber, unpublished hatched; 24 h axis."""
+@dataclass(frozen=True)
+class TimelineRow:
+    """One bar: a group's published day, and the hour of "now" when it is today."""
+
+    label: str
+    slots: str
+    now_hour: float | None = None
+
+
+@dataclass(frozen=True)
+class TimelineLegend:
+    """The legend's words: the three states of a slot, and the "now" marker."""
+
+    off: str
+    maybe: str
+    on: str
+    now: str
+
+
+_COLOURS = {SlotState.OFF: "#263238", SlotState.MAYBE: "#ffb300", SlotState.ON: "#a5d6a7"}
+_NOW_COLOUR = "#d32f2f"
+
+
+def render_timeline_png(title: str, rows: list[TimelineRow], legend: TimelineLegend) -> bytes:
+    """One bar per published (group, day): off dark, possible amber, on green; a red line
+    marks now on today's bars; 24 h axis."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg  # loads only when drawing
     from matplotlib.figure import Figure
+    from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
 
-    colours = {SlotState.OFF.value: "#263238", SlotState.MAYBE.value: "#ffb300"}
-    figure = Figure(figsize=(9, 1.2 + 0.5 * len(rows)), dpi=110)
+    figure = Figure(figsize=(9, 1.4 + 0.5 * len(rows)), dpi=110)
     FigureCanvasAgg(figure)
     axes = figure.add_subplot()
-    for position, (_label, slots) in enumerate(reversed(rows)):
-        if not slots:
-            axes.broken_barh([(0, 24)], (position - 0.35, 0.7), facecolors="none", hatch="//")
-            continue
-        axes.broken_barh([(0, 24)], (position - 0.35, 0.7), facecolors="#c8e6c9")
+    marked = False
+    for position, row in enumerate(reversed(rows)):
         for index in range(SLOTS):
-            colour = colours.get(slots[index])
-            if colour:
-                axes.broken_barh([(index / 2, 0.5)], (position - 0.35, 0.7), facecolors=colour)
-    axes.set_yticks(range(len(rows)), [label for label, _ in reversed(rows)])
+            colour = _COLOURS[SlotState(row.slots[index])]
+            axes.broken_barh([(index / 2, 0.5)], (position - 0.35, 0.7), facecolors=colour)
+        if row.now_hour is not None:
+            axes.plot(
+                [row.now_hour, row.now_hour],
+                [position - 0.48, position + 0.48],
+                color=_NOW_COLOUR,
+                linewidth=2.5,
+            )
+            marked = True
+    axes.set_yticks(range(len(rows)), [row.label for row in reversed(rows)])
     axes.set_xticks(range(0, 25, 2), [hhmm(h * 60) for h in range(0, 25, 2)], fontsize=8)
     axes.set_xlim(0, 24)
+    axes.set_ylim(-0.6, len(rows) - 0.4)
     axes.set_title(title)
     axes.grid(axis="x", alpha=0.3)
+    axes.set_axisbelow(True)
+    handles = [
+        Patch(facecolor=_COLOURS[SlotState.OFF], label=legend.off),
+        Patch(facecolor=_COLOURS[SlotState.MAYBE], label=legend.maybe),
+        Patch(facecolor=_COLOURS[SlotState.ON], label=legend.on),
+    ]
+    if marked:
+        handles.append(Line2D([], [], color=_NOW_COLOUR, linewidth=2.5, label=legend.now))
     axes.legend(
-        handles=[
-            Patch(facecolor="#263238", label=legend[0]),
-            Patch(facecolor="#ffb300", label=legend[1]),
-            Patch(facecolor="none", hatch="//", label=legend[2]),
-        ],
+        handles=handles,
         loc="upper center",
-        bbox_to_anchor=(0.5, -0.15),
-        ncol=3,
+        bbox_to_anchor=(0.5, -0.12),
+        ncol=len(handles),
         frameon=False,
         fontsize=8,
     )
@@ -274,13 +329,24 @@ async def schedule_settings(ctx: Context, argument: str) -> None:
     )
     leads = [
         Button(
-            t("schedule.reminder.off") if m == 0 else t("schedule.reminder.minutes", minutes=m),
+            _chosen(
+                t("schedule.reminder.off") if m == 0 else t("schedule.reminder.minutes", minutes=m),
+                m == current.remind_minutes,
+            ),
             f"schset:r{m}",
         )
         for m in REMINDER_CHOICES
     ]
-    quiet = [Button(t("schedule.quiet.none"), "schset:q")] + [
-        Button(f"{hhmm(low)}–{hhmm(high)}", f"schset:q{low}-{high}") for low, high in QUIET_CHOICES
+    no_quiet = current.quiet_from is None
+    quiet = [Button(_chosen(t("schedule.quiet.none"), no_quiet), "schset:q")] + [
+        Button(
+            _chosen(
+                f"{hhmm(low)}–{hhmm(high)}",
+                (current.quiet_from, current.quiet_to) == (low, high),
+            ),
+            f"schset:q{low}-{high}",
+        )
+        for low, high in QUIET_CHOICES
     ]
     toggle = t("schedule.remind_on.disable" if current.remind_on else "schedule.remind_on.enable")
     ctx.say(
@@ -293,6 +359,11 @@ async def schedule_settings(ctx: Context, argument: str) -> None:
             [Button(t("schedule.back"), "sched"), menu_button(t)],
         ],
     )
+
+
+def _chosen(label: str, chosen: bool) -> str:
+    """A choice's label, ticked when it is the one in force."""
+    return f"✓ {label}" if chosen else label
 
 
 def _apply(current: ScheduleSettings, argument: str) -> ScheduleSettings | None:

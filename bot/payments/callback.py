@@ -39,6 +39,7 @@ from bot.payments.easypay import (
     MalformedNotification,
     parse_notification,
 )
+from core.balances import BillingRules
 from core.clock import Clock
 from core.documents import DocumentRenderer
 from core.model import Channel, PaymentOrder
@@ -120,6 +121,7 @@ class EasyPayCallbacks:
     zone: tzinfo
     renderer: DocumentRenderer | None = None
     notify: Notify | None = None
+    billing: BillingRules | None = None
     # With delivery workers running (`kabinet serve`), the confirmation is queued in the
     # outbox in the payment's own transaction instead of sent here; `queued` wakes them.
     queued: Callable[[], None] | None = None
@@ -218,7 +220,7 @@ class EasyPayCallbacks:
                     return
                 person = await uow.persons.get(identity.person_id)
                 t = self.catalogues.translator((person.locale if person else None) or "")
-                replies = await paid_replies(uow, t, self.zone, self.renderer, order)
+                replies = await paid_replies(uow, t, self.zone, self.renderer, order, self.billing)
             if replies:
                 await self.notify(order.channel, order.user_id, replies)
         except Exception:  # the payment is recorded; telling about it must not undo that
@@ -245,6 +247,7 @@ def register_payment_routes(
         zone=ZoneInfo(app.settings.business_timezone),
         renderer=app.renderer,
         notify=ChannelNotifier([*channels, *extra]),
+        billing=BillingRules(app.settings.bill_due_day, app.settings.bill_min_days_to_pay),
         queued=app.pushes_queued if app.pushes and app.pushes.workers else None,
     )
     register(web_app, callbacks)

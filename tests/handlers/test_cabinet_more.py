@@ -205,7 +205,7 @@ async def test_pay_less_than_due_gets_no_link(
         if p.account_id != account_id or p.paid_at < datetime(2026, 11, 1, tzinfo=UTC)
     ]
     text = await chat.send("Сплатити")
-    assert "До сплати: 648,00 грн" in text
+    assert "Заборгованість 648,00 грн: термін сплати минув 20.11.2026" in text
     text = await chat.send("100")
     assert "не меншою за суму до сплати — 648,00 грн" in text
     assert not payments.orders and not factory.data.orders

@@ -174,8 +174,8 @@ async def test_several_accounts_choose_and_unlink(
     await chat.send("2010000777")
     await chat.send("62Z000000000777O")
     text = await chat.send("Баланс")
-    assert "Оберіть особовий рахунок" in text
-    await chat.press("2010000777")
+    assert "Баланс за вашими 2 рахунками" in text
+    await chat.press("Детально: 2010000777")
     assert "Стан рахунку 2010000777" in chat.text
     await chat.send("Мої рахунки")
     await chat.press("2010000232")

@@ -63,7 +63,7 @@ async def test_pay_in_console_settles_once_and_prints_the_receipt(
             assert "merchant answered 200" in open_turn
             [pdf] = (tmp_path / "out").glob("*kvytantsiia-2010000232-2026-11-29.pdf")
             assert "500,00" in pdf_text(pdf.read_bytes())
-            assert "Переплата: 500,00 грн" in balance_turn
+            assert "Переплата 500,00 грн" in balance_turn
             assert "Остання оплата: 500,00 грн від 29.11.2026" in balance_turn
 
             async def recorded() -> list:
@@ -141,5 +141,5 @@ def test_kabinet_demo_pays_in_the_console(tmp_path: Path) -> None:
     turns = re.split(r"(?m)^> ", result.stdout)
     assert len(turns) == len(LINK) + 2 + 2  # one prompt before input, one after each line
     assert "Дякуємо! Оплату 500,00 грн" in turns[-3] and "[document: " in turns[-3]
-    assert "Переплата: 500,00 грн" in turns[-2]
+    assert "Переплата 500,00 грн" in turns[-2]
     assert list((tmp_path / "kabinet-out").glob("*.pdf"))

@@ -159,7 +159,8 @@ async def test_emergency_restoration_bill_and_answer(app: App, me: Builder) -> N
             await uow.commit()
     text = await console.deliver()
     assert text.count("Новий рахунок") == 1
-    assert "10.2026" in text and "561,60 грн" in text and "548,26 грн" in text
+    assert "10.2026" in text and "561,60 грн" in text
+    assert "до сплати 548,26 грн до 07.12.2026" in text
     async with app.uow_factory() as uow:
         await notify_call_center_answer(
             uow, 5, me.world.persons["me"], "Лічильник замінять.", MONDAY

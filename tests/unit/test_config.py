@@ -23,6 +23,11 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
         ("DATABASE_URL", "mysql://x"),
         ("TELEGRAM_MODE", "pigeon"),
         ("BUSINESS_TIMEZONE", "Mars/Olympus"),
+        ("BILL_DUE_DAY", "31"),
+        ("BANK_IBAN", "UA213223130000026007233566002"),
+        ("BANK_EDRPOU", "12345"),
+        ("BANK_PURPOSE", "Оплата за {period}"),
+        ("BANK_PURPOSE", "Оплата {account} {month}"),
     ],
 )
 def test_bad_setting_is_named(
@@ -34,6 +39,15 @@ def test_bad_setting_is_named(
         load_settings()
     assert name in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_bank_details_are_normalised(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BANK_IBAN", "ua21 3223 1300 0002 6007 2335 6600 1")
+    monkeypatch.setenv("BANK_EDRPOU", "32910079")
+    settings = load_settings()
+    assert settings.bank_iban == "UA213223130000026007233566001"
+    assert settings.bill_due_day == 20 and "{account}" in settings.bank_purpose
 
 
 def test_command_line_stops_with_one_line(
