@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu
+from bot.handlers.keyboards import section_rows, with_menu
 from bot.handlers.router import Router
 from core.accounts import account_summary
 from core.model import Account
@@ -60,4 +60,4 @@ async def _show_balance(ctx: Context, account: Account) -> None:
             t("balance.last_consumption", period=t.period(reading.period), kwh=t.kwh(used))
         )
     ctx.data["acc"] = account.id
-    ctx.say("\n".join(lines), main_menu(ctx.t))
+    ctx.say("\n".join(lines), with_menu(t, *section_rows(t, "bal", account.id)))

@@ -358,6 +358,14 @@ class MessengerUser:
             page_event(text_message(self.psid, button["title"], quick=str(button["payload"])))
         )
 
+    async def menu(self, label: str) -> str:
+        """Tap an item of the persistent menu (set at start-up) whose title contains `label`."""
+        (profile, *_) = self.harness.fake.calls_of("me/messenger_profile")
+        items = profile.body["persistent_menu"][0]["call_to_actions"]
+        item = next((i for i in items if label in i["title"]), None)
+        assert item is not None, (label, [i["title"] for i in items])
+        return await self.tap(item)
+
     async def share_phone(self, phone: str) -> str:
         assert self.can_share_phone(), self.buttons
         return await self.post(page_event(text_message(self.psid, phone, quick=phone)))

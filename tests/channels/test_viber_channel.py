@@ -349,4 +349,4 @@ async def test_the_welcome_speaks_the_persons_language(vb: ViberHarness) -> None
     response = await vb.post(conversation_started("vbEN==", language="en-GB"))
     welcome = await response.json()
     assert "Welcome" in welcome["text"] or "Hello" in welcome["text"]
-    assert "Balance" in [b["Text"] for b in welcome["keyboard"]["Buttons"]]
+    assert "💰 Balance" in [b["Text"] for b in welcome["keyboard"]["Buttons"]]
