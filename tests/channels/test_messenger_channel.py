@@ -5,7 +5,7 @@ against the fake Graph API over HTTP."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -33,7 +33,6 @@ from tests.channels.fake_graph import (
     VERIFY_TOKEN,
     MessengerHarness,
     encode,
-    make_messenger_harness,
     messaging,
     mid,
     page_event,
@@ -41,25 +40,9 @@ from tests.channels.fake_graph import (
     text_message,
 )
 from tests.channels.fake_viber import TOKEN as VIBER_TOKEN
-from tests.channels.fake_viber import close_harnesses, table_counts, wait_for
+from tests.channels.fake_viber import table_counts, wait_for
 
 Factory = Callable[..., Awaitable[MessengerHarness]]
-
-
-@pytest.fixture
-async def make_messenger() -> AsyncIterator[Factory]:
-    started: list[MessengerHarness] = []
-
-    async def make(url: str, **settings: Any) -> MessengerHarness:
-        return await make_messenger_harness(url, now=IN_WINDOW, started=started, **settings)
-
-    yield make
-    await close_harnesses(started)
-
-
-@pytest.fixture
-async def fb(make_messenger: Factory, sqlite_demo_url: str) -> MessengerHarness:
-    return await make_messenger(sqlite_demo_url)
 
 
 @pytest.fixture(scope="module")

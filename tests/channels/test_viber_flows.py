@@ -12,19 +12,16 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
-import pytest
 from PIL import Image
 from pypdf import PdfReader
 
-from tests.channels.conftest import IN_WINDOW, OUTSIDE_WINDOW, jpeg_bytes
+from tests.channels.conftest import OUTSIDE_WINDOW, jpeg_bytes
 from tests.channels.fake_viber import (
     ViberHarness,
-    close_harnesses,
     conversation_started,
-    make_viber_harness,
 )
 
 NUMBER_232, EIC_232 = "2010000232", "62Z000000000232T"
@@ -219,22 +216,6 @@ async def scenario_pay(user: Chat) -> str:
 # ---- Viber ------------------------------------------------------------------------------
 
 Factory = Callable[..., Awaitable[ViberHarness]]
-
-
-@pytest.fixture
-async def make_viber() -> AsyncIterator[Factory]:
-    started: list[ViberHarness] = []
-
-    async def make(url: str, now: Any = IN_WINDOW, **settings: Any) -> ViberHarness:
-        return await make_viber_harness(url, now=now, started=started, **settings)
-
-    yield make
-    await close_harnesses(started)
-
-
-@pytest.fixture
-async def vb(make_viber: Factory, sqlite_demo_url: str) -> ViberHarness:
-    return await make_viber(sqlite_demo_url)
 
 
 async def test_main_flow_on_sqlite(vb: ViberHarness) -> None:
