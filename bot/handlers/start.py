@@ -21,12 +21,12 @@ def consent_buttons(ctx: Context) -> list[list[Button]]:
     ]
 
 
-async def show_menu(ctx: Context, head: str = "") -> None:
+async def show_menu(ctx: Context) -> None:
     """The main menu; a person with no account is pointed at adding one."""
     ctx.reset()
     accounts = await ctx.uow.links.accounts_of(ctx.person.id)
     text = ctx.t("menu.title") if accounts else ctx.t("menu.title_no_accounts")
-    ctx.say(head + text, main_menu(ctx.t, has_accounts=bool(accounts)))
+    ctx.say(text, main_menu(ctx.t, has_accounts=bool(accounts)))
 
 
 @router.action("start", commands=("start",), consent=False)

@@ -461,6 +461,17 @@ async def test_any_action_is_resumed_after_consent(chat: Chat, asked: str, after
     assert "Головне меню" not in text
 
 
+async def test_a_photo_before_consent_leads_to_the_reading_question_after_it(
+    chat: Chat, factory: FakeUnitOfWorkFactory
+) -> None:
+    await chat.send(photo=b"\xff\xd8 a meter photo")
+    assert "згод" in chat.text
+    text = await chat.press("Погоджуюсь")
+    # No account yet: the reading question says so and offers to add one.
+    assert "згоду збережено" in text and "немає доданих особових рахунків" in text
+    assert "Додати особовий рахунок" in chat.labels()
+
+
 async def test_declining_then_agreeing_still_resumes(chat: Chat) -> None:
     await chat.send("/link")
     await chat.press("Не погоджуюсь")

@@ -433,6 +433,8 @@ class TelegramChannel(ChannelAdapter):
             or not keyboard.hint
             or self._standing.get(chat_id) == keyboard
             or any(carries_standing(reply) for reply in replies)
+            # A share-phone keyboard is about to take its place anyway.
+            or any(button.request_phone for reply in replies for button in reply.all_buttons())
         ):
             return replies
         return [Reply(keyboard.hint, keyboard=keyboard), *replies]
