@@ -56,12 +56,29 @@ class Attachment:
     mime_type: str
 
 
+@dataclass(frozen=True)
+class Keyboard:
+    """The standing keyboard: the top actions a channel keeps in view between messages.
+
+    Telegram shows it as a persistent reply keyboard, Viber adds it to every message's
+    keyboard (Viber shows only the last message's one); the others have no such thing.
+    Its buttons send their label, which the dialog's word table maps back to the action,
+    so no channel needs to remember it. No rows means "take the keyboard away". `hint` is
+    a line a channel may send to carry the keyboard when no other message of the turn can
+    (a Telegram message holds one keyboard: inline buttons or this one).
+    """
+
+    rows: tuple[tuple[Button, ...], ...] = ()
+    hint: str = ""
+
+
 @dataclass
 class Reply:
     """One message of the bot: text, then buttons in rows, optionally an image or a document.
 
     `replaces_previous` asks channels that can edit messages to edit the last one instead
-    of sending a new one (pagination); others simply send it.
+    of sending a new one (pagination); others simply send it. `keyboard` is the standing
+    keyboard to keep in view with it (None: leave whatever is shown).
     """
 
     text: str
@@ -69,6 +86,7 @@ class Reply:
     image: Attachment | None = None
     document: Attachment | None = None
     replaces_previous: bool = False
+    keyboard: Keyboard | None = None
 
     def all_buttons(self) -> list[Button]:
         """Buttons row by row, left to right."""

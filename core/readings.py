@@ -97,6 +97,16 @@ def next_window(moment: datetime, rules: ReadingRules) -> Window:
     return _window_after_month(today.year, today.month, rules)
 
 
+def latest_window(moment: datetime, rules: ReadingRules) -> Window:
+    """The window `moment` is in, or the last one that closed before it."""
+    window = current_window(moment, rules)
+    if window is not None:
+        return window
+    today = moment.astimezone(rules.zone).date()
+    # Outside a window, the one after last month has closed (it ends early this month).
+    return _window_after_month(*_previous_month(today.year, today.month), rules)
+
+
 def window_start(window: Window, rules: ReadingRules) -> datetime:
     """The first instant of the window, timezone-aware."""
     return datetime.combine(window.opens, datetime.min.time(), rules.zone)
@@ -122,6 +132,26 @@ def parse_reading(text: str) -> int:
     if not match or len(match.group(1)) > 9:
         raise ReadingFormatInvalid(text)
     return int(match.group(1))
+
+
+_BETWEEN_VALUES = re.compile(r"\s*(?:[/;|\n]|,\s)\s*")
+_GROUPED = re.compile(r"\d{1,3}(?:\s\d{3})+")
+
+
+def parse_readings(text: str) -> list[int]:
+    """One or more whole numbers of kWh: the zones of a meter may come in one message.
+
+    Values are separated by "/", ";", "|", a line break or ", " ("8480 / 4200"); spaces
+    alone separate them only where they cannot be a thousands separator ("8480 4200",
+    but "8 480" is one number). Raises ReadingFormatInvalid like `parse_reading`.
+    """
+    stripped = text.strip()
+    parts = [part for part in _BETWEEN_VALUES.split(stripped) if part]
+    if len(parts) == 1 and not _GROUPED.fullmatch(stripped) and len(stripped.split()) > 1:
+        parts = stripped.split()
+    if not parts:
+        raise ReadingFormatInvalid(text)
+    return [parse_reading(part) for part in parts]
 
 
 @dataclass(frozen=True)
@@ -276,11 +306,30 @@ async def estimate_reading(
     evaluation = evaluate(meter, values, baseline, rates, plausible)
     if window is None:
         return evaluation
-    in_window = await uow.readings.submitted(
-        account.id, since=window_start(window, rules), until=window_end(window, rules)
-    )
-    replaces = next((r for r in in_window if r.meter_id == meter.id), None)
+    replaces = await _meter_reading_in(uow, account.id, meter, window, rules)
     return replace(evaluation, replaces=replaces) if replaces else evaluation
+
+
+async def reading_in_window(
+    uow: AbstractUnitOfWork, account: Account, window: Window, rules: ReadingRules
+) -> SubmittedReading | None:
+    """The reading submitted for the account's meter in `window` (the one that counts).
+
+    While the window is open, submitting again replaces it (see `submit_reading`).
+    """
+    meter = await uow.meters.in_service(account.id)
+    if meter is None:
+        return None
+    return await _meter_reading_in(uow, account.id, meter, window, rules)
+
+
+async def _meter_reading_in(
+    uow: AbstractUnitOfWork, account_id: int, meter: Meter, window: Window, rules: ReadingRules
+) -> SubmittedReading | None:
+    in_window = await uow.readings.submitted(
+        account_id, since=window_start(window, rules), until=window_end(window, rules)
+    )
+    return next((reading for reading in in_window if reading.meter_id == meter.id), None)
 
 
 async def photo_prior(

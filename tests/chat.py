@@ -26,6 +26,7 @@ class Chat:
         self.profile_name = profile_name
         self.replies: list[Reply] = []
         self.buttons: list[Button] = []
+        self.keyboard: list[Button] = []  # the standing keyboard last shown
 
     @property
     def text(self) -> str:
@@ -46,6 +47,8 @@ class Chat:
         for reply in self.replies:
             if reply.buttons:
                 self.buttons = reply.all_buttons()
+            if reply.keyboard is not None:
+                self.keyboard = [button for row in reply.keyboard.rows for button in row]
         return self.text
 
     async def press(self, label: str) -> str:
@@ -55,6 +58,17 @@ class Chat:
                 return await self.send(button.label, payload=button.payload)
         raise AssertionError(f"no button {label!r} among {[b.label for b in self.buttons]}")
 
+    async def tap(self, label: str) -> str:
+        """Press a standing-keyboard button: like Telegram, it sends its label as text."""
+        for button in self.keyboard:
+            if label in button.label:
+                return await self.send(button.label)
+        raise AssertionError(f"no key {label!r} among {[b.label for b in self.keyboard]}")
+
     def labels(self) -> list[str]:
         """Labels of the last buttons."""
         return [button.label for button in self.buttons]
+
+    def standing(self) -> list[str]:
+        """Labels of the standing keyboard in view."""
+        return [button.label for button in self.keyboard]

@@ -234,30 +234,37 @@ class Keyboard:
 
 
 def keyboard_for(replies: list[Reply]) -> Keyboard:
-    """The buttons of all replies as one keyboard, rows of up to three, duplicates once."""
+    """The buttons of all replies as one keyboard, rows of up to three, duplicates once.
+
+    The standing keyboard's top actions come last: Viber shows only the last message's
+    keyboard, so they ride on every turn to stay in view.
+    """
     keyboard = Keyboard()
     payloads: dict[str, str] = {}
     phone = False
     seen: set[tuple[str, str | None, str | None]] = set()
-    for reply in replies:
-        for row in reply.buttons:
-            fresh = []
-            for button in row:
-                key = (button.label, button.payload, button.url)
-                if key in seen:
+    standing = next((r.keyboard for r in reversed(replies) if r.keyboard is not None), None)
+    rows = [row for reply in replies for row in reply.buttons]
+    if standing is not None:
+        rows += [list(row) for row in standing.rows]
+    for row in rows:
+        fresh = []
+        for button in row:
+            key = (button.label, button.payload, button.url)
+            if key in seen:
+                continue
+            seen.add(key)
+            fresh.append(button)
+        for start in range(0, len(fresh), 3):
+            group = fresh[start : start + 3]
+            for button in group:
+                rendered = _button(button, 6 // len(group))
+                if rendered is None:
                     continue
-                seen.add(key)
-                fresh.append(button)
-            for start in range(0, len(fresh), 3):
-                group = fresh[start : start + 3]
-                for button in group:
-                    rendered = _button(button, 6 // len(group))
-                    if rendered is None:
-                        continue
-                    keyboard.buttons.append(rendered)
-                    if button.payload and not button.url:
-                        payloads[button.label] = button.payload
-                    phone = phone or button.request_phone
+                keyboard.buttons.append(rendered)
+                if button.payload and not button.url:
+                    payloads[button.label] = button.payload
+                phone = phone or button.request_phone
     keyboard.tracking = Tracking(payloads, phone)
     if len(keyboard.buttons) > KEYBOARD_BUTTONS_GUESS:
         log.warning(
@@ -568,7 +575,7 @@ class ViberChannel(ChannelAdapter):
         """
         self._count("conversation_started")
         t = self._catalogues.translator(pick_locale(started.user.language))
-        rows = main_menu(t)
+        rows = main_menu(t, has_accounts=False)  # nobody is known yet: "add an account" first
         context = (started.context or "").strip()
         if context.isdigit():
             rows = [[Button(t("viber.join_button"), f"start:{context}")], *rows]

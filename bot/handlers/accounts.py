@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, menu_button, with_menu
@@ -50,29 +50,95 @@ def account_card(ctx: Context, account: Account) -> str:
     )
 
 
+def last_used_first(ctx: Context, accounts: Sequence[Account]) -> list[Account]:
+    """The accounts with the one used last (in any flow) first, the rest in their order."""
+    last = ctx.data.get("acc")
+    return sorted(accounts, key=lambda account: account.id != last)
+
+
+def remember_account(ctx: Context, account: Account) -> None:
+    """Make `account` the last used one: offered first, pre-selected for readings."""
+    ctx.data["acc"] = account.id
+
+
 async def resolve_account(ctx: Context, argument: str, action: str) -> Account | None:
     """The account a flow is about: the one named in the payload, the only one, or asked.
 
-    Returns None after telling the person what to do (link one, or choose).
+    Returns None after telling the person what to do (link one, or choose). The account
+    found becomes the last used one.
     """
     if argument:
         try:
-            return await linked_account(ctx.uow, ctx.person.id, int(argument))
+            account = await linked_account(ctx.uow, ctx.person.id, int(argument))
         except (AccountNotLinked, ValueError):
             ctx.reset()
             ctx.say(ctx.t("account.not_yours"), main_menu(ctx.t))
             return None
+        remember_account(ctx, account)
+        return account
     accounts = await ctx.uow.links.accounts_of(ctx.person.id)
     if not accounts:
         ctx.reset()
         ctx.say(ctx.t("account.none"), with_menu(ctx.t, [Button(ctx.t("menu.link"), "link")]))
         return None
     if len(accounts) == 1:
+        remember_account(ctx, accounts[0])
         return accounts[0]
-    ctx.reset()
-    rows = [[Button(account_title(ctx, account), f"{action}:{account.id}")] for account in accounts]
-    ctx.say(ctx.t("account.choose"), with_menu(ctx.t, *rows))
+    _ask_account(ctx, accounts, action)
     return None
+
+
+def _ask_account(ctx: Context, accounts: Sequence[Account], action: str, head: str = "") -> None:
+    """Which account? The last used one first; its number may be typed too."""
+    rows = [
+        [Button(account_title(ctx, account), f"{action}:{account.id}")]
+        for account in last_used_first(ctx, accounts)
+    ]
+    ctx.goto("acc.choose", action=action)
+    ctx.say(head + ctx.t("account.choose"), with_menu(ctx.t, *rows))
+
+
+@router.step("acc.choose")
+async def typed_account(ctx: Context) -> None:
+    """An account number typed instead of pressed (all of it, or its last digits)."""
+    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    action = ctx.data.get("action", "accs")
+    typed = "".join(ch for ch in ctx.event.text or "" if ch.isdigit())
+    matches = [a for a in accounts if typed and a.number.endswith(typed) and len(typed) >= 3]
+    if len(matches) == 1:
+        ctx.follow = f"{action}:{matches[0].id}"
+        return
+    _ask_account(ctx, accounts, action, ctx.t("account.choose_again") + "\n")
+
+
+async def preselect_account(ctx: Context, argument: str) -> tuple[Account | None, list[Account]]:
+    """For the frequent actions: the named account, else the last used (or only, or first).
+
+    Asking first would cost an extra step every time; the others are returned so the
+    answer can offer to switch. (None, []) after telling a person with no account to add
+    one, or that the named account is not theirs.
+    """
+    accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
+    if argument:
+        account = await resolve_account(ctx, argument, "")
+        if account is None:
+            return None, []
+    elif not accounts:
+        ctx.reset()
+        ctx.say(ctx.t("account.none"), with_menu(ctx.t, [Button(ctx.t("menu.link"), "link")]))
+        return None, []
+    else:
+        account = last_used_first(ctx, accounts)[0]
+    remember_account(ctx, account)
+    return account, [other for other in accounts if other.id != account.id]
+
+
+def switch_rows(ctx: Context, others: Sequence[Account], action: str) -> list[list[Button]]:
+    """A button per other account, to run `action` for it instead."""
+    return [
+        [Button(ctx.t("account.switch", number=other.number), f"{action}:{other.id}")]
+        for other in others
+    ]
 
 
 async def with_account(
@@ -112,7 +178,7 @@ async def link_number(ctx: Context) -> None:
 async def link_eic(ctx: Context) -> None:
     """Link when number and EIC match one account; every failure has its own answer."""
     number = ctx.data.get("number", "")
-    retry = with_menu(ctx.t, [Button(ctx.t("link.retry"), "link")])
+    retry = with_menu(ctx.t, [Button(ctx.t("link.number_again"), "link")])
     try:
         normalise_eic(ctx.event.text or "")
     except EicInvalid as error:
@@ -123,8 +189,9 @@ async def link_eic(ctx: Context) -> None:
             ctx.uow, ctx.person.id, number, ctx.event.text or "", ctx.now, ctx.rules.linking
         )
     except AccountNotFound:
-        ctx.reset()
-        ctx.say(ctx.t("link.not_found"), retry)
+        # Either value may be wrong: the next EIC typed is tried again with the number,
+        # and "enter the number again" starts over.
+        ctx.say(ctx.t("link.not_found") + "\n" + ctx.t("link.ask_eic_again"), retry)
         return
     except TooManyLinkAttempts as error:
         ctx.reset()
@@ -132,11 +199,14 @@ async def link_eic(ctx: Context) -> None:
         return
     except AlreadyLinked:
         ctx.reset()
-        ctx.say(ctx.t("link.already"), main_menu(ctx.t))
+        ctx.say(ctx.t("link.already"), with_menu(ctx.t, [Button(ctx.t("menu.accounts"), "accs")]))
         return
     ctx.reset()
-    ctx.data["acc"] = account.id
-    ctx.say(ctx.t("link.done") + "\n\n" + account_card(ctx, account), main_menu(ctx.t))
+    remember_account(ctx, account)
+    ctx.say(
+        ctx.t("link.done") + "\n\n" + account_card(ctx, account) + "\n\n" + ctx.t("link.next"),
+        with_menu(ctx.t, *_account_actions(ctx, account)),
+    )
 
 
 @router.action("accs", commands=("accounts",))
@@ -148,7 +218,10 @@ async def my_accounts(ctx: Context, argument: str) -> None:
     if not accounts:
         ctx.say(ctx.t("account.none"), with_menu(ctx.t, add))
         return
-    rows = [[Button(account_title(ctx, account), f"acc:{account.id}")] for account in accounts]
+    rows = [
+        [Button(account_title(ctx, account), f"acc:{account.id}")]
+        for account in last_used_first(ctx, accounts)
+    ]
     ctx.say(ctx.t("accounts.title", count=len(accounts)), with_menu(ctx.t, *rows, add))
 
 
@@ -159,18 +232,24 @@ async def choose_account(ctx: Context, argument: str) -> None:
     if account is None:
         return
     ctx.reset()
-    ctx.data["acc"] = account.id
     ctx.say(
         account_card(ctx, account),
         with_menu(
             ctx.t,
-            [
-                Button(ctx.t("menu.read"), f"read:{account.id}"),
-                Button(ctx.t("menu.balance"), f"bal:{account.id}"),
-            ],
+            *_account_actions(ctx, account),
             [Button(ctx.t("accounts.unlink"), f"unl:{account.id}")],
         ),
     )
+
+
+def _account_actions(ctx: Context, account: Account) -> list[list[Button]]:
+    """What people do next with an account: its reading and its balance."""
+    return [
+        [
+            Button(ctx.t("menu.read"), f"read:{account.id}"),
+            Button(ctx.t("menu.balance"), f"bal:{account.id}"),
+        ]
+    ]
 
 
 @router.action("unl")
@@ -179,7 +258,7 @@ async def ask_unlink(ctx: Context, argument: str) -> None:
     account = await resolve_account(ctx, argument, "unl")
     if account is None:
         return
-    ctx.reset()
+    ctx.expect_button(f"unl:{account.id}")
     ctx.say(
         ctx.t("accounts.unlink_confirm", title=account_title(ctx, account)),
         [
@@ -200,4 +279,7 @@ async def unlink(ctx: Context, argument: str) -> None:
     await unlink_account(ctx.uow, ctx.person.id, account.id)
     ctx.reset()
     ctx.data.pop("acc", None)
-    ctx.say(ctx.t("accounts.unlinked", title=account_title(ctx, account)), main_menu(ctx.t))
+    ctx.say(
+        ctx.t("accounts.unlinked", title=account_title(ctx, account)),
+        with_menu(ctx.t, [Button(ctx.t("menu.accounts"), "accs")]),
+    )

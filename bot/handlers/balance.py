@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.handlers.accounts import account_title, resolve_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import with_menu
+from bot.handlers.keyboards import section_rows, with_menu
 from bot.handlers.money import account_lines, money_lines, readings_line
 from bot.handlers.router import Router
 from bot.messages import Button
@@ -62,6 +62,8 @@ async def _show_balance(ctx: Context, account: Account) -> None:
         rows.append([_pay_button(ctx, found, several=False)])
     if not found.submitted and found.window.contains(today):
         rows.append([Button(t("menu.read"), f"read:{account.id}")])
+    # "Сплатити" is offered above only when something is owed.
+    rows += section_rows(t, "bal", account.id, skip=("pay",))
     ctx.say("\n".join(lines), with_menu(t, *rows))
 
 

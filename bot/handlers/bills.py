@@ -218,7 +218,7 @@ async def receipt(ctx: Context, argument: str) -> None:
             date=t.date(payment.paid_at.astimezone(zone)),
             amount=t.money(payment.amount),
         ),
-        main_menu(t),
+        with_menu(t),
         document=Attachment(f"kvytantsiia-{account.number}-{day}.pdf", content, "application/pdf"),
     )
 
@@ -278,6 +278,6 @@ async def _send_chart(ctx: Context, account: Account) -> None:
             current=series[1].label,
             current_kwh=t.kwh(totals[1]),
         ),
-        main_menu(t),
+        with_menu(t, [Button(t("menu.consumption"), f"cons:{account.id}")]),
         image=Attachment(f"spozhyvannia-{account.number}.png", image, "image/png"),
     )

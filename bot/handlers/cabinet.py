@@ -119,7 +119,13 @@ async def _show_meter(ctx: Context, account: Account) -> None:
             zones=", ".join(t.zone(zone) for zone in device.zones),
             digits=device.digit_count,
         ),
-        main_menu(t),
+        with_menu(
+            t,
+            [
+                Button(t("menu.read"), f"read:{account.id}"),
+                Button(t("menu.history"), f"hist:{account.id}"),
+            ],
+        ),
     )
 
 

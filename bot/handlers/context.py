@@ -20,8 +20,9 @@ from core.ports import AbstractUnitOfWork
 from core.readings import ReadingRules
 from core.requests import RequestRules
 
-# Data keys that outlive a single flow (the chosen account, say); the rest is flow-local.
-KEPT_KEYS = ("acc",)
+# Data keys that outlive a single flow: the last used account (offered first wherever an
+# account is chosen) and what to resume once consent is given; the rest is flow-local.
+KEPT_KEYS = ("acc", "resume")
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class Context:
     recognition: PhotoRecognition | None = None
     consented: bool | None = None
     replies: list[Reply] = field(default_factory=list)
+    follow: str | None = None
+    """A payload the dialog routes next in the same turn (what was asked for before consent,
+    or a question asked again after an answer it could not take)."""
 
     @property
     def now(self) -> datetime:
@@ -90,6 +94,14 @@ class Context:
     def reset(self) -> None:
         """Leave any flow."""
         self.goto("")
+
+    def expect_button(self, again: str) -> None:
+        """The question being asked is answered with its buttons; `again` asks it anew.
+
+        Text typed instead then gets the reason and the same question again, rather than
+        "not understood" and the menu (the "ask" step in bot.handlers.start).
+        """
+        self.goto("ask", again=again)
 
     def say(
         self,

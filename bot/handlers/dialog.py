@@ -11,12 +11,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from copy import deepcopy
 
 from bot.handlers.context import Context, DialogRules, Services
-from bot.handlers.keyboards import main_menu, menu_button
+from bot.handlers.keyboards import (
+    EXITS,
+    NO_KEYBOARD,
+    label_key,
+    main_menu,
+    menu_button,
+    standing_keyboard,
+    word_key,
+)
 from bot.handlers.router import Router, split_payload
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
 from bot.messages import Incoming, Reply
@@ -52,10 +60,6 @@ class KeyedLocks:
                 self._locks[key] = (lock, users - 1)
 
 
-def _normalise_words(text: str) -> str:
-    return " ".join(text.casefold().replace("’", "'").replace("ʼ", "'").split())
-
-
 class Dialog:
     """Handles neutral inputs for every channel; built once in the composition root."""
 
@@ -76,16 +80,20 @@ class Dialog:
         self._rules = rules
         self._services = services or Services()
         self._locks = KeyedLocks()
-        self._words = self._build_words(word_payloads)
+        self._words = self._build_words(word_payloads, word_key)
+        self._exits = self._build_words(EXITS, label_key)
 
-    def _build_words(self, word_payloads: Iterable[tuple[str, str]]) -> dict[str, str]:
+    def _build_words(
+        self, word_payloads: Iterable[tuple[str, str]], key: Callable[[str], str]
+    ) -> dict[str, str]:
         """Typed words → payload, in every language, so labels work as typed text."""
         words: dict[str, str] = {}
         for locale in SUPPORTED_LOCALES:
             t = self._catalogues.translator(locale)
             for message_id, payload in word_payloads:
                 for word in t(message_id).split("|"):
-                    words.setdefault(_normalise_words(word), payload)
+                    if key(word):
+                        words.setdefault(key(word), payload)
         return words
 
     async def handle(self, event: Incoming) -> list[Reply]:
@@ -141,15 +149,18 @@ class Dialog:
                 t=self._catalogues.translator(pick_locale(person.locale, event.locale)),
                 identity=identity,
                 person=person,
-                state=state,
+                # A copy: the flow may change it in place, and what was loaded must stay
+                # as it was to tell whether anything changed (fakes hand out their own).
+                state=DialogState(state.channel, state.user_id, state.state, deepcopy(state.data)),
                 clock=self._clock,
                 rules=self._rules,
                 services=self._services,
                 recognition=recognition,
                 consented=consent_version == self._rules.consent_version,
             )
-            loaded = DialogState(state.channel, state.user_id, state.state, deepcopy(state.data))
+            loaded = state
             await self._route(ctx)
+            await self._keep_keyboard(ctx)
             # Most turns (a balance, a list) leave the state as it was: skip the write.
             if ctx.state != loaded:
                 await uow.dialogs.save(ctx.state, now)
@@ -188,7 +199,11 @@ class Dialog:
             command = command.split("@")[0].lower()
             name = self._router.commands.get(command)
             return (name or "unknown_command"), argument.strip()
-        payload = self._words.get(_normalise_words(text)) if text else None
+        if not text:
+            return None, ""
+        payload = self._exits.get(label_key(text))
+        if payload is None and ctx.step not in self._router.word_steps:
+            payload = self._words.get(word_key(text))
         if payload is not None:
             return split_payload(payload)
         return None, ""
@@ -201,22 +216,48 @@ class Dialog:
             if await self._consented(ctx):
                 await self._router.actions["photo"](ctx, "")
             else:
+                # The photo itself cannot wait for consent; the reading prompt can.
                 await self._router.actions["start"](ctx, "")
+                ctx.data["resume"] = "read"
             return
         name, argument = self._payload_of(ctx)
         if name is not None and name in self._router.actions:
-            if name in self._router.needs_consent and not await self._consented(ctx):
-                name, argument = "start", ""
-            try:
-                await self._router.actions[name](ctx, argument)
-            except DomainError as error:
-                await self._router.actions["domain_error"](ctx, type(error).__name__)
+            await self._run(ctx, name, argument)
+        else:
+            handler = self._router.steps.get(ctx.step)
+            if handler is not None and await self._consented(ctx):
+                await handler(ctx)
+            else:
+                await self._router.actions["unknown"](ctx, "")
+        # A flow may hand over to another action in the same turn (what was asked for
+        # before consent; a question asked again); a few hops at most, never a loop.
+        for _ in range(3):
+            if ctx.follow is None:
+                break
+            name, argument = split_payload(ctx.follow)
+            ctx.follow = None
+            if name in self._router.actions:
+                await self._run(ctx, name, argument)
+
+    async def _run(self, ctx: Context, name: str, argument: str) -> None:
+        """Run an action; one that needs consent asks for it first and is resumed after."""
+        if name in self._router.needs_consent and not await self._consented(ctx):
+            await self._router.actions["start"](ctx, "")
+            if name not in ("start", "menu"):
+                ctx.data["resume"] = f"{name}:{argument}" if argument else name
             return
-        handler = self._router.steps.get(ctx.step)
-        if handler is not None and await self._consented(ctx):
-            await handler(ctx)
+        try:
+            await self._router.actions[name](ctx, argument)
+        except DomainError as error:
+            await self._router.actions["domain_error"](ctx, type(error).__name__)
+
+    async def _keep_keyboard(self, ctx: Context) -> None:
+        """Every reply carries the standing keyboard once consent is given, none before."""
+        if not ctx.replies:
             return
-        await self._router.actions["unknown"](ctx, "")
+        keyboard = standing_keyboard(ctx.t) if await self._consented(ctx) else NO_KEYBOARD
+        for reply in ctx.replies:
+            reply.keyboard = keyboard
 
     async def _consented(self, ctx: Context) -> bool:
         if ctx.consented is None:

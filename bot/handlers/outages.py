@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu
+from bot.handlers.keyboards import with_menu
 from bot.handlers.router import Router
+from bot.messages import Button
 from core.model import Account, OutageKind
 
 router = Router()
@@ -55,4 +56,4 @@ async def _show_outages(ctx: Context, account: Account) -> None:
             )
     lines.append("")
     lines.append(as_of)
-    ctx.say("\n".join(lines), main_menu(t))
+    ctx.say("\n".join(lines), with_menu(t, [Button(t("menu.schedule"), "sched")]))

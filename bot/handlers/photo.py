@@ -11,7 +11,7 @@ from datetime import datetime
 
 from bot.handlers.accounts import with_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, menu_button, with_menu
+from bot.handlers.keyboards import menu_button, with_menu
 from bot.handlers.readings import evaluate_and_store, reading_value, start_reading, zone_prompt
 from bot.handlers.router import Router
 from bot.messages import Button
@@ -143,7 +143,7 @@ async def photo_answer(ctx: Context, argument: str) -> None:
     """ "Так" (or the zone it shows) takes the value; "Ні" asks to type it."""
     t = ctx.t
     if ctx.step != "read.photo":
-        ctx.say(t("reading.nothing_to_confirm"), main_menu(t))
+        ctx.say(t("reading.nothing_to_confirm"), with_menu(t))
         return
     zones = ctx.data["zones"]
     values = dict(ctx.data.get("v", {}))

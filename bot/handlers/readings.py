@@ -1,13 +1,25 @@
-"""Submit a meter reading (manual §6.3): zone by zone, checked, priced, confirmed if odd."""
+"""Submit a meter reading (manual §6.3): zone by zone, checked, priced, confirmed if odd.
+
+"Внести покази" goes straight to the question for the last used account (others are a
+button away) and shows what was already submitted in this window, which a new value
+replaces while the window is open. A bare number typed while no step is open is offered
+as a reading after one confirmation. A wrong value is asked for again with the reason.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
-from bot.handlers.accounts import account_title, with_account
+from bot.handlers.accounts import (
+    account_title,
+    preselect_account,
+    switch_rows,
+)
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, menu_button, with_menu
+from bot.handlers.keyboards import main_menu, menu_button, said, section_rows, with_menu
 from bot.handlers.router import Router
+from bot.i18n import Translator
 from bot.messages import Button
 from core.errors import (
     NoMeter,
@@ -16,13 +28,16 @@ from core.errors import (
     ReadingFormatInvalid,
     ReadingTooLong,
 )
-from core.model import Account, ReadingSource, Zone
+from core.model import Account, Meter, Readings, ReadingSource, SubmittedReading, Zone
 from core.readings import (
     ReadingEvaluation,
     check_reading,
+    current_window,
     estimate_reading,
-    open_window_or_raise,
-    parse_reading,
+    latest_window,
+    next_window,
+    parse_readings,
+    reading_in_window,
     submit_reading,
 )
 
@@ -35,51 +50,104 @@ def _source_of(ctx: Context) -> ReadingSource:
 
 @router.action("read", commands=("readings", "reading"))
 async def start_reading(ctx: Context, argument: str) -> None:
-    """Pick the account, check the window, then ask for the first zone."""
-    await with_account(ctx, argument, "read", _ask_first_zone)
+    """The last used account's reading question (others a button away); the window checked."""
+    account, others = await preselect_account(ctx, argument)
+    if account is not None:
+        await _ask_first_zone(ctx, account, others=others)
 
 
 @router.action("calc", commands=("calc",))
 async def start_calculation(ctx: Context, argument: str) -> None:
     """ "Розрахувати": the same questions, an estimate, nothing stored; any day of the month."""
-    await with_account(ctx, argument, "calc", lambda c, a: _ask_first_zone(c, a, mode="calc"))
+    account, others = await preselect_account(ctx, argument)
+    if account is not None:
+        await _ask_first_zone(ctx, account, mode="calc", others=others)
 
 
-async def _ask_first_zone(ctx: Context, account: Account, mode: str = "submit") -> None:
+def values_text(t: Translator, values: Readings) -> str:
+    """ "19 700" for one zone; "Зона 1 (день): 9 100, Зона 2 (ніч): 4 200" for more."""
+    if len(values) == 1:
+        return t.number(next(iter(values.values())))
+    return ", ".join(f"{t.zone(zone)}: {t.number(value)}" for zone, value in values.items())
+
+
+def _sent_line(ctx: Context, reading: SubmittedReading) -> str:
+    """What was submitted, when and through which channel."""
+    t = ctx.t
+    return t(
+        "reading.already",
+        values=values_text(t, reading.values),
+        moment=t.moment(reading.taken_at.astimezone(ctx.rules.readings.zone)),
+        source=t(f"source.{reading.source.value}"),
+    )
+
+
+async def _closed(ctx: Context, account: Account, rows: list[list[Button]]) -> None:
+    """The window is closed: when it opens, and what was submitted in the last one."""
+    t = ctx.t
+    rules = ctx.rules.readings
+    upcoming = next_window(ctx.now, rules)
+    lines = [t("reading.closed", opens=t.date(upcoming.opens), closes=t.date(upcoming.closes))]
+    last = latest_window(ctx.now, rules)
+    sent = await reading_in_window(ctx.uow, account, last, rules)
+    if sent is not None:
+        too_late = t("reading.too_late", closes=t.date(last.closes))
+        lines.append(_sent_line(ctx, sent) + " " + too_late)
+    ctx.say("\n".join(lines), with_menu(t, *rows))
+
+
+async def _ask_first_zone(
+    ctx: Context, account: Account, mode: str = "submit", others: Sequence[Account] = ()
+) -> None:
     ctx.reset()
-    if mode == "submit":
-        try:
-            await open_window_or_raise(ctx.now, ctx.rules.readings)
-        except OutsideReadingWindow as closed:
-            ctx.say(
-                ctx.t(
-                    "reading.closed",
-                    opens=ctx.t.date(closed.opens),
-                    closes=ctx.t.date(closed.closes),
-                ),
-                with_menu(ctx.t, [Button(ctx.t("menu.calc"), f"calc:{account.id}")]),
-            )
+    t = ctx.t
+    rules = ctx.rules.readings
+    submit = mode == "submit"
+    rows = switch_rows(ctx, others, "read" if submit else "calc")
+    if submit:
+        rows += section_rows(t, "read", account.id)
+        if current_window(ctx.now, rules) is None:
+            await _closed(ctx, account, rows)
             return
     meter = await ctx.uow.meters.in_service(account.id)
     if meter is None:
-        ctx.say(ctx.t("reading.no_meter"), main_menu(ctx.t))
+        ctx.say(t("reading.no_meter"), with_menu(t, *rows))
         return
     billing = await ctx.uow.readings.latest_billing(account.id)
-    head = "reading.calc_for_account" if mode == "calc" else "reading.for_account"
-    lines = [ctx.t(head, title=account_title(ctx, account))]
+    head = "reading.for_account" if submit else "reading.calc_for_account"
+    lines = [t(head, title=account_title(ctx, account))]
     if billing is not None:
         values = ", ".join(
-            f"{ctx.t.zone(zone)}: {ctx.t.number(billing.values.get(zone, 0))}"
-            for zone in meter.zones
+            f"{t.zone(zone)}: {t.number(billing.values.get(zone, 0))}" for zone in meter.zones
         )
-        lines.append(
-            ctx.t("reading.last_billing", date=ctx.t.date(billing.taken_on), values=values)
-        )
-    ctx.goto("read.value", a=account.id, zones=[zone.value for zone in meter.zones], v={}, m=mode)
+        lines.append(t("reading.last_billing", date=t.date(billing.taken_on), values=values))
+    if submit:
+        window = latest_window(ctx.now, rules)
+        sent = await reading_in_window(ctx.uow, account, window, rules)
+        if sent is not None:
+            lines.append(_sent_line(ctx, sent))
+            lines.append(t("reading.can_correct", closes=t.date(window.closes)))
+    _enter_values(ctx, account.id, meter, mode, {})
     lines.append(zone_prompt(ctx, Zone(meter.zones[0]), len(meter.zones)))
-    if mode == "submit":
-        lines.append(ctx.t("photo.or_send"))
-    ctx.say("\n".join(lines), [[menu_button(ctx.t)]])
+    if len(meter.zones) > 1:
+        lines.append(t("reading.all_zones_at_once"))
+    if submit:
+        lines.append(t("photo.or_send"))
+    ctx.say("\n".join(lines), with_menu(t, *rows))
+
+
+def _enter_values(
+    ctx: Context, account_id: int, meter: Meter, mode: str, values: dict[str, int]
+) -> None:
+    """The step that collects a value per zone (`d`: the meter's digits, checked at once)."""
+    ctx.goto(
+        "read.value",
+        a=account_id,
+        zones=[zone.value for zone in meter.zones],
+        v=values,
+        m=mode,
+        d=meter.digit_count,
+    )
 
 
 def zone_prompt(ctx: Context, zone: Zone, zone_count: int) -> str:
@@ -91,18 +159,31 @@ def zone_prompt(ctx: Context, zone: Zone, zone_count: int) -> str:
 
 @router.step("read.value")
 async def reading_value(ctx: Context) -> None:
-    """A value for the zone being asked; when all zones are in, check and store."""
+    """A value for the zone being asked (or the values of several zones at once); when all
+    zones are in, check and store. A value that cannot be right asks the same again."""
     zones = [Zone(name) for name in ctx.data["zones"]]
     values: dict[str, int] = ctx.data["v"]
     # Zones fill in any order: a photo may have given the second one first.
-    zone = next(z for z in zones if z.value not in values)
+    missing = [z for z in zones if z.value not in values]
     try:
-        value = parse_reading(ctx.event.text or "")
+        typed = parse_readings(ctx.event.text or "")
     except ReadingFormatInvalid:
         ctx.say(ctx.t("reading.bad_format"), [[menu_button(ctx.t)]])
         return
-    values[zone.value] = value
-    missing = [z for z in zones if z.value not in values]
+    reason = ""
+    digits = ctx.data.get("d")
+    if len(typed) > len(missing):
+        names = ", ".join(ctx.t.zone(zone) for zone in missing)
+        reason = ctx.t("reading.too_many_values", zones=names)
+    elif digits and any(len(str(value)) > digits for value in typed):
+        reason = _too_long(ctx, digits)
+    if reason:
+        # Said now, and the same zone is asked again: the next value typed is taken.
+        ctx.say(reason + "\n" + zone_prompt(ctx, missing[0], len(zones)), [[menu_button(ctx.t)]])
+        return
+    for zone, value in zip(missing, typed, strict=False):
+        values[zone.value] = value
+    missing = missing[len(typed) :]
     if missing:
         ctx.say(zone_prompt(ctx, missing[0], len(zones)), [[menu_button(ctx.t)]])
         return
@@ -110,6 +191,10 @@ async def reading_value(ctx: Context) -> None:
         await _estimate(ctx)
         return
     await evaluate_and_store(ctx, confirmed=False)
+
+
+def _too_long(ctx: Context, digits: int) -> str:
+    return ctx.t("reading.too_long", digits=ctx.t.n("count.digits", digits))
 
 
 async def _estimate(ctx: Context) -> None:
@@ -130,9 +215,12 @@ async def _estimate(ctx: Context) -> None:
     try:
         evaluation = await estimate_reading(ctx.uow, account, values, ctx.now, ctx.rules.readings)
     except ReadingBelowPrevious as low:
-        _ask_again_below_previous(ctx, low, [[menu_button(ctx.t)]])
+        _ask_again_below_previous(ctx, low)
         return
-    except (ReadingTooLong, NoMeter):
+    except ReadingTooLong as long:
+        _ask_again_all(ctx, _too_long(ctx, long.digit_count))
+        return
+    except NoMeter:
         ctx.reset()
         ctx.say(ctx.t("reading.calc_failed"), again)
         return
@@ -151,7 +239,7 @@ async def _estimate(ctx: Context) -> None:
 async def confirm_jump(ctx: Context, argument: str) -> None:
     """The person confirms an unusually large consumption."""
     if ctx.step != "read.confirm":
-        ctx.say(ctx.t("reading.nothing_to_confirm"), main_menu(ctx.t))
+        ctx.say(ctx.t("reading.nothing_to_confirm"), with_menu(ctx.t))
         return
     await evaluate_and_store(ctx, confirmed=True)
 
@@ -161,6 +249,29 @@ async def reenter(ctx: Context, argument: str) -> None:
     """Start the values again (after "no, that's wrong")."""
     account_id = ctx.data.get("a")
     await start_reading(ctx, str(account_id) if account_id else "")
+
+
+@router.step("read.confirm")
+async def confirm_typed(ctx: Context) -> None:
+    """ "так" / "ні" typed; a corrected value for a one-zone meter; else the question again."""
+    text = ctx.event.text or ""
+    if said(ctx.t, "words.yes", text):
+        await evaluate_and_store(ctx, confirmed=True)
+        return
+    if said(ctx.t, "words.no", text):
+        await reenter(ctx, "")
+        return
+    try:
+        parse_readings(text)
+    except ReadingFormatInvalid:
+        pass
+    else:
+        # The person typed the value again, corrected: check that one instead.
+        ctx.goto("read.value", **{**ctx.data, "v": {}, "m": "submit"})
+        await reading_value(ctx)
+        return
+    ctx.say(ctx.t("reading.confirm_use_buttons"))
+    await evaluate_and_store(ctx, confirmed=False)
 
 
 async def keep_photo_evidence(ctx: Context, sha256: str | None) -> int | None:
@@ -179,14 +290,14 @@ async def keep_photo_evidence(ctx: Context, sha256: str | None) -> int | None:
 
 async def evaluate_and_store(ctx: Context, confirmed: bool) -> None:
     """Check the collected values and store them (or ask to confirm a jump)."""
+    t = ctx.t
     account_id = int(ctx.data["a"])
     values = {Zone(zone): int(value) for zone, value in ctx.data["v"].items()}
     account = await ctx.uow.accounts.get(account_id)
     if account is None or not await ctx.uow.links.is_linked(ctx.person.id, account_id):
         ctx.reset()
-        ctx.say(ctx.t("account.not_yours"), main_menu(ctx.t))
+        ctx.say(t("account.not_yours"), main_menu(t))
         return
-    retry = with_menu(ctx.t, [Button(ctx.t("reading.again"), f"read:{account_id}")])
     try:
         evaluation = await check_reading(ctx.uow, account, values, ctx.now, ctx.rules.readings)
         stored = None
@@ -206,50 +317,52 @@ async def evaluate_and_store(ctx: Context, confirmed: bool) -> None:
     except OutsideReadingWindow as closed:
         ctx.reset()
         ctx.say(
-            ctx.t(
-                "reading.closed", opens=ctx.t.date(closed.opens), closes=ctx.t.date(closed.closes)
-            ),
-            main_menu(ctx.t),
+            t("reading.closed", opens=t.date(closed.opens), closes=t.date(closed.closes)),
+            with_menu(t, *section_rows(t, "read", account_id)),
         )
         return
     except ReadingBelowPrevious as low:
-        _ask_again_below_previous(ctx, low, retry)
+        _ask_again_below_previous(ctx, low)
         return
     except ReadingTooLong as long:
-        ctx.reset()
-        ctx.say(ctx.t("reading.too_long", digits=long.digit_count), retry)
+        _ask_again_all(ctx, _too_long(ctx, long.digit_count))
         return
     except NoMeter:
         ctx.reset()
-        ctx.say(ctx.t("reading.no_meter"), main_menu(ctx.t))
+        ctx.say(t("reading.no_meter"), with_menu(t))
         return
     if stored is None:
-        ctx.goto(
-            "read.confirm",
-            a=account_id,
-            zones=ctx.data["zones"],
-            v=ctx.data["v"],
-            p=ctx.data.get("p"),
-        )
+        ctx.goto("read.confirm", **ctx.data)
         ctx.say(
-            _summary(ctx, evaluation) + "\n\n" + ctx.t("reading.confirm_jump"),
+            _summary(ctx, evaluation) + "\n\n" + t("reading.confirm_jump"),
             [
                 [
-                    Button(ctx.t("reading.confirm_yes"), "read!"),
-                    Button(ctx.t("reading.confirm_no"), "read?"),
+                    Button(t("reading.confirm_yes"), "read!"),
+                    Button(t("reading.confirm_no"), "read?"),
                 ],
-                [menu_button(ctx.t)],
+                [menu_button(t)],
             ],
         )
         return
     ctx.reset()
-    head = ctx.t("reading.replaced") if evaluation.replaces else ctx.t("reading.accepted")
-    ctx.say(head + "\n\n" + _summary(ctx, evaluation), main_menu(ctx.t))
+    head = t("reading.replaced") if evaluation.replaces else t("reading.accepted")
+    window = current_window(ctx.now, ctx.rules.readings)
+    lines = [head, "", _summary(ctx, evaluation)]
+    if window is not None:
+        lines.append(t("reading.correct_until", closes=t.date(window.closes)))
+    ctx.say(
+        "\n".join(lines),
+        with_menu(
+            t,
+            [
+                Button(t("menu.history"), f"hist:{account_id}"),
+                Button(t("menu.balance"), f"bal:{account_id}"),
+            ],
+        ),
+    )
 
 
-def _ask_again_below_previous(
-    ctx: Context, low: ReadingBelowPrevious, buttons: list[list[Button]]
-) -> None:
+def _ask_again_below_previous(ctx: Context, low: ReadingBelowPrevious) -> None:
     """Say which zone went below its previous value and ask for that zone again."""
     _drop_zone(ctx, low.zone)
     ctx.say(
@@ -258,22 +371,21 @@ def _ask_again_below_previous(
         )
         + "\n"
         + zone_prompt(ctx, low.zone, len(ctx.data["zones"])),
-        buttons,
+        [[menu_button(ctx.t)]],
     )
+
+
+def _ask_again_all(ctx: Context, reason: str) -> None:
+    """Every zone asked again, after `reason`: the values did not fit the meter."""
+    zones = ctx.data["zones"]
+    ctx.goto("read.value", **{**ctx.data, "v": {}})
+    ctx.say(reason + "\n" + zone_prompt(ctx, Zone(zones[0]), len(zones)), [[menu_button(ctx.t)]])
 
 
 def _drop_zone(ctx: Context, zone: Zone) -> None:
     """Ask again for the refused zone, keeping the other zones' values."""
-    zones = ctx.data["zones"]
     kept = {name: value for name, value in ctx.data["v"].items() if name != zone.value}
-    ctx.goto(
-        "read.value",
-        a=ctx.data["a"],
-        zones=zones,
-        v=kept,
-        m=ctx.data.get("m", "submit"),
-        p=ctx.data.get("p"),
-    )
+    ctx.goto("read.value", **{**ctx.data, "v": kept, "m": ctx.data.get("m", "submit")})
 
 
 def _summary(ctx: Context, evaluation: ReadingEvaluation) -> str:
@@ -300,3 +412,149 @@ def _summary(ctx: Context, evaluation: ReadingEvaluation) -> str:
         )
     )
     return "\n".join(lines)
+
+
+# --- A bare number typed while no step is open ---------------------------------------
+
+
+@router.step("")
+async def typed_while_idle(ctx: Context) -> None:
+    """A number is most likely the meter's reading: offer to submit it; else not understood."""
+    text = ctx.event.text or ""
+    try:
+        typed = parse_readings(text)
+    except ReadingFormatInvalid:
+        digits = "".join(text.split())
+        if not digits.isdigit():
+            ctx.follow = "unknown"
+            return
+        typed = [int(digits)]  # too long for a reading; said so below
+    await _offer_numbers(ctx, typed, "")
+
+
+async def _offer_numbers(ctx: Context, typed: list[int], argument: str) -> None:
+    """ "Передати 19 700 для рахунку …? Так / Ні" (the last used or only account)."""
+    t = ctx.t
+    account, others = await preselect_account(ctx, argument)
+    if account is None:
+        return
+    meter = await ctx.uow.meters.in_service(account.id)
+    if meter is None:
+        ctx.reset()
+        ctx.say(t("reading.no_meter"), with_menu(t))
+        return
+    shown = " / ".join(t.number(value) for value in typed)
+    if len(typed) > len(meter.zones) or any(len(str(v)) > meter.digit_count for v in typed):
+        ctx.reset()
+        ctx.say(
+            t(
+                "reading.number_not_reading",
+                value=shown,
+                number=account.number,
+                digits=t.n("count.digits", meter.digit_count),
+            ),
+            with_menu(
+                t,
+                [Button(t("menu.read"), f"read:{account.id}")],
+                [Button(t("menu.link"), "link")],
+            ),
+        )
+        return
+    rules = ctx.rules.readings
+    if current_window(ctx.now, rules) is None:
+        upcoming = next_window(ctx.now, rules)
+        ctx.goto("read.quick", a=account.id, n=typed, m="calc")
+        ctx.say(
+            t(
+                "reading.number_closed",
+                value=shown,
+                opens=t.date(upcoming.opens),
+                closes=t.date(upcoming.closes),
+            ),
+            with_menu(t, [Button(t("reading.number_calc", value=shown), "rq!")]),
+        )
+        return
+    ctx.goto("read.quick", a=account.id, n=typed, m="submit")
+    lines = []
+    sent = await reading_in_window(ctx.uow, account, latest_window(ctx.now, rules), rules)
+    if sent is not None:
+        lines.append(_sent_line(ctx, sent))
+    title = account_title(ctx, account)
+    given = dict(zip(meter.zones, typed, strict=False))
+    if len(typed) == len(meter.zones):
+        lines.append(t("reading.number_confirm", value=values_text(t, given), title=title))
+    else:  # the first zones only: name them
+        named = ", ".join(f"{t.zone(zone)}: {t.number(value)}" for zone, value in given.items())
+        lines.append(t("reading.number_confirm_zone", value=named, title=title))
+    ctx.say(
+        "\n".join(lines),
+        with_menu(
+            t,
+            [Button(t("reading.number_yes"), "rq!"), Button(t("common.no"), "rq?")],
+            *switch_rows(ctx, others, "rqa"),
+        ),
+    )
+
+
+@router.action("rq!")
+async def take_number(ctx: Context, argument: str) -> None:
+    """Yes: the numbers are the reading (of the first zones); the rest as in "Внести покази"."""
+    if ctx.step != "read.quick":
+        ctx.say(ctx.t("reading.nothing_to_confirm"), with_menu(ctx.t))
+        return
+    account_id, typed, mode = int(ctx.data["a"]), list(ctx.data["n"]), ctx.data["m"]
+    account, _ = await preselect_account(ctx, str(account_id))
+    if account is None:
+        return  # no longer linked: already said
+    meter = await ctx.uow.meters.in_service(account_id)
+    if meter is None:
+        ctx.reset()
+        ctx.say(ctx.t("reading.no_meter"), with_menu(ctx.t))
+        return
+    given = {zone.value: int(value) for zone, value in zip(meter.zones, typed, strict=False)}
+    _enter_values(ctx, account_id, meter, mode, given)
+    if len(given) < len(meter.zones):
+        next_zone = Zone(meter.zones[len(given)])
+        ctx.say(zone_prompt(ctx, next_zone, len(meter.zones)), [[menu_button(ctx.t)]])
+        return
+    if mode == "calc":
+        await _estimate(ctx)
+        return
+    await evaluate_and_store(ctx, confirmed=False)
+
+
+@router.action("rq?")
+async def drop_number(ctx: Context, argument: str) -> None:
+    """No: nothing is submitted."""
+    ctx.reset()
+    ctx.say(
+        ctx.t("reading.number_dropped"),
+        with_menu(ctx.t, [Button(ctx.t("menu.read"), "read")]),
+    )
+
+
+@router.action("rqa")
+async def number_for_other_account(ctx: Context, argument: str) -> None:
+    """The same number, offered for another of the person's accounts."""
+    if ctx.step != "read.quick":
+        await start_reading(ctx, argument)
+        return
+    await _offer_numbers(ctx, list(ctx.data["n"]), argument)
+
+
+@router.step("read.quick")
+async def number_answer_typed(ctx: Context) -> None:
+    """ "так" / "ні" typed, or another number (offered instead); else the question again."""
+    text = ctx.event.text or ""
+    if said(ctx.t, "words.yes", text):
+        await take_number(ctx, "")
+        return
+    if said(ctx.t, "words.no", text):
+        await drop_number(ctx, "")
+        return
+    try:
+        typed = parse_readings(text)
+    except ReadingFormatInvalid:
+        ctx.say(ctx.t("reading.answer_yes_no"))
+        typed = list(ctx.data["n"])
+    await _offer_numbers(ctx, typed, str(ctx.data["a"]))

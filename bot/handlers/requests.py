@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, menu_button, with_menu
+from bot.handlers.keyboards import menu_button, said, with_menu
 from bot.handlers.paging import page_buttons, page_footer, page_of, parse_page
 from bot.handlers.router import Router
 from bot.messages import Button
@@ -83,7 +83,7 @@ async def call_center(ctx: Context, argument: str) -> None:
 @router.action("ccn")
 async def new_call_center_request(ctx: Context, argument: str) -> None:
     """Choose the type of a new request."""
-    ctx.reset()
+    ctx.expect_button("ccn")
     rows = _type_buttons(ctx, "cc_type", "cct", ctx.rules.requests.call_center_types)
     ctx.say(ctx.t("cc.choose_type"), with_menu(ctx.t, *rows))
 
@@ -106,7 +106,7 @@ async def call_center_type(ctx: Context, argument: str) -> None:
     )
 
 
-@router.step("cc.text")
+@router.step("cc.text", words=True)
 async def call_center_text(ctx: Context) -> None:
     """Store the request for the chosen account (if any)."""
     t = ctx.t
@@ -171,7 +171,7 @@ async def new_free_service(ctx: Context, argument: str) -> None:
 
 
 async def _ask_service_type(ctx: Context, account: Account) -> None:
-    ctx.reset()
+    ctx.expect_button(f"frn:{account.id}")
     ctx.data["acc"] = account.id
     rows = _type_buttons(ctx, "free_type", "frt", ctx.rules.requests.free_service_types)
     ctx.say(ctx.t("free.choose_type", title=account_title(ctx, account)), with_menu(ctx.t, *rows))
@@ -220,6 +220,16 @@ async def _confirm_free_service(ctx: Context, phone: str) -> None:
     )
 
 
+@router.step("free.confirm")
+async def free_service_confirm_typed(ctx: Context) -> None:
+    """ "так" typed instead of pressing "Замовити"; anything else: the question again."""
+    if said(ctx.t, "words.yes", ctx.event.text or ""):
+        await free_service_order(ctx, "")
+        return
+    ctx.say(ctx.t("ask.use_buttons"))
+    await _confirm_free_service(ctx, ctx.data["phone"])
+
+
 @router.action("fro")
 async def free_service_order(ctx: Context, argument: str) -> None:
     """Store the order."""
@@ -265,7 +275,7 @@ async def support_profile_name(ctx: Context, argument: str) -> None:
     _support_name(ctx, ctx.person.name)
 
 
-@router.step("sup.name")
+@router.step("sup.name", words=True)
 async def support_name(ctx: Context) -> None:
     """A typed name."""
     try:
@@ -317,6 +327,13 @@ async def support_phone(ctx: Context) -> None:
     _support_types(ctx, phone)
 
 
+@router.step("sup.type")
+async def support_type_typed(ctx: Context) -> None:
+    """Text where a type button is expected: the reason and the types again."""
+    ctx.say(ctx.t("ask.use_buttons"))
+    _support_types(ctx, ctx.data["phone"])
+
+
 def _support_types(ctx: Context, phone: str) -> None:
     ctx.goto("sup.type", name=ctx.data["name"], login=ctx.data["login"], phone=phone)
     rows = _type_buttons(ctx, "sup_type", "supt", ctx.rules.requests.support_types)
@@ -334,7 +351,7 @@ async def support_type(ctx: Context, argument: str) -> None:
     ctx.say(ctx.t("sup.ask_text", limit=ctx.rules.requests.max_text), [[menu_button(ctx.t)]])
 
 
-@router.step("sup.text")
+@router.step("sup.text", words=True)
 async def support_text(ctx: Context) -> None:
     """Store the support request."""
     t = ctx.t
@@ -357,4 +374,4 @@ async def support_text(ctx: Context) -> None:
         ctx.say(t("text.too_long", limit=long.limit), [[menu_button(t)]])
         return
     ctx.reset()
-    ctx.say(t("sup.accepted", number=request.id), main_menu(t))
+    ctx.say(t("sup.accepted", number=request.id), with_menu(t))

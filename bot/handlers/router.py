@@ -1,7 +1,8 @@
 """Routes an input to the flow that handles it.
 
-Order: a pressed button's payload, a command or menu word, then the step the conversation
-is in; anything left gets a hint and the menu, never silence.
+Order: a pressed button's payload, a command or a section word, then the step the
+conversation is in (a step that expects words of its own, such as a call-centre message,
+gets every word except the ways out); anything left gets a hint and the menu, never silence.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class Router:
     steps: dict[str, StepHandler] = field(default_factory=dict)
     commands: dict[str, str] = field(default_factory=dict)
     needs_consent: set[str] = field(default_factory=set)
+    word_steps: set[str] = field(default_factory=set)
     photo_prior: PhotoPriorHook | None = None
 
     def action(
@@ -45,11 +47,18 @@ class Router:
 
         return register
 
-    def step(self, name: str) -> Callable[[StepHandler], StepHandler]:
-        """Register the handler of free input while the conversation is in step `name`."""
+    def step(self, name: str, *, words: bool = False) -> Callable[[StepHandler], StepHandler]:
+        """Register the handler of free input while the conversation is in step `name`.
+
+        `words`: the step expects free text (a message, a name), so section words typed
+        there are its input; only the ways out ("меню", "скасувати", a standing-keyboard
+        button) still leave it. The step "" handles text typed while no step is open.
+        """
 
         def register(function: StepHandler) -> StepHandler:
             self.steps[name] = function
+            if words:
+                self.word_steps.add(name)
             return function
 
         return register
@@ -63,6 +72,7 @@ class Router:
         self.steps.update(other.steps)
         self.commands.update(other.commands)
         self.needs_consent |= other.needs_consent
+        self.word_steps |= other.word_steps
         self.photo_prior = self.photo_prior or other.photo_prior
 
 

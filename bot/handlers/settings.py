@@ -75,7 +75,7 @@ async def ask_name(ctx: Context, argument: str) -> None:
     ctx.say(ctx.t("profile.ask_name"), [[menu_button(ctx.t)]])
 
 
-@router.step("prof.name")
+@router.step("prof.name", words=True)
 async def set_name(ctx: Context) -> None:
     """Store the typed name."""
     try:
@@ -210,6 +210,7 @@ async def language(ctx: Context, argument: str) -> None:
         ctx.t = ctx.t.__class__(argument, ctx.t.texts)
         ctx.say(ctx.t("language.saved"), main_menu(ctx.t))
         return
+    ctx.expect_button("lang")
     ctx.say(
         ctx.t("language.choose"),
         [[Button("Українська", "lang:uk"), Button("English", "lang:en")], [menu_button(ctx.t)]],
@@ -270,7 +271,7 @@ async def _join(ctx: Context, code: str) -> None:
 @router.action("del", commands=("delete",))
 async def ask_delete(ctx: Context, argument: str) -> None:
     """Explain what is erased and what stays, and ask to confirm."""
-    ctx.reset()
+    ctx.expect_button("del")
     ctx.say(
         ctx.t("delete.confirm"),
         [[Button(ctx.t("delete.yes"), "del!"), Button(ctx.t("common.no"), "menu")]],
@@ -283,4 +284,5 @@ async def delete(ctx: Context, argument: str) -> None:
     await ctx.uow.persons.erase(ctx.person.id, ctx.now)
     ctx.reset()
     ctx.state = replace(ctx.state, data={})
+    ctx.consented = False  # the standing keyboard goes too
     ctx.say(ctx.t("delete.done"))

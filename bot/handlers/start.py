@@ -1,9 +1,10 @@
-"""Greeting, consent to personal-data processing, the main menu, help and the fallbacks."""
+"""Greeting, consent to personal-data processing, the main menu and its "Звернення" section,
+help, and the fallbacks (a question answered by typing instead of a button, unknown input)."""
 
 from __future__ import annotations
 
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, menu_button
+from bot.handlers.keyboards import main_menu, menu_button, section_rows, with_menu
 from bot.handlers.router import Router
 from bot.handlers.settings import ask_code
 from bot.messages import Button
@@ -25,7 +26,7 @@ async def show_menu(ctx: Context) -> None:
     ctx.reset()
     accounts = await ctx.uow.links.accounts_of(ctx.person.id)
     text = ctx.t("menu.title") if accounts else ctx.t("menu.title_no_accounts")
-    ctx.say(text, main_menu(ctx.t))
+    ctx.say(text, main_menu(ctx.t, has_accounts=bool(accounts)))
 
 
 @router.action("start", commands=("start",), consent=False)
@@ -64,10 +65,16 @@ async def consent(ctx: Context, argument: str) -> None:
         await ctx.uow.persons.add_consent(
             Consent(ctx.person.id, ctx.now, ctx.rules.consent_version, ctx.event.channel)
         )
+    ctx.consented = True
     ctx.say(ctx.t("consent.thanks"))
     code = ctx.data.get("code")
     if code:
         await ask_code(ctx, code)
+        return
+    # Go on with what the person asked for before consent was needed.
+    resume = ctx.data.pop("resume", None)
+    if resume:
+        ctx.follow = resume
         return
     await show_menu(ctx)
 
@@ -82,7 +89,22 @@ async def menu(ctx: Context, argument: str) -> None:
 async def help_(ctx: Context, argument: str) -> None:
     """What the bot can do and how to talk to it."""
     ctx.reset()
-    ctx.say(ctx.t("help.text"), main_menu(ctx.t))
+    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    ctx.say(ctx.t("help.text"), main_menu(ctx.t, has_accounts=bool(accounts)))
+
+
+@router.action("reqs", commands=("requests",))
+async def requests_section(ctx: Context, argument: str) -> None:
+    """ "Звернення": the call centre, free services and technical support, one level down."""
+    ctx.reset()
+    ctx.say(ctx.t("requests.title"), with_menu(ctx.t, *section_rows(ctx.t, "reqs")))
+
+
+@router.step("ask")
+async def typed_instead_of_pressed(ctx: Context) -> None:
+    """Text where a button is expected: say so and ask the same question again."""
+    ctx.say(ctx.t("ask.use_buttons"))
+    ctx.follow = ctx.data.get("again") or "menu"
 
 
 @router.action("unknown", consent=False)
@@ -92,7 +114,8 @@ async def unknown(ctx: Context, argument: str) -> None:
     if consent is None or consent.version != ctx.rules.consent_version:
         ctx.say(ctx.t("consent.needed") + "\n\n" + ctx.t("consent.text"), consent_buttons(ctx))
         return
-    ctx.say(ctx.t("unknown.hint"), main_menu(ctx.t))
+    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    ctx.say(ctx.t("unknown.hint"), main_menu(ctx.t, has_accounts=bool(accounts)))
 
 
 @router.action("unknown_command", consent=False)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -34,6 +34,10 @@ from tests.channels.fake_telegram import (
     message_update,
 )
 from tests.conftest import drop_postgres_database, new_postgres_database
+
+if TYPE_CHECKING:
+    from tests.channels.fake_graph import MessengerHarness
+    from tests.channels.fake_viber import ViberHarness
 
 SECRET = "test-secret_123"
 IN_WINDOW = datetime.fromisoformat("2026-11-29T10:00:00+02:00")
@@ -176,6 +180,24 @@ class TgUser:
     def labels(self) -> list[str]:
         return [button["text"] for button in self.buttons]
 
+    def standing(self) -> list[str]:
+        """The keys of the persistent reply keyboard in view in this chat (none if another
+        reply keyboard replaced it or it was removed)."""
+        for call in reversed(self.harness.fake.calls):
+            markup = call.params.get("reply_markup") if call.chat_id == self.user_id else None
+            if not markup or "inline_keyboard" in markup:
+                continue
+            if markup.get("is_persistent") and "keyboard" in markup:
+                return [key["text"] for row in markup["keyboard"] for key in row]
+            return []
+        return []
+
+    async def tap(self, label: str) -> str:
+        """Press a key of the persistent reply keyboard: Telegram sends its label as text."""
+        key = next((key for key in self.standing() if label in key), None)
+        assert key is not None, (label, self.standing())
+        return await self.say(key)
+
 
 HarnessFactory = Callable[..., Awaitable[Harness]]
 
@@ -247,3 +269,50 @@ def jpeg_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG")
     return buffer.getvalue()
+
+
+# ---- Viber and Messenger harnesses (tests/channels/fake_viber.py, fake_graph.py) ---------
+
+ViberFactory = Callable[..., Awaitable["ViberHarness"]]
+MessengerFactory = Callable[..., Awaitable["MessengerHarness"]]
+
+
+@pytest.fixture
+async def make_viber() -> AsyncIterator[ViberFactory]:
+    """Start the bot with Viber on: `await make_viber(url, now=..., **settings)`."""
+    from tests.channels.fake_viber import close_harnesses, make_viber_harness
+
+    started: list[Any] = []
+
+    async def make(url: str, now: datetime = IN_WINDOW, **settings: Any) -> ViberHarness:
+        return await make_viber_harness(url, now=now, started=started, **settings)
+
+    yield make
+    await close_harnesses(started)
+
+
+@pytest.fixture
+async def vb(make_viber: ViberFactory, sqlite_demo_url: str) -> ViberHarness:
+    """The bot with Viber on the SQLite demo database, in the reading window."""
+    return await make_viber(sqlite_demo_url)
+
+
+@pytest.fixture
+async def make_messenger() -> AsyncIterator[MessengerFactory]:
+    """Start the bot with Messenger on: `await make_messenger(url, now=..., **settings)`."""
+    from tests.channels.fake_graph import make_messenger_harness
+    from tests.channels.fake_viber import close_harnesses
+
+    started: list[Any] = []
+
+    async def make(url: str, now: datetime = IN_WINDOW, **settings: Any) -> MessengerHarness:
+        return await make_messenger_harness(url, now=now, started=started, **settings)
+
+    yield make
+    await close_harnesses(started)
+
+
+@pytest.fixture
+async def fb(make_messenger: MessengerFactory, sqlite_demo_url: str) -> MessengerHarness:
+    """The bot with Messenger on the SQLite demo database, in the reading window."""
+    return await make_messenger(sqlite_demo_url)

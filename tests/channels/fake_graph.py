@@ -338,14 +338,15 @@ class MessengerUser:
         for _ in range(5):
             button = self._find(label)
             if button is not None:
-                return await self.tap(button)
+                return await self.tap_button(button)
             more = next((b for b in self.buttons if b.get("payload") == "~more"), None)
             if more is None:
                 break
-            await self.tap(more)
+            await self.tap_button(more)
         raise AssertionError(f"no button {label!r} in {self.labels()}")
 
-    async def tap(self, button: dict[str, Any]) -> str:
+    async def tap_button(self, button: dict[str, Any]) -> str:
+        """Tap a quick reply, a template button or a persistent-menu item as shown."""
         if button.get("type") == "postback":
             event = messaging(
                 self.psid,
@@ -357,6 +358,23 @@ class MessengerUser:
         return await self.post(
             page_event(text_message(self.psid, button["title"], quick=str(button["payload"])))
         )
+
+    def standing(self) -> list[str]:
+        """The persistent menu's titles (always a tap away in Messenger)."""
+        calls = self.harness.fake.calls_of("me/messenger_profile")
+        return [i["title"] for i in calls[0].body["persistent_menu"][0]["call_to_actions"]]
+
+    async def tap(self, label: str) -> str:
+        """Tap an item of the persistent menu."""
+        return await self.menu(label)
+
+    async def menu(self, label: str) -> str:
+        """Tap an item of the persistent menu (set at start-up) whose title contains `label`."""
+        (profile, *_) = self.harness.fake.calls_of("me/messenger_profile")
+        items = profile.body["persistent_menu"][0]["call_to_actions"]
+        item = next((i for i in items if label in i["title"]), None)
+        assert item is not None, (label, [i["title"] for i in items])
+        return await self.tap_button(item)
 
     async def share_phone(self, phone: str) -> str:
         assert self.can_share_phone(), self.buttons

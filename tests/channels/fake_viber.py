@@ -338,6 +338,14 @@ class ViberUser:
 
         return [html.unescape(button["Text"]) for button in self.buttons]
 
+    def standing(self) -> list[str]:
+        """What stays in view: Viber shows the last message's keyboard, top actions included."""
+        return self.labels()
+
+    async def tap(self, label: str) -> str:
+        """Press a key of the keyboard in view."""
+        return await self.press(label)
+
     def can_share_phone(self) -> bool:
         """The keyboard shows a share-phone button."""
         return any(button["ActionType"] == "share-phone" for button in self.buttons)

@@ -8,14 +8,11 @@ messengers, the same answers.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
-
-from tests.channels.conftest import IN_WINDOW, OUTSIDE_WINDOW
-from tests.channels.fake_graph import MessengerHarness, make_messenger_harness
-from tests.channels.fake_viber import close_harnesses
+from tests.channels.conftest import OUTSIDE_WINDOW
+from tests.channels.fake_graph import MessengerHarness
 from tests.channels.test_viber_flows import (
     EIC_777,
     NUMBER_777,
@@ -33,22 +30,6 @@ from tests.channels.test_viber_flows import (
 )
 
 Factory = Callable[..., Awaitable[MessengerHarness]]
-
-
-@pytest.fixture
-async def make_messenger() -> AsyncIterator[Factory]:
-    started: list[MessengerHarness] = []
-
-    async def make(url: str, now: Any = IN_WINDOW, **settings: Any) -> MessengerHarness:
-        return await make_messenger_harness(url, now=now, started=started, **settings)
-
-    yield make
-    await close_harnesses(started)
-
-
-@pytest.fixture
-async def fb(make_messenger: Factory, sqlite_demo_url: str) -> MessengerHarness:
-    return await make_messenger(sqlite_demo_url)
 
 
 async def test_main_flow_on_sqlite(fb: MessengerHarness) -> None:

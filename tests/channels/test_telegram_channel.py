@@ -35,7 +35,19 @@ async def test_start_registers_commands_in_both_languages_and_the_webhook(tg: Ha
     }
     assert set(commands) == {"uk", "en", None}
     names = [command["command"] for command in commands["en"]]
-    assert names == ["start", "menu", "readings", "balance", "pay", "outages", "settings", "help"]
+    # The sections of the main menu, as commands.
+    assert names == [
+        "start",
+        "menu",
+        "readings",
+        "balance",
+        "pay",
+        "schedule",
+        "accounts",
+        "requests",
+        "settings",
+        "help",
+    ]
     assert commands["uk"][3]["description"] == "Баланс: переплата чи борг"
     assert commands["en"][3]["description"] == "Balance: overpayment or debt"
     assert commands[None] == commands["uk"]

@@ -26,6 +26,8 @@ async def consent(user: TgUser) -> None:
 
 
 async def link(user: TgUser, number: str, eic: str) -> str:
+    if not any("Додати особовий рахунок" in label for label in user.labels()):
+        await user.say("мої рахунки")  # the second account: from "My accounts"
     await user.press("Додати особовий рахунок")
     assert "номер особового рахунку" in user.text.lower()
     await user.say(number)
@@ -71,7 +73,7 @@ async def test_replies_render_as_inline_keyboards_of_short_payloads(tg: Harness)
     user = tg.user()
     await consent(user)
     menu = user.last[-1]
-    assert {b["text"] for b in menu.buttons} >= {"Внести покази", "Баланс"}
+    assert {b["text"] for b in menu.buttons} >= {"📟 Покази", "💰 Баланс"}
     for button in menu.buttons:
         assert 0 < len(button["callback_data"].encode()) <= 64
 
@@ -104,7 +106,7 @@ async def test_my_accounts_choose_and_unlink(tg: Harness) -> None:
     await consent(user)
     await link(user, NUMBER_232, EIC_232)
     await link(user, NUMBER_777, EIC_777)
-    listing = await user.press("Мої рахунки")
+    listing = await user.say("👤 Мої рахунки")  # as its reply-keyboard key sends it
     assert "2" in listing
     assert any(NUMBER_232 in label for label in user.labels())
     assert any(NUMBER_777 in label for label in user.labels())
@@ -160,9 +162,9 @@ async def test_menu_words_help_unknown_text_and_commands(tg: Harness) -> None:
     user = tg.user()
     await consent(user)
     menu = await user.say("меню")
-    assert "Баланс" in user.labels() and menu
+    assert "💰 Баланс" in user.labels() and menu
     help_text = await user.say("/help")
-    assert "Внести покази" in help_text
+    assert "«📟 Покази»" in help_text and "«✉️ Звернення»" in help_text
     unknown = await user.say("котики")
     assert "не зрозумів" in unknown
     no_such = await user.say("/teleport")
@@ -185,7 +187,7 @@ async def test_unsupported_content_gets_a_polite_answer_and_the_menu(tg: Harness
     }
     text = await user.send(sticker=sticker)
     assert "не підтримує" in text
-    assert "Баланс" in user.labels()
+    assert "💰 Баланс" in user.labels()
     assert tg.events[-1].unsupported == "sticker"
     await user.send(location={"latitude": 50.45, "longitude": 30.52})
     assert tg.events[-1].unsupported == "location"

@@ -4,8 +4,7 @@ set_webhook, the media route — against the fake Viber over HTTP."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -16,13 +15,10 @@ from bot.config import load_settings
 from bot.media import MediaStore
 from bot.messages import Attachment, Button, Reply
 from core.model import Channel
-from tests.channels.conftest import IN_WINDOW
 from tests.channels.fake_viber import (
     TOKEN,
     ViberHarness,
-    close_harnesses,
     encode,
-    make_viber_harness,
     message_event,
     next_token,
     simple_event,
@@ -32,22 +28,6 @@ from tests.channels.fake_viber import (
 
 MINIMAL_PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 Factory = Callable[..., Awaitable[ViberHarness]]
-
-
-@pytest.fixture
-async def make_viber() -> AsyncIterator[Factory]:
-    started: list[ViberHarness] = []
-
-    async def make(url: str, **settings: Any) -> ViberHarness:
-        return await make_viber_harness(url, now=IN_WINDOW, started=started, **settings)
-
-    yield make
-    await close_harnesses(started)
-
-
-@pytest.fixture
-async def vb(make_viber: Factory, sqlite_demo_url: str) -> ViberHarness:
-    return await make_viber(sqlite_demo_url)
 
 
 async def identity_reachable(harness: ViberHarness, user_id: str) -> bool | None:
@@ -349,4 +329,4 @@ async def test_the_welcome_speaks_the_persons_language(vb: ViberHarness) -> None
     response = await vb.post(conversation_started("vbEN==", language="en-GB"))
     welcome = await response.json()
     assert "Welcome" in welcome["text"] or "Hello" in welcome["text"]
-    assert "Balance" in [b["Text"] for b in welcome["keyboard"]["Buttons"]]
+    assert "💰 Balance" in [b["Text"] for b in welcome["keyboard"]["Buttons"]]

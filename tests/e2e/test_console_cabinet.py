@@ -197,15 +197,22 @@ def test_language_and_delete(console: Console) -> None:
 
 
 def test_menu_and_pages(console: Console) -> None:
-    turns = console.chat(new_user(), *LINKED, "меню", "Історія оплат", "Далі ▶", "◀ Назад")
-    for label in (
-        "Персональна інформація",
-        "Архів рахунків",
-        "Відключення",
-        "Сплатити",
-        "Технічна підтримка",
-        "Налаштування",
-    ):
-        assert label in turns[5]
-    assert "Сторінка 1 з 2" in turns[6] and "Сторінка 2 з 2" in turns[7]
-    assert "Сторінка 1 з 2" in turns[8]
+    turns = console.chat(
+        new_user(), *LINKED, "меню", "💰 Баланс", "Історія оплат", "Далі ▶", "◀ Назад"
+    )
+    # The short menu, numbered as the console shows it.
+    assert turns[5].splitlines()[1:] == [
+        "[1] 📟 Покази",
+        "[2] 💰 Баланс",
+        "[3] 💳 Сплатити",
+        "[4] 💡 Графік відключень",
+        "[5] 👤 Мої рахунки",
+        "[6] ✉️ Звернення",
+        "[7] ⚙️ Налаштування",
+        "[8] ❓ Довідка",
+    ]
+    # One level down: the balance's own next steps.
+    for label in ("Сплатити", "Історія оплат", "Архів рахунків", "Персональна інформація"):
+        assert f"] {label}" in turns[6]
+    assert "Сторінка 1 з 2" in turns[7] and "Сторінка 2 з 2" in turns[8]
+    assert "Сторінка 1 з 2" in turns[9]

@@ -104,5 +104,5 @@ def test_restart_between_steps_continues_the_flow(console: Console) -> None:
 def test_unknown_text_gets_hint_and_menu(console: Console) -> None:
     user = new_user()
     turns = console.chat(user, "/start", "#1", "що там?", "/nonsense")
-    assert "не зрозумів" in turns[2] and "[1] Внести покази" in turns[2]
+    assert "не зрозумів" in turns[2] and "[1] ➕ Додати особовий рахунок" in turns[2]
     assert "Такої команди немає" in turns[3]

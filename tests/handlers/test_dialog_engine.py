@@ -61,7 +61,7 @@ async def test_a_failing_flow_apologises_and_is_not_marked_processed(
 async def test_unsupported_content_gets_polite_answer_and_menu(chat: Chat) -> None:
     await consented(chat)
     text = await chat.send(unsupported="sticker")
-    assert "не підтримує" in text and "Баланс" in chat.labels()
+    assert "не підтримує" in text and "💰 Баланс" in chat.labels()
 
 
 async def test_state_survives_a_new_dialog_instance(factory, clock, catalogues) -> None:

@@ -190,7 +190,7 @@ async def test_menu_word_leaves_any_flow_and_unknown_gets_hint(chat: Chat) -> No
     await chat.send("/readings")
     assert "Головне меню" in await chat.send("меню")
     text = await chat.send("абракадабра")
-    assert "не зрозумів" in text and "Баланс" in chat.labels()
+    assert "не зрозумів" in text and "💰 Баланс" in chat.labels()
     assert "Такої команди немає" in await chat.send("/foo")
 
 

@@ -87,7 +87,7 @@ async def test_viber_answer_and_change_push(viber: ViberHarness) -> None:
     await publish_today(viber.app, "19:00", "21:00")
     await deliver(viber.app, Channel.VIBER, viber.channel)
     assert any("черги 3.2" in c.text for c in viber.fake.sent_to(user.user_id))
-    answer = await user.press("Графік відключень")
+    answer = await user.tap("Графік відключень")  # a key in view: Viber keyboard, Messenger menu
     assert "19:00–21:00 без світла, 2 год" in answer
 
 
@@ -108,5 +108,5 @@ async def test_messenger_answer_and_push(fb: MessengerHarness) -> None:
     await deliver(fb.app, Channel.MESSENGER, fb.channel)
     sent = [c.text for c in fb.fake.sent_to(user.user_id) if "черги 3.2" in c.text]
     assert sent and "20:00–23:00 без світла, 3 год" in sent[-1]
-    answer = await user.press("Графік відключень")
+    answer = await user.tap("Графік відключень")  # a key in view: Viber keyboard, Messenger menu
     assert "20:00–23:00 без світла, 3 год" in answer

@@ -16,8 +16,10 @@ from core.readings import (
     ReadingRules,
     current_window,
     evaluate,
+    latest_window,
     next_window,
     parse_reading,
+    parse_readings,
     plausible_maximum,
 )
 
@@ -82,6 +84,47 @@ def meter(zones: tuple[Zone, ...] = (Zone.DAY,), digits: int = 6) -> Meter:
 
 
 RATES = [TariffRate(TariffPlan.SINGLE, Zone.DAY, Decimal("4.32"), date(2024, 6, 1))]
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("8480", [8480]),
+        ("8 480", [8480]),
+        ("1 234 567", [1234567]),
+        ("8480 / 4200", [8480, 4200]),
+        ("8480/4200", [8480, 4200]),
+        ("8480; 4200", [8480, 4200]),
+        ("8480, 4200", [8480, 4200]),
+        ("8480\n4200", [8480, 4200]),
+        ("8480 4200", [8480, 4200]),
+        ("8480 420", [8480, 420]),
+        ("8480,0", [8480]),
+        ("9 100 / 4 200 / 1 300", [9100, 4200, 1300]),
+    ],
+)
+def test_several_zones_in_one_message(text: str, values: list[int]) -> None:
+    assert parse_readings(text) == values
+
+
+@pytest.mark.parametrize("text", ["", "8480 / abc", "день", "8480 //"])
+def test_several_zones_refuse_anything_else(text: str) -> None:
+    with pytest.raises(ReadingFormatInvalid):
+        parse_readings(text)
+
+
+@pytest.mark.parametrize(
+    ("moment", "opens", "closes"),
+    [
+        (kyiv(2026, 11, 30, 12), date(2026, 11, 29), date(2026, 12, 3)),  # inside: this one
+        (kyiv(2026, 12, 10, 12), date(2026, 11, 29), date(2026, 12, 3)),  # the one before
+        (kyiv(2026, 11, 15, 12), date(2026, 10, 30), date(2026, 11, 3)),
+        (kyiv(2027, 1, 4, 0, 0), date(2026, 12, 30), date(2027, 1, 3)),
+    ],
+)
+def test_latest_window(moment: datetime, opens: date, closes: date) -> None:
+    window = latest_window(moment, RULES)
+    assert (window.opens, window.closes) == (opens, closes)
 
 
 def test_consumption_and_charge() -> None:

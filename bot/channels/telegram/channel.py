@@ -51,7 +51,7 @@ from pydantic import ValidationError
 
 from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
 from bot.channels.telegram.inbound import Inbound, from_callback, from_message
-from bot.channels.telegram.outbound import render
+from bot.channels.telegram.outbound import carries_standing, render
 from bot.channels.telegram.session import JsonSession
 from bot.config import Settings
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
@@ -66,7 +66,19 @@ WEBHOOK_PATH = "/webhook/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 # my_chat_member tells at once when a person blocks the bot (status "kicked").
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-COMMANDS = ("start", "menu", "readings", "balance", "pay", "outages", "settings", "help")
+# The main menu's sections (bot.handlers.keyboards), as the command list people see.
+COMMANDS = (
+    "start",
+    "menu",
+    "readings",
+    "balance",
+    "pay",
+    "schedule",
+    "accounts",
+    "requests",
+    "settings",
+    "help",
+)
 
 # Telegram waits for the webhook's answer and re-sends an update it got no 200 for. We
 # answer only after the update was handled (replies sent, state committed), so an update
@@ -157,6 +169,7 @@ class TelegramChannel(ChannelAdapter):
         self._last_message: _Remembered = _Remembered()
         self._keyboards: _Remembered = _Remembered()  # labels → payloads, for the next input
         self._keyboard_shown: _Remembered = _Remembered()  # chats showing a reply keyboard
+        self._standing: _Remembered = _Remembered()  # the standing keyboard each chat shows
         self._background: set[asyncio.Task[Any]] = set()
         self._polling: asyncio.Task[None] | None = None
 
@@ -396,7 +409,7 @@ class TelegramChannel(ChannelAdapter):
     ) -> DeliveryResult:
         """Send replies in order; stop at the first one that cannot be delivered."""
         result = DeliveryResult(DeliveryStatus.SENT)
-        for reply in replies:
+        for reply in self._with_standing(chat_id, replies):
             result = await self._deliver_one(chat_id, reply, edit_message_id)
             if result.status != DeliveryStatus.SENT:
                 break
@@ -405,6 +418,26 @@ class TelegramChannel(ChannelAdapter):
         if result.status == DeliveryStatus.UNREACHABLE:
             await self._mark_unreachable(self.channel, str(chat_id))
         return result
+
+    def _with_standing(self, chat_id: int, replies: list[Reply]) -> list[Reply]:
+        """The replies, led by the keyboard's hint when the standing keyboard is not in view
+        yet and none of them can carry it (every one has inline buttons).
+
+        Which keyboard a chat shows is remembered in this process only: after a restart a
+        chat may get the hint once more, which is harmless.
+        """
+        keyboard = next((r.keyboard for r in replies if r.keyboard is not None), None)
+        if (
+            keyboard is None
+            or not keyboard.rows
+            or not keyboard.hint
+            or self._standing.get(chat_id) == keyboard
+            or any(carries_standing(reply) for reply in replies)
+            # A share-phone keyboard is about to take its place anyway.
+            or any(button.request_phone for reply in replies for button in reply.all_buttons())
+        ):
+            return replies
+        return [Reply(keyboard.hint, keyboard=keyboard), *replies]
 
     async def _deliver_one(
         self, chat_id: int, reply: Reply, edit_message_id: int | None
@@ -426,6 +459,13 @@ class TelegramChannel(ChannelAdapter):
         if rendered.keyboard_payloads is not None:
             self._keyboards.remember(chat_id, rendered.keyboard_payloads)
             self._keyboard_shown.remember(chat_id, True)
+            self._standing.pop(chat_id, None)  # the contact keyboard took its place
+        elif rendered.standing is not None:
+            self._keyboard_shown.pop(chat_id, None)
+            if rendered.standing.rows:
+                self._standing.remember(chat_id, rendered.standing)
+            else:
+                self._standing.pop(chat_id, None)
         elif rendered.removes_keyboard:
             self._keyboard_shown.pop(chat_id, None)
         return DeliveryResult(DeliveryStatus.SENT)

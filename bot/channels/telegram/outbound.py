@@ -3,7 +3,10 @@
 Rendering is pure: it returns aiogram method objects, and the channel executes them with
 its retry rules. Payload buttons become inline buttons (callback data is the payload, at
 most 64 bytes by construction), link buttons open URLs, and a reply that asks for the
-phone number gets a reply keyboard whose button shares the person's own contact.
+phone number gets a reply keyboard whose button shares the person's own contact. The
+standing keyboard (the top actions) is a persistent reply keyboard: a message holds one
+keyboard, so it rides on the replies that have no inline buttons, and stays in view under
+the ones that do.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from aiogram.types import (
 )
 
 from bot.channels.base import split_text
-from bot.messages import Attachment, Reply
+from bot.messages import Attachment, Keyboard, Reply
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +44,7 @@ class Rendered:
     calls: list[TelegramMethod] = field(default_factory=list)
     keyboard_payloads: dict[str, str] | None = None  # None: no reply keyboard shown
     removes_keyboard: bool = False
+    standing: Keyboard | None = None  # the standing keyboard this reply puts in view
 
 
 def inline_markup(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -97,6 +101,26 @@ def contact_keyboard(reply: Reply) -> tuple[ReplyKeyboardMarkup, dict[str, str]]
     return keyboard, payloads
 
 
+@functools.lru_cache(maxsize=64)
+def standing_markup(keyboard: Keyboard) -> ReplyKeyboardMarkup | ReplyKeyboardRemove:
+    """The standing keyboard as a persistent reply keyboard (or its removal).
+
+    Its buttons send their labels as text; the dialog's word table knows them, so the
+    channel keeps no map for them.
+    """
+    if not keyboard.rows:
+        return ReplyKeyboardRemove(remove_keyboard=True)
+    rows = [[KeyboardButton(text=button.label) for button in row] for row in keyboard.rows]
+    return ReplyKeyboardMarkup(keyboard=rows, resize_keyboard=True, is_persistent=True)
+
+
+def carries_standing(reply: Reply) -> bool:
+    """Whether the reply's message can carry the standing keyboard (no keyboard of its own)."""
+    return reply.keyboard is not None and not any(
+        button.payload or button.url or button.request_phone for button in reply.all_buttons()
+    )
+
+
 def _upload(
     chat_id: int, attachment: Attachment, as_photo: bool, caption: str | None, markup: Markup | None
 ) -> TelegramMethod:
@@ -128,7 +152,10 @@ def render(
     else:
         markup = inline_markup(reply)
         text = reply.text
-        if markup is None and remove_keyboard:
+        if markup is None and reply.keyboard is not None:
+            markup = standing_markup(reply.keyboard)
+            rendered.standing = reply.keyboard
+        elif markup is None and remove_keyboard:
             markup = ReplyKeyboardRemove(remove_keyboard=True)
             rendered.removes_keyboard = True
     uploads = [
