@@ -227,7 +227,10 @@ async def test_viber_adds_the_top_actions_to_every_keyboard(vb: ViberHarness) ->
     await linked(user)
     await user.say("баланс")
     labels = user.labels()
-    assert labels[:4] == ["Сплатити", "Історія оплат", "Архів рахунків", "Персональна інформація"]
+    # Nothing is owed (no "Сплатити" here); "Внести покази" shows while the window is open
+    # and nothing was sent (other tests of this module share the database and may have).
+    sections = [label for label in labels if label != "Внести покази"]
+    assert sections[:3] == ["Історія оплат", "Архів рахунків", "Персональна інформація"]
     assert labels[-5:] == ["Меню", "📟 Покази", "💰 Баланс", "💳 Сплатити", "💡 Графік відключень"]
     assert labels.count("Меню") == 1
 

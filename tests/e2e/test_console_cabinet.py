@@ -211,8 +211,8 @@ def test_menu_and_pages(console: Console) -> None:
         "[7] ⚙️ Налаштування",
         "[8] ❓ Довідка",
     ]
-    # One level down: the balance's own next steps.
-    for label in ("Сплатити", "Історія оплат", "Архів рахунків", "Персональна інформація"):
+    # One level down: the balance's own next steps (nothing is owed: no "Сплатити").
+    for label in ("Внести покази", "Історія оплат", "Архів рахунків", "Персональна інформація"):
         assert f"] {label}" in turns[6]
     assert "Сторінка 1 з 2" in turns[7] and "Сторінка 2 з 2" in turns[8]
     assert "Сторінка 1 з 2" in turns[9]

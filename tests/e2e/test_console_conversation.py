@@ -35,8 +35,9 @@ def test_the_short_menu_and_two_actions_to_a_reading_and_the_balance(console: Co
     assert buttons(turns[5]) == SHORT_MENU
     balance = turns[6]
     assert "Стан рахунку 2010000232" in balance
+    # Nothing is owed, so no "Сплатити"; the window is open and nothing was sent yet.
     assert buttons(balance) == [
-        "[1] Сплатити",
+        "[1] Внести покази",
         "[2] Історія оплат",
         "[3] Архів рахунків",
         "[4] Персональна інформація",

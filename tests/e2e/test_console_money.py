@@ -110,7 +110,7 @@ def test_the_balance_shows_the_readings_of_this_period(console: Console) -> None
 
 
 def test_several_accounts_on_one_balance_screen(console: Console) -> None:
-    turns = console.chat(new_user(), *CONSENT, *LINK_232, *LINK_777, "Баланс", "#2")
+    turns = console.chat(new_user(), *CONSENT, *LINK_232, *LINK_777, "скільки платити", "#2")
     screen = turns[8]
     assert screen.startswith("Баланс за вашими 2 рахунками:")
     first, second = screen.split("\n\n")[1:3]
@@ -255,7 +255,7 @@ def test_after_the_due_date_it_is_a_debt(december: Console) -> None:
 
 
 def test_several_accounts_each_with_its_pay_button(december: Console) -> None:
-    turns = december.chat(new_user(), *CONSENT, *LINK_232, *LINK_777, "Баланс", "#2")
+    turns = december.chat(new_user(), *CONSENT, *LINK_232, *LINK_777, "скільки платити", "#2")
     screen = turns[8]
     amounts = re.findall(r"До сплати ([\d ]+,\d\d) грн до 20\.12\.2026\.", screen)
     assert len(amounts) == 2, screen
