@@ -23,6 +23,7 @@ no platform here has an idempotency key. The uncertain window is the time betwee
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -121,6 +122,8 @@ class PushRenderer:
             return await self._reading(t, push)
         if kind == PushKind.PAYMENT_PAID:
             return await self._payment(t, payload)
+        if kind == PushKind.PAYMENT_HELD:
+            return await self._held(t, payload)
         if kind == PushKind.CALL_CENTER_ANSWER:
             text = t("push.call_center.answer", number=payload["request_id"])
             return RenderedPush([Reply(text + "\n" + payload["answer"], [[menu_button(t)]])], text)
@@ -249,6 +252,19 @@ class PushRenderer:
         if not replies:
             raise ValueError("the order is not paid")
         return RenderedPush(replies, replies[0].text.split("\n", 1)[0])
+
+    async def _held(self, t: Translator, payload: dict[str, Any]) -> RenderedPush:
+        from bot.handlers.receipts import held_replies
+
+        async with self._uow_factory() as uow:
+            order = await uow.payment_orders.get(payload["order_id"])
+            if order is None:
+                raise ValueError("the order is gone")
+            paid_at = datetime.fromisoformat(payload["paid_at"])
+            replies = await held_replies(uow, t, self._zone, order, paid_at)
+        if not replies:
+            raise ValueError("the account is gone")
+        return RenderedPush(replies, replies[0].text)
 
 
 @dataclass
@@ -512,10 +528,74 @@ class DeliveryWorkers:
         )
 
 
-class Pushes:
-    """The delivery workers and (optionally) the scheduler of one `kabinet serve` process."""
+class InlineDelivery:
+    """Delivery for one console chat (`kabinet demo`, `kabinet chat`): its pushes appear
+    in the chat as they would in a messenger.
 
-    def __init__(self, workers: DeliveryWorkers | None, scheduler: Any = None) -> None:
+    One pass at a time, under a lock: in the background as soon as something is queued
+    (or every `poll_seconds`), and on demand (`drain`) before the console prints its
+    prompt, so whatever a turn queued (a payment's thanks) is shown within that turn.
+    """
+
+    def __init__(
+        self, workers: DeliveryWorkers, channel: Channel, poll_seconds: float = 0.5
+    ) -> None:
+        self.workers = workers
+        self.channel = channel
+        self.poll_seconds = poll_seconds
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Deliver in the background until `stop`."""
+        self._task = asyncio.create_task(self._loop(), name=f"deliver-{self.channel}")
+
+    def wake(self) -> None:
+        """Something was queued: deliver now."""
+        self._wake.set()
+
+    async def drain(self) -> None:
+        """Deliver everything due now, after any pass already under way."""
+        async with self._lock:
+            await self._recover()
+            while (await self.workers.run_once(self.channel))[0]:
+                pass
+
+    async def stop(self) -> None:
+        """Stop the background loop; a pass under way finishes first (never cut mid-send)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            task, self._task = self._task, None
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _recover(self) -> None:
+        # Rows a killed earlier chat had claimed go back to pending after the lease.
+        lease = timedelta(seconds=self.workers.settings.lease_seconds)
+        await self.workers.queue.recover(real_now() - lease)
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("delivery: %s pass failed; retrying", self.channel.value)
+
+
+class Pushes:
+    """The delivery workers and (optionally) the scheduler of one `kabinet serve` process
+    (or the inline delivery of a console chat)."""
+
+    def __init__(
+        self, workers: DeliveryWorkers | InlineDelivery | None, scheduler: Any = None
+    ) -> None:
         self.workers = workers
         self.scheduler = scheduler
 

@@ -32,6 +32,7 @@ class PushKind:
     BILL_NEW = "bill.new"
     READING_REMINDER = "reading.reminder"
     PAYMENT_PAID = "payment.paid"
+    PAYMENT_HELD = "payment.held"  # reported paid, not credited: an operator reconciles
     CALL_CENTER_ANSWER = "call_center.answer"
     TEXT = "text"  # an operator's free text: {"kind": "text", "text": "..."}
 
@@ -85,6 +86,26 @@ async def notify_payment(uow: AbstractUnitOfWork, order: PaymentOrder, now: date
         Topic.PAYMENTS,
         {"kind": PushKind.PAYMENT_PAID, "order_id": order.order_id},
         f"paid:{order.order_id}",
+        now,
+        prefer=order.channel,
+    )
+
+
+async def notify_payment_held(
+    uow: AbstractUnitOfWork, order: PaymentOrder, paid_at: datetime, now: datetime
+) -> bool:
+    """Queue "your payment is being checked" for an order whose payment notice conflicts
+    with a recorded payment (once per order), where the person paid from."""
+    return await notify_person(
+        uow,
+        order.person_id,
+        Topic.PAYMENTS,
+        {
+            "kind": PushKind.PAYMENT_HELD,
+            "order_id": order.order_id,
+            "paid_at": paid_at.isoformat(),
+        },
+        f"held:{order.order_id}",
         now,
         prefer=order.channel,
     )

@@ -542,10 +542,13 @@ class OutboxQueue:
     per-channel advisory lock); on SQLite there is one process and its write lock.
     """
 
-    def __init__(self, engine: AsyncEngine, worker_id: str) -> None:
+    def __init__(self, engine: AsyncEngine, worker_id: str, user_id: str | None = None) -> None:
         self.engine = engine
         self.worker_id = worker_id
         self.dialect = engine.dialect.name
+        # A console chat delivers only to its own user: other consoles (other users, or
+        # none open) keep theirs pending until their chat opens.
+        self.user_id = user_id
 
     async def claim(
         self, channel: Channel, batch: int, limit_per_second: float, now: datetime
@@ -569,6 +572,7 @@ class OutboxQueue:
                     outbox.c.channel == channel.value,
                     outbox.c.status == PENDING,
                     or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
+                    *self._only_user(channel),
                 )
                 # ix_outbox_pending: (channel, id) of pending rows, read in id order.
                 .order_by(outbox.c.id)
@@ -628,6 +632,14 @@ class OutboxQueue:
                 for row in rows
             ]
         return claimed, 0.0
+
+    def _only_user(self, channel: Channel) -> list[ColumnElement[bool]]:
+        if self.user_id is None:
+            return []
+        identity = select(_identities.c.id).where(
+            _identities.c.channel == channel.value, _identities.c.external_id == self.user_id
+        )
+        return [outbox.c.identity_id.in_(identity)]
 
     async def _room(
         self, connection: Any, channel: Channel, limit: float, now: datetime
