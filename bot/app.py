@@ -90,6 +90,7 @@ def make_rules(settings: Settings) -> DialogRules:
             period=timedelta(minutes=settings.link_failure_period_minutes),
         ),
         consent_version=settings.consent_version,
+        push_channels=settings.push_channels,
         photo_confidence=_photo_confidence(settings),
         photo_retention_days=settings.photo_retention_days,
     )
@@ -184,7 +185,7 @@ async def build_app(
         await migrate(engine)
     clock = clock or make_clock(settings)
     catalogues = Catalogues()
-    uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
+    uow_factory = SqlAlchemyUnitOfWorkFactory(engine, settings.push_channels)
     renderer = ThreadedDocumentRenderer()
     payments = payments or make_payments(settings)
     photo_reader = make_photo_reader(settings)
@@ -319,6 +320,7 @@ def build_console_pushes(app: App, console: ConsoleChannel) -> Pushes:
             batch=settings.delivery_batch,
             lease_seconds=settings.delivery_lease_seconds,
             policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
+            push_channels=settings.push_channels,
         ),
         metrics=app.metrics,
     )
@@ -358,6 +360,7 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
                 batch=settings.delivery_batch,
                 lease_seconds=settings.delivery_lease_seconds,
                 policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
+                push_channels=settings.push_channels,
             ),
             metrics=app.metrics,
         )

@@ -288,6 +288,8 @@ class DeliverySettings:
     send_timeout_seconds: float = 30.0
     in_flight: int = 8  # batches of one channel out at once in this process
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    # Channels that are on in the installation (re-routing picks among them); None: all.
+    push_channels: frozenset[Channel] | None = None
 
 
 class DeliveryWorkers:
@@ -524,7 +526,12 @@ class DeliveryWorkers:
         # Only channels this process (or another) can deliver on are worth a re-route;
         # the ranks in core.delivery pick among them as enqueueing did.
         return choose_route(
-            routes, prefs, push.topic or Topic.ANSWERS, real_now(), exclude=(push.channel,)
+            routes,
+            prefs,
+            push.topic or Topic.ANSWERS,
+            real_now(),
+            exclude=(push.channel,),
+            on=self.settings.push_channels,
         )
 
 

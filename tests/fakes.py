@@ -819,12 +819,15 @@ class FakeOutbox(_Repo, AbstractOutboxRepository):
         person = self.data.persons.get(person_id)
         if person is not None and person.email:
             routes.append(Route(Channel.EMAIL, None))
+        # The channels on in the installation the test plays (`data.push_channels`).
+        on = self.data.__dict__.get("push_channels")
+        prefs = self.data.prefs.get(person_id)
         if prefer is not None:
             preferred = [r for r in routes if r.channel == prefer]
-            chosen = choose_route(preferred, self.data.prefs.get(person_id), topic, now)
+            chosen = choose_route(preferred, prefs, topic, now, on=on)
             if chosen is not None:
                 return chosen
-        return choose_route(routes, self.data.prefs.get(person_id), topic, now)
+        return choose_route(routes, prefs, topic, now, on=on)
 
     async def _add(
         self,

@@ -11,7 +11,7 @@ from core.accounts import LinkPolicy
 from core.clock import Clock
 from core.documents import DocumentRenderer, StoredDocuments
 from core.evidence import PhotoStore
-from core.model import ChannelIdentity, DialogState, Person
+from core.model import Channel, ChannelIdentity, DialogState, Person
 from core.payments import PaymentProvider
 from core.photo_reading import MeterPhotoReader, PhotoRecognition
 from core.ports import AbstractUnitOfWork
@@ -30,6 +30,8 @@ class DialogRules:
     linking: LinkPolicy = field(default_factory=LinkPolicy)
     requests: RequestRules = field(default_factory=RequestRules)
     consent_version: str = "2024-01"
+    # Channels that are on in the installation: the only ones offered for pushes.
+    push_channels: frozenset[Channel] = frozenset(Channel)
     page_size: int = 6
     photo_confidence: float = 0.8
     photo_retention_days: int = 365
