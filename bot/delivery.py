@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from bot.channels.base import DeliveryResult, DeliveryStatus
 from bot.handlers.keyboards import main_menu, menu_button
 from bot.i18n import Catalogues, Translator
-from bot.messages import Reply
+from bot.messages import Button, Reply
 from core.delivery import RetryPolicy, Route, Topic, choose_route
 from core.documents import DocumentRenderer
 from core.model import Channel, DialogState, Zone
@@ -126,7 +126,18 @@ class PushRenderer:
             return await self._held(t, payload)
         if kind == PushKind.CALL_CENTER_ANSWER:
             text = t("push.call_center.answer", number=payload["request_id"])
-            return RenderedPush([Reply(text + "\n" + payload["answer"], [[menu_button(t)]])], text)
+            return _answer(t, text, payload["answer"], "cc.mine", "cc")
+        if kind == PushKind.FREE_SERVICE_ANSWER:
+            text = t(
+                "push.free_service.answer",
+                number=payload["order_id"],
+                type=t.label("free_type", payload["service_type"]),
+                status=t(f"status.{payload['status']}"),
+            )
+            return _answer(t, text, payload["answer"], "free.mine", "free")
+        if kind == PushKind.SUPPORT_ANSWER:
+            text = t("push.support.answer", number=payload["request_id"])
+            return _answer(t, text, payload["answer"], "cc.mine", "sup")
         if kind == PushKind.TEXT:
             return RenderedPush([Reply(payload["text"], [[menu_button(t)]])], payload["text"])
         raise ValueError(f"unknown push kind {kind!r}")
@@ -265,6 +276,12 @@ class PushRenderer:
         if not replies:
             raise ValueError("the account is gone")
         return RenderedPush(replies, replies[0].text)
+
+
+def _answer(t: Translator, head: str, answer: str, label: str, payload: str) -> RenderedPush:
+    """An operator's answer: what it answers, the answer, and the way to the list."""
+    buttons = [[Button(t(label), payload)], [menu_button(t)]]
+    return RenderedPush([Reply(head + "\n" + answer, buttons)], head)
 
 
 @dataclass

@@ -7,6 +7,7 @@ from dataclasses import replace
 
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, menu_button, with_menu
+from bot.handlers.requests import name_too_long
 from bot.handlers.router import Router
 from bot.i18n import SUPPORTED_LOCALES
 from bot.messages import Button
@@ -21,7 +22,7 @@ from core.profiles import (
     issue_code,
     join_with_code,
 )
-from core.requests import TextEmpty, TextTooLong, clean_text
+from core.requests import MAX_NAME, TextEmpty, TextTooLong, clean_text
 
 router = Router()
 
@@ -79,9 +80,12 @@ async def ask_name(ctx: Context, argument: str) -> None:
 async def set_name(ctx: Context) -> None:
     """Store the typed name."""
     try:
-        name = clean_text(ctx.event.text or "", 100)
-    except (TextEmpty, TextTooLong):
+        name = clean_text(ctx.event.text or "", MAX_NAME)
+    except TextEmpty:
         ctx.say(ctx.t("profile.ask_name"), [[menu_button(ctx.t)]])
+        return
+    except TextTooLong as long:
+        ctx.say(name_too_long(ctx, long), [[menu_button(ctx.t)]])
         return
     await ctx.uow.persons.update(replace(ctx.person, name=name))
     ctx.person = replace(ctx.person, name=name)

@@ -6,7 +6,15 @@ kind of request, long texts, and pushes shown in the console.
 from __future__ import annotations
 
 import json
+import queue
 import re
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from typing import IO
 
 from tests.e2e.conftest import Console, new_user
 
@@ -82,3 +90,181 @@ def test_every_channel_off_after_confirming_silences_alerts_only(console: Consol
     assert "Усі канали вимкнено" in turns[-1] and "⬜ Консоль — цей чат" in turns[-1]
     publish_schedule(console, "2026-12-01", "+" * 16 + "-" * 8 + "+" * 24)
     assert "Графік" not in opened(console, user)
+
+
+class Operator:
+    """A real `kabinet serve` (operator API on, no messenger) on the test database."""
+
+    def __init__(self, console: Console) -> None:
+        self.port = free_port()
+        self.token = "e2e-operator-token"
+        env = console.env(ADMIN_TOKEN=self.token, KABINET_PORT=str(self.port), OCR_WORKERS="0")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve", "--no-scheduler"],
+            cwd=console.workdir,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        assert "serving on" in line, line
+
+    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/api/v1{path}",
+            data=json.dumps(body).encode() if body is not None else None,
+            method=method,
+            headers={"Authorization": f"Bearer {self.token}", "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())
+
+    def newest(self, queue: str, person_text: str) -> dict:
+        """The newest item of a queue whose text (or phone) the test wrote."""
+        items = self.call("GET", f"/{queue}?limit=1000")["items"]
+        return next(i for i in reversed(items) if person_text in json.dumps(i, ensure_ascii=False))
+
+    def close(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_answers_to_every_kind_of_request_are_kept_shown_and_pushed(console: Console) -> None:
+    user = new_user()
+    marker = user[-6:]
+    turns = console.chat(
+        user,
+        *LINKED,
+        "/callcenter",
+        "Нове звернення",
+        "Незрозумілий рахунок (консультація)",
+        f"Чому рахунок такий великий? {marker}",
+        "Надіслати",
+        "/phone",
+        "/contact +380994455889",
+        "/services",
+        "Замовити послугу",
+        "Шум у електролічильнику",
+        "Так, 0994455889",
+        "Замовити",
+        "/support",
+        "Іван Іваненко",
+        "ivan@example.com",
+        "Так, +380994455889",
+        "Помилка в роботі бота",
+        f"Не відкривається графік {marker}",
+        "Надіслати",
+    )
+    assert "прийнято" in turns[9] and "прийнято" in turns[16] and "прийнято" in turns[-1]
+    operator = Operator(console)
+    try:
+        cc = operator.newest("call-center-requests", marker)
+        answered = operator.call(
+            "POST", f"/call-center-requests/{cc['id']}/answer", {"answer": "Перераховано."}
+        )
+        assert answered["pushed"] is True
+        order = next(
+            o
+            for o in reversed(operator.call("GET", "/free-service-orders?limit=1000")["items"])
+            if o["person_id"] == cc["person_id"]
+        )
+        step = {"status": "in_progress", "answer": "Майстер прийде 2 грудня з 9:00 до 13:00"}
+        operator.call("POST", f"/free-service-orders/{order['id']}/answer", step)
+        support = operator.newest("support-requests", marker)
+        operator.call("POST", f"/support-requests/{support['id']}/answer", {"answer": "Виправили."})
+    finally:
+        operator.close()
+    # The answers were pushed: the chat shows them when it opens, as a messenger would.
+    shown = opened(console, user)
+    assert f"📞 Відповідь кол-центру на ваше звернення №{cc['id']}:\nПерераховано." in shown
+    assert f"🛠 Замовлення №{order['id']} «Шум у електролічильнику»: В роботі." in shown
+    assert f"💬 Відповідь технічної підтримки на ваше звернення №{support['id']}:" in shown
+    # And they stay in the lists.
+    lists = console.chat(user, "/callcenter", "/services", "/support")
+    assert (
+        "Статус: Виконано" in lists[0]
+        and "Відповідь (29.11.2026 о 10:00): Перераховано." in lists[0]
+    )
+    assert "Статус: В роботі" in lists[1] and "Майстер прийде 2 грудня з 9:00 до 13:00" in lists[1]
+    assert "Ваші звернення до технічної підтримки:" in lists[2]
+    assert "Відповідь (29.11.2026 о 10:00): Виправили." in lists[2]
+
+
+def test_a_push_shows_at_once_while_the_prompt_waits(console: Console) -> None:
+    user = new_user()
+    marker = user[-6:]
+    console.chat(
+        user,
+        *LINKED,
+        "/callcenter",
+        "Нове звернення",
+        "Перерахунок",
+        f"Прошу перерахувати {marker}",
+        "Надіслати",
+    )
+    chat = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--user", user],
+        cwd=console.workdir,
+        env=console.env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    out = Reader(chat.stdout)
+    try:
+        assert out.until("> ") == ""  # nothing pending: the prompt waits for a line
+        operator = Operator(console)
+        try:
+            request = operator.newest("call-center-requests", marker)
+            operator.call(
+                "POST", f"/call-center-requests/{request['id']}/answer", {"answer": "Зроблено."}
+            )
+        finally:
+            operator.close()
+        # Printed on its own line while waiting, then the prompt again (DESIGN.md §3).
+        shown = out.until("> ")
+        assert shown.startswith("\n📞 Відповідь кол-центру на ваше звернення №"), shown
+        assert "Зроблено." in shown and shown.endswith("[1] Мої звернення\n[2] Меню\n")
+        assert chat.stdin is not None
+        chat.stdin.write("#1\n")
+        chat.stdin.flush()
+        assert "Відповідь (29.11.2026 о 10:00): Зроблено." in out.until("> ")
+    finally:
+        chat.kill()
+        chat.wait()
+
+
+class Reader:
+    """Reads a process's output in a thread, so a test can wait for a text with a timeout."""
+
+    def __init__(self, stream: IO[str] | None) -> None:
+        assert stream is not None
+        self.queue: queue.Queue[str] = queue.Queue()
+        self.buffer = ""
+        threading.Thread(target=self._pump, args=(stream,), daemon=True).start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        while chunk := stream.read(1):
+            self.queue.put(chunk)
+
+    def until(self, end: str, timeout: float = 30.0) -> str:
+        """Everything up to and without `end` (the prompt)."""
+        deadline = time.monotonic() + timeout
+        while end not in self.buffer:
+            remaining = deadline - time.monotonic()
+            assert remaining > 0, f"no {end!r} in {self.buffer!r}"
+            try:
+                self.buffer += self.queue.get(timeout=remaining)
+            except queue.Empty:
+                continue
+        text, _, self.buffer = self.buffer.partition(end)
+        return text

@@ -1,4 +1,8 @@
-"""Console notification settings saved empty by mistake get the console back.
+"""Answers to free-service orders and support requests; console notification settings
+saved empty by mistake get the console back.
+
+An operator's answer to a free-service order was only pushed, and support requests had no
+answer at all: both now keep the latest answer and its time, shown in the chat.
 
 Before this revision, changing any switch of the notification settings from the console
 saved an empty channel list (the console was never offered as a choice), and every push to
@@ -32,6 +36,10 @@ _identities = sa.table(
 
 def upgrade() -> None:
     """Apply this revision."""
+    for table in ("free_service_orders", "support_requests"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.add_column(sa.Column("answer", sa.Text(), nullable=True))
+            batch_op.add_column(sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True))
     of_person = _identities.c.person_id == _prefs.c.person_id
     op.execute(
         _prefs.update()
@@ -45,4 +53,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Nothing to undo: the repaired lists are what those people had meant."""
+    """Drop the answer columns (the repaired lists are what those people had meant)."""
+    for table in ("support_requests", "free_service_orders"):
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_column("answered_at")
+            batch_op.drop_column("answer")
