@@ -268,3 +268,64 @@ class Reader:
                 continue
         text, _, self.buffer = self.buffer.partition(end)
         return text
+
+
+def test_the_call_centre_asks_which_account_the_last_used_first(console: Console) -> None:
+    turns = console.chat(
+        new_user(),
+        *LINKED,
+        "/add",
+        "2010000777",
+        "62Z000000000777O",
+        "/callcenter",
+        "Нове звернення",
+        "2010000232 — вул. Кузьми Скрябіна, 39",
+        "Незрозумілий рахунок (консультація)",
+        "Поясніть рахунок за жовтень",
+        "Надіслати",
+        "Мої звернення",
+        "Нове звернення",
+    )
+    ask = turns[9]
+    assert "Щодо якого рахунку звернення?" in ask
+    # The account linked last is the last used: offered first.
+    assert ask.index("[1] 2010000777 — просп. Перемоги, 12") < ask.index("[2] 2010000232")
+    assert "Звернення щодо рахунку 2010000232 — вул. Кузьми Скрябіна, 39." in turns[10]
+    assert "прийнято" in turns[13]
+    assert "Рахунок: 2010000232" in turns[14] and "Поясніть рахунок за жовтень" in turns[14]
+    assert "[1] 2010000232 — вул. Кузьми Скрябіна, 39" in turns[15]
+
+
+def test_long_texts_and_names_are_taken_or_kept(console: Console) -> None:
+    question = "Прошу пояснити нарахування за жовтень і листопад. " * 100  # 5,000 characters
+    name = "Олександра-Вікторія Ковальчук-Старицька " * 3 + "Іванівна"  # 128 characters
+    turns = console.chat(
+        new_user(),
+        *LINKED,
+        "/callcenter",
+        "Нове звернення",
+        "Незрозумілий рахунок (консультація)",
+        question,
+        "Надіслати",
+        "/profile",
+        "Змінити ім'я",
+        name + " " + "Петрівна" * 3,
+        "/support",
+        "Надто довге ім'я " * 20,
+        "Іван",
+        "ivan@example.com",
+        "0501234567",
+        "Інше",
+        "а" * 10_500,
+        "Надіслати перші 10 000 символів",
+        "/support",
+    )
+    assert "Текст збережено (4 999 символів)" in turns[8]
+    assert "прийнято" in turns[9]
+    assert f"Ім'я: {name} ПетрівнаПетрівнаПетрівна" in turns[12]
+    assert "Ім'я задовге: 339 символів, а можна до 300 символів" in turns[14]
+    too_long = turns[19]
+    assert "Текст задовгий: 10 500 символів, а можна до 10 000 символів" in too_long
+    assert "[1] Надіслати перші 10 000 символів" in too_long and "Написати заново" in too_long
+    assert "технічної підтримки № " in turns[20]
+    assert "Текст: " + "а" * 299 + "…" in turns[21]
