@@ -570,6 +570,7 @@ class InlineDelivery:
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._stopping = False
+        self._recovered_at: datetime | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -596,9 +597,14 @@ class InlineDelivery:
             await asyncio.gather(task, return_exceptions=True)
 
     async def _recover(self) -> None:
-        # Rows a killed earlier chat had claimed go back to pending after the lease.
+        # Rows a killed earlier chat had claimed go back to pending after the lease; looked
+        # for at start and then every half lease, as the serve workers do.
         lease = timedelta(seconds=self.workers.settings.lease_seconds)
-        await self.workers.queue.recover(real_now() - lease)
+        now = real_now()
+        if self._recovered_at is not None and now - self._recovered_at < lease / 2:
+            return
+        self._recovered_at = now
+        await self.workers.queue.recover(now - lease)
 
     async def _loop(self) -> None:
         while not self._stopping:
