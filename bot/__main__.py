@@ -60,7 +60,7 @@ async def _chat(settings: Settings, user: str, locale: str | None, demo: bool) -
 async def _console(
     settings: Settings, user: str, locale: str | None, demo: bool, local: LocalEasyPay | None
 ) -> None:
-    from bot.app import build_app
+    from bot.app import build_app, build_console_pushes
     from bot.channels.console import ConsoleChannel
 
     payments = local.provider if local is not None else None
@@ -71,10 +71,17 @@ async def _console(
 
             await seed_demo(app.engine, app.clock.now())
         console = ConsoleChannel(app.handle, user, locale=locale)
+        # Pushes to this console user (a payment's thanks, an operator's answer, a schedule
+        # change queued by another process) show in the chat as in a messenger.
+        pushes = build_console_pushes(app, console)
         if local is not None:
-            # The fake EasyPay's notifications settle orders and push the receipt here.
+            # The fake EasyPay's notifications settle orders and queue the receipt here.
             await local.serve_callbacks(app, [console])
-        await console.run()
+        await pushes.start()
+        try:
+            await console.run()
+        finally:
+            await pushes.stop()
     finally:
         await app.close()
 

@@ -36,7 +36,8 @@ from storage.uow import SqlAlchemyUnitOfWorkFactory
 
 if TYPE_CHECKING:
     from bot.channels.base import ChannelAdapter
-    from bot.delivery import Pushes
+    from bot.channels.console import ConsoleChannel
+    from bot.delivery import Pushes, PushRenderer
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def make_rules(settings: Settings) -> DialogRules:
             purpose=settings.bank_purpose,
         ),
         consent_version=settings.consent_version,
+        push_channels=settings.push_channels,
         photo_confidence=_photo_confidence(settings),
         photo_retention_days=settings.photo_retention_days,
     )
@@ -192,7 +194,7 @@ async def build_app(
         await migrate(engine)
     clock = clock or make_clock(settings)
     catalogues = Catalogues()
-    uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
+    uow_factory = SqlAlchemyUnitOfWorkFactory(engine, settings.push_channels)
     renderer = ThreadedDocumentRenderer()
     payments = payments or make_payments(settings)
     photo_reader = make_photo_reader(settings)
@@ -300,12 +302,53 @@ def build_email_channel(settings: Settings) -> ChannelAdapter | None:
     )
 
 
+def _push_renderer(app: App) -> PushRenderer:
+    from zoneinfo import ZoneInfo
+
+    from bot.delivery import PushRenderer
+
+    zone = ZoneInfo(app.settings.business_timezone)
+    return PushRenderer(
+        app.uow_factory,
+        app.catalogues,
+        zone,
+        app.renderer,
+        billing=make_rules(app.settings).billing,
+    )
+
+
+def build_console_pushes(app: App, console: ConsoleChannel) -> Pushes:
+    """Delivery of the console user's pushes inside a console chat (no scheduler: the
+    jobs run in `kabinet serve`); the console shows them between turns."""
+    from bot.delivery import DeliverySettings, DeliveryWorkers, InlineDelivery, Pushes
+    from core.delivery import RetryPolicy
+    from storage.outbox import OutboxQueue
+
+    settings = app.settings
+    workers = DeliveryWorkers(
+        OutboxQueue(app.engine, DeliveryWorkers.worker_id(), user_id=console.user_id),
+        {Channel.CONSOLE: console},  # type: ignore[dict-item]
+        _push_renderer(app),
+        app.uow_factory,
+        DeliverySettings(
+            limits={Channel.CONSOLE: settings.delivery_rate_console},
+            batch=settings.delivery_batch,
+            lease_seconds=settings.delivery_lease_seconds,
+            policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
+            push_channels=settings.push_channels,
+        ),
+        metrics=app.metrics,
+    )
+    inline = InlineDelivery(workers, Channel.CONSOLE) if settings.delivery_enabled else None
+    console.deliver_due = inline.drain if inline is not None else None
+    app.pushes = Pushes(inline, None)
+    return app.pushes
+
+
 def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -> Pushes:
     """Delivery workers over `channels` (plus e-mail when configured) and, when asked, the
     scheduler; stored on `app` so flows and the operator API can wake delivery."""
-    from zoneinfo import ZoneInfo
-
-    from bot.delivery import DeliverySettings, DeliveryWorkers, Pushes, PushRenderer
+    from bot.delivery import DeliverySettings, DeliveryWorkers, Pushes
     from core.delivery import RetryPolicy
     from storage.outbox import OutboxQueue
 
@@ -319,13 +362,7 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
         workers = DeliveryWorkers(
             OutboxQueue(app.engine, DeliveryWorkers.worker_id()),
             adapters,
-            PushRenderer(
-                app.uow_factory,
-                app.catalogues,
-                ZoneInfo(settings.business_timezone),
-                app.renderer,
-                billing=make_rules(settings).billing,
-            ),
+            _push_renderer(app),
             app.uow_factory,
             DeliverySettings(
                 limits={
@@ -338,6 +375,7 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
                 batch=settings.delivery_batch,
                 lease_seconds=settings.delivery_lease_seconds,
                 policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
+                push_channels=settings.push_channels,
             ),
             metrics=app.metrics,
         )

@@ -14,6 +14,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stdnum import iban
 from stdnum.ua import edrpou, rntrc
 
+from core.model import Channel
+
 
 class ConfigError(Exception):
     """A setting is missing or malformed; the message names it in one line."""
@@ -148,6 +150,23 @@ class Settings(BaseSettings):
             self.easypay_service_key,
             self.easypay_secret_key,
         )
+
+    @property
+    def push_channels(self) -> frozenset[Channel]:
+        """Channels a push can reach in this installation: each messenger whose credentials
+        are set, e-mail when SMTP_HOST is, and the console (a console chat delivers its own
+        user's pushes while it is open). A person's choice of a channel that is off is not
+        offered, and pushes fall back to the channels that are on."""
+        on = {Channel.CONSOLE}
+        if self.telegram_bot_token is not None:
+            on.add(Channel.TELEGRAM)
+        if self.viber_auth_token is not None:
+            on.add(Channel.VIBER)
+        if self.messenger_page_token is not None:
+            on.add(Channel.MESSENGER)
+        if self.smtp_host:
+            on.add(Channel.EMAIL)
+        return frozenset(on)
 
     @property
     def easypay_callback_url(self) -> str | None:

@@ -23,6 +23,7 @@ no platform here has an idempotency key. The uncertain window is the time betwee
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -35,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from bot.channels.base import DeliveryResult, DeliveryStatus
 from bot.handlers.keyboards import main_menu, menu_button
 from bot.i18n import Catalogues, Translator
-from bot.messages import Reply
+from bot.messages import Button, Reply
 from core.balances import BillingRules, due_date
 from core.delivery import RetryPolicy, Route, Topic, choose_route
 from core.documents import DocumentRenderer
@@ -125,9 +126,22 @@ class PushRenderer:
             return await self._reading(t, push)
         if kind == PushKind.PAYMENT_PAID:
             return await self._payment(t, payload)
+        if kind == PushKind.PAYMENT_HELD:
+            return await self._held(t, payload)
         if kind == PushKind.CALL_CENTER_ANSWER:
             text = t("push.call_center.answer", number=payload["request_id"])
-            return RenderedPush([Reply(text + "\n" + payload["answer"], [[menu_button(t)]])], text)
+            return _answer(t, text, payload["answer"], "cc.mine", "cc")
+        if kind == PushKind.FREE_SERVICE_ANSWER:
+            text = t(
+                "push.free_service.answer",
+                number=payload["order_id"],
+                type=t.label("free_type", payload["service_type"]),
+                status=t(f"status.{payload['status']}"),
+            )
+            return _answer(t, text, payload["answer"], "free.mine", "free")
+        if kind == PushKind.SUPPORT_ANSWER:
+            text = t("push.support.answer", number=payload["request_id"])
+            return _answer(t, text, payload["answer"], "cc.mine", "sup")
         if kind == PushKind.TEXT:
             return RenderedPush([Reply(payload["text"], [[menu_button(t)]])], payload["text"])
         raise ValueError(f"unknown push kind {kind!r}")
@@ -258,6 +272,25 @@ class PushRenderer:
             raise ValueError("the order is not paid")
         return RenderedPush(replies, replies[0].text.split("\n", 1)[0])
 
+    async def _held(self, t: Translator, payload: dict[str, Any]) -> RenderedPush:
+        from bot.handlers.receipts import held_replies
+
+        async with self._uow_factory() as uow:
+            order = await uow.payment_orders.get(payload["order_id"])
+            if order is None:
+                raise ValueError("the order is gone")
+            paid_at = datetime.fromisoformat(payload["paid_at"])
+            replies = await held_replies(uow, t, self._zone, order, paid_at)
+        if not replies:
+            raise ValueError("the account is gone")
+        return RenderedPush(replies, replies[0].text)
+
+
+def _answer(t: Translator, head: str, answer: str, label: str, payload: str) -> RenderedPush:
+    """An operator's answer: what it answers, the answer, and the way to the list."""
+    buttons = [[Button(t(label), payload)], [menu_button(t)]]
+    return RenderedPush([Reply(head + "\n" + answer, buttons)], head)
+
 
 @dataclass
 class _Batch:
@@ -280,6 +313,8 @@ class DeliverySettings:
     send_timeout_seconds: float = 30.0
     in_flight: int = 8  # batches of one channel out at once in this process
     policy: RetryPolicy = field(default_factory=RetryPolicy)
+    # Channels that are on in the installation (re-routing picks among them); None: all.
+    push_channels: frozenset[Channel] | None = None
 
 
 class DeliveryWorkers:
@@ -516,14 +551,89 @@ class DeliveryWorkers:
         # Only channels this process (or another) can deliver on are worth a re-route;
         # the ranks in core.delivery pick among them as enqueueing did.
         return choose_route(
-            routes, prefs, push.topic or Topic.ANSWERS, real_now(), exclude=(push.channel,)
+            routes,
+            prefs,
+            push.topic or Topic.ANSWERS,
+            real_now(),
+            exclude=(push.channel,),
+            on=self.settings.push_channels,
         )
 
 
-class Pushes:
-    """The delivery workers and (optionally) the scheduler of one `kabinet serve` process."""
+class InlineDelivery:
+    """Delivery for one console chat (`kabinet demo`, `kabinet chat`): its pushes appear
+    in the chat as they would in a messenger.
 
-    def __init__(self, workers: DeliveryWorkers | None, scheduler: Any = None) -> None:
+    One pass at a time, under a lock: in the background as soon as something is queued
+    (or every `poll_seconds`), and on demand (`drain`) before the console prints its
+    prompt, so whatever a turn queued (a payment's thanks) is shown within that turn.
+    """
+
+    def __init__(
+        self, workers: DeliveryWorkers, channel: Channel, poll_seconds: float = 0.5
+    ) -> None:
+        self.workers = workers
+        self.channel = channel
+        self.poll_seconds = poll_seconds
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._recovered_at: datetime | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Deliver in the background until `stop`."""
+        self._task = asyncio.create_task(self._loop(), name=f"deliver-{self.channel}")
+
+    def wake(self) -> None:
+        """Something was queued: deliver now."""
+        self._wake.set()
+
+    async def drain(self) -> None:
+        """Deliver everything due now, after any pass already under way."""
+        async with self._lock:
+            await self._recover()
+            while (await self.workers.run_once(self.channel))[0]:
+                pass
+
+    async def stop(self) -> None:
+        """Stop the background loop; a pass under way finishes first (never cut mid-send)."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            task, self._task = self._task, None
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _recover(self) -> None:
+        # Rows a killed earlier chat had claimed go back to pending after the lease; looked
+        # for at start and then every half lease, as the serve workers do.
+        lease = timedelta(seconds=self.workers.settings.lease_seconds)
+        now = real_now()
+        if self._recovered_at is not None and now - self._recovered_at < lease / 2:
+            return
+        self._recovered_at = now
+        await self.workers.queue.recover(now - lease)
+
+    async def _loop(self) -> None:
+        while not self._stopping:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+            self._wake.clear()
+            if self._stopping:
+                return
+            try:
+                await self.drain()
+            except Exception:
+                log.exception("delivery: %s pass failed; retrying", self.channel.value)
+
+
+class Pushes:
+    """The delivery workers and (optionally) the scheduler of one `kabinet serve` process
+    (or the inline delivery of a console chat)."""
+
+    def __init__(
+        self, workers: DeliveryWorkers | InlineDelivery | None, scheduler: Any = None
+    ) -> None:
         self.workers = workers
         self.scheduler = scheduler
 

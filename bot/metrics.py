@@ -28,3 +28,11 @@ class Metrics:
             ["channel", "status"],
             registry=self.registry,
         )
+        self.payment_conflicts = Counter(
+            "kabinet_payment_conflicts_total",
+            "Payment notifications not settled because they contradict a recorded payment "
+            "(a transaction id already used, an order paid by another transaction); each "
+            "is logged as an error for an operator to reconcile",
+            ["provider", "reason"],
+            registry=self.registry,
+        )

@@ -12,11 +12,17 @@ Channel cost, cheapest first:
 - Messenger outside the window: only for topics a message tag fits (ACCOUNT_UPDATE: a new
   bill or a payment on the account); never for alerts or reminders.
 - E-mail: last, and only when the person chose it and gave an address.
+
+Only channels that are on in the installation count for a person's choice (`on`): a
+chosen channel that is off is passed over, and when nothing they chose is on, pushes fall
+back to every messenger they use (see `allowed_channels`). A messenger that is off ranks
+after every channel that is on: its push waits (pending) only when nothing else can carry
+it, until the channel is on again.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -50,6 +56,7 @@ RANK_IN_SESSION = 1
 RANK_BILLED = 2
 RANK_TAGGED = 3
 RANK_EMAIL = 4
+RANK_OFF = 10  # added for a channel that is off in the installation
 
 
 def wants(prefs: NotificationPrefs | None, topic: Topic | str) -> bool:
@@ -60,18 +67,34 @@ def wants(prefs: NotificationPrefs | None, topic: Topic | str) -> bool:
     return bool(getattr(prefs, topic.value))
 
 
-def allowed_channels(prefs: NotificationPrefs | None) -> frozenset[Channel]:
-    """Channels the person lets us push to: their choice, or every messenger they use.
+def allowed_channels(
+    prefs: NotificationPrefs | None,
+    topic: Topic | str = Topic.ANSWERS,
+    on: Collection[Channel] | None = None,
+) -> frozenset[Channel]:
+    """Channels the person lets us push this topic to; `on` are the channels that are on in
+    the installation (None: every channel).
 
-    Without settings e-mail is off: an address given for a receipt is no consent to alerts.
+    - No settings yet: every messenger they use. E-mail only when chosen: an address given
+      for a receipt is no consent to alerts.
+    - Their choice, where it is on (the console, the operator's and the demo's terminal,
+      follows a chosen messenger).
+    - A choice of channels that are all off now (Viber's credentials removed, SMTP not
+      configured): every messenger they use, as without settings; never silently nothing.
+    - Every channel turned off (they confirmed it): nothing of the switchable topics; a
+      payment confirmation or an answer to their request still reaches their messengers.
     """
+    usable = frozenset(Channel) if on is None else frozenset(on)
     if prefs is None:
         return frozenset(MESSENGERS)
-    # The console is the operator's and the demo's terminal; it follows the messengers.
-    chosen = set(prefs.channels)
+    chosen = set(prefs.channels) & usable
     if chosen & {Channel.TELEGRAM, Channel.VIBER, Channel.MESSENGER}:
         chosen.add(Channel.CONSOLE)
-    return frozenset(chosen)
+    if chosen:
+        return frozenset(chosen)
+    if prefs.channels or Topic(topic) not in SWITCHABLE:
+        return frozenset(MESSENGERS)
+    return frozenset()
 
 
 def rank(
@@ -108,11 +131,14 @@ def choose_route(
     topic: Topic | str,
     now: datetime,
     exclude: Iterable[Channel] = (),
+    on: Collection[Channel] | None = None,
 ) -> Route | None:
-    """The cheapest route allowed for this push now, or None (opted out, nothing left)."""
+    """The cheapest route allowed for this push now, or None (opted out, nothing left).
+
+    `on`: the channels that are on in this installation (None: every channel)."""
     if not wants(prefs, topic):
         return None
-    allowed = allowed_channels(prefs) - set(exclude)
+    allowed = allowed_channels(prefs, topic, on) - set(exclude)
     best: tuple[int, int, Route] | None = None
     for route in routes:
         if not route.reachable or route.channel not in allowed:
@@ -120,6 +146,9 @@ def choose_route(
         cost = rank(route.channel, topic, route.last_inbound, now)
         if cost is None:
             continue
+        if on is not None and route.channel not in on:
+            # A messenger that is off here waits for it to come back: the last resort.
+            cost += RANK_OFF
         key = (cost, route.identity_id or 0, route)
         if best is None or key[:2] < best[:2]:
             best = key

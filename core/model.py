@@ -300,6 +300,8 @@ class CallCenterRequest:
 
 @dataclass(frozen=True)
 class FreeServiceOrder:
+    """Замовлення безкоштовної послуги; `answer` is the operator's latest word on it."""
+
     id: int
     person_id: int
     account_id: int
@@ -307,10 +309,14 @@ class FreeServiceOrder:
     phone: str
     status: RequestStatus
     created_at: datetime
+    answer: str | None = None
+    answered_at: datetime | None = None
 
 
 @dataclass(frozen=True)
 class SupportRequest:
+    """Питання до технічної підтримки, and the support team's answer."""
+
     id: int
     person_id: int
     name: str
@@ -320,6 +326,8 @@ class SupportRequest:
     text: str
     status: RequestStatus
     created_at: datetime
+    answer: str | None = None
+    answered_at: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from core.delivery import Topic
-from core.model import Channel, PaymentOrder
+from core.model import Channel, FreeServiceOrder, PaymentOrder, RequestStatus, SupportRequest
 from core.ports import AbstractUnitOfWork
 
 
@@ -32,7 +32,10 @@ class PushKind:
     BILL_NEW = "bill.new"
     READING_REMINDER = "reading.reminder"
     PAYMENT_PAID = "payment.paid"
+    PAYMENT_HELD = "payment.held"  # reported paid, not credited: an operator reconciles
     CALL_CENTER_ANSWER = "call_center.answer"
+    FREE_SERVICE_ANSWER = "free_service.answer"
+    SUPPORT_ANSWER = "support.answer"
     TEXT = "text"  # an operator's free text: {"kind": "text", "text": "..."}
 
 
@@ -77,6 +80,40 @@ async def notify_call_center_answer(
     )
 
 
+async def notify_free_service_answer(
+    uow: AbstractUnitOfWork, order: FreeServiceOrder, answer: str, now: datetime
+) -> bool:
+    """Queue the operator's answer to a free-service order (once per order and status)."""
+    return await notify_person(
+        uow,
+        order.person_id,
+        Topic.ANSWERS,
+        {
+            "kind": PushKind.FREE_SERVICE_ANSWER,
+            "order_id": order.id,
+            "service_type": order.service_type,
+            "status": RequestStatus(order.status).value,
+            "answer": answer,
+        },
+        f"fs-answer:{order.id}:{RequestStatus(order.status).value}",
+        now,
+    )
+
+
+async def notify_support_answer(
+    uow: AbstractUnitOfWork, request: SupportRequest, answer: str, now: datetime
+) -> bool:
+    """Queue technical support's answer to request `request.id` (once per request)."""
+    return await notify_person(
+        uow,
+        request.person_id,
+        Topic.ANSWERS,
+        {"kind": PushKind.SUPPORT_ANSWER, "request_id": request.id, "answer": answer},
+        f"sup-answer:{request.id}",
+        now,
+    )
+
+
 async def notify_payment(uow: AbstractUnitOfWork, order: PaymentOrder, now: datetime) -> bool:
     """Queue thanks and the receipt for a paid order, where the person paid from."""
     return await notify_person(
@@ -85,6 +122,26 @@ async def notify_payment(uow: AbstractUnitOfWork, order: PaymentOrder, now: date
         Topic.PAYMENTS,
         {"kind": PushKind.PAYMENT_PAID, "order_id": order.order_id},
         f"paid:{order.order_id}",
+        now,
+        prefer=order.channel,
+    )
+
+
+async def notify_payment_held(
+    uow: AbstractUnitOfWork, order: PaymentOrder, paid_at: datetime, now: datetime
+) -> bool:
+    """Queue "your payment is being checked" for an order whose payment notice conflicts
+    with a recorded payment (once per order), where the person paid from."""
+    return await notify_person(
+        uow,
+        order.person_id,
+        Topic.PAYMENTS,
+        {
+            "kind": PushKind.PAYMENT_HELD,
+            "order_id": order.order_id,
+            "paid_at": paid_at.isoformat(),
+        },
+        f"held:{order.order_id}",
         now,
         prefer=order.channel,
     )

@@ -27,6 +27,20 @@ class InvalidAmount(DomainError):
 
 
 @dataclass
+class PaymentConflict(DomainError):
+    """A verified notice that cannot be settled as it says; never a harmless duplicate.
+
+    `reason` is "transaction_reused" (the provider's transaction id already settled another
+    payment) or "order_paid_by_other" (the order was paid by another transaction). Either
+    way money may have moved without being recorded: an operator reconciles by hand.
+    """
+
+    reason: str
+    order: PaymentOrder
+    provider_txn_id: str
+
+
+@dataclass
 class AmountBelowDue(DomainError):
     """A payment must be at least the billed amount due."""
 
@@ -102,13 +116,20 @@ async def create_order(
 async def settle(uow: AbstractUnitOfWork, notice: PaymentNotice) -> PaymentOrder | None:
     """Record a verified notice once; the order to tell the consumer about, or None.
 
-    A replayed notice (same transaction id), one for an unknown or already paid order, and
-    one whose amount differs from the order's (left for manual reconciliation) change
-    nothing. A declined attempt marks the order declined but does not close it: the
+    A replayed notice (the transaction that paid the order, again), one for an unknown
+    order, and one whose amount differs from the order's (left for manual reconciliation)
+    change nothing. A declined attempt marks the order declined but does not close it: the
     provider's page lets the consumer try another card on the same order.
+
+    Raises PaymentConflict, changing nothing, when the transaction id already settled a
+    different payment or the order was paid by a different transaction.
     """
     order = await uow.payment_orders.get(notice.order_id)
-    if order is None or order.provider != notice.provider or order.status == OrderStatus.PAID:
+    if order is None or order.provider != notice.provider:
+        return None
+    if order.status == OrderStatus.PAID:
+        if notice.accepted and order.provider_txn_id != notice.provider_txn_id:
+            raise PaymentConflict("order_paid_by_other", order, notice.provider_txn_id)
         return None
     if not notice.accepted:
         declined = replace(order, status=OrderStatus.DECLINED)
@@ -127,7 +148,8 @@ async def settle(uow: AbstractUnitOfWork, notice: PaymentNotice) -> PaymentOrder
         )
     )
     if not stored:
-        return None
+        # The order is open, so the payment holding this id is another one.
+        raise PaymentConflict("transaction_reused", order, notice.provider_txn_id)
     paid = replace(
         order,
         status=OrderStatus.PAID,

@@ -299,6 +299,10 @@ class AbstractRequestRepository(abc.ABC):
     @abc.abstractmethod
     async def add_support(self, request: SupportRequest) -> SupportRequest: ...
 
+    @abc.abstractmethod
+    async def support_of(self, person_id: int) -> Sequence[SupportRequest]:
+        """The person's support requests, newest first."""
+
 
 class AbstractOutageRepository(abc.ABC):
     @abc.abstractmethod
@@ -596,7 +600,25 @@ class AbstractOperatorRepository(abc.ABC):
         """The order, locked for the rest of the transaction."""
 
     @abc.abstractmethod
-    async def set_free_service_status(self, order_id: int, status: RequestStatus) -> None: ...
+    async def answer_free_service(
+        self, order_id: int, answer: str, status: RequestStatus, at: datetime
+    ) -> None:
+        """Move the order to `status` and keep `answer` as the operator's latest word."""
+
+    @abc.abstractmethod
+    async def support_requests(
+        self, status: RequestStatus | None, after_id: int, limit: int
+    ) -> Sequence[SupportRequest]:
+        """Support requests (of one status, or all) with id > after_id, oldest first."""
+
+    @abc.abstractmethod
+    async def support_request(self, request_id: int) -> SupportRequest | None:
+        """The request, locked for the rest of the transaction (answered once)."""
+
+    @abc.abstractmethod
+    async def answer_support(
+        self, request_id: int, answer: str, status: RequestStatus, at: datetime
+    ) -> None: ...
 
 
 class AbstractScheduleStore(abc.ABC):

@@ -38,7 +38,16 @@ class RequestRules:
         "bug",
         "other",
     )
-    max_text: int = 1000
+    # A request's text, in one message or several: a full Viber message (7,000 characters)
+    # or two full Telegram ones (4,096 each) fit.
+    max_text: int = 10_000
+
+
+MAX_NAME = 300
+"""Characters of a person's name: what the name columns hold (persons, support requests)."""
+
+MAX_LOGIN = 320
+"""Characters of a support request's login (an e-mail address at most 320)."""
 
 
 class TextEmpty(DomainError):
@@ -47,9 +56,10 @@ class TextEmpty(DomainError):
 
 @dataclass
 class TextTooLong(DomainError):
-    """Longer than the limit."""
+    """Longer than the limit; `length` is how long it was."""
 
     limit: int
+    length: int = 0
 
 
 class UnknownType(DomainError):
@@ -62,7 +72,7 @@ def clean_text(text: str, limit: int) -> str:
     if not cleaned:
         raise TextEmpty
     if len(cleaned) > limit:
-        raise TextTooLong(limit)
+        raise TextTooLong(limit, len(cleaned))
     return cleaned
 
 
@@ -139,8 +149,8 @@ async def submit_support(
         SupportRequest(
             0,
             person_id,
-            clean_text(name, 200),
-            clean_text(login, 200),
+            clean_text(name, MAX_NAME),
+            clean_text(login, MAX_LOGIN),
             normalise_mobile(phone),
             request_type,
             clean_text(text, rules.max_text),
@@ -151,6 +161,8 @@ async def submit_support(
 
 
 __all__ = [
+    "MAX_LOGIN",
+    "MAX_NAME",
     "PhoneInvalid",
     "RequestRules",
     "TextEmpty",

@@ -827,37 +827,48 @@ async def _seed_outages(
     business_zone: ZoneInfo,
     counts: Counter[str],
 ) -> None:
-    """A few outages relative to `now`, keyed by its local date so a rerun adds none."""
+    """A few outages around `now`, one row each however often the demo runs: a run at
+    another clock moves them to the new `now` instead of adding more."""
     outages, targets = OutageRow.__table__, OutageTargetRow.__table__
+    # Earlier versions keyed the demo's outages by the day of `now` and added a set per
+    # day ("demo-2026-11-29-1"): drop those, the ones below replace them.
+    stale = select(outages.c.id).where(outages.c.external_id.like("demo-____-__-__-%"))
+    await connection.execute(targets.delete().where(targets.c.outage_id.in_(stale)))
+    await connection.execute(
+        outages.delete().where(outages.c.external_id.like("demo-____-__-__-%"))
+    )
     local_now = now.astimezone(business_zone)
-    day_key = local_now.date().isoformat()
     # Whole hours read better than the demo clock's minutes.
     base = local_now.replace(minute=0, second=0, microsecond=0)
     for number, outage in enumerate(_demo_outages(), start=1):
-        external_id = f"demo-{day_key}-{number}"
-        exists = await connection.scalar(
+        external_id = f"demo-{number}"
+        starts_at = base + outage.starts_in
+        times = {
+            "starts_at": starts_at,
+            "ends_at": starts_at + outage.lasts if outage.lasts else None,
+            "published_at": (
+                now - timedelta(hours=1) if starts_at > now else starts_at + timedelta(minutes=10)
+            ),
+            "updated_at": now - timedelta(minutes=30),
+            "cancelled": False,
+            "restored_at": None,
+        }
+        existing = await connection.scalar(
             select(outages.c.id).where(outages.c.external_id == external_id)
         )
-        if exists is not None:
+        if existing is not None:
+            await connection.execute(
+                outages.update().where(outages.c.id == existing).values(**times)
+            )
             continue
-        starts_at = base + outage.starts_in
         outage_id = await connection.scalar(
             outages.insert()
             .values(
                 kind=outage.kind,
                 dso_id=refs.dso_ids[outage.dso],
                 external_id=external_id,
-                starts_at=starts_at,
-                ends_at=starts_at + outage.lasts if outage.lasts else None,
                 reason=outage.reason,
-                published_at=(
-                    now - timedelta(hours=1)
-                    if starts_at > now
-                    else starts_at + timedelta(minutes=10)
-                ),
-                updated_at=now - timedelta(minutes=30),
-                cancelled=False,
-                restored_at=None,
+                **times,
             )
             .returning(outages.c.id)
         )

@@ -34,6 +34,7 @@ from core.model import (
     FreeServiceOrder,
     ReadingSource,
     RequestStatus,
+    SupportRequest,
     TariffPlan,
     Zone,
 )
@@ -51,7 +52,9 @@ from storage.orm import (
     PaymentRow,
     SubmittedReadingRow,
     SupplierRow,
+    SupportRequestRow,
 )
+from storage.repositories import call_center_request, free_service_order, support_request
 
 CHUNK = 500
 """Keys per SELECT: well under SQLite's bound-parameter limit, few round trips."""
@@ -373,12 +376,12 @@ class SqlAlchemyOperatorRepository(AbstractOperatorRepository):
         if status is not None:
             query = query.where(CallCenterRequestRow.status == RequestStatus(status).value)
         rows = await self.session.scalars(query.order_by(CallCenterRequestRow.id).limit(limit))
-        return [_call_center(row) for row in rows]
+        return [call_center_request(row) for row in rows]
 
     async def call_center_request(self, request_id: int) -> CallCenterRequest | None:
         query = select(CallCenterRequestRow).where(CallCenterRequestRow.id == request_id)
         row = await self.session.scalar(self._locked(query))
-        return _call_center(row) if row else None
+        return call_center_request(row) if row else None
 
     async def answer_call_center(
         self, request_id: int, answer: str | None, status: RequestStatus, at: datetime | None
@@ -396,18 +399,45 @@ class SqlAlchemyOperatorRepository(AbstractOperatorRepository):
         if status is not None:
             query = query.where(FreeServiceOrderRow.status == RequestStatus(status).value)
         rows = await self.session.scalars(query.order_by(FreeServiceOrderRow.id).limit(limit))
-        return [_free_service(row) for row in rows]
+        return [free_service_order(row) for row in rows]
 
     async def free_service_order(self, order_id: int) -> FreeServiceOrder | None:
         query = select(FreeServiceOrderRow).where(FreeServiceOrderRow.id == order_id)
         row = await self.session.scalar(self._locked(query))
-        return _free_service(row) if row else None
+        return free_service_order(row) if row else None
 
-    async def set_free_service_status(self, order_id: int, status: RequestStatus) -> None:
+    async def answer_free_service(
+        self, order_id: int, answer: str, status: RequestStatus, at: datetime
+    ) -> None:
         await self.session.execute(
             update(FreeServiceOrderRow)
             .where(FreeServiceOrderRow.id == order_id)
-            .values(status=RequestStatus(status).value)
+            .values(status=RequestStatus(status).value, answer=answer, answered_at=at)
+        )
+
+    # --- technical support --------------------------------------------------------------
+
+    async def support_requests(
+        self, status: RequestStatus | None, after_id: int, limit: int
+    ) -> Sequence[SupportRequest]:
+        query = select(SupportRequestRow).where(SupportRequestRow.id > after_id)
+        if status is not None:
+            query = query.where(SupportRequestRow.status == RequestStatus(status).value)
+        rows = await self.session.scalars(query.order_by(SupportRequestRow.id).limit(limit))
+        return [support_request(row) for row in rows]
+
+    async def support_request(self, request_id: int) -> SupportRequest | None:
+        query = select(SupportRequestRow).where(SupportRequestRow.id == request_id)
+        row = await self.session.scalar(self._locked(query))
+        return support_request(row) if row else None
+
+    async def answer_support(
+        self, request_id: int, answer: str, status: RequestStatus, at: datetime
+    ) -> None:
+        await self.session.execute(
+            update(SupportRequestRow)
+            .where(SupportRequestRow.id == request_id)
+            .values(answer=answer, status=RequestStatus(status).value, answered_at=at)
         )
 
     def _locked(self, query: Any) -> Any:
@@ -415,29 +445,3 @@ class SqlAlchemyOperatorRepository(AbstractOperatorRepository):
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         return query.execution_options(populate_existing=True)
-
-
-def _call_center(row: CallCenterRequestRow) -> CallCenterRequest:
-    return CallCenterRequest(
-        id=row.id,
-        person_id=row.person_id,
-        account_id=row.account_id,
-        request_type=row.request_type,
-        text=row.text,
-        status=RequestStatus(row.status),
-        created_at=row.created_at,
-        answer=row.answer,
-        answered_at=row.answered_at,
-    )
-
-
-def _free_service(row: FreeServiceOrderRow) -> FreeServiceOrder:
-    return FreeServiceOrder(
-        id=row.id,
-        person_id=row.person_id,
-        account_id=row.account_id,
-        service_type=row.service_type,
-        phone=row.phone,
-        status=RequestStatus(row.status),
-        created_at=row.created_at,
-    )

@@ -20,7 +20,7 @@ import hashlib
 import json
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -58,6 +58,7 @@ from core.delivery import (
     RANK_EMAIL,
     RANK_FREE,
     RANK_IN_SESSION,
+    RANK_OFF,
     RANK_TAGGED,
     SESSION,
     SWITCHABLE,
@@ -144,18 +145,25 @@ def _wants(topic: str) -> ColumnElement[bool]:
     return func.coalesce(_prefs.c[topic], true()) == true()
 
 
+def _chose_any(channels: Collection[str]) -> ColumnElement[bool]:
+    return or_(*(_chose(name) for name in sorted(channels))) if channels else false()
+
+
 def _routes(
     recipients: Select[Any],
     topic: str,
     now: datetime,
     prefer: Channel | None = None,
     dialect: str = "postgresql",
+    on: Collection[Channel] | None = None,
 ) -> Select[Any]:
     """(person_id, ref, identity_id, channel) of the best route per (person, ref).
 
     `recipients` yields columns person_id and ref (a string added to the event, "" for
-    one push per person).
+    one push per person). `on`: the channels that are on in the installation (None: all);
+    the choice is `core.delivery.allowed_channels`, in SQL.
     """
+    usable = sorted(c.value for c in (on if on is not None else Channel))
     # A CTE: both branches below read the recipients, which are computed once.
     # Duplicates (a person with several accounts hit) need no DISTINCT: the window
     # function keeps one row per (person, ref).
@@ -173,12 +181,24 @@ def _routes(
     ]
     if Topic(topic) in ACCOUNT_UPDATE_TOPICS:
         rank_whens.append((_identities.c.channel == Channel.MESSENGER.value, RANK_TAGGED))
-    rank = case(*rank_whens, else_=null())
-    any_messenger = or_(*(_chose(name) for name in _MESSENGERS))
+    on_here = _identities.c.channel.in_(usable)
+    # A messenger that is off here ranks after every channel that is on (core.delivery).
+    rank = case(*rank_whens, else_=null()) + case((on_here, 0), else_=RANK_OFF)
+    any_messenger = _chose_any([name for name in _MESSENGERS if name in usable])
+    # Nothing they chose is on: every messenger they use, as without settings (a choice
+    # made empty on purpose silences the switchable topics only).
+    nothing_on = not_(_chose_any(usable))
+    if Topic(topic) in SWITCHABLE:
+        nothing_on = and_(nothing_on, _chose_any([c.value for c in Channel]))
     allowed = or_(
         and_(_prefs.c.person_id.is_(None), _identities.c.channel != Channel.EMAIL.value),
-        _chose(_identities.c.channel),
+        and_(_chose(_identities.c.channel), on_here),
         and_(_identities.c.channel == Channel.CONSOLE.value, any_messenger),
+        and_(
+            _prefs.c.person_id.is_not(None),
+            nothing_on,
+            _identities.c.channel != Channel.EMAIL.value,
+        ),
     )
     messengers = (
         select(
@@ -215,7 +235,7 @@ def _routes(
         .where(
             _persons.c.email.is_not(None),
             _persons.c.deleted_at.is_(None),
-            _chose(Channel.EMAIL.value),
+            _chose(Channel.EMAIL.value) if Channel.EMAIL.value in usable else false(),
             _wants(topic),
         )
     )
@@ -288,10 +308,12 @@ def _digit_follows(building: ColumnElement[Any], length: int) -> ColumnElement[b
 
 
 class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
-    """The outbox port on the unit of work's session."""
+    """The outbox port on the unit of work's session; `on` are the channels that are on in
+    the installation (None: every channel)."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, on: Collection[Channel] | None = None) -> None:
         self.session = session
+        self.on = on
 
     async def _insert(
         self,
@@ -361,7 +383,7 @@ class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
         recipients = select(
             literal(person_id, Integer).label("person_id"), literal("", String).label("ref")
         )
-        routes = _routes(recipients, topic, now, prefer, self._dialect)
+        routes = _routes(recipients, topic, now, prefer, self._dialect, self.on)
         return await self._insert(routes, event, subject, topic, payload, now) > 0
 
     async def _settlements(self, dso_id: int) -> list[str]:
@@ -396,7 +418,7 @@ class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
         if exclude_told:
             persons = persons.where(_links.c.person_id.not_in(self._told(subject)))
         recipients = select(persons.subquery("p").c.person_id, literal("", String).label("ref"))
-        routes = _routes(recipients, topic, now, None, self._dialect)
+        routes = _routes(recipients, topic, now, None, self._dialect, self.on)
         return await self._insert(routes, event, subject, topic, payload, now, new_event=True)
 
     @staticmethod
@@ -423,7 +445,7 @@ class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
         told_sub = told.subquery("told")
         recipients = select(told_sub.c.person_id, literal("", String).label("ref"))
         # Topic settings do not silence a follow-up: whoever was told hears how it ended.
-        routes = _routes(recipients, Topic.ANSWERS.value, now, None, self._dialect)
+        routes = _routes(recipients, Topic.ANSWERS.value, now, None, self._dialect, self.on)
         return await self._insert(routes, event, subject, topic, payload, now)
 
     async def supersede_pending(self, subject: str, now: datetime) -> int:
@@ -456,7 +478,7 @@ class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
                 .join(_bills, _bills.c.account_id == _links.c.account_id)
                 .where(condition)
             )
-            routes = _routes(recipients, Topic.NEW_BILLS.value, now, None, self._dialect)
+            routes = _routes(recipients, Topic.NEW_BILLS.value, now, None, self._dialect, self.on)
             queued += await self._insert(
                 routes,
                 f"bill:{period}",
@@ -486,7 +508,9 @@ class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
             .where(has_meter, not_(has_reading))
             .distinct()
         )
-        routes = _routes(recipients, Topic.READING_REMINDERS.value, now, None, self._dialect)
+        routes = _routes(
+            recipients, Topic.READING_REMINDERS.value, now, None, self._dialect, self.on
+        )
         event = f"reading:{period}"
         return await self._insert(routes, event, event, Topic.READING_REMINDERS.value, payload, now)
 
@@ -542,10 +566,13 @@ class OutboxQueue:
     per-channel advisory lock); on SQLite there is one process and its write lock.
     """
 
-    def __init__(self, engine: AsyncEngine, worker_id: str) -> None:
+    def __init__(self, engine: AsyncEngine, worker_id: str, user_id: str | None = None) -> None:
         self.engine = engine
         self.worker_id = worker_id
         self.dialect = engine.dialect.name
+        # A console chat delivers only to its own user: other consoles (other users, or
+        # none open) keep theirs pending until their chat opens.
+        self.user_id = user_id
 
     async def claim(
         self, channel: Channel, batch: int, limit_per_second: float, now: datetime
@@ -569,6 +596,7 @@ class OutboxQueue:
                     outbox.c.channel == channel.value,
                     outbox.c.status == PENDING,
                     or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
+                    *self._only_user(channel),
                 )
                 # ix_outbox_pending: (channel, id) of pending rows, read in id order.
                 .order_by(outbox.c.id)
@@ -628,6 +656,14 @@ class OutboxQueue:
                 for row in rows
             ]
         return claimed, 0.0
+
+    def _only_user(self, channel: Channel) -> list[ColumnElement[bool]]:
+        if self.user_id is None:
+            return []
+        identity = select(_identities.c.id).where(
+            _identities.c.channel == channel.value, _identities.c.external_id == self.user_id
+        )
+        return [outbox.c.identity_id.in_(identity)]
 
     async def _room(
         self, connection: Any, channel: Channel, limit: float, now: datetime

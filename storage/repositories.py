@@ -916,20 +916,7 @@ class SqlAlchemyRequestRepository(AbstractRequestRepository):
             .where(CallCenterRequestRow.person_id == person_id)
             .order_by(CallCenterRequestRow.created_at.desc(), CallCenterRequestRow.id.desc())
         )
-        return [
-            CallCenterRequest(
-                id=row.id,
-                person_id=row.person_id,
-                account_id=row.account_id,
-                request_type=row.request_type,
-                text=row.text,
-                status=RequestStatus(row.status),
-                created_at=row.created_at,
-                answer=row.answer,
-                answered_at=row.answered_at,
-            )
-            for row in rows
-        ]
+        return [call_center_request(row) for row in rows]
 
     async def add_free_service(self, order: FreeServiceOrder) -> FreeServiceOrder:
         row = FreeServiceOrderRow(
@@ -951,18 +938,7 @@ class SqlAlchemyRequestRepository(AbstractRequestRepository):
             .where(FreeServiceOrderRow.person_id == person_id)
             .order_by(FreeServiceOrderRow.created_at.desc(), FreeServiceOrderRow.id.desc())
         )
-        return [
-            FreeServiceOrder(
-                id=row.id,
-                person_id=row.person_id,
-                account_id=row.account_id,
-                service_type=row.service_type,
-                phone=row.phone,
-                status=RequestStatus(row.status),
-                created_at=row.created_at,
-            )
-            for row in rows
-        ]
+        return [free_service_order(row) for row in rows]
 
     async def add_support(self, request: SupportRequest) -> SupportRequest:
         row = SupportRequestRow(
@@ -978,6 +954,62 @@ class SqlAlchemyRequestRepository(AbstractRequestRepository):
         self.session.add(row)
         await self.session.flush()
         return dataclasses.replace(request, id=row.id)
+
+    async def support_of(self, person_id: int) -> Sequence[SupportRequest]:
+        """Newest first."""
+        rows = await self.session.scalars(
+            select(SupportRequestRow)
+            .where(SupportRequestRow.person_id == person_id)
+            .order_by(SupportRequestRow.created_at.desc(), SupportRequestRow.id.desc())
+        )
+        return [support_request(row) for row in rows]
+
+
+def call_center_request(row: CallCenterRequestRow) -> CallCenterRequest:
+    """A call-centre request row as the core entity."""
+    return CallCenterRequest(
+        id=row.id,
+        person_id=row.person_id,
+        account_id=row.account_id,
+        request_type=row.request_type,
+        text=row.text,
+        status=RequestStatus(row.status),
+        created_at=row.created_at,
+        answer=row.answer,
+        answered_at=row.answered_at,
+    )
+
+
+def free_service_order(row: FreeServiceOrderRow) -> FreeServiceOrder:
+    """A free-service order row as the core entity."""
+    return FreeServiceOrder(
+        id=row.id,
+        person_id=row.person_id,
+        account_id=row.account_id,
+        service_type=row.service_type,
+        phone=row.phone,
+        status=RequestStatus(row.status),
+        created_at=row.created_at,
+        answer=row.answer,
+        answered_at=row.answered_at,
+    )
+
+
+def support_request(row: SupportRequestRow) -> SupportRequest:
+    """A support request row as the core entity."""
+    return SupportRequest(
+        id=row.id,
+        person_id=row.person_id,
+        name=row.name,
+        login=row.login,
+        phone=row.phone,
+        request_type=row.request_type,
+        text=row.text,
+        status=RequestStatus(row.status),
+        created_at=row.created_at,
+        answer=row.answer,
+        answered_at=row.answered_at,
+    )
 
 
 class SqlAlchemyOutageRepository(AbstractOutageRepository):

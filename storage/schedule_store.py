@@ -10,7 +10,7 @@ outbox's ranking (`storage.outbox`). Texts are rendered per language before the 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -40,6 +40,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import ColumnElement, Select
 
 from core.delivery import Topic
+from core.model import Channel
 from core.ports import AbstractScheduleStore
 from core.schedules import DEFAULT_REMINDER, DaySchedule, ScheduleSettings
 from storage.orm import AccountLinkRow, AccountRow, Base, PersonRow, UtcDateTime
@@ -105,10 +106,12 @@ def _in_quiet(minute: int) -> ColumnElement[bool]:
 
 
 class SqlAlchemyScheduleStore(AbstractScheduleStore):
-    """The schedule store on the unit of work's session."""
+    """The schedule store on the unit of work's session; `on` are the channels that are on
+    in the installation (None: every channel), for routing its pushes."""
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, on: Collection[Channel] | None = None) -> None:
         self.session = session
+        self.on = on
 
     @property
     def _dialect(self) -> str:
@@ -253,7 +256,7 @@ class SqlAlchemyScheduleStore(AbstractScheduleStore):
     ) -> int:
         """INSERT ... SELECT of the best route per recipient, the text in their language;
         ON CONFLICT on the outbox key: an event reaches a person once."""
-        routes = _routes(recipients, _TOPIC, now, None, self._dialect).subquery("best")
+        routes = _routes(recipients, _TOPIC, now, None, self._dialect, self.on).subquery("best")
         default = texts.get("uk") or next(iter(texts.values()))
         language = func.lower(func.substr(func.coalesce(_persons.c.locale, ""), 1, 2))
         whens = [

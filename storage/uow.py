@@ -11,12 +11,13 @@ and a repository method that uses the session joins it through SQLAlchemy (see
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from types import TracebackType
 from typing import Generic, TypeVar, overload
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from core.model import Channel
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
 from storage import turn_queries
 from storage.importing import SqlAlchemyOperatorRepository
@@ -53,9 +54,11 @@ class _Repository(Generic[R]):
     later accesses find it without coming here.
     """
 
-    def __init__(self, kind: Callable[[AsyncSession], R]) -> None:
+    def __init__(self, kind: Callable[..., R], *, routes_pushes: bool = False) -> None:
         self._kind = kind
         self._name = ""
+        # Repositories that queue pushes choose channels among those that are on.
+        self._routes_pushes = routes_pushes
 
     def __set_name__(self, owner: type, name: str) -> None:
         self._name = name
@@ -67,7 +70,10 @@ class _Repository(Generic[R]):
     def __get__(self, uow: SqlAlchemyUnitOfWork | None, owner: type) -> R | _Repository[R]:
         if uow is None:
             return self
-        repository = self._kind(uow.session)
+        if self._routes_pushes:
+            repository = self._kind(uow.session, uow.push_channels)
+        else:
+            repository = self._kind(uow.session)
         uow.__dict__[self._name] = repository
         return repository
 
@@ -92,14 +98,18 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     payment_orders = _Repository(SqlAlchemyPaymentOrderRepository)
     photos = _Repository(SqlAlchemyPhotoRepository)
     operator = _Repository(SqlAlchemyOperatorRepository)
-    outbox = _Repository(SqlAlchemyOutboxRepository)
+    outbox = _Repository(SqlAlchemyOutboxRepository, routes_pushes=True)
     outage_store = _Repository(SqlAlchemyOutageStore)
-    schedules = _Repository(SqlAlchemyScheduleStore)
+    schedules = _Repository(SqlAlchemyScheduleStore, routes_pushes=True)
 
     def __init__(
-        self, session_factory: async_sessionmaker[AsyncSession], engine: AsyncEngine | None = None
+        self,
+        session_factory: async_sessionmaker[AsyncSession],
+        engine: AsyncEngine | None = None,
+        push_channels: Collection[Channel] | None = None,
     ) -> None:
         self._session_factory = session_factory
+        self.push_channels = push_channels
         # Set for PostgreSQL on asyncpg only: the engine to check the connection out of.
         self._driver_engine = engine
         self._session: AsyncSession | None = None
@@ -196,12 +206,19 @@ def _session_has_work(session: AsyncSession) -> bool:
 
 
 class SqlAlchemyUnitOfWorkFactory(AbstractUnitOfWorkFactory):
-    """Makes units of work on one engine; build it once in the composition root."""
+    """Makes units of work on one engine; build it once in the composition root.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    `push_channels`: the channels that are on in the installation; pushes are routed among
+    them (None: every channel, as in tests that need no configuration).
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, push_channels: Collection[Channel] | None = None
+    ) -> None:
         self.engine = engine
+        self.push_channels = frozenset(push_channels) if push_channels is not None else None
         self._session_factory = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
         self._driver_engine = engine if engine.dialect.driver == "asyncpg" else None
 
     def __call__(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self._session_factory, self._driver_engine)
+        return SqlAlchemyUnitOfWork(self._session_factory, self._driver_engine, self.push_channels)

@@ -386,6 +386,9 @@ class FakeRequests(_Repo, AbstractRequestRepository):
         self.data.support.append(stored)
         return stored
 
+    async def support_of(self, person_id: int) -> Sequence[SupportRequest]:
+        return [r for r in reversed(self.data.support) if r.person_id == person_id]
+
 
 class FakeOutages(_Repo, AbstractOutageRepository):
     async def affecting(self, account: Account, since: datetime) -> Sequence[Outage]:
@@ -766,9 +769,29 @@ class FakeOperator(_Repo, AbstractOperatorRepository):
     async def free_service_order(self, order_id: int) -> FreeServiceOrder | None:
         return next((o for o in self.data.free_services if o.id == order_id), None)
 
-    async def set_free_service_status(self, order_id: int, status: RequestStatus) -> None:
+    async def answer_free_service(
+        self, order_id: int, answer: str, status: RequestStatus, at: datetime
+    ) -> None:
         self.data.free_services = [
-            replace(o, status=status) if o.id == order_id else o for o in self.data.free_services
+            replace(o, status=status, answer=answer, answered_at=at) if o.id == order_id else o
+            for o in self.data.free_services
+        ]
+
+    async def support_requests(
+        self, status: RequestStatus | None, after_id: int, limit: int
+    ) -> Sequence[SupportRequest]:
+        items = sorted(self.data.support, key=lambda r: r.id)
+        return [r for r in items if r.id > after_id and status in (None, r.status)][:limit]
+
+    async def support_request(self, request_id: int) -> SupportRequest | None:
+        return next((r for r in self.data.support if r.id == request_id), None)
+
+    async def answer_support(
+        self, request_id: int, answer: str, status: RequestStatus, at: datetime
+    ) -> None:
+        self.data.support = [
+            replace(r, answer=answer, status=status, answered_at=at) if r.id == request_id else r
+            for r in self.data.support
         ]
 
 
@@ -819,12 +842,15 @@ class FakeOutbox(_Repo, AbstractOutboxRepository):
         person = self.data.persons.get(person_id)
         if person is not None and person.email:
             routes.append(Route(Channel.EMAIL, None))
+        # The channels on in the installation the test plays (`data.push_channels`).
+        on = self.data.__dict__.get("push_channels")
+        prefs = self.data.prefs.get(person_id)
         if prefer is not None:
             preferred = [r for r in routes if r.channel == prefer]
-            chosen = choose_route(preferred, self.data.prefs.get(person_id), topic, now)
+            chosen = choose_route(preferred, prefs, topic, now, on=on)
             if chosen is not None:
                 return chosen
-        return choose_route(routes, self.data.prefs.get(person_id), topic, now)
+        return choose_route(routes, prefs, topic, now, on=on)
 
     async def _add(
         self,

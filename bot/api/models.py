@@ -22,6 +22,7 @@ from core.model import (
     OutageKind,
     OutageTarget,
     RequestStatus,
+    SupportRequest,
 )
 from core.outages import OutageChanges, OutageDraft
 
@@ -434,6 +435,8 @@ class FreeServiceOrderOut(BaseModel):
     phone: str
     status: RequestStatus
     created_at: datetime
+    answer: str | None = Field(description="the latest answer, shown to the person in chat")
+    answered_at: datetime | None
 
     @classmethod
     def of(cls, order: FreeServiceOrder) -> FreeServiceOrderOut:
@@ -446,6 +449,8 @@ class FreeServiceOrderOut(BaseModel):
             phone=order.phone,
             status=order.status,
             created_at=_utc(order.created_at),
+            answer=order.answer,
+            answered_at=_utc(order.answered_at),
         )
 
 
@@ -464,6 +469,54 @@ class FreeServiceAnswerIn(_In):
 class FreeServiceAnswerOut(BaseModel):
     order: FreeServiceOrderOut
     pushed: bool
+
+
+class SupportRequestOut(BaseModel):
+    id: int
+    person_id: int
+    name: str
+    login: str
+    phone: str
+    request_type: str
+    text: str
+    status: RequestStatus
+    created_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+
+    @classmethod
+    def of(cls, request: SupportRequest) -> SupportRequestOut:
+        """From the core entity."""
+        return cls(
+            id=request.id,
+            person_id=request.person_id,
+            name=request.name,
+            login=request.login,
+            phone=request.phone,
+            request_type=request.request_type,
+            text=request.text,
+            status=request.status,
+            created_at=_utc(request.created_at),
+            answer=request.answer,
+            answered_at=_utc(request.answered_at),
+        )
+
+
+class SupportPage(BaseModel):
+    items: list[SupportRequestOut]
+    next_after_id: int | None = Field(description="pass as after_id for the next page")
+
+
+class SupportAnswerIn(_In):
+    """The answer is stored, shown in the person's chat and pushed to them."""
+
+    answer: Text = Field(min_length=1, max_length=4000)
+    status: Literal["done", "rejected"] = "done"
+
+
+class SupportAnswerOut(BaseModel):
+    request: SupportRequestOut
+    pushed: bool = Field(description="false when the person cannot be reached by any channel")
 
 
 # --- export -------------------------------------------------------------------------------

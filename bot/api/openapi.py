@@ -118,8 +118,10 @@ def build_document(endpoints: Sequence[Endpoint], version: str = "1") -> dict[st
             "title": "Kabinet operator API",
             "version": version,
             "description": (
-                "Imports from billing, outages, the call-centre queue and the export of "
-                "submitted readings. Every call needs `Authorization: Bearer $ADMIN_TOKEN`."
+                "Imports from billing, outages, schedules, the queues of call-centre "
+                "requests, free-service orders and technical-support requests (answers are "
+                "stored, shown in the person's chat and pushed), and the export of submitted "
+                "readings. Every call needs `Authorization: Bearer $ADMIN_TOKEN`."
             ),
         },
         "servers": [{"url": "/"}],

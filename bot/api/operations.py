@@ -15,14 +15,13 @@ import io
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
 from core.clock import Clock
-from core.delivery import Topic
 from core.errors import DomainError
 from core.imports import (
     FIELDS,
@@ -44,8 +43,14 @@ from core.model import (
     FreeServiceOrder,
     Outage,
     RequestStatus,
+    SupportRequest,
 )
-from core.notifications import PushKind, notify_call_center_answer, notify_new_bills, notify_person
+from core.notifications import (
+    notify_call_center_answer,
+    notify_free_service_answer,
+    notify_new_bills,
+    notify_support_answer,
+)
 from core.outages import (
     OutageChanges,
     OutageClosed,
@@ -416,7 +421,7 @@ class Operator:
     async def answer_free_service(
         self, order_id: int, answer: str, status: RequestStatus
     ) -> tuple[FreeServiceOrder, bool]:
-        """Move the order to `status` and push the answer to the person; (order, pushed)."""
+        """Move the order to `status`, store the answer and push it; (order, pushed)."""
         now = self.clock.now()
         async with self.uow_factory() as uow:
             order = await uow.operator.free_service_order(order_id)
@@ -426,15 +431,9 @@ class Operator:
                 raise conflict(f"the order is already {order.status.value}")
             if order.status == status:
                 raise conflict(f"the order is already {status.value}")
-            await uow.operator.set_free_service_status(order_id, status)
-            pushed = await notify_person(
-                uow,
-                order.person_id,
-                Topic.ANSWERS,
-                {"kind": PushKind.TEXT, "text": answer},
-                f"fs-answer:{order_id}:{status.value}",
-                now,
-            )
+            await uow.operator.answer_free_service(order_id, answer, status, now)
+            answered = replace(order, status=status, answer=answer, answered_at=now)
+            pushed = await notify_free_service_answer(uow, answered, answer, now)
             await uow.commit()
         log.info(
             "free-service order %d → %s (phone %s), pushed: %s",
@@ -443,15 +442,43 @@ class Operator:
             mask(order.phone),
             pushed,
         )
-        return FreeServiceOrder(
-            id=order.id,
-            person_id=order.person_id,
-            account_id=order.account_id,
-            service_type=order.service_type,
-            phone=order.phone,
-            status=status,
-            created_at=order.created_at,
-        ), pushed
+        return answered, pushed
+
+    # --- technical support ----------------------------------------------------------------
+
+    async def support_requests(
+        self, status: RequestStatus | None, after_id: int, limit: int
+    ) -> Sequence[SupportRequest]:
+        """A page of the support queue, oldest first."""
+        async with self.uow_factory() as uow:
+            return await uow.operator.support_requests(status, after_id, limit)
+
+    async def support_request(self, request_id: int) -> SupportRequest:
+        """One support request."""
+        async with self.uow_factory() as uow:
+            request = await uow.operator.support_request(request_id)
+        if request is None:
+            raise not_found("support request")
+        return request
+
+    async def answer_support(
+        self, request_id: int, answer: str, status: RequestStatus
+    ) -> tuple[SupportRequest, bool]:
+        """Store the answer and push it to the person; (request, pushed). Answered once,
+        like a call-centre request."""
+        now = self.clock.now()
+        async with self.uow_factory() as uow:
+            request = await uow.operator.support_request(request_id)
+            if request is None:
+                raise not_found("support request")
+            if request.status in _FINAL or request.answer is not None:
+                raise conflict(f"the request is already {request.status.value}")
+            await uow.operator.answer_support(request_id, answer, status, now)
+            answered = replace(request, status=status, answer=answer, answered_at=now)
+            pushed = await notify_support_answer(uow, answered, answer, now)
+            await uow.commit()
+        log.info("support request %d answered (%s), pushed: %s", request_id, status, pushed)
+        return answered, pushed
 
     # --- export -------------------------------------------------------------------------
 

@@ -274,6 +274,33 @@ async def answer_free_service(request: web.Request) -> web.StreamResponse:
     return _json(m.FreeServiceAnswerOut(order=m.FreeServiceOrderOut.of(order), pushed=pushed))
 
 
+async def list_support(request: web.Request) -> web.StreamResponse:
+    """GET /support-requests."""
+    query = _query(request, m.QueueQuery)
+    items = await _operator(request).support_requests(query.status, query.after_id, query.limit)
+    page = m.SupportPage(
+        items=[m.SupportRequestOut.of(item) for item in items],
+        next_after_id=items[-1].id if len(items) == query.limit else None,
+    )
+    return _json(page)
+
+
+async def get_support(request: web.Request) -> web.StreamResponse:
+    """GET /support-requests/{request_id}."""
+    request_id = _id(request, "request_id", "support request")
+    return _json(m.SupportRequestOut.of(await _operator(request).support_request(request_id)))
+
+
+async def answer_support(request: web.Request) -> web.StreamResponse:
+    """POST /support-requests/{request_id}/answer: store, show in chat and push the answer."""
+    request_id = _id(request, "request_id", "support request")
+    body = await _body(request, m.SupportAnswerIn)
+    item, pushed = await _operator(request).answer_support(
+        request_id, body.answer, RequestStatus(body.status)
+    )
+    return _json(m.SupportAnswerOut(request=m.SupportRequestOut.of(item), pushed=pushed))
+
+
 async def export_readings(request: web.Request) -> web.StreamResponse:
     """GET /readings/submitted: submitted readings since a time, JSON or CSV."""
     query = _query(request, m.ReadingsQuery)
@@ -434,10 +461,30 @@ def endpoints() -> list[Endpoint]:
         ),
         Endpoint(
             "POST", f"{PREFIX}/free-service-orders/{{order_id}}/answer", answer_free_service,
-            "Set an order's status; the answer is pushed to the person",
+            "Set an order's status; the answer is stored, shown in chat and pushed",
             "answer_free_service_order", "requests", body=m.FreeServiceAnswerIn,
             path_params=(("order_id", _INT_ID),),
             responses={200: (m.FreeServiceAnswerOut, "done"), 400: _BAD, 404: _NOT_FOUND,
+                       409: _CONFLICT},
+        ),
+        Endpoint(
+            "GET", f"{PREFIX}/support-requests", list_support,
+            "Technical-support requests, oldest first", "list_support_requests", "requests",
+            query=m.QueueQuery,
+            responses={200: (m.SupportPage, "a page"), 400: _BAD},
+        ),
+        Endpoint(
+            "GET", f"{PREFIX}/support-requests/{{request_id}}", get_support,
+            "A technical-support request", "get_support_request", "requests",
+            path_params=(("request_id", _INT_ID),),
+            responses={200: (m.SupportRequestOut, "the request"), 404: _NOT_FOUND},
+        ),
+        Endpoint(
+            "POST", f"{PREFIX}/support-requests/{{request_id}}/answer", answer_support,
+            "Answer a support request; the answer is stored, shown in chat and pushed",
+            "answer_support_request", "requests", body=m.SupportAnswerIn,
+            path_params=(("request_id", _INT_ID),),
+            responses={200: (m.SupportAnswerOut, "answered"), 400: _BAD, 404: _NOT_FOUND,
                        409: _CONFLICT},
         ),
         Endpoint(

@@ -5,7 +5,9 @@ label presses it; `/photo PATH`, `/contact +380…` and `/quit` are understood; 
 turn the prompt `> ` is printed and flushed so a driving program knows the turn ended.
 
 A link button to this machine (127.0.0.1, localhost) is opened with an HTTP GET, so the
-demo's local payment page can complete a payment; pushes (`send`) print like replies.
+demo's local payment page can complete a payment. Pushes (`send`) print like replies: the
+ones due when a turn ends are printed before its prompt; one that comes while the user
+waits is printed at once, followed by the prompt again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 PROMPT = "> "
 _PRESS = re.compile(r"#(\d+)")
+_SAVED = re.compile(r"(\d{3,})-")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 Handle = Callable[[Incoming], Awaitable[list[Reply]]]
@@ -57,11 +60,20 @@ class ConsoleChannel:
         self._buttons: list[Button] = []
         self._saved = 0
         self._idle = False  # waiting for the user's next line (a push then re-prompts)
+        self._in_turn = False  # handling a line: a push waits for the turn's answer
+        self._held: list[list[Reply]] = []  # pushes that came during a turn
+        self.deliver_due: Callable[[], Awaitable[None]] | None = None
+        """Set by the composition root: deliver this user's due pushes (through `send`)."""
+
+    @property
+    def user_id(self) -> str:
+        """The console user this chat talks as."""
+        return self._user_id
 
     async def run(self) -> None:
         """Chat until EOF or /quit."""
         loop = asyncio.get_running_loop()
-        self._write(PROMPT)
+        await self._end_turn()
         while True:
             # Reading stdin blocks, so it runs in a thread; the loop stays free.
             self._idle = True
@@ -73,16 +85,46 @@ class ConsoleChannel:
             if text.strip() == "/quit":
                 break
             if text.strip():
-                await self._turn(text.strip())
-            self._write(PROMPT)
+                self._in_turn = True
+                try:
+                    await self._turn(text.strip())
+                finally:
+                    self._in_turn = False
+            await self._end_turn()
+        await self._deliver_due()  # what arrived meanwhile, before the chat closes
         self._write("\n")
 
+    async def _end_turn(self) -> None:
+        """Pushes that came during the turn, those due now (a payment's thanks the turn
+        caused), then the prompt."""
+        self._show_held()
+        await self._deliver_due()
+        self._write(PROMPT)
+
+    async def _deliver_due(self) -> None:
+        if self.deliver_due is None:
+            return
+        try:
+            await self.deliver_due()
+        except Exception as error:  # the chat goes on; delivery retries in the background
+            self._write(f"(pushes not delivered now: {type(error).__name__})\n")
+
+    def _show_held(self) -> None:
+        held, self._held = self._held, []
+        for replies in held:
+            self._render(replies)
+
     async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
-        """A push (e.g. a payment's receipt): printed now; re-prompts when the user waits."""
+        """A push (a payment's receipt, an answer, an alert), shown as a messenger would:
+        at once while the user waits for their next line (then the prompt again), else
+        after the turn's own answer, before the prompt."""
         from bot.channels.base import DeliveryResult, DeliveryStatus  # only pushes need it
 
         if user_id != self._user_id:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not this console's user")
+        if self._in_turn:
+            self._held.append(replies)
+            return DeliveryResult(DeliveryStatus.SENT)
         if self._idle:
             self._write("\n")
         self._render(replies)
@@ -166,11 +208,21 @@ class ConsoleChannel:
                 self._buttons = buttons
 
     def _save(self, attachment: Attachment) -> Path:
+        """Write a file under the next free number: numbering goes on from earlier runs
+        (and other consoles in the same directory), so nothing is overwritten."""
         self._out_dir.mkdir(parents=True, exist_ok=True)
-        self._saved += 1
-        path = self._out_dir / f"{self._saved:03d}-{Path(attachment.filename).name}"
-        path.write_bytes(attachment.content)
-        return path
+        if self._saved == 0:
+            numbers = (_SAVED.match(p.name) for p in self._out_dir.iterdir())
+            self._saved = max((int(m.group(1)) for m in numbers if m), default=0)
+        while True:
+            self._saved += 1
+            path = self._out_dir / f"{self._saved:03d}-{Path(attachment.filename).name}"
+            try:
+                with path.open("xb") as file:  # exclusive: never another run's file
+                    file.write(attachment.content)
+            except FileExistsError:
+                continue
+            return path
 
     def _write(self, text: str) -> None:
         self._stdout.write(text)

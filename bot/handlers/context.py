@@ -12,7 +12,7 @@ from core.balances import BillingRules
 from core.clock import Clock
 from core.documents import DocumentRenderer, StoredDocuments
 from core.evidence import PhotoStore
-from core.model import ChannelIdentity, DialogState, Person
+from core.model import Channel, ChannelIdentity, DialogState, Person
 from core.payment_qr import BankTransferRules
 from core.payments import PaymentProvider
 from core.photo_reading import MeterPhotoReader, PhotoRecognition
@@ -35,6 +35,8 @@ class DialogRules:
     billing: BillingRules = field(default_factory=BillingRules)
     bank: BankTransferRules = field(default_factory=BankTransferRules)
     consent_version: str = "2024-01"
+    # Channels that are on in the installation: the only ones offered for pushes.
+    push_channels: frozenset[Channel] = frozenset(Channel)
     page_size: int = 6
     photo_confidence: float = 0.8
     photo_retention_days: int = 365

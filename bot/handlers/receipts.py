@@ -5,7 +5,7 @@ A receipt looks the same however the person got it.
 
 from __future__ import annotations
 
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 
 from bot.handlers.keyboards import main_menu
 from bot.handlers.money import money_lines
@@ -81,16 +81,10 @@ async def paid_replies(
         provider_txn_id=order.provider_txn_id,
     )
     paid_at = payment.paid_at.astimezone(zone)
-    title = t(
-        "account.title",
-        number=account.number,
-        street=account.address.street,
-        building=account.address.building,
-    )
     text = t(
         "payment.thanks",
         amount=t.money(payment.amount),
-        title=title,
+        title=_title(t, account),
         date=t.datetime(paid_at),
         state=" ".join(
             money_lines(t, await money_of(uow, account, paid_at.date(), billing or BillingRules()))
@@ -108,3 +102,29 @@ async def paid_replies(
             document=Attachment(name, content, "application/pdf"),
         )
     ]
+
+
+async def held_replies(
+    uow: AbstractUnitOfWork, t: Translator, zone: tzinfo, order: PaymentOrder, paid_at: datetime
+) -> list[Reply]:
+    """The provider says an order was paid, but it could not be credited (a conflict an
+    operator reconciles): the person hears that their money is not lost."""
+    account = await uow.accounts.get(order.account_id)
+    if account is None:
+        return []
+    text = t(
+        "payment.held",
+        amount=t.money(order.amount),
+        title=_title(t, account),
+        date=t.datetime(paid_at.astimezone(zone)),
+    )
+    return [Reply(text, main_menu(t))]
+
+
+def _title(t: Translator, account: Account) -> str:
+    return t(
+        "account.title",
+        number=account.number,
+        street=account.address.street,
+        building=account.address.building,
+    )

@@ -7,10 +7,12 @@ from dataclasses import replace
 
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, menu_button, with_menu
+from bot.handlers.requests import name_too_long
 from bot.handlers.router import Router
 from bot.i18n import SUPPORTED_LOCALES
 from bot.messages import Button
 from core.contacts import EmailInvalid, PhoneInvalid, normalise_email, normalise_mobile
+from core.delivery import Topic, allowed_channels
 from core.model import Channel, NotificationPrefs
 from core.profiles import (
     CodeInvalid,
@@ -20,12 +22,11 @@ from core.profiles import (
     issue_code,
     join_with_code,
 )
-from core.requests import TextEmpty, TextTooLong, clean_text
+from core.requests import MAX_NAME, TextEmpty, TextTooLong, clean_text
 
 router = Router()
 
 TOPICS = ("outages_planned", "outages_emergency", "new_bills", "reading_reminders")
-MESSENGERS = (Channel.TELEGRAM, Channel.VIBER, Channel.MESSENGER)
 
 
 @router.action("set", commands=("settings",))
@@ -79,9 +80,12 @@ async def ask_name(ctx: Context, argument: str) -> None:
 async def set_name(ctx: Context) -> None:
     """Store the typed name."""
     try:
-        name = clean_text(ctx.event.text or "", 100)
-    except (TextEmpty, TextTooLong):
+        name = clean_text(ctx.event.text or "", MAX_NAME)
+    except TextEmpty:
         ctx.say(ctx.t("profile.ask_name"), [[menu_button(ctx.t)]])
+        return
+    except TextTooLong as long:
+        ctx.say(name_too_long(ctx, long), [[menu_button(ctx.t)]])
         return
     await ctx.uow.persons.update(replace(ctx.person, name=name))
     ctx.person = replace(ctx.person, name=name)
@@ -141,60 +145,120 @@ async def set_email(ctx: Context) -> None:
 
 # --- Notifications ---------------------------------------------------------------------
 
+_OTHER_MESSENGERS = (Channel.TELEGRAM, Channel.VIBER, Channel.MESSENGER, Channel.CONSOLE)
 
-async def _current_prefs(ctx: Context) -> tuple[NotificationPrefs, list[Channel]]:
+
+async def _offered_channels(ctx: Context) -> list[Channel]:
+    """Where pushes may go, as choices: the channel this chat is in (always), the person's
+    other messengers that are on and reachable, e-mail when SMTP is on and they gave one."""
+    on = ctx.rules.push_channels
+    here = ctx.identity.channel
     identities = await ctx.uow.persons.identities(ctx.person.id)
-    available = [c for c in MESSENGERS if any(i.channel == c for i in identities)]
-    person = await ctx.uow.persons.get(ctx.person.id) or ctx.person
-    if person.email:
-        available.append(Channel.EMAIL)
-    prefs = await ctx.uow.persons.prefs(ctx.person.id)
-    if prefs is None:
-        prefs = NotificationPrefs(
-            ctx.person.id, channels=frozenset(c for c in available if c != Channel.EMAIL)
-        )
-    return prefs, available
+    offered = [here]
+    offered += [
+        channel
+        for channel in _OTHER_MESSENGERS
+        if channel != here
+        and channel in on
+        and any(i.channel == channel and i.reachable for i in identities)
+    ]
+    if Channel.EMAIL in on and ctx.person.email:
+        offered.append(Channel.EMAIL)
+    return offered
+
+
+def _shown_channels(
+    prefs: NotificationPrefs | None, offered: list[Channel], ctx: Context
+) -> set[Channel]:
+    """The offered channels pushes go to now (a choice of channels that are off falls back
+    to the messengers, as delivery does)."""
+    allowed = allowed_channels(prefs, Topic.OUTAGES_PLANNED, ctx.rules.push_channels)
+    return {channel for channel in offered if channel in allowed}
 
 
 @router.action("np", commands=("notifications",))
 async def notification_settings(ctx: Context, argument: str) -> None:
-    """Toggle channels, paper-only bill and topics; each press saves and shows the change."""
+    """Where pushes go and which topics; each press saves and shows the change. Turning
+    the last channel off asks first, saying what will no longer arrive."""
     ctx.reset()
-    t = ctx.t
-    prefs, available = await _current_prefs(ctx)
-    changed = False
+    ctx.person = await ctx.uow.persons.get(ctx.person.id) or ctx.person
+    saved = await ctx.uow.persons.prefs(ctx.person.id)
+    offered = await _offered_channels(ctx)
+    shown = _shown_channels(saved, offered, ctx)
+    prefs = saved or NotificationPrefs(ctx.person.id)
     kind, _, value = argument.partition(":")
-    if kind == "ch" and value in {c.value for c in available}:
-        channels = set(prefs.channels) ^ {Channel(value)}
-        prefs = replace(prefs, channels=frozenset(channels))
-        changed = True
+    changed: NotificationPrefs | None = None
+    if kind == "ch" and value in {c.value for c in offered}:
+        channels = shown ^ {Channel(value)}
+        if not channels:
+            _ask_all_off(ctx, prefs)
+            return
+        changed = replace(prefs, channels=frozenset(channels))
+    elif kind == "off!":
+        changed = replace(prefs, channels=frozenset())
     elif kind == "t" and value in TOPICS:
-        prefs = replace(prefs, **{value: not getattr(prefs, value)})
-        changed = True
+        changed = replace(prefs, channels=frozenset(shown), **{value: not getattr(prefs, value)})
     elif kind == "paper":
-        prefs = replace(prefs, paper_bill_only=not prefs.paper_bill_only)
-        changed = True
-    if changed:
-        prefs = replace(prefs, changed_at=ctx.now)
+        changed = replace(
+            prefs, channels=frozenset(shown), paper_bill_only=not prefs.paper_bill_only
+        )
+    if changed is not None:
+        saved = prefs = replace(changed, changed_at=ctx.now)
         await ctx.uow.persons.save_prefs(prefs)
+        shown = _shown_channels(saved, offered, ctx)
+    _show_prefs(ctx, saved, prefs, offered, shown, changed is not None)
+
+
+def _show_prefs(
+    ctx: Context,
+    saved: NotificationPrefs | None,
+    prefs: NotificationPrefs,
+    offered: list[Channel],
+    shown: set[Channel],
+    changed: bool,
+) -> None:
+    t = ctx.t
 
     def mark(on: bool) -> str:
         return "✅" if on else "⬜"
 
-    rows = [
-        [Button(f"{mark(c in prefs.channels)} {t(f'channel.{c.value}')}", f"np:ch:{c.value}")]
-        for c in available
-    ]
+    def label(channel: Channel) -> str:
+        name = t(f"channel.{channel.value}")
+        return t("prefs.here", channel=name) if channel == ctx.identity.channel else name
+
+    rows = [[Button(f"{mark(c in shown)} {label(c)}", f"np:ch:{c.value}")] for c in offered]
+    if Channel.EMAIL in ctx.rules.push_channels and not ctx.person.email:
+        rows.append([Button(t("prefs.add_email"), "pmail")])
     rows.append([Button(f"{mark(prefs.paper_bill_only)} {t('prefs.paper')}", "np:paper")])
     rows += [
         [Button(f"{mark(getattr(prefs, topic))} {t(f'prefs.{topic}')}", f"np:t:{topic}")]
         for topic in TOPICS
     ]
-    last = t.date(prefs.changed_at.astimezone(ctx.rules.readings.zone)) if prefs.changed_at else "—"
-    text = t("prefs.title") + "\n" + t("prefs.last_change", date=last)
-    if changed:
-        text = t("prefs.saved") + "\n" + text
-    ctx.say(text, with_menu(t, *rows), replaces_previous=changed)
+    lines = [t("prefs.saved")] if changed else []
+    lines.append(t("prefs.title"))
+    if shown:
+        names = ", ".join(t(f"channel.{c.value}") for c in offered if c in shown)
+        lines.append(t("prefs.channels", channels=names))
+        if saved is not None and saved.channels and not saved.channels & set(offered):
+            lines.append(t("prefs.fallback"))
+    else:
+        lines.append(t("prefs.channels_none"))
+    when = prefs.changed_at
+    last = t.date(when.astimezone(ctx.rules.readings.zone)) if when else "—"
+    lines.append(t("prefs.last_change", date=last))
+    ctx.say("\n".join(lines), with_menu(t, *rows), replaces_previous=changed)
+
+
+def _ask_all_off(ctx: Context, prefs: NotificationPrefs) -> None:
+    """Confirm turning every channel off, naming what would stop arriving."""
+    t = ctx.t
+    lines = [t("prefs.all_off_ask")]
+    lines += [f"• {t(f'prefs.{topic}')}" for topic in TOPICS if getattr(prefs, topic)]
+    lines.append(t("prefs.all_off_still"))
+    ctx.say(
+        "\n".join(lines),
+        [[Button(t("prefs.all_off_yes"), "np:off!"), Button(t("prefs.all_off_no"), "np")]],
+    )
 
 
 # --- Language ----------------------------------------------------------------------------

@@ -9,7 +9,11 @@ Order of work, each step guarding the next:
    order we created, for the amount we ordered. Everything else is answered 200 (it is
    authentic, retrying cannot change it) and leaves the database as it was.
 4. `core.payments.settle` records the payment in one unit of work; a replayed
-   notification finds the order paid and is answered 200 without a second payment.
+   notification finds the order paid and is answered 200 without a second payment. A
+   notification that contradicts a recorded payment (its transaction id already paid
+   another order, or the order was paid by another transaction) is a conflict: nothing is
+   recorded, it is logged as an error and counted (`kabinet_payment_conflicts_total`), and
+   the person hears that the payment is being checked.
 5. After the commit, the person gets thanks and the receipt PDF through the notifier; a
    delivery problem is logged and never turns a recorded payment into an error answer.
 """
@@ -20,14 +24,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import tzinfo
+from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from bot.channels.base import DeliveryResult, DeliveryStatus
-from bot.handlers.receipts import paid_replies
+from bot.handlers.receipts import held_replies, paid_replies
 from bot.i18n import Catalogues
 from bot.messages import Reply
 from bot.payments.easypay import (
@@ -42,14 +46,15 @@ from bot.payments.easypay import (
 from core.balances import BillingRules
 from core.clock import Clock
 from core.documents import DocumentRenderer
-from core.model import Channel, PaymentOrder
-from core.notifications import notify_payment
-from core.payments import settle
+from core.model import Channel, PaymentNotice, PaymentOrder
+from core.notifications import notify_payment, notify_payment_held
+from core.payments import PaymentConflict, settle
 from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
 
 if TYPE_CHECKING:
     from bot.app import App
+    from bot.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -125,6 +130,7 @@ class EasyPayCallbacks:
     # With delivery workers running (`kabinet serve`), the confirmation is queued in the
     # outbox in the payment's own transaction instead of sent here; `queued` wakes them.
     queued: Callable[[], None] | None = None
+    metrics: Metrics | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
         """The aiohttp handler of `POST /payments/easypay`."""
@@ -173,6 +179,28 @@ class EasyPayCallbacks:
             log.info("easypay: order %s status %r ignored", order_id, notification.status)
             return Outcome(200, "ignored")
         notice = notification.to_notice(self.clock.now())
+        settled = await self._settle(notice)
+        if isinstance(settled, Outcome):
+            return settled
+        if isinstance(settled, PaymentConflict):
+            await self._conflict(settled, notice.paid_at)
+            return Outcome(200, "conflict")
+        log.info(
+            "easypay: order %s paid %s, transaction %s",
+            order_id,
+            settled.amount,
+            notice.provider_txn_id,
+        )
+        if self.queued is not None:
+            self.queued()
+        else:
+            await self._tell(settled)
+        return Outcome(200, "accepted")
+
+    async def _settle(self, notice: PaymentNotice) -> PaymentOrder | PaymentConflict | Outcome:
+        """Settle in one transaction: the paid order, a conflict (nothing stored), or the
+        answer for a notice that changes nothing."""
+        order_id = notice.order_id
         async with self.uow_factory() as uow:
             order = await uow.payment_orders.get(order_id)
             if order is None:
@@ -188,24 +216,57 @@ class EasyPayCallbacks:
                     order.amount,
                 )
                 return Outcome(200, "amount_mismatch")
-            paid = await settle(uow, notice)
+            try:
+                paid = await settle(uow, notice)
+            except PaymentConflict as conflict:
+                return conflict  # leaving the block rolls back: nothing is stored
             if paid is None:
                 log.info("easypay: order %s already settled; duplicate ignored", order_id)
                 return Outcome(200, "duplicate")
             if self.queued is not None:
                 await notify_payment(uow, paid, self.clock.now())
             await uow.commit()
-        log.info(
-            "easypay: order %s paid %s, transaction %s",
-            order_id,
-            paid.amount,
-            notice.provider_txn_id,
+        return paid
+
+    async def _conflict(self, conflict: PaymentConflict, paid_at: datetime) -> None:
+        """Log and count a conflict, and tell the person their payment is being checked.
+
+        EasyPay is answered 200: the notification is authentic and retrying cannot change
+        it; the money is reconciled by hand from the log.
+        """
+        order = conflict.order
+        log.error(
+            "easypay: order %s (account id %s, %s) NOT settled: %s, transaction %s; reconcile",
+            order.order_id,
+            order.account_id,
+            order.amount,
+            conflict.reason,
+            conflict.provider_txn_id,
         )
-        if self.queued is not None:
-            self.queued()
-        else:
-            await self._tell(paid)
-        return Outcome(200, "accepted")
+        if self.metrics is not None:
+            self.metrics.payment_conflicts.labels(order.provider, conflict.reason).inc()
+        try:
+            if self.queued is not None:
+                async with self.uow_factory() as uow:
+                    await notify_payment_held(uow, order, paid_at, self.clock.now())
+                    await uow.commit()
+                self.queued()
+            elif self.notify is not None:
+                await self._tell_held(order, paid_at)
+        except Exception:  # the conflict is logged; telling about it must not hide that
+            log.exception("easypay: telling about held order %s failed", order.order_id)
+
+    async def _tell_held(self, order: PaymentOrder, paid_at: datetime) -> None:
+        assert self.notify is not None
+        async with self.uow_factory() as uow:
+            identity = await uow.persons.identity(order.channel, order.user_id)
+            if identity is None or not identity.reachable:
+                return
+            person = await uow.persons.get(identity.person_id)
+            t = self.catalogues.translator((person.locale if person else None) or "")
+            replies = await held_replies(uow, t, self.zone, order, paid_at)
+        if replies:
+            await self.notify(order.channel, order.user_id, replies)
 
     async def _tell(self, order: PaymentOrder) -> None:
         """Thanks and the receipt to the person, where they asked to pay; never raises."""
@@ -249,6 +310,7 @@ def register_payment_routes(
         notify=ChannelNotifier([*channels, *extra]),
         billing=BillingRules(app.settings.bill_due_day, app.settings.bill_min_days_to_pay),
         queued=app.pushes_queued if app.pushes and app.pushes.workers else None,
+        metrics=app.metrics,
     )
     register(web_app, callbacks)
     return callbacks

@@ -35,6 +35,19 @@ TEST_SERVICE_KEY = "MERCHANT-TEST"
 TEST_SECRET_KEY = "test"  # noqa: S105 - EasyPay's public test secret, not ours
 
 
+def first_transaction_id() -> int:
+    """Where a fake's transaction ids start: a random point in a space of 2**53.
+
+    EasyPay's transaction ids are unique across its whole system, and the database keeps
+    each one once. A fake that counted from the same number in every process would hand a
+    restarted demo an id already stored for another order (that payment would be refused
+    as a conflict). Ids count up from here, so two fakes collide only if they start within
+    a few payments of each other (about 1 in 10**12 for a thousand payments); 2**53 keeps
+    them exact as a JSON number in any client.
+    """
+    return 10**9 + secrets.randbelow(2**53 - 2 * 10**9)
+
+
 @dataclass
 class FakeOrder:
     """An order the fake has accepted through createOrder."""
@@ -74,7 +87,7 @@ class FakeEasyPay:
     base_url: str = ""
     _pages: set[str] = field(default_factory=set)
     _apps: set[str] = field(default_factory=set)
-    _transactions: count = field(default_factory=lambda: count(1_859_083_939))
+    _transactions: count = field(default_factory=lambda: count(first_transaction_id()))
     _runner: web.AppRunner | None = None
     _session: aiohttp.ClientSession | None = None
 

@@ -1,5 +1,6 @@
-"""The call-centre queue and free-service orders (answers reach the person through the
-outbox), and the export of submitted readings as JSON and CSV (SQLite and PostgreSQL)."""
+"""The call-centre, free-service and support queues (answers are stored and reach the
+person through the outbox), and the export of submitted readings as JSON and CSV (SQLite
+and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from core.model import (
     ReadingSource,
     RequestStatus,
     SubmittedReading,
+    SupportRequest,
     Zone,
 )
 from storage.orm import CallCenterRequestRow, FreeServiceOrderRow, MeterRow
@@ -118,15 +120,70 @@ async def test_free_service_orders_move_on_and_the_person_is_told(
                    status=200)  # fmt: skip
     await api.call("POST", path, json={"status": "rejected", "answer": "x"}, status=409)
     [stored] = await rows(engine, FreeServiceOrderRow.__table__)
-    assert stored["status"] == "done"
+    # The latest answer is kept (and shown in the person's chat), not only pushed.
+    assert (stored["status"], stored["answer"]) == ("done", "Лічильник справний")
+    assert stored["answered_at"] is not None
     pushes = await outbox_rows(engine, "fs-answer:")
-    assert [p["payload"]["text"] for p in pushes] == [
-        "Майстер прийде 2 грудня з 9:00 до 13:00",
-        "Лічильник справний",
+    assert [(p["payload"]["status"], p["payload"]["answer"]) for p in pushes] == [
+        ("in_progress", "Майстер прийде 2 грудня з 9:00 до 13:00"),
+        ("done", "Лічильник справний"),
     ]
+    assert pushes[0]["payload"]["kind"] == "free_service.answer"
     one = await api.call("GET", f"/api/v1/free-service-orders/{ids['fs']}", status=200)
-    assert one["status"] == "done"
+    assert (one["status"], one["answer"]) == ("done", "Лічильник справний")
+    assert one["answered_at"].endswith("Z")
     await api.call("GET", "/api/v1/free-service-orders/31337", status=404)
+
+
+async def test_support_requests_are_listed_answered_once_and_pushed(
+    api: Api, world: Builder, engine: AsyncEngine
+) -> None:
+    await world.account("home")
+    person_id = await world.person("olena", "home")
+    async with api.app.uow_factory() as uow:
+        first, second = [
+            await uow.requests.add_support(
+                SupportRequest(
+                    0,
+                    person_id,
+                    "Олена",
+                    "olena@example.org",
+                    "+380501234567",
+                    "readings",
+                    text,
+                    RequestStatus.NEW,
+                    NOW - timedelta(hours=n),
+                )
+            )
+            for n, text in ((2, "Не приймає покази"), (1, "Інше питання"))
+        ]
+        await uow.commit()
+    page = await api.call("GET", "/api/v1/support-requests?limit=1", status=200)
+    assert [item["id"] for item in page["items"]] == [first.id]
+    assert page["next_after_id"] == first.id
+    one = await api.call("GET", f"/api/v1/support-requests/{second.id}", status=200)
+    assert (one["login"], one["text"], one["answer"]) == (
+        "olena@example.org",
+        "Інше питання",
+        None,
+    )
+    path = f"/api/v1/support-requests/{first.id}/answer"
+    answer = "Покази приймаються з 29 числа; спробуйте ще раз."
+    result = await api.call("POST", path, json={"answer": answer}, status=200)
+    assert (result["request"]["status"], result["request"]["answer"], result["pushed"]) == (
+        "done",
+        answer,
+        True,
+    )
+    await api.call("POST", path, json={"answer": "ще одна"}, status=409)
+    [push] = await outbox_rows(engine, "sup-answer:")
+    assert push["payload"] == {"kind": "support.answer", "request_id": first.id, "answer": answer}
+    done = await api.call("GET", "/api/v1/support-requests?status=done", status=200)
+    assert [item["id"] for item in done["items"]] == [first.id]
+    await api.call("POST", path.replace(str(first.id), "999999"), json={"answer": "x"},
+                   status=404)  # fmt: skip
+    await api.call("POST", f"/api/v1/support-requests/{second.id}/answer", json={"answer": ""},
+                   status=400)  # fmt: skip
 
 
 async def _readings(api: Api, world: Builder, engine: AsyncEngine) -> None:

@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 
 from bot.api.routes import OPENAPI_PATH
 from bot.server import build_web_app
-from core.model import CallCenterRequest, FreeServiceOrder, RequestStatus
+from core.model import CallCenterRequest, FreeServiceOrder, RequestStatus, SupportRequest
 from tests.api.conftest import NOW, TOKEN, Api
 from tests.pushes.world import Builder
 
@@ -54,6 +54,11 @@ async def _some_of_everything(api: Api, world: Builder) -> None:
             await uow.requests.add_free_service(
                 FreeServiceOrder(0, person_id, account_id, "meter_check", "0501234567",
                                  RequestStatus.NEW, NOW - timedelta(hours=n))
+            )  # fmt: skip
+            await uow.requests.add_support(
+                SupportRequest(0, person_id, "Іван", "ivan@example.org", "+380501234567",
+                               "other", f"питання {n}", RequestStatus.NEW,
+                               NOW - timedelta(hours=n))
             )  # fmt: skip
         await uow.commit()
     outage = {

@@ -62,11 +62,18 @@ class Console:
 
     def chat(self, user: str, *lines: str, now: str | None = None) -> list[str]:
         """Pipe lines into a chat; returns the bot's output of each turn (index 0: banner)."""
-        result = self.run(
-            "chat", "--user", user, stdin="".join(f"{line}\n" for line in lines), now=now
-        )
+        return self.turns(("chat", "--user", user), lines, now)
+
+    def demo(self, *lines: str, now: str | None = None) -> list[str]:
+        """Pipe lines into `kabinet demo` (its console user, the local fake EasyPay)."""
+        return self.turns(("demo",), lines, now)
+
+    def turns(self, command: tuple[str, ...], lines: tuple[str, ...], now: str | None) -> list[str]:
+        """Run a console command with these lines; the output of each input's turn."""
+        result = self.run(*command, stdin="".join(f"{line}\n" for line in lines), now=now)
         assert result.returncode == 0, result.stderr
-        turns = result.stdout.split("> ")
+        # The prompt starts a line (a link button's "-> URL" is no prompt).
+        turns = re.split(r"(?m)^> ", result.stdout)
         # One prompt before the first input and one after every input.
         assert len(turns) == len(lines) + 2, result.stdout
         return turns[1:-1]

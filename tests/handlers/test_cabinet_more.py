@@ -81,10 +81,12 @@ async def test_call_center_request_and_answer(chat: Chat, factory: FakeUnitOfWor
     assert "ще немає звернень" in await chat.send("Звернення до кол-центру")
     await chat.press("Нове звернення")
     await chat.press("Незрозумілий рахунок")
-    assert "до 1000 символів" in chat.text
+    assert "разом до 10 000 символів" in chat.text
     assert "порожнє" in await chat.send("   ")
-    assert "задовгий" in await chat.send("x" * 1001)
-    text = await chat.send("Чому рахунок такий великий?")
+    assert "задовгий" in await chat.send("x" * 10_001)
+    await chat.press("Написати заново")
+    await chat.send("Чому рахунок такий великий?")
+    text = await chat.press("Надіслати")
     assert "прийнято" in text
     [request] = factory.data.call_center
     assert request.request_type == "unclear_bill" and request.status == RequestStatus.NEW
@@ -130,7 +132,8 @@ async def test_support_request(chat: Chat, factory: FakeUnitOfWorkFactory) -> No
     await chat.send("test@gmail.com")
     await chat.send("0994444444")
     await chat.press("Додавання особових рахунків")
-    text = await chat.send("Не можу додати рахунок")
+    await chat.send("Не можу додати рахунок")
+    text = await chat.press("Надіслати")
     assert "прийнято" in text
     [request] = factory.data.support
     assert (request.name, request.login, request.phone) == (

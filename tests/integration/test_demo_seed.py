@@ -13,7 +13,7 @@ from stdnum.eu import eic
 
 from core.model import TariffPlan, Zone
 from storage.demo import extra_account_number, seed_demo
-from storage.orm import AccountRow, BillRow, PaymentRow
+from storage.orm import AccountRow, BillRow, OutageRow, PaymentRow
 from storage.uow import SqlAlchemyUnitOfWork, SqlAlchemyUnitOfWorkFactory
 
 KYIV = ZoneInfo("Europe/Kyiv")
@@ -154,6 +154,21 @@ async def test_demo_outages_around_the_clock(
         updated = await uow.outages.last_update(single.dso_id)
         assert updated is not None and updated <= NOW
     assert (await seed_demo(engine, NOW))["outages"] == 0
+
+    # The demo run at other clocks (a week later, a day earlier): the same four outages,
+    # moved around the new clock, never a pile of copies.
+    for later in (NOW + timedelta(days=7), NOW - timedelta(days=1)):
+        assert (await seed_demo(engine, later))["outages"] == 0
+        async with uow_factory() as uow:
+            assert single is not None
+            moved = await uow.outages.affecting(single, later)
+            assert [(o.kind.value, o.starts_at - later > timedelta(days=1)) for o in moved] == [
+                ("planned", True),
+                ("planned", True),
+            ]
+    async with engine.connect() as connection:
+        total = await connection.scalar(select(func.count()).select_from(OutageRow))
+    assert total == 4
 
 
 async def test_a_later_clock_adds_the_months_billed_since(

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from storage.database import make_engine
 from storage.migrate import alembic_config, migrate
 from storage.orm import Base
+from storage.uow import SqlAlchemyUnitOfWorkFactory
 
 
 def _differences(connection: Connection) -> list:
@@ -89,3 +90,52 @@ async def test_upgrade_keeps_rows_written_under_the_first_revision(
             assert await connection.run_sync(_differences) == []
     finally:
         await engine.dispose()
+
+
+async def test_console_settings_saved_empty_by_mistake_get_the_console_back(
+    fresh_database_url: str,
+) -> None:
+    def upgrade_to(connection: Connection, revision: str) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    people = {1: ["console"], 2: ["console", "telegram"], 3: ["console"], 4: ["telegram"]}
+    lists = {1: "[]", 2: "[]", 3: '["console"]', 4: "[]"}
+    engine = make_engine(fresh_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to, "0004")
+            for person, channels in people.items():
+                await connection.execute(
+                    text(
+                        "INSERT INTO persons (id, name, created_at)"
+                        " VALUES (:id, 'x', CURRENT_TIMESTAMP)"
+                    ),
+                    {"id": person},
+                )
+                for channel in channels:
+                    await connection.execute(
+                        text(
+                            "INSERT INTO channel_identities"
+                            " (person_id, channel, external_id, display_name, reachable)"
+                            " VALUES (:id, :channel, :external, '', true)"
+                        ),
+                        {"id": person, "channel": channel, "external": f"{channel}-{person}"},
+                    )
+                await connection.execute(
+                    text(
+                        "INSERT INTO notification_prefs (person_id, channels, paper_bill_only,"
+                        " outages_planned, outages_emergency, new_bills, reading_reminders)"
+                        " VALUES (:id, :channels, false, true, true, true, true)"
+                    ),
+                    {"id": person, "channels": lists[person]},
+                )
+        await migrate(engine)
+        async with SqlAlchemyUnitOfWorkFactory(engine)() as uow:
+            saved = {p: await uow.persons.prefs(p) for p in people}
+            got = {p: set(prefs.channels) for p, prefs in saved.items() if prefs}
+    finally:
+        await engine.dispose()
+    # Only the console-only person's empty list was a mistake; the others chose it.
+    assert got == {1: {"console"}, 2: set(), 3: {"console"}, 4: set()}

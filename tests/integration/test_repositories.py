@@ -616,7 +616,35 @@ async def test_requests(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) 
         assert requests == [second, first]
         assert requests[0].answered_at == T0 + timedelta(hours=2)
         assert await uow.requests.free_services_of(person_id) == [order]
+        assert await uow.requests.support_of(person_id) == [support]
         assert await uow.requests.call_center_of(999_999) == []
+        assert await uow.requests.support_of(999_999) == []
+
+    # An operator's answers are kept: the chat lists show them.
+    answered = T0 + timedelta(hours=3)
+    async with uow_factory() as uow:
+        await uow.operator.answer_free_service(
+            order.id, "Майстер прийде 2 грудня", RequestStatus.IN_PROGRESS, answered
+        )
+        await uow.operator.answer_support(
+            support.id, "Рахунок додано вручну", RequestStatus.DONE, answered
+        )
+        await uow.commit()
+    async with uow_factory() as uow:
+        [kept_order] = await uow.requests.free_services_of(person_id)
+        assert (kept_order.status, kept_order.answer, kept_order.answered_at) == (
+            RequestStatus.IN_PROGRESS,
+            "Майстер прийде 2 грудня",
+            answered,
+        )
+        [kept_support] = await uow.requests.support_of(person_id)
+        assert (kept_support.status, kept_support.answer, kept_support.answered_at) == (
+            RequestStatus.DONE,
+            "Рахунок додано вручну",
+            answered,
+        )
+        assert await uow.operator.support_request(support.id) == kept_support
+        assert [r.id for r in await uow.operator.support_requests(None, 0, 10)] == [support.id]
 
 
 async def test_outages_affecting_an_account(

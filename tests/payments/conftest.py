@@ -20,6 +20,7 @@ from bot.channels.base import DeliveryResult, DeliveryStatus
 from bot.documents import ThreadedDocumentRenderer
 from bot.i18n import Catalogues
 from bot.messages import Reply
+from bot.metrics import Metrics
 from bot.payments.callback import ChannelNotifier, EasyPayCallbacks, register
 from bot.payments.easypay import EasyPayProvider
 from bot.payments.fake_easypay import FakeEasyPay
@@ -127,12 +128,48 @@ def pusher() -> RecordingPusher:
 
 
 @pytest.fixture
+def metrics() -> Metrics:
+    return Metrics()
+
+
+def conflicts(metrics: Metrics, reason: str) -> float:
+    """How many conflicts of this reason the callback counted."""
+    value = metrics.registry.get_sample_value(
+        "kabinet_payment_conflicts_total", {"provider": "easypay", "reason": reason}
+    )
+    return value or 0.0
+
+
+async def another_order(
+    factory: FakeUnitOfWorkFactory, provider: EasyPayProvider, amount: str = "700.50"
+) -> PaymentOrder:
+    """A second order of the same person and account, as a second "Сплатити" makes it."""
+    uow = factory()
+    identity = await uow.persons.identity(Channel.CONSOLE, USER)
+    assert identity is not None
+    account: Account = next(iter(factory.data.accounts.values()))
+    return await create_order(
+        uow,
+        provider,
+        account,
+        Decimal(amount),
+        Decimal("0.00"),
+        identity.person_id,
+        Channel.CONSOLE,
+        USER,
+        "Оплата за електроенергію, о/р 2010000232",
+        NOW,
+    )
+
+
+@pytest.fixture
 async def client(
     provider: EasyPayProvider,
     factory: FakeUnitOfWorkFactory,
     catalogues: Catalogues,
     renderer: ThreadedDocumentRenderer,
     pusher: RecordingPusher,
+    metrics: Metrics,
 ) -> AsyncIterator[TestClient]:
     """The notification route on fakes, through aiohttp's test client."""
     web_app = web.Application()
@@ -146,6 +183,7 @@ async def client(
             zone=KYIV,
             renderer=renderer,
             notify=ChannelNotifier([pusher]),
+            metrics=metrics,
         ),
     )
     async with TestClient(TestServer(web_app)) as test_client:

@@ -12,11 +12,12 @@ from decimal import Decimal
 
 from aiohttp.test_utils import TestClient
 
-from bot.payments.easypay import DECLINED, NOTIFY_PATH, sign
-from bot.payments.fake_easypay import FakeEasyPay
+from bot.metrics import Metrics
+from bot.payments.easypay import DECLINED, NOTIFY_PATH, EasyPayProvider, sign
+from bot.payments.fake_easypay import FakeEasyPay, FakeOrder
 from core.model import OrderStatus, PaymentOrder
 from tests.fakes import FakeUnitOfWorkFactory
-from tests.payments.conftest import USER, RecordingPusher, pdf_text
+from tests.payments.conftest import USER, RecordingPusher, another_order, conflicts, pdf_text
 
 
 async def post(client: TestClient, body: bytes, signature: str | None) -> tuple[int, str]:
@@ -48,9 +49,10 @@ async def test_valid_notification_settles_once_and_tells_the_person(
     pusher: RecordingPusher,
 ) -> None:
     body = fake.notification_body(order.order_id)
+    txn = str(fake.orders[order.order_id].transaction_id)
     assert await post(client, body, fake.sign(body)) == (200, "accepted")
     [payment] = stored(factory, order)
-    assert payment.amount == Decimal("700.50") and payment.provider_txn_id == "1859083939"
+    assert payment.amount == Decimal("700.50") and payment.provider_txn_id == txn
     assert factory.data.orders[order.order_id].status == OrderStatus.PAID
     [(user_id, [reply])] = pusher.sent
     assert user_id == USER
@@ -58,12 +60,70 @@ async def test_valid_notification_settles_once_and_tells_the_person(
     assert "(29.11.2026 10:00)" in reply.text
     assert reply.document is not None and reply.document.mime_type == "application/pdf"
     text = pdf_text(reply.document.content)
-    assert "2010000232" in text and "700,50" in text and "1859083939" in text
+    assert "2010000232" in text and "700,50" in text and txn in text
 
     # The same notification again (EasyPay retries; an attacker replays): answered OK,
     # stored once, nobody told twice.
     assert await post(client, body, fake.sign(body)) == (200, "duplicate")
     assert len(stored(factory, order)) == 1 and len(pusher.sent) == 1
+
+
+async def test_a_transaction_id_that_paid_another_order_is_a_conflict(
+    client: TestClient,
+    fake: FakeEasyPay,
+    order: PaymentOrder,
+    provider: EasyPayProvider,
+    factory: FakeUnitOfWorkFactory,
+    pusher: RecordingPusher,
+    metrics: Metrics,
+) -> None:
+    first = fake.notification_body(order.order_id, transaction_id=1001)
+    assert await post(client, first, fake.sign(first)) == (200, "accepted")
+    second_order = await another_order(factory, provider)
+    before = snapshot(factory)
+    # A provider (or a fake restarted with the same counter) reuses transaction 1001 for
+    # the second order: not a duplicate to shrug off, a conflict to reconcile.
+    second = fake.notification_body(second_order.order_id, transaction_id=1001)
+    assert await post(client, second, fake.sign(second)) == (200, "conflict")
+    assert snapshot(factory) == before  # nothing stored, the order stays open
+    assert factory.data.orders[second_order.order_id].status == OrderStatus.NEW
+    assert conflicts(metrics, "transaction_reused") == 1
+    # The person hears that the money is not lost.
+    thanks, held = pusher.sent
+    assert "Дякуємо!" in thanks[1][0].text
+    assert held[0] == USER
+    assert "Платіжна система повідомила про оплату 700,50 грн" in held[1][0].text
+    assert "платити ще раз не потрібно" in held[1][0].text
+
+
+async def test_an_order_paid_again_by_another_transaction_is_a_conflict(
+    client: TestClient,
+    fake: FakeEasyPay,
+    order: PaymentOrder,
+    factory: FakeUnitOfWorkFactory,
+    metrics: Metrics,
+) -> None:
+    paid = fake.notification_body(order.order_id, transaction_id=2001)
+    assert await post(client, paid, fake.sign(paid)) == (200, "accepted")
+    assert await post(client, paid, fake.sign(paid)) == (200, "duplicate")
+    assert conflicts(metrics, "order_paid_by_other") == 0
+    before = snapshot(factory)
+    again = fake.notification_body(order.order_id, transaction_id=2002)
+    assert await post(client, again, fake.sign(again)) == (200, "conflict")
+    assert snapshot(factory) == before
+    assert conflicts(metrics, "order_paid_by_other") == 1
+
+
+def test_fakes_never_repeat_transaction_ids() -> None:
+    # Every process (a restarted demo) starts its own fake; their ids must not meet.
+    first, second = FakeEasyPay(), FakeEasyPay()
+    ids = set()
+    for fake in (first, second):
+        for n in range(50):
+            fake.orders[f"kb{n}"] = FakeOrder(f"kb{n}", Decimal(1), "", "http://127.0.0.1:9/")
+            fake.notification_body(f"kb{n}")
+            ids.add(fake.orders[f"kb{n}"].transaction_id)
+    assert len(ids) == 100
 
 
 async def test_concurrent_duplicates_are_stored_once(

@@ -120,6 +120,7 @@ async def test_bad_change_no_row_then_one_payment_however_often_delivered(
     assert not pusher.sent
 
     body = fake.notification_body(sql_order.order_id)
+    txn = str(fake.orders[sql_order.order_id].transaction_id)
     headers = {"Sign": fake.sign(body)}
     responses = await asyncio.gather(
         *(sql_client.post(NOTIFY_PATH, data=body, headers=headers) for _ in range(4))
@@ -139,11 +140,47 @@ async def test_bad_change_no_row_then_one_payment_however_often_delivered(
     async with uow_factory() as uow:
         order = await uow.payment_orders.get(sql_order.order_id)
         assert order is not None and order.status == OrderStatus.PAID
-        assert order.provider_txn_id == "1859083939"
-        paid = [
-            p
-            for p in await uow.billing.payments(order.account_id)
-            if p.provider_txn_id == "1859083939"
-        ]
+        assert order.provider_txn_id == txn
+        paid = [p for p in await uow.billing.payments(order.account_id) if p.provider_txn_id == txn]
         assert [p.amount for p in paid] == [Decimal("321.00")]
     assert len(pusher.sent) == 1 and "321,00" in pusher.sent[0][1][0].text
+
+
+async def test_a_reused_transaction_id_is_a_conflict_and_changes_no_row(
+    sql_client: TestClient,
+    sql_order: PaymentOrder,
+    fake: FakeEasyPay,
+    engine: AsyncEngine,
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+    provider: EasyPayProvider,
+    pusher: RecordingPusher,
+) -> None:
+    first = fake.notification_body(sql_order.order_id, transaction_id=424242)
+    response = await sql_client.post(NOTIFY_PATH, data=first, headers={"Sign": fake.sign(first)})
+    assert (await response.json())["status"] == "accepted"
+    async with uow_factory() as uow:
+        account = await uow.accounts.get(sql_order.account_id)
+        assert account is not None
+        second = await create_order(
+            uow,
+            provider,
+            account,
+            Decimal("321.00"),
+            Decimal("0.00"),
+            sql_order.person_id,
+            Channel.CONSOLE,
+            "sql-payer",
+            "x",
+            NOW,
+        )
+        await uow.commit()
+    before = await counts(engine)
+    body = fake.notification_body(second.order_id, transaction_id=424242)
+    response = await sql_client.post(NOTIFY_PATH, data=body, headers={"Sign": fake.sign(body)})
+    assert (response.status, (await response.json())["status"]) == (200, "conflict")
+    assert await counts(engine) == before
+    async with uow_factory() as uow:
+        still = await uow.payment_orders.get(second.order_id)
+        assert still is not None and still.status == OrderStatus.NEW
+    assert "Дякуємо!" in pusher.sent[0][1][0].text
+    assert "зарахувати її автоматично не вдалося" in pusher.sent[1][1][0].text

@@ -68,6 +68,45 @@ async def test_console_push_re_prompts_only_when_waiting(tmp_path) -> None:
     assert stdout.getvalue().endswith(f"answer\n{PROMPT}\n")
 
 
+async def test_console_shows_a_turns_pushes_after_its_answer_before_the_prompt(
+    tmp_path,
+) -> None:
+    stdout = io.StringIO()
+    passes: list[int] = []
+
+    async def handle(event: Incoming) -> list[Reply]:
+        # Delivery in the background hands over a push while the turn is handled.
+        await console.send("me", [Reply("Відповідь кол-центру")])
+        return [Reply("answer")]
+
+    async def deliver_due() -> None:
+        passes.append(1)
+        if len(passes) == 2:  # what the turn queued (a payment's thanks)
+            await console.send("me", [Reply("Дякуємо!")])
+
+    console = ConsoleChannel(
+        handle, "me", stdin=io.StringIO("pay\n"), stdout=stdout, out_dir=tmp_path
+    )
+    console.deliver_due = deliver_due
+    await console.run()
+    # Before the first prompt, after the turn, and once more at the end of input.
+    assert len(passes) == 3
+    assert stdout.getvalue() == (f"{PROMPT}answer\nВідповідь кол-центру\nДякуємо!\n{PROMPT}\n")
+
+
+def test_saved_files_are_numbered_on_across_runs(tmp_path) -> None:
+    from bot.messages import Attachment
+
+    (tmp_path / "007-old.pdf").write_bytes(b"earlier run")
+    console = ConsoleChannel(lambda event: None, "me", stdout=io.StringIO(), out_dir=tmp_path)  # type: ignore[arg-type,return-value]
+    first = console._save(Attachment("receipt.pdf", b"1", "application/pdf"))
+    (tmp_path / "009-receipt.pdf").write_bytes(b"another console")
+    second = console._save(Attachment("receipt.pdf", b"2", "application/pdf"))
+    assert (first.name, second.name) == ("008-receipt.pdf", "010-receipt.pdf")
+    assert (tmp_path / "007-old.pdf").read_bytes() == b"earlier run"
+    assert (tmp_path / "009-receipt.pdf").read_bytes() == b"another console"
+
+
 async def test_console_opens_local_links_only(tmp_path) -> None:
     opened: list[str] = []
 

@@ -10,7 +10,9 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.model import OutageKind, OutageTarget
+from core.delivery import Route, Topic, choose_route
+from core.model import Channel, OutageKind, OutageTarget
+from core.notifications import notify_person
 from core.outages import (
     OutageChanges,
     OutageClosed,
@@ -254,3 +256,74 @@ async def test_emergency_alert_and_restoration(
     restored = await outbox_rows(engine, f"outage:{outage.id}:restored")
     assert recipients(restored) == {p: "telegram"}
     assert q not in recipients(await outbox_rows(engine))
+
+
+async def test_choices_of_channels_that_are_off_fall_back_and_agree_with_core(
+    builder: Builder, engine: AsyncEngine
+) -> None:
+    """An installation with the console, Telegram and Viber on; Messenger and e-mail off."""
+    on = frozenset({Channel.CONSOLE, Channel.TELEGRAM, Channel.VIBER})
+    factory = SqlAlchemyUnitOfWorkFactory(engine, on)
+    await builder.account("acc")
+    recent = T0 - timedelta(hours=2)
+    people = {
+        # Chose e-mail only, but SMTP is not configured: their messenger, not nothing.
+        "mail_only": await builder.person(
+            "mail_only", "acc", email="a@example.org", prefs={"channels": ["email"]}
+        ),
+        # Chose a messenger that is off now: the ones they use that are on.
+        "fb_only": await builder.person(
+            "fb_only",
+            "acc",
+            channels={"messenger": "m1", "console": "c1"},
+            prefs={"channels": ["messenger"]},
+        ),
+        # Messenger (off) would be free in its window; Viber (on) is billed but delivers.
+        "fb_viber": await builder.person(
+            "fb_viber",
+            "acc",
+            channels={"messenger": "m2", "viber": "v2"},
+            last_inbound={"messenger": recent},
+        ),
+        # Only a channel that is off: queued there, waiting for it (never dropped).
+        "fb_alone": await builder.person(
+            "fb_alone", "acc", channels={"messenger": "m3"}, last_inbound={"messenger": recent}
+        ),
+        # Turned every channel off on purpose: no alerts.
+        "silent": await builder.person("silent", "acc", prefs={"channels": []}),
+        # The console chose nothing else (its old empty list is gone): the console.
+        "console": await builder.person(
+            "console", "acc", channels={"console": "c5"}, prefs={"channels": ["console"]}
+        ),
+    }
+    await publish(factory, draft(OutageTarget(outage_group="3.2"), dso_id=builder.world.dso_id))
+    got = recipients(await outbox_rows(engine))
+    expected = {
+        people["mail_only"]: "telegram",
+        people["fb_only"]: "console",
+        people["fb_viber"]: "viber",
+        people["fb_alone"]: "messenger",
+        people["console"]: "console",
+    }
+    assert got == expected
+    # An answer to what they asked reaches even the one who silenced every channel.
+    async with factory() as uow:
+        assert await notify_person(
+            uow, people["silent"], Topic.ANSWERS, {"kind": "text", "text": "x"}, "ans:1", T0
+        )
+        await uow.commit()
+    [answer] = await outbox_rows(engine, "ans:")
+    assert answer["channel"] == "telegram"
+    # core.delivery picks the same for one person (re-routing uses it).
+    async with factory() as uow:
+        for name, person_id in people.items():
+            prefs = await uow.persons.prefs(person_id)
+            routes = [
+                Route(i.channel, i.id, recent if i.channel == Channel.MESSENGER else None)
+                for i in await uow.persons.identities(person_id)
+            ]
+            person = await uow.persons.get(person_id)
+            if person is not None and person.email:
+                routes.append(Route(Channel.EMAIL, None))
+            route = choose_route(routes, prefs, Topic.OUTAGES_PLANNED, T0, on=on)
+            assert (route.channel.value if route else None) == expected.get(person_id), name

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import pytest
 
-from core.model import Channel, OrderStatus, PaymentNotice, PaymentOrder
-from core.payments import InvalidAmount, parse_amount, settle
+from core.model import Channel, OrderStatus, Payment, PaymentNotice, PaymentOrder
+from core.payments import InvalidAmount, PaymentConflict, parse_amount, settle
 from tests.fakes import FakeUnitOfWorkFactory
 
 NOW = datetime(2026, 11, 29, 10, tzinfo=UTC)
@@ -31,7 +31,24 @@ async def test_accepted_once() -> None:
     order(factory)
     assert (await settle(factory(), notice())).status == OrderStatus.PAID
     assert await settle(factory(), notice()) is None
-    assert await settle(factory(), notice(txn="T2")) is None
+    # Paid by T1: T2 for the same order is no replay but money that moved twice.
+    with pytest.raises(PaymentConflict) as conflict:
+        await settle(factory(), notice(txn="T2"))
+    assert conflict.value.reason == "order_paid_by_other"
+    assert len(factory.data.payments) == 1
+
+
+async def test_a_transaction_id_already_stored_is_a_conflict() -> None:
+    factory = FakeUnitOfWorkFactory()
+    placed = order(factory)
+    # T1 already settled another payment of the account (another order, an import).
+    factory.data.payments.append(
+        Payment(0, placed.account_id, Decimal("10.00"), NOW, "easypay", "T1")
+    )
+    with pytest.raises(PaymentConflict) as conflict:
+        await settle(factory(), notice())
+    assert conflict.value.reason == "transaction_reused"
+    assert factory.data.orders["kb1"].status == OrderStatus.NEW
     assert len(factory.data.payments) == 1
 
 
