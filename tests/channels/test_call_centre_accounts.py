@@ -9,8 +9,6 @@ from typing import Protocol
 from tests.channels.conftest import Harness
 from tests.channels.fake_graph import MessengerHarness
 from tests.channels.fake_viber import ViberHarness
-from tests.channels.test_messenger_flows import fb, make_messenger  # noqa: F401 (fixtures)
-from tests.channels.test_viber_flows import make_viber, vb  # noqa: F401 (fixtures)
 
 ACCOUNTS = (("2010000232", "62Z000000000232T"), ("2010000777", "62Z000000000777O"))
 
@@ -58,9 +56,9 @@ async def test_telegram(tg: Harness) -> None:
     await scenario_call_centre_asks_which_account(tg.user())
 
 
-async def test_viber(vb: ViberHarness) -> None:  # noqa: F811 (the fixture)
+async def test_viber(vb: ViberHarness) -> None:
     await scenario_call_centre_asks_which_account(vb.user())
 
 
-async def test_messenger(fb: MessengerHarness) -> None:  # noqa: F811 (the fixture)
+async def test_messenger(fb: MessengerHarness) -> None:
     await scenario_call_centre_asks_which_account(fb.user())
