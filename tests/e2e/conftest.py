@@ -85,7 +85,7 @@ def new_user() -> str:
 
 def last_billing_value(turn: str) -> int:
     """The last billing reading of zone 1 as the reading prompt shows it."""
-    match = re.search(r"Останні розрахункові покази \([\d.]+\): Зона 1 \(день\): ([\d ]+)", turn)
+    match = re.search(r"Останні розрахункові покази \([\d.]+\): (?:день )?([\d ]+)", turn)
     assert match, turn
     return int(match.group(1).replace(" ", ""))
 

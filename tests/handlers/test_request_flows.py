@@ -133,7 +133,6 @@ async def test_answers_of_every_kind_are_listed(chat: Chat, factory: FakeUnitOfW
     # Support: the new request is listed with its answer afterwards.
     await chat.send("/support")
     await chat.press("Іван")
-    await chat.send("ivan@example.com")
     await chat.press("Так, +380994455889")
     await chat.press("Помилка в роботі бота")
     await chat.send("Не відкривається графік")
