@@ -363,11 +363,16 @@ async def free_service_type(ctx: Context, argument: str) -> None:
         await new_free_service(ctx, "")
         return
     ctx.goto("free.phone", type=service_type)
+    _ask_free_service_phone(ctx)
+
+
+def _ask_free_service_phone(ctx: Context, reason: str = "") -> None:
+    """The phone question (the profile's number a button away), after `reason` if any."""
     rows = []
     if ctx.person.phone:
         ctx.data["phone"] = national_mobile(ctx.person.phone)
         rows.append([Button(ctx.t("free.use_phone", phone=ctx.data["phone"]), "frp")])
-    ctx.say(ctx.t("free.ask_phone"), with_menu(ctx.t, *rows))
+    ctx.say(reason + ctx.t("free.ask_phone"), with_menu(ctx.t, *rows))
 
 
 @router.action("frp")
@@ -385,7 +390,7 @@ async def free_service_phone_typed(ctx: Context) -> None:
     try:
         phone = free_service_phone(ctx.event.text or ctx.event.contact_phone or "")
     except PhoneInvalid:
-        ctx.say(ctx.t("phone.invalid"), [[menu_button(ctx.t)]])
+        _ask_free_service_phone(ctx, ctx.t("phone.invalid") + "\n")
         return
     await _confirm_free_service(ctx, phone)
 
@@ -500,12 +505,17 @@ def name_too_long(ctx: Context, long: TextTooLong) -> str:
 
 def _support_name(ctx: Context, name: str) -> None:
     ctx.goto("sup.phone", name=name)
+    _ask_support_phone(ctx)
+
+
+def _ask_support_phone(ctx: Context, reason: str = "") -> None:
+    """The phone question (the profile's number a button away), after `reason` if any."""
     rows = (
         [[Button(ctx.t("free.use_phone", phone=ctx.person.phone), "supp")]]
         if ctx.person.phone
         else []
     )
-    ctx.say(ctx.t("sup.ask_phone"), with_menu(ctx.t, *rows))
+    ctx.say(reason + ctx.t("sup.ask_phone"), with_menu(ctx.t, *rows))
 
 
 @router.step("sup.login")
@@ -530,7 +540,7 @@ async def support_phone(ctx: Context) -> None:
     try:
         phone = normalise_mobile(ctx.event.text or ctx.event.contact_phone or "")
     except PhoneInvalid:
-        ctx.say(ctx.t("phone.invalid"), [[menu_button(ctx.t)]])
+        _ask_support_phone(ctx, ctx.t("phone.invalid") + "\n")
         return
     _support_types(ctx, phone)
 

@@ -162,7 +162,7 @@ async def scenario_requests(user: Chat) -> None:
     assert "0994455889" in await user.say("099 445 58 89")
     assert "прийнято" in await user.press("Замовити")
     await user.say("Технічна підтримка")
-    for answer in ("Іван Іваненко", "test@gmail.com", "0994444444"):
+    for answer in ("Іван Іваненко", "0994444444"):
         await user.say(answer)
     await user.press("Додавання особових рахунків")
     await user.say("Не бачу свій рахунок")
