@@ -189,7 +189,8 @@ class PushRenderer:
                     "push.outage.buildings", buildings=", ".join(street["buildings"])
                 )
             lines.append(t("push.outage.street", address=address))
-        if p.get("reason") and kind not in (PushKind.OUTAGE_RESTORED,):
+        reason_said = kind == PushKind.OUTAGE_CHANGED and "reason" in p.get("changed", {})
+        if p.get("reason") and kind != PushKind.OUTAGE_RESTORED and not reason_said:
             # The grid operator's own words, as written (Ukrainian in every language).
             lines.append(t("push.outage.reason", reason=p["reason"]))
         buttons = [[menu_button(t)]]

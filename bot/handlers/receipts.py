@@ -34,7 +34,7 @@ def receipt_document(
                     (t("pdf.amount"), t.money(payment.amount)),
                     (t("pdf.commission"), t.money(0)),
                     (t("pdf.paid_at"), t.datetime(paid_at)),
-                    (t("pdf.provider"), payment.provider),
+                    (t("pdf.provider"), t.label("provider", payment.provider)),
                     (t("pdf.transaction"), payment.provider_txn_id),
                 ],
             ),

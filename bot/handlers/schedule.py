@@ -164,7 +164,8 @@ async def schedule(ctx: Context, argument: str) -> None:
         ]
         outages = counts[0] if len(counts) == 1 else t("fmt.and", first=counts[0], second=counts[1])
         lines.append("")
-        lines.append(t("schedule.outages_also", outages=outages))
+        message = "schedule.outages_also_many" if len(accounts) > 1 else "schedule.outages_also"
+        lines.append(t(message, outages=outages))
     without = [a for a in accounts if not a.outage_group]
     if without:
         lines.append("")

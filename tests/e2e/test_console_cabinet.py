@@ -83,7 +83,7 @@ def test_payment_history_and_receipt(console: Console) -> None:
     text = (
         PdfReader(io.BytesIO(written_file(console, turns[6], "document"))).pages[0].extract_text()
     )
-    assert "2010000232" in text and "easypay" in text
+    assert "2010000232" in text and "EasyPay" in text
 
 
 def test_readings_history_and_calculation(console: Console) -> None:

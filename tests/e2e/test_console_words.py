@@ -80,7 +80,10 @@ def test_counts_in_ukrainian(console: Console) -> None:
     )
     assert turns[3].startswith("У вас 2 особові рахунки. Оберіть рахунок:")
     # The emergency outage on просп. Перемоги and the two planned ones at 232's address.
-    assert "є ще 1 аварійне відключення та 2 планові відключення" in turns[4]
+    assert (
+        "Крім графіка, за адресами й чергами ваших рахунків є ще 1 аварійне відключення"
+        " та 2 планові відключення — деталі в «Аварійні та планові»."
+    ) in turns[4]
     assert "Текст збережено (28 символів)." in turns[-1]
     assert "разом до 10 000 символів" in turns[-2]
 

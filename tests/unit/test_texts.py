@@ -44,6 +44,7 @@ def _used_message_ids() -> set[str]:
     ids |= {f"zone.of.{zone.value}" for zone in Zone}
     ids |= {f"count.outages.{kind.value}" for kind in OutageKind}
     ids |= {"push.outage.group", "push.outage.groups"}
+    ids |= {"schedule.outages_also", "schedule.outages_also_many"}
     ids |= {f"link.bad_eic.{reason}" for reason in ("length", "checksum", "format")}
     ids |= {f"status.{status.value}" for status in RequestStatus}
     ids |= {f"channel.{channel.value}" for channel in Channel}
