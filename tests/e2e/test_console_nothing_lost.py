@@ -181,9 +181,9 @@ def test_answers_to_every_kind_of_request_are_kept_shown_and_pushed(console: Con
         operator.close()
     # The answers were pushed: the chat shows them when it opens, as a messenger would.
     shown = opened(console, user)
-    assert f"📞 Відповідь кол-центру на ваше звернення №{cc['id']}:\nПерераховано." in shown
-    assert f"🛠 Замовлення №{order['id']} «Шум у електролічильнику»: В роботі." in shown
-    assert f"💬 Відповідь технічної підтримки на ваше звернення №{support['id']}:" in shown
+    assert f"📞 Відповідь кол-центру на ваше звернення № {cc['id']}:\nПерераховано." in shown
+    assert f"🛠 Замовлення № {order['id']} «Шум у електролічильнику»: В роботі." in shown
+    assert f"💬 Відповідь технічної підтримки на ваше звернення № {support['id']}:" in shown
     # And they stay in the lists.
     lists = console.chat(user, "/callcenter", "/services", "/support")
     assert (
@@ -229,7 +229,7 @@ def test_a_push_shows_at_once_while_the_prompt_waits(console: Console) -> None:
             operator.close()
         # Printed on its own line while waiting, then the prompt again (DESIGN.md §3).
         shown = out.until("> ")
-        assert shown.startswith("\n📞 Відповідь кол-центру на ваше звернення №"), shown
+        assert shown.startswith("\n📞 Відповідь кол-центру на ваше звернення № "), shown
         assert "Зроблено." in shown and shown.endswith("[1] Мої звернення\n[2] Меню\n")
         assert chat.stdin is not None
         chat.stdin.write("#1\n")

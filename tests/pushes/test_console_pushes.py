@@ -167,7 +167,7 @@ async def test_emergency_restoration_bill_and_answer(app: App, me: Builder) -> N
             uow, 5, me.world.persons["me"], "Лічильник замінять.", MONDAY
         )
         await uow.commit()
-    assert "№5:\nЛічильник замінять." in await console.deliver()
+    assert "№ 5:\nЛічильник замінять." in await console.deliver()
 
 
 async def test_reading_reminder_takes_the_reply_as_the_reading(app: App, me: Builder) -> None:

@@ -203,5 +203,5 @@ async def test_call_centre_answer_once(
     telegram = RecordingChannel(Channel.TELEGRAM)
     await workers(engine, uow_factory, catalogues, telegram).run_once(Channel.TELEGRAM)
     assert telegram.texts() == [
-        "📞 Відповідь кол-центру на ваше звернення №17:\nПерерахунок зроблено."
+        "📞 Відповідь кол-центру на ваше звернення № 17:\nПерерахунок зроблено."
     ]
