@@ -146,10 +146,13 @@ class PushRenderer:
             return RenderedPush([Reply(payload["text"], [[menu_button(t)]])], payload["text"])
         raise ValueError(f"unknown push kind {kind!r}")
 
+    def _local(self, iso: str) -> datetime:
+        return datetime.fromisoformat(iso).astimezone(self._zone)
+
     def _moment(self, t: Translator, iso: str | None) -> str:
         if not iso:
             return t("push.outage.until_restored")
-        return t.datetime(datetime.fromisoformat(iso).astimezone(self._zone))
+        return t.moment(self._local(iso))
 
     def _outage(self, t: Translator, p: dict[str, Any]) -> RenderedPush:
         kind = p["kind"]
@@ -161,22 +164,24 @@ class PushRenderer:
             for name, change in p.get("changed", {}).items():
                 if name in ("starts_at", "ends_at"):
                     old, new = self._moment(t, change["old"]), self._moment(t, change["new"])
+                    if change["old"] and change["new"]:
+                        before, after = self._local(change["old"]), self._local(change["new"])
+                        if before.date() == after.date():  # "… о 09:00 → 10:00"
+                            new = after.strftime("%H:%M")
                     lines.append(t(f"push.changed.{name}", old=old, new=new))
                 elif name == "reason":
                     lines.append(t("push.changed.reason", old=change["old"], new=change["new"]))
             if {"groups", "streets"} & set(p.get("changed", {})):
                 lines.append(t("push.changed.targets"))
         if p.get("ends_at"):
-            when = t(
-                "push.outage.when",
-                starts=self._moment(t, p["starts_at"]),
-                ends=self._moment(t, p["ends_at"]),
-            )
+            span = t.span(self._local(p["starts_at"]), self._local(p["ends_at"]))
+            when = t("push.outage.when", when=span)
         else:
             when = t("push.outage.when_open", starts=self._moment(t, p["starts_at"]))
         lines.append(when)
         if p.get("groups"):
-            lines.append(t("push.outage.groups", groups=", ".join(p["groups"])))
+            label = "push.outage.groups" if len(p["groups"]) > 1 else "push.outage.group"
+            lines.append(t(label, groups=", ".join(p["groups"])))
         for street in p.get("streets", []):
             address = ", ".join(x for x in (street.get("settlement"), street["street"]) if x)
             if street.get("buildings"):
@@ -184,7 +189,9 @@ class PushRenderer:
                     "push.outage.buildings", buildings=", ".join(street["buildings"])
                 )
             lines.append(t("push.outage.street", address=address))
-        if p.get("reason") and kind not in (PushKind.OUTAGE_RESTORED,):
+        reason_said = kind == PushKind.OUTAGE_CHANGED and "reason" in p.get("changed", {})
+        if p.get("reason") and kind != PushKind.OUTAGE_RESTORED and not reason_said:
+            # The grid operator's own words, as written (Ukrainian in every language).
             lines.append(t("push.outage.reason", reason=p["reason"]))
         buttons = [[menu_button(t)]]
         return RenderedPush([Reply("\n".join(lines), buttons)], head)
@@ -199,7 +206,7 @@ class PushRenderer:
             raise ValueError("the bill is gone")
         # The bill's own amount due (billing counted earlier debt or overpayment into it).
         facts = {
-            "period": t.period(period),
+            "period": t.month(period),
             "account": account.number,
             "charged": t.money(bill.charged),
         }
@@ -228,10 +235,7 @@ class PushRenderer:
                 if billing is None:
                     lines.append(t("push.reading.account_none", account=account.number))
                 else:
-                    values = ", ".join(
-                        f"{t.zone(zone)}: {t.number(billing.values.get(zone, 0))}"
-                        for zone in meter.zones
-                    )
+                    values = t.values({z: billing.values.get(z, 0) for z in meter.zones})
                     lines.append(
                         t(
                             "push.reading.account",

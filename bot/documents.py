@@ -88,7 +88,8 @@ def render_chart_png(chart: ConsumptionChart) -> bytes:
                 bottom=bottom,
                 alpha=alpha,
                 color=_ZONE_COLOURS[zone_index % len(_ZONE_COLOURS)],
-                label=f"{series.label} · {zone}",
+                # One zone needs no name: the legend tells the years apart.
+                label=f"{series.label} · {zone}" if len(series.values) > 1 else series.label,
                 edgecolor="white",
                 linewidth=0.5,
             )

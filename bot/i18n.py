@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import gettext
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from functools import cache
 from pathlib import Path
 
+from babel.dates import get_month_names
 from babel.messages.pofile import read_po
 from babel.numbers import get_decimal_symbol, get_group_symbol, get_minus_sign_symbol
 
@@ -149,11 +150,11 @@ class Translator:
 
     def number(self, value: int) -> str:
         """A whole number with thousands grouped ("8 350" in Ukrainian)."""
-        return self._decimal(value, "#,##0")
+        return self._decimal(value, 0)
 
     def money(self, amount: Decimal) -> str:
         """Hryvnias with kopecks: "561,60 грн" / "561.60 UAH"."""
-        return self("fmt.money", amount=self._decimal(amount, "#,##0.00"))
+        return self("fmt.money", amount=self._decimal(amount, 2))
 
     def kwh(self, value: int) -> str:
         """kWh with the unit."""
@@ -171,28 +172,100 @@ class Translator:
         """A moment as people say it: "07.12.2026 о 06:00" / "07.12.2026 at 06:00"."""
         return self("fmt.datetime", date=value.strftime("%d.%m.%Y"), time=value.strftime("%H:%M"))
 
+    def span(self, starts: datetime, ends: datetime) -> str:
+        """A stretch of time as people say it.
+
+        On one day: "01.12.2026 з 10:00 до 17:00"; across days: "з 01.12.2026 22:00 до
+        02.12.2026 06:00". An end at midnight belongs to the day it closes ("з 22:00 до
+        24:00"), as schedules print it. Both times in the zone the caller chose.
+        """
+        end_date, end_time = ends.date(), ends.strftime("%H:%M")
+        if end_time == "00:00" and end_date == starts.date() + timedelta(days=1):
+            end_date, end_time = starts.date(), "24:00"
+        if end_date == starts.date():
+            return self(
+                "fmt.span_day",
+                date=self.date(starts),
+                starts=starts.strftime("%H:%M"),
+                ends=end_time,
+            )
+        return self(
+            "fmt.span_days",
+            start_date=self.date(starts),
+            start_time=starts.strftime("%H:%M"),
+            end_date=self.date(end_date),
+            end_time=end_time,
+        )
+
+    def hours(self, value: float) -> str:
+        """A number of hours with its word: "1 година", "4 години", "3,5 години"."""
+        if float(value).is_integer():
+            return self.n("count.hours", int(value))
+        # A fraction takes one form in both languages (CLDR "other"), which the integer
+        # plural rule of gettext cannot pick.
+        text = f"{value:g}".replace(".", _number_symbols(self.locale)[1])
+        return self("count.hours_fraction", n=text)
+
     def period(self, period: str) -> str:
-        """YYYY-MM as "11.2026" (manual fig. 3.1 "Період показів")."""
+        """YYYY-MM as "11.2026" (manual fig. 3.1 "Період показів"): lists, tables, buttons."""
         year, month = period.split("-")
         return f"{month}.{year}"
 
+    def month(self, period: str) -> str:
+        """YYYY-MM as a month in a sentence: "жовтень 2026" / "October 2026"."""
+        year, month = period.split("-")
+        name = _month_names(self.locale)[int(month)]
+        return self("fmt.month", month=name, year=year)
+
     def zone(self, zone: Zone) -> str:
-        """The zone's name ("Зона 1 (день)")."""
+        """A zone's short name: "день", "ніч", "пік", "напівпік" (lists, buttons, tables)."""
         return self(f"zone.{zone.value}")
 
-    def _decimal(self, value: Decimal | int, pattern: str) -> str:
+    def zone_of(self, zone: Zone) -> str:
+        """A zone named inside a sentence: "покази {нічної зони}" / "reading of {the night
+        zone}"."""
+        return self(f"zone.of.{zone.value}")
+
+    def values(
+        self, values: Mapping[Zone, int], zones: Iterable[Zone] = (), *, named: bool = False
+    ) -> str:
+        """Readings as people read them: "19 649" for a one-zone meter (no zone name at
+        all), "день 26 175, ніч 13 826" for more zones, in the meter's order when `zones` is
+        given; `named` names the zone of a single value too (one zone of several)."""
+        order = [zone for zone in zones if zone in values] or list(values)
+        if len(order) == 1 and not named:
+            return self.number(values[order[0]])
+        return ", ".join(
+            self("fmt.zone_value", zone=self.zone(zone), value=self.number(values[zone]))
+            for zone in order
+        )
+
+    def price(self, amount: Decimal) -> str:
+        """A tariff price with as many kopeck places as it has (at least 2, at most 4):
+        "4,32 грн", "1,728 грн" — so that kWh × price = amount can be checked."""
+        exact = Decimal(amount).quantize(_PRICE_PLACES).normalize()
+        exponent = exact.as_tuple().exponent
+        places = min(4, max(2, -exponent if isinstance(exponent, int) else 2))
+        return self("fmt.money", amount=self._decimal(exact, places))
+
+    def _decimal(self, value: Decimal | int, places: int) -> str:
         group, point, minus = _number_symbols(self.locale)
         # Babel's own formatter parses the pattern on every call, which showed in the
         # profile of a balance turn; Python's grouping with the locale's symbols is the same.
-        places = 2 if pattern.endswith(".00") else 0
         if places:
-            value = Decimal(value).quantize(_CENTS, rounding=ROUND_HALF_EVEN)
+            value = Decimal(value).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
         text = f"{abs(value):,.{places}f}".replace(",", "\0").replace(".", point)
         sign = minus if value < 0 else ""
         return sign + text.replace("\0", group)
 
 
-_CENTS = Decimal("0.01")
+_PRICE_PLACES = Decimal("0.0001")
+
+
+@cache
+def _month_names(locale: str) -> dict[int, str]:
+    """Month names as they stand alone ("жовтень", not the genitive "жовтня")."""
+    return dict(get_month_names("wide", context="stand-alone", locale=locale))
 
 
 @cache

@@ -23,3 +23,15 @@ def charge_for(consumption: Mapping[Zone, int], rates: Iterable[TariffRate]) -> 
     by_zone = {rate.zone: rate.price for rate in rates}
     total = sum((by_zone[zone] * kwh for zone, kwh in consumption.items()), Decimal(0))
     return to_money(total)
+
+
+def zone_charges(
+    consumption: Mapping[Zone, int], rates: Iterable[TariffRate]
+) -> dict[Zone, Decimal]:
+    """Each zone's kWh × price, in kopecks, as a bill's zone lines show it.
+
+    The total charge (`charge_for`) rounds once over all zones, so with a price of more than
+    two places the lines may differ from it by a kopeck; prices of whole kopecks never do.
+    """
+    by_zone = {rate.zone: rate.price for rate in rates}
+    return {zone: to_money(by_zone[zone] * kwh) for zone, kwh in consumption.items()}

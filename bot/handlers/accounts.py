@@ -156,7 +156,10 @@ async def start_link(ctx: Context, argument: str) -> None:
     wait = await wait_before_next_try(ctx.uow, ctx.person.id, ctx.now, ctx.rules.linking)
     if wait is not None:
         ctx.reset()
-        ctx.say(ctx.t("link.wait", minutes=ctx.minutes(wait)), [[menu_button(ctx.t)]])
+        ctx.say(
+            ctx.t("link.wait", minutes=ctx.t.n("count.minutes", ctx.minutes(wait))),
+            [[menu_button(ctx.t)]],
+        )
         return
     ctx.goto("link.number")
     ctx.say(ctx.t("link.ask_number"), [[menu_button(ctx.t)]])
@@ -182,7 +185,9 @@ async def link_eic(ctx: Context) -> None:
     try:
         normalise_eic(ctx.event.text or "")
     except EicInvalid as error:
-        ctx.say(ctx.t(f"link.bad_eic.{error.args[0]}"), [[menu_button(ctx.t)]])
+        # How many characters came, as the code is compared: spaces do not count.
+        typed = ctx.t.n("count.characters", len("".join((ctx.event.text or "").split())))
+        ctx.say(ctx.t(f"link.bad_eic.{error.args[0]}", count=typed), [[menu_button(ctx.t)]])
         return
     try:
         account = await link_account(
@@ -195,7 +200,8 @@ async def link_eic(ctx: Context) -> None:
         return
     except TooManyLinkAttempts as error:
         ctx.reset()
-        ctx.say(ctx.t("link.wait", minutes=ctx.minutes(error.wait)), [[menu_button(ctx.t)]])
+        minutes = ctx.t.n("count.minutes", ctx.minutes(error.wait))
+        ctx.say(ctx.t("link.wait", minutes=minutes), [[menu_button(ctx.t)]])
         return
     except AlreadyLinked:
         ctx.reset()
@@ -222,7 +228,7 @@ async def my_accounts(ctx: Context, argument: str) -> None:
         [Button(account_title(ctx, account), f"acc:{account.id}")]
         for account in last_used_first(ctx, accounts)
     ]
-    ctx.say(ctx.t("accounts.title", count=len(accounts)), with_menu(ctx.t, *rows, add))
+    ctx.say(ctx.t.n("accounts.title", len(accounts)), with_menu(ctx.t, *rows, add))
 
 
 @router.action("acc")

@@ -96,11 +96,11 @@ async def _send_bill(ctx: Context, account: Account, period: str) -> None:
     newer = [b for b in await ctx.uow.billing.bills(account.id) if b.period > bill.period]
     rows = []
     if bill_is_paid(bill, balance, newer):
-        text = t("bills.sent_paid", period=t.period(period))
+        text = t("bills.sent_paid", period=t.month(period))
     else:
         text = t(
             "bills.sent_open",
-            period=t.period(period),
+            period=t.month(period),
             due=t.money(bill.amount_due),
             date=t.date(statement.due_on),
         )
@@ -126,27 +126,19 @@ async def _bill_document(ctx: Context, account: Account, statement: BillStatemen
     readings = await ctx.uow.readings.billing(account.id)
     current = next((r for r in readings if r.period == bill.period), None)
     previous = next((r for r in readings if r.period < bill.period), None)
-    table = [
-        [
-            t("pdf.zone"),
-            t("pdf.previous"),
-            t("pdf.current"),
-            t("pdf.kwh"),
-            t("pdf.price"),
-            t("pdf.amount"),
-        ]
-    ]
+    # A one-zone meter's row names no zone: the column would only say "день".
+    named = len(statement.zones) > 1
+    head = [t("pdf.previous"), t("pdf.current"), t("pdf.kwh"), t("pdf.price"), t("pdf.amount")]
+    table = [[t("pdf.zone"), *head] if named else head]
     for line in statement.zones:
-        table.append(
-            [
-                t.zone(line.zone),
-                t.number(previous.values.get(line.zone, 0)) if previous else "—",
-                t.number(current.values.get(line.zone, 0)) if current else "—",
-                t.number(line.kwh),
-                t.money(line.price) if line.price is not None else "—",
-                t.money(line.amount) if line.amount is not None else "—",
-            ]
-        )
+        row = [
+            t.number(previous.values.get(line.zone, 0)) if previous else "—",
+            t.number(current.values.get(line.zone, 0)) if current else "—",
+            t.number(line.kwh),
+            t.price(line.price) if line.price is not None else "—",
+            t.money(line.amount) if line.amount is not None else "—",
+        ]
+        table.append([t.zone(line.zone).capitalize(), *row] if named else row)
     transfer = await bank_transfer_for(ctx.uow, ctx.rules.bank, account, statement.due, bill.period)
     sections = [
         PdfSection(
@@ -158,7 +150,7 @@ async def _bill_document(ctx: Context, account: Account, statement: BillStatemen
                 (t("pdf.address"), account.address.one_line()),
             ],
         ),
-        PdfSection(t("pdf.readings"), table=table),
+        PdfSection(t("pdf.readings" if named else "pdf.readings_single"), table=table),
         PdfSection(
             t("pdf.charges"),
             [
@@ -185,7 +177,7 @@ async def _bill_document(ctx: Context, account: Account, statement: BillStatemen
                 ],
             )
     return PdfDocument(
-        title=t("pdf.bill_title", period=t.period(bill.period)),
+        title=t("pdf.bill_title", period=t.month(bill.period)),
         subtitle=t("pdf.issued", date=t.date(bill.issued_on)),
         sections=sections,
         footer=t("pdf.bill_footer"),
@@ -257,7 +249,7 @@ async def _send_chart(ctx: Context, account: Account) -> None:
     for half in (periods[:12], periods[12:]):
         label = f"{t.period(half[0])}–{t.period(half[-1])}"
         values = {
-            t.zone(zone): [kwh.get((period, zone), 0) for period in half]
+            t.zone(zone).capitalize(): [kwh.get((period, zone), 0) for period in half]
             for zone in account.tariff_plan.zones
         }
         series.append(ChartSeries(label, values))

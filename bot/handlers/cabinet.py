@@ -66,14 +66,16 @@ async def _tariff_lines(ctx: Context, account: Account) -> list[str]:
     rates = await ctx.uow.tariffs.rates_in_force(account.tariff_plan, today)
     lines = [t("info.tariff", plan=t(f"plan.{account.tariff_plan.value}"))]
     by_zone = {rate.zone: rate for rate in rates}
-    for zone in account.tariff_plan.zones:
+    zones = account.tariff_plan.zones
+    for zone in zones:
         rate = by_zone.get(zone)
         if rate is not None:
             lines.append(
                 t(
-                    "info.tariff_zone",
+                    # A one-zone tariff has one price: no zone to name.
+                    "info.tariff_price" if len(zones) == 1 else "info.tariff_zone",
                     zone=t.zone(zone),
-                    price=t.money(rate.price),
+                    price=t.price(rate.price),
                     since=t.date(rate.valid_from),
                 )
             )
@@ -105,9 +107,7 @@ async def _show_meter(ctx: Context, account: Account) -> None:
     if device is None:
         ctx.say(t("reading.no_meter"), main_menu(t))
         return
-    installed = ", ".join(
-        f"{t.zone(zone)}: {t.number(device.install_readings.get(zone, 0))}" for zone in device.zones
-    )
+    installed = t.values({zone: device.install_readings.get(zone, 0) for zone in device.zones})
     ctx.say(
         t(
             "meter.card",
@@ -116,8 +116,8 @@ async def _show_meter(ctx: Context, account: Account) -> None:
             type=device.type_name,
             installed_on=t.date(device.installed_on),
             installed=installed,
-            zones=", ".join(t.zone(zone) for zone in device.zones),
-            digits=device.digit_count,
+            zones=t(f"plan.{account.tariff_plan.value}"),
+            digits=t.n("count.digits", device.digit_count),
         ),
         with_menu(
             t,
@@ -162,7 +162,7 @@ async def _show_consumption(ctx: Context, account: Account, year_text: str) -> N
                 t("consumption.line", period=t.period(period), kwh=t.kwh(sum(values.values())))
             )
         else:
-            parts = ", ".join(f"{t.zone(z)} {t.number(values.get(z, 0))}" for z in zones)
+            parts = t.values({zone: values.get(zone, 0) for zone in zones})
             lines.append(
                 t(
                     "consumption.line_zones",
@@ -171,7 +171,8 @@ async def _show_consumption(ctx: Context, account: Account, year_text: str) -> N
                     kwh=t.kwh(sum(values.values())),
                 )
             )
-    lines.append(t("consumption.total", kwh=t.kwh(total)))
+    months = t.n("count.months", len(per_period))
+    lines.append(t("consumption.total", months=months, kwh=t.kwh(total)))
     year_buttons = [
         Button(("• " if other == year else "") + other, f"cons:{account.id}:{other}")
         for other in years

@@ -132,7 +132,7 @@ async def _show_history(
     page = page_of(entered, page_number, ctx.rules.page_size)
     lines = [t("history.title", title=account_title(ctx, account), year=year), t("history.entered")]
     for reading in page.items:
-        values = ", ".join(f"{t.zone(z)}: {t.number(v)}" for z, v in reading.values.items())
+        values = t.values(reading.values, account.tariff_plan.zones)
         photo = " 📷" if reading.photo_id else ""
         lines.append(
             t(
@@ -149,7 +149,7 @@ async def _show_history(
         lines.append("")
         lines.append(t("history.billing"))
         for reading in settled:
-            values = ", ".join(f"{t.zone(z)}: {t.number(v)}" for z, v in reading.values.items())
+            values = t.values(reading.values, account.tariff_plan.zones)
             lines.append(
                 t(
                     "history.billing_line",

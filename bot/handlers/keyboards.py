@@ -80,6 +80,17 @@ SUB_ENTRIES: tuple[tuple[str, str], ...] = (
     ("menu.settings", "set"),
     ("menu.help", "help"),
     ("menu.calc", "calc"),
+    # Named in the help by their labels, so they work typed too.
+    ("pay.by_transfer", "payqr"),
+    ("schedule.picture", "schpng"),
+    ("schedule.outages", "out"),
+    ("schedule.settings_button", "schset"),
+    ("settings.profile", "prof"),
+    ("settings.notifications", "np"),
+    ("settings.language", "lang"),
+    ("settings.join", "join"),
+    ("settings.have_code", "code"),
+    ("settings.delete", "del"),
 )
 
 # Words people type for a section, in any step that does not expect words itself.

@@ -56,11 +56,11 @@ def _date(t: Translator, day: date | None) -> str:
 def last_bill_line(t: Translator, bill: Bill, due_on: date | None, paid: bool) -> str:
     """The latest bill: what it charged, and paid or by when."""
     if paid:
-        period, charged = t.period(bill.period), t.money(bill.charged)
+        period, charged = t.month(bill.period), t.money(bill.charged)
         return t("money.last_bill_paid", period=period, charged=charged)
     return t(
         "money.last_bill_open",
-        period=t.period(bill.period),
+        period=t.month(bill.period),
         charged=t.money(bill.charged),
         date=_date(t, due_on),
     )
@@ -77,11 +77,7 @@ def readings_line(
     window = balance.window
     if balance.submitted:
         newest = balance.submitted[0]
-        values = ", ".join(
-            f"{t.zone(z)}: {t.number(newest.values[z])}"
-            for z in (zones or tuple(newest.values))
-            if z in newest.values
-        )
+        values = t.values(newest.values, zones)
         moment = t.moment(newest.taken_at.astimezone(zone))
         return t("money.readings_sent", moment=moment, values=values)
     if window.contains(today):
@@ -104,12 +100,10 @@ def account_lines(t: Translator, found: AccountBalance, zone: tzinfo) -> list[st
         lines.append(t("balance.no_payments"))
     reading = summary.last_billing_reading
     if reading is not None:
-        values = ", ".join(f"{t.zone(z)}: {t.number(v)}" for z, v in reading.values.items())
+        values = t.values(reading.values, found.account.tariff_plan.zones)
         lines.append(t("balance.last_readings", date=t.date(reading.taken_on), values=values))
         used = sum(summary.last_period_consumption.values())
-        lines.append(
-            t("balance.last_consumption", period=t.period(reading.period), kwh=t.kwh(used))
-        )
+        lines.append(t("balance.last_consumption", period=t.month(reading.period), kwh=t.kwh(used)))
     return lines
 
 

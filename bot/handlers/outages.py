@@ -25,7 +25,7 @@ async def _show_outages(ctx: Context, account: Account) -> None:
     found = await ctx.uow.outages.affecting(account, ctx.now)
     updated = await ctx.uow.outages.last_update(account.dso_id)
     as_of = (
-        t("outages.as_of", time=t.datetime(updated.astimezone(zone)))
+        t("outages.as_of", time=t.moment(updated.astimezone(zone)))
         if updated
         else t("outages.never_updated")
     )
@@ -41,19 +41,18 @@ async def _show_outages(ctx: Context, account: Account) -> None:
         lines.append("")
         lines.append(t(f"outages.{kind.value}"))
         for outage in of_kind:
-            ends = (
-                t.datetime(outage.ends_at.astimezone(zone))
+            starts = outage.starts_at.astimezone(zone)
+            when = (
+                t.span(starts, outage.ends_at.astimezone(zone))
                 if outage.ends_at
-                else t("outages.unknown_end")
+                else t("outages.open", starts=t.moment(starts))
             )
-            lines.append(
-                t(
-                    "outages.item",
-                    starts=t.datetime(outage.starts_at.astimezone(zone)),
-                    ends=ends,
-                    reason=outage.reason or "—",
-                )
-            )
+            # The reason is the grid operator's own words, shown as written (in Ukrainian
+            # also to an English speaker, who is told whose words they are).
+            if outage.reason:
+                lines.append(t("outages.item", when=when, reason=outage.reason))
+            else:
+                lines.append(t("outages.item_no_reason", when=when))
     lines.append("")
     lines.append(as_of)
     ctx.say("\n".join(lines), with_menu(t, [Button(t("menu.schedule"), "sched")]))

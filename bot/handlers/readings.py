@@ -19,7 +19,6 @@ from bot.handlers.accounts import (
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, menu_button, said, section_rows, with_menu
 from bot.handlers.router import Router
-from bot.i18n import Translator
 from bot.messages import Button
 from core.errors import (
     NoMeter,
@@ -28,7 +27,8 @@ from core.errors import (
     ReadingFormatInvalid,
     ReadingTooLong,
 )
-from core.model import Account, Meter, Readings, ReadingSource, SubmittedReading, Zone
+from core.model import Account, Meter, ReadingSource, SubmittedReading, Zone
+from core.money import zone_charges
 from core.readings import (
     ReadingEvaluation,
     check_reading,
@@ -64,19 +64,12 @@ async def start_calculation(ctx: Context, argument: str) -> None:
         await _ask_first_zone(ctx, account, mode="calc", others=others)
 
 
-def values_text(t: Translator, values: Readings) -> str:
-    """ "19 700" for one zone; "Зона 1 (день): 9 100, Зона 2 (ніч): 4 200" for more."""
-    if len(values) == 1:
-        return t.number(next(iter(values.values())))
-    return ", ".join(f"{t.zone(zone)}: {t.number(value)}" for zone, value in values.items())
-
-
 def _sent_line(ctx: Context, reading: SubmittedReading) -> str:
     """What was submitted, when and through which channel."""
     t = ctx.t
     return t(
         "reading.already",
-        values=values_text(t, reading.values),
+        values=t.values(reading.values),
         moment=t.moment(reading.taken_at.astimezone(ctx.rules.readings.zone)),
         source=t(f"source.{reading.source.value}"),
     )
@@ -117,9 +110,7 @@ async def _ask_first_zone(
     head = "reading.for_account" if submit else "reading.calc_for_account"
     lines = [t(head, title=account_title(ctx, account))]
     if billing is not None:
-        values = ", ".join(
-            f"{t.zone(zone)}: {t.number(billing.values.get(zone, 0))}" for zone in meter.zones
-        )
+        values = t.values({zone: billing.values.get(zone, 0) for zone in meter.zones})
         lines.append(t("reading.last_billing", date=t.date(billing.taken_on), values=values))
     if submit:
         window = latest_window(ctx.now, rules)
@@ -130,7 +121,8 @@ async def _ask_first_zone(
     _enter_values(ctx, account.id, meter, mode, {})
     lines.append(zone_prompt(ctx, Zone(meter.zones[0]), len(meter.zones)))
     if len(meter.zones) > 1:
-        lines.append(t("reading.all_zones_at_once"))
+        order = " / ".join(t.zone(zone) for zone in meter.zones)
+        lines.append(t("reading.all_zones_at_once", order=order))
     if submit:
         lines.append(t("photo.or_send"))
     ctx.say("\n".join(lines), with_menu(t, *rows))
@@ -154,7 +146,7 @@ def zone_prompt(ctx: Context, zone: Zone, zone_count: int) -> str:
     """Ask for one zone's value (or the only one)."""
     if zone_count == 1:
         return ctx.t("reading.ask_single")
-    return ctx.t("reading.ask_zone", zone=ctx.t.zone(zone))
+    return ctx.t("reading.ask_zone", zone=ctx.t.zone_of(zone))
 
 
 @router.step("read.value")
@@ -173,8 +165,7 @@ async def reading_value(ctx: Context) -> None:
     reason = ""
     digits = ctx.data.get("d")
     if len(typed) > len(missing):
-        names = ", ".join(ctx.t.zone(zone) for zone in missing)
-        reason = ctx.t("reading.too_many_values", zones=names)
+        reason = _too_many(ctx, missing, len(zones))
     elif digits and any(len(str(value)) > digits for value in typed):
         reason = _too_long(ctx, digits)
     if reason:
@@ -191,6 +182,14 @@ async def reading_value(ctx: Context) -> None:
         await _estimate(ctx)
         return
     await evaluate_and_store(ctx, confirmed=False)
+
+
+def _too_many(ctx: Context, missing: Sequence[Zone], zone_count: int) -> str:
+    """More numbers than zones left to fill: which are wanted (a one-zone meter: one)."""
+    if zone_count == 1:
+        return ctx.t("reading.one_value")
+    names = ", ".join(ctx.t.zone(zone) for zone in missing)
+    return ctx.t("reading.too_many_values", zones=names)
 
 
 def _too_long(ctx: Context, digits: int) -> str:
@@ -365,14 +364,13 @@ async def evaluate_and_store(ctx: Context, confirmed: bool) -> None:
 def _ask_again_below_previous(ctx: Context, low: ReadingBelowPrevious) -> None:
     """Say which zone went below its previous value and ask for that zone again."""
     _drop_zone(ctx, low.zone)
-    ctx.say(
-        ctx.t(
-            "reading.below_previous", zone=ctx.t.zone(low.zone), previous=ctx.t.number(low.previous)
-        )
-        + "\n"
-        + zone_prompt(ctx, low.zone, len(ctx.data["zones"])),
-        [[menu_button(ctx.t)]],
-    )
+    t, zone_count = ctx.t, len(ctx.data["zones"])
+    previous = t.number(low.previous)
+    if zone_count == 1:
+        reason = t("reading.below_previous", previous=previous)
+    else:
+        reason = t("reading.below_previous_zone", zone=t.zone_of(low.zone), previous=previous)
+    ctx.say(reason + "\n" + zone_prompt(ctx, low.zone, zone_count), [[menu_button(t)]])
 
 
 def _ask_again_all(ctx: Context, reason: str) -> None:
@@ -389,28 +387,29 @@ def _drop_zone(ctx: Context, zone: Zone) -> None:
 
 
 def _summary(ctx: Context, evaluation: ReadingEvaluation) -> str:
-    """Per zone: the value, the consumption and its price; then the total charge."""
-    lines = []
+    """The sum written out: per zone the value, kWh × price = amount; with several zones
+    the total. A one-zone meter's line names no zone."""
+    t = ctx.t
     prices = {rate.zone: rate.price for rate in evaluation.rates}
-    for zone, value in evaluation.values.items():
-        lines.append(
-            ctx.t(
-                "reading.zone_line",
-                zone=ctx.t.zone(zone),
-                value=ctx.t.number(value),
-                kwh=ctx.t.kwh(evaluation.consumption[zone]),
-                price=ctx.t.money(prices[zone]),
-            )
+    amounts = zone_charges(evaluation.consumption, evaluation.rates)
+    single = len(evaluation.values) == 1
+    lines = [
+        t(
+            "reading.single_line" if single else "reading.zone_line",
+            zone=t.zone(zone),
+            value=t.number(value),
+            kwh=t.kwh(evaluation.consumption[zone]),
+            price=t.price(prices[zone]),
+            amount=t.money(amounts[zone]),
         )
+        for zone, value in evaluation.values.items()
+    ]
     if evaluation.rolled_over:
-        lines.append(ctx.t("reading.rolled_over"))
-    lines.append(
-        ctx.t(
-            "reading.total",
-            kwh=ctx.t.kwh(evaluation.total_kwh),
-            charge=ctx.t.money(evaluation.charge),
+        lines.append(t("reading.rolled_over"))
+    if not single:
+        lines.append(
+            t("reading.total", kwh=t.kwh(evaluation.total_kwh), charge=t.money(evaluation.charge))
         )
-    )
     return "\n".join(lines)
 
 
@@ -482,9 +481,9 @@ async def _offer_numbers(ctx: Context, typed: list[int], argument: str) -> None:
     title = account_title(ctx, account)
     given = dict(zip(meter.zones, typed, strict=False))
     if len(typed) == len(meter.zones):
-        lines.append(t("reading.number_confirm", value=values_text(t, given), title=title))
+        lines.append(t("reading.number_confirm", value=t.values(given), title=title))
     else:  # the first zones only: name them
-        named = ", ".join(f"{t.zone(zone)}: {t.number(value)}" for zone, value in given.items())
+        named = t.values(given, named=True)
         lines.append(t("reading.number_confirm_zone", value=named, title=title))
     ctx.say(
         "\n".join(lines),

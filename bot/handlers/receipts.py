@@ -22,10 +22,11 @@ def receipt_document(
 ) -> PdfDocument:
     """The receipt of one payment as a PDF description (rendered by the document port)."""
     paid_at = payment.paid_at.astimezone(zone)
-    purpose = t("pdf.purpose", number=account.number, period="—")
+    # What the payment order told the provider; a payment is not tied to one period.
+    purpose = t("pay.description", number=account.number)
     return PdfDocument(
         title=t("pdf.receipt_title"),
-        subtitle=t("pdf.receipt_subtitle", date=t.datetime(paid_at)),
+        subtitle=t("pdf.receipt_subtitle", date=t.moment(paid_at)),
         sections=[
             PdfSection(
                 t("pdf.payment"),
@@ -33,7 +34,7 @@ def receipt_document(
                     (t("pdf.amount"), t.money(payment.amount)),
                     (t("pdf.commission"), t.money(0)),
                     (t("pdf.paid_at"), t.datetime(paid_at)),
-                    (t("pdf.provider"), payment.provider),
+                    (t("pdf.provider"), t.label("provider", payment.provider)),
                     (t("pdf.transaction"), payment.provider_txn_id),
                 ],
             ),
@@ -85,7 +86,7 @@ async def paid_replies(
         "payment.thanks",
         amount=t.money(payment.amount),
         title=_title(t, account),
-        date=t.datetime(paid_at),
+        date=t.moment(paid_at),
         state=" ".join(
             money_lines(t, await money_of(uow, account, paid_at.date(), billing or BillingRules()))
         ),
@@ -116,7 +117,7 @@ async def held_replies(
         "payment.held",
         amount=t.money(order.amount),
         title=_title(t, account),
-        date=t.datetime(paid_at.astimezone(zone)),
+        date=t.moment(paid_at.astimezone(zone)),
     )
     return [Reply(text, main_menu(t))]
 

@@ -20,10 +20,8 @@ from bot.handlers.paging import page_buttons, page_footer, page_of, parse_page
 from bot.handlers.router import Router
 from bot.messages import Button
 from core.contacts import (
-    EmailInvalid,
     PhoneInvalid,
     national_mobile,
-    normalise_email,
     normalise_mobile,
 )
 from core.model import Account, CallCenterRequest, FreeServiceOrder, SupportRequest
@@ -365,11 +363,16 @@ async def free_service_type(ctx: Context, argument: str) -> None:
         await new_free_service(ctx, "")
         return
     ctx.goto("free.phone", type=service_type)
+    _ask_free_service_phone(ctx)
+
+
+def _ask_free_service_phone(ctx: Context, reason: str = "") -> None:
+    """The phone question (the profile's number a button away), after `reason` if any."""
     rows = []
     if ctx.person.phone:
         ctx.data["phone"] = national_mobile(ctx.person.phone)
         rows.append([Button(ctx.t("free.use_phone", phone=ctx.data["phone"]), "frp")])
-    ctx.say(ctx.t("free.ask_phone"), with_menu(ctx.t, *rows))
+    ctx.say(reason + ctx.t("free.ask_phone"), with_menu(ctx.t, *rows))
 
 
 @router.action("frp")
@@ -387,7 +390,7 @@ async def free_service_phone_typed(ctx: Context) -> None:
     try:
         phone = free_service_phone(ctx.event.text or ctx.event.contact_phone or "")
     except PhoneInvalid:
-        ctx.say(ctx.t("phone.invalid"), [[menu_button(ctx.t)]])
+        _ask_free_service_phone(ctx, ctx.t("phone.invalid") + "\n")
         return
     await _confirm_free_service(ctx, phone)
 
@@ -462,7 +465,7 @@ async def support(ctx: Context, argument: str) -> None:
 
 @router.action("supnew")
 async def new_support_request(ctx: Context, argument: str) -> None:
-    """Name (the profile's offered), login, phone, type, text — all required."""
+    """Name (the profile's offered), phone, type, text — all required."""
     ctx.goto("sup.name")
     rows = []
     if ctx.person.name:
@@ -501,26 +504,25 @@ def name_too_long(ctx: Context, long: TextTooLong) -> str:
 
 
 def _support_name(ctx: Context, name: str) -> None:
-    ctx.goto("sup.login", name=name)
-    ctx.say(ctx.t("sup.ask_login"), [[menu_button(ctx.t)]])
+    ctx.goto("sup.phone", name=name)
+    _ask_support_phone(ctx)
 
 
-@router.step("sup.login")
-async def support_login(ctx: Context) -> None:
-    """The login: an e-mail or a phone, as on the web cabinet."""
-    text = (ctx.event.text or "").strip()
-    try:
-        login = normalise_email(text) if "@" in text else normalise_mobile(text)
-    except (EmailInvalid, PhoneInvalid):
-        ctx.say(ctx.t("sup.bad_login"), [[menu_button(ctx.t)]])
-        return
-    ctx.goto("sup.phone", name=ctx.data["name"], login=login)
+def _ask_support_phone(ctx: Context, reason: str = "") -> None:
+    """The phone question (the profile's number a button away), after `reason` if any."""
     rows = (
         [[Button(ctx.t("free.use_phone", phone=ctx.person.phone), "supp")]]
         if ctx.person.phone
         else []
     )
-    ctx.say(ctx.t("sup.ask_phone"), with_menu(ctx.t, *rows))
+    ctx.say(reason + ctx.t("sup.ask_phone"), with_menu(ctx.t, *rows))
+
+
+@router.step("sup.login")
+async def support_login_left_over(ctx: Context) -> None:
+    """A conversation left at the login question of an earlier version: that question is
+    gone, so the next one (the phone) is asked; the name given is kept."""
+    _support_name(ctx, str(ctx.data.get("name") or ctx.person.name or "—"))
 
 
 @router.action("supp")
@@ -538,7 +540,7 @@ async def support_phone(ctx: Context) -> None:
     try:
         phone = normalise_mobile(ctx.event.text or ctx.event.contact_phone or "")
     except PhoneInvalid:
-        ctx.say(ctx.t("phone.invalid"), [[menu_button(ctx.t)]])
+        _ask_support_phone(ctx, ctx.t("phone.invalid") + "\n")
         return
     _support_types(ctx, phone)
 
@@ -551,7 +553,7 @@ async def support_type_typed(ctx: Context) -> None:
 
 
 def _support_types(ctx: Context, phone: str) -> None:
-    ctx.goto("sup.type", name=ctx.data["name"], login=ctx.data["login"], phone=phone)
+    ctx.goto("sup.type", name=ctx.data["name"], phone=phone)
     rows = _type_buttons(ctx, "sup_type", "supt", ctx.rules.requests.support_types)
     ctx.say(ctx.t("sup.choose_type"), with_menu(ctx.t, *rows))
 
@@ -580,7 +582,7 @@ async def _submit_support(ctx: Context, text: str) -> None:
             ctx.rules.requests,
             ctx.person.id,
             ctx.data["name"],
-            ctx.data["login"],
+            _support_login(ctx),
             ctx.data["phone"],
             ctx.data["type"],
             text,
@@ -591,6 +593,13 @@ async def _submit_support(ctx: Context, text: str) -> None:
         return
     ctx.reset()
     ctx.say(t("sup.accepted", number=request.id), with_menu(t, [Button(t("cc.mine"), "sup")]))
+
+
+def _support_login(ctx: Context) -> str:
+    """Who wrote, for the support team: the web cabinet's form asks for a login, which a
+    messenger user does not have. The messenger and its user id name the chat the request
+    came from (the answer itself reaches the person by their profile, in any channel)."""
+    return f"{ctx.identity.channel.value}:{ctx.identity.external_id}"
 
 
 _SUBMIT["sup.text"] = _submit_support

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, tzinfo
@@ -20,7 +21,7 @@ from bot.handlers.keyboards import main_menu, menu_button
 from bot.handlers.router import Router
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, Translator
 from bot.messages import Attachment, Button
-from core.model import Account
+from core.model import Account, OutageKind
 from core.schedules import (
     REMINDER_CHOICES,
     SLOTS,
@@ -47,16 +48,11 @@ QUIET_CHOICES: tuple[tuple[int, int], ...] = ((22 * 60, 7 * 60), (23 * 60, 8 * 6
 _STATE_NAMES = {"off": SlotState.OFF, "maybe": SlotState.MAYBE}
 
 
-def _hours(t: Translator, value: float) -> str:
-    text = f"{value:g}"
-    return text.replace(".", ",") if t.locale == "uk" else text
-
-
 def _interval_line(t: Translator, interval: Interval) -> str:
     message = (
         "schedule.interval_off" if interval.state == SlotState.OFF else "schedule.interval_maybe"
     )
-    return t(message, span=interval.label(), hours=_hours(t, interval.minutes / 60))
+    return t(message, span=interval.label(), hours=t.hours(interval.minutes / 60))
 
 
 def day_lines(t: Translator, day: date, schedule: DaySchedule | None, tomorrow: bool) -> list[str]:
@@ -70,9 +66,9 @@ def day_lines(t: Translator, day: date, schedule: DaySchedule | None, tomorrow: 
         # The source published this day with every slot on: that is data, not a guess.
         lines.append(t("schedule.all_on"))
     lines += [_interval_line(t, interval) for interval in found]
-    lines.append(t("schedule.total_off", hours=_hours(t, hours_off(schedule.slots))))
+    lines.append(t("schedule.total_off", hours=t.hours(hours_off(schedule.slots))))
     if hours_maybe(schedule.slots):
-        lines.append(t("schedule.total_maybe", hours=_hours(t, hours_maybe(schedule.slots))))
+        lines.append(t("schedule.total_maybe", hours=t.hours(hours_maybe(schedule.slots))))
     return lines
 
 
@@ -129,7 +125,7 @@ async def schedule(ctx: Context, argument: str) -> None:
     rules = getattr(ctx.rules, "schedules", None) or ScheduleRules()
     accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
     if not accounts:
-        ctx.say(t("schedule.no_accounts"), main_menu(t))
+        ctx.say(t("schedule.no_accounts"), main_menu(t, has_accounts=False))
         return
     groups, found, today = await _schedules_of(ctx, accounts)
     lines = [t("schedule.title")]
@@ -151,16 +147,25 @@ async def schedule(ctx: Context, argument: str) -> None:
             lines += day_lines(t, day, days.get(day), tomorrow=offset == 1)
         if days:
             newest = max(days.values(), key=lambda s: s.as_of)
-            as_of = t.datetime(newest.as_of.astimezone(zone))
+            as_of = t.moment(newest.as_of.astimezone(zone))
             stale = is_stale(newest, ctx.now, rules)
             lines.append(t("schedule.stale" if stale else "schedule.as_of", time=as_of))
     # Planned and emergency outages are kept apart from the schedule, but shown beside it.
-    other = 0
+    found_outages = {}  # an outage at the address of two accounts is one outage
     for account in accounts:
-        other += len(await ctx.uow.outages.affecting(account, ctx.now))
-    if other:
+        for outage in await ctx.uow.outages.affecting(account, ctx.now):
+            found_outages[outage.id] = outage.kind
+    kinds = Counter(found_outages.values())
+    if kinds:
+        counts = [
+            t.n(f"count.outages.{kind.value}", kinds[kind])
+            for kind in (OutageKind.EMERGENCY, OutageKind.PLANNED)
+            if kinds[kind]
+        ]
+        outages = counts[0] if len(counts) == 1 else t("fmt.and", first=counts[0], second=counts[1])
         lines.append("")
-        lines.append(t("schedule.outages_also", count=other))
+        message = "schedule.outages_also_many" if len(accounts) > 1 else "schedule.outages_also"
+        lines.append(t(message, outages=outages))
     without = [a for a in accounts if not a.outage_group]
     if without:
         lines.append("")
@@ -187,8 +192,12 @@ async def picture(ctx: Context, argument: str) -> None:
     zone = ctx.rules.readings.zone
     accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
     groups, found, today = await _schedules_of(ctx, accounts)
+    if not accounts:
+        ctx.say(t("schedule.no_accounts"), main_menu(t, has_accounts=False))
+        return
     if not groups:
-        ctx.say(t("schedule.no_accounts"), main_menu(t))
+        titles = ", ".join(account_title(ctx, a) for a in accounts)
+        ctx.say(t("schedule.no_group", accounts=titles), main_menu(t))
         return
     local = ctx.now.astimezone(zone)
     now_hour = local.hour + local.minute / 60
@@ -316,11 +325,7 @@ async def schedule_settings(ctx: Context, argument: str) -> None:
     if changed is not None and changed != current:
         await ctx.uow.schedules.save_settings(ctx.person.id, changed)
         current = changed
-    lead = (
-        t("schedule.reminder.off")
-        if current.remind_minutes == 0
-        else t("schedule.reminder.minutes", minutes=current.remind_minutes)
-    )
+    lead = _lead(t, current.remind_minutes)
     text = t(
         "schedule.settings",
         reminder=lead,
@@ -329,10 +334,7 @@ async def schedule_settings(ctx: Context, argument: str) -> None:
     )
     leads = [
         Button(
-            _chosen(
-                t("schedule.reminder.off") if m == 0 else t("schedule.reminder.minutes", minutes=m),
-                m == current.remind_minutes,
-            ),
+            _chosen(_lead(t, m), m == current.remind_minutes),
             f"schset:r{m}",
         )
         for m in REMINDER_CHOICES
@@ -361,8 +363,16 @@ async def schedule_settings(ctx: Context, argument: str) -> None:
     )
 
 
+def _lead(t: Translator, minutes: int) -> str:
+    """How long before an outage the reminder comes: "за 30 хвилин", or off."""
+    if minutes == 0:
+        return t("schedule.reminder.off")
+    return t("schedule.reminder.minutes", minutes=t.n("count.minutes", minutes))
+
+
 def _chosen(label: str, chosen: bool) -> str:
-    """A choice's label, ticked when it is the one in force."""
+    """A choice's label as a button (capital first), ticked when it is the one in force."""
+    label = label[:1].upper() + label[1:]
     return f"✓ {label}" if chosen else label
 
 
@@ -411,14 +421,14 @@ def _push_text(t: Translator, facts: dict, zone: tzinfo) -> str:
             return t(
                 "schedule.push.remind_on",
                 group=group,
-                minutes=facts["minutes"],
+                minutes=t.n("count.minutes", facts["minutes"]),
                 time=at.strftime("%H:%M"),
             )
         until = facts.get("until")
         line = t(
             "schedule.push.remind_off",
             group=group,
-            minutes=facts["minutes"],
+            minutes=t.n("count.minutes", facts["minutes"]),
             time=at.strftime("%H:%M"),
         )
         if until:
@@ -444,7 +454,7 @@ def _push_text(t: Translator, facts: dict, zone: tzinfo) -> str:
     if not found:
         lines.append(t("schedule.all_on"))
     lines += [_interval_line(t, interval) for interval in found]
-    lines.append(t("schedule.total_off", hours=_hours(t, facts["hours_off"])))
+    lines.append(t("schedule.total_off", hours=t.hours(facts["hours_off"])))
     return "\n".join(lines)
 
 

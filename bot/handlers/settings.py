@@ -243,9 +243,9 @@ def _show_prefs(
             lines.append(t("prefs.fallback"))
     else:
         lines.append(t("prefs.channels_none"))
-    when = prefs.changed_at
-    last = t.date(when.astimezone(ctx.rules.readings.zone)) if when else "—"
-    lines.append(t("prefs.last_change", date=last))
+    if prefs.changed_at is not None:  # never changed: nothing worth a line
+        last = t.date(prefs.changed_at.astimezone(ctx.rules.readings.zone))
+        lines.append(t("prefs.last_change", date=last))
     ctx.say("\n".join(lines), with_menu(t, *rows), replaces_previous=changed)
 
 
@@ -291,7 +291,9 @@ async def show_code(ctx: Context, argument: str) -> None:
     policy = CodePolicy()
     code = await issue_code(ctx.uow, ctx.person.id, ctx.now, policy)
     minutes = int(policy.ttl.total_seconds() // 60)
-    ctx.say(ctx.t("join.code", code=code, minutes=minutes), main_menu(ctx.t))
+    ctx.say(
+        ctx.t("join.code", code=code, minutes=ctx.t.n("count.minutes", minutes)), main_menu(ctx.t)
+    )
 
 
 @router.action("code", commands=("code",))
@@ -319,7 +321,7 @@ async def _join(ctx: Context, code: str) -> None:
         return
     except TooManyCodeAttempts as error:
         ctx.reset()
-        ctx.say(t("link.wait", minutes=ctx.minutes(error.wait)), main_menu(t))
+        ctx.say(t("link.wait", minutes=t.n("count.minutes", ctx.minutes(error.wait))), main_menu(t))
         return
     except SameProfile:
         ctx.reset()

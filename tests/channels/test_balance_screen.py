@@ -29,7 +29,7 @@ async def scenario_several_accounts(user: Chat) -> None:
     assert any("Детально: 2010000777" in label for label in labels), labels
     detail = await user.press("Детально: 2010000777")
     assert detail.startswith("Стан рахунку 2010000777 — просп. Перемоги, 12:")
-    assert "Останній рахунок за 10.2026: 1 008,72 грн, сплачено." in detail
+    assert "Останній рахунок за жовтень 2026 — 1 008,72 грн, сплачено." in detail
 
 
 async def test_telegram(tg: Harness) -> None:

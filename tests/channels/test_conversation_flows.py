@@ -44,7 +44,7 @@ class Person(Protocol):
 
 
 def previous_reading(prompt: str) -> int:
-    match = re.search(r"Зона 1 \(день\): ([\d  ]+)", prompt)
+    match = re.search(r"Останні розрахункові покази \([\d.]+\): (?:день )?([\d  ]+)", prompt)
     assert match, prompt
     return int(re.sub(r"\D", "", match.group(1)))
 

@@ -68,6 +68,13 @@ class Console:
         """Pipe lines into `kabinet demo` (its console user, the local fake EasyPay)."""
         return self.turns(("demo",), lines, now)
 
+    def opened(self, user: str) -> str:
+        """What a chat shows when it opens, before the person types anything (pushes queued
+        while no chat was open)."""
+        result = self.run("chat", "--user", user, stdin="/quit\n")
+        assert result.returncode == 0, result.stderr
+        return result.stdout.split("> ")[0]
+
     def turns(self, command: tuple[str, ...], lines: tuple[str, ...], now: str | None) -> list[str]:
         """Run a console command with these lines; the output of each input's turn."""
         result = self.run(*command, stdin="".join(f"{line}\n" for line in lines), now=now)
@@ -85,7 +92,7 @@ def new_user() -> str:
 
 def last_billing_value(turn: str) -> int:
     """The last billing reading of zone 1 as the reading prompt shows it."""
-    match = re.search(r"Останні розрахункові покази \([\d.]+\): Зона 1 \(день\): ([\d ]+)", turn)
+    match = re.search(r"Останні розрахункові покази \([\d.]+\): (?:день )?([\d ]+)", turn)
     assert match, turn
     return int(match.group(1).replace(" ", ""))
 

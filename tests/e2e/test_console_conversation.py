@@ -92,7 +92,7 @@ def test_never_thrown_out_of_a_step(console: Console) -> None:
     turns = console.chat(user, str(previous + 51))
     assert "Покази прийнято" in turns[0] and "51 кВт·год" in turns[0]
     turns = console.chat(user, "/link", "12ab", "2010000777", "62Z000000000232T", "#1")
-    assert "6–13" in turns[1]
+    assert "від 6 до 13 цифр" in turns[1]
     assert "Не знайшли рахунку" in turns[3] and "Ввести номер заново" in turns[3]
     assert "номер особового рахунку" in turns[4].lower()
     turns = console.chat(user, "/language", "котики", "English")

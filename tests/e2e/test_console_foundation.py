@@ -25,7 +25,7 @@ def test_consent_link_reading_balance(console: Console) -> None:
     balance = turns[1]
     assert "Стан рахунку 2010000232" in balance
     assert any(word in balance for word in ("Переплата", "Борг", "Заборгованості немає"))
-    assert "Остання оплата:" in balance and "Останній рахунок за 10.2026" in balance
+    assert "Остання оплата:" in balance and "Останній рахунок за жовтень 2026" in balance
 
 
 def test_two_zone_account(console: Console) -> None:
@@ -33,18 +33,16 @@ def test_two_zone_account(console: Console) -> None:
     turns = console.chat(
         user, "/start", "#1", "/link", "2010000777", "62Z000000000777O", "/readings"
     )
-    assert "Зона 1 (день)" in turns[5]
+    assert "Введіть поточні покази денної зони" in turns[5]
     day, night = (
         int(value.replace(" ", ""))
-        for value in re.search(
-            r"Зона 1 \(день\): ([\d ]+), Зона 2 \(ніч\): ([\d ]+)", turns[5]
-        ).groups()
+        for value in re.search(r"\): день ([\d ]+), ніч ([\d ]+)\.", turns[5]).groups()
     )
     turns = console.chat(user, str(day + 100), str(night + 100))
-    assert "Зона 2 (ніч)" in turns[0]
-    assert "спожито 100 кВт·год × 4,32 грн" in turns[1]
-    assert "спожито 100 кВт·год × 2,16 грн" in turns[1]
-    assert "648,00 грн" in turns[1]
+    assert "Введіть поточні покази нічної зони" in turns[0]
+    assert "• день: " in turns[1] and "спожито 100 кВт·год × 4,32 грн = 432,00 грн" in turns[1]
+    assert "• ніч: " in turns[1] and "спожито 100 кВт·год × 2,16 грн = 216,00 грн" in turns[1]
+    assert "Разом: 200 кВт·год, орієнтовна сума до сплати 648,00 грн." in turns[1]
 
 
 def test_each_mistake_has_its_own_answer(console: Console) -> None:

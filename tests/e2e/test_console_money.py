@@ -40,7 +40,7 @@ def test_paying_in_the_bot_off_shows_bank_details_and_the_qr_code(console: Conso
     purpose = "Оплата за електроенергію, о/р 2010000232, період 10.2026"
     assert f"Призначення платежу: {purpose}" in answer
     # Nothing is owed: the code leaves the amount to the person.
-    assert "Заборгованості немає, до сплати нічого." in answer and "суму введіть самі" in answer
+    assert "Заборгованості немає, до сплати нічого." in answer and "суму впишіть вручну" in answer
     lines = scan_png(written_file(console, answer, "image"))
     assert lines[:9] == [
         "BCD",
@@ -91,7 +91,7 @@ def test_an_advance_payment_reads_as_an_overpayment(console: Console) -> None:
     for answer in (balance, info, pay):
         assert "Переплата 250,50 грн" in answer
         assert "До сплати 0,00" not in answer and "Заборгованості немає" not in answer
-    assert "Останній рахунок за 10.2026: 1 008,72 грн, сплачено." in balance
+    assert "Останній рахунок за жовтень 2026 — 1 008,72 грн, сплачено." in balance
     assert "Остання оплата: 209,22 грн від 29.11.2026" in balance
     assert "Сплатити" not in balance.split("[1]")[-1]  # nothing to pay, no pay button
 
@@ -105,7 +105,7 @@ def test_the_balance_shows_the_readings_of_this_period(console: Console) -> None
     turns = console.chat(user, str(value), "Баланс")
     assert "Покази прийнято" in turns[0]
     shown = f"{value // 1000} {value % 1000:03d}"
-    assert f"Покази за цей період передано 29.11.2026 о 10:00: Зона 1 (день): {shown}." in turns[1]
+    assert f"Покази за цей період передано 29.11.2026 о 10:00: {shown}." in turns[1]
     assert "Внести покази" not in turns[1].split("\n[")[-1]
 
 
@@ -131,15 +131,16 @@ def test_the_bill_pdf_says_what_was_carried_over_and_scans(console: Console) -> 
         new_user(), *CONSENT, *LINK_777, "Архів рахунків", "10.2026 — 1 008,72 грн"
     )
     answer = turns[6]
-    assert "Рахунок за 10.2026 — у файлі. Його сплачено." in answer
+    assert "Рахунок за жовтень 2026 — у файлі. Його сплачено." in answer
     assert "Сплатити" not in answer  # a paid bill has no pay button
     pdf = written_file(console, answer, "document")
     text = PdfReader(io.BytesIO(pdf)).pages[0].extract_text()
     for expected in (
-        "Рахунок за електроенергію за 10.2026",
+        "Рахунок за електроенергію за жовтень 2026",
         "Сальдо на початок періоду",
-        "Зона 1 (день)",
-        "Зона 2 (ніч)",
+        "Покази й нарахування за зонами",
+        "День ",
+        "Ніч ",
         "4,32 грн",
         "2,16 грн",
         "Нараховано",
@@ -151,7 +152,7 @@ def test_the_bill_pdf_says_what_was_carried_over_and_scans(console: Console) -> 
     ):
         assert expected in text, expected
     # Each zone's amount is its kWh at its price.
-    day = re.search(r"Зона 1 \(день\) [\d ]+ [\d ]+ (\d+) 4,32 грн ([\d ]+,\d\d) грн", text)
+    day = re.search(r"День [\d ]+ [\d ]+ (\d+) 4,32 грн ([\d ]+,\d\d) грн", text)
     assert day, text
     kwh, amount = int(day.group(1)), day.group(2)
     assert f"{kwh * 4.32:,.2f}".replace(",", " ").replace(".", ",") == amount
@@ -200,12 +201,12 @@ def test_reminder_settings_tick_what_is_on(console: Console) -> None:
         *LINK_232,
         "Графік відключень",
         "Нагадування",
-        "за 15 хв",
+        "За 15 хвилин",
         "23:00–08:00",
     )
-    assert "[3] ✓ за 30 хв" in turns[6] and "✓ без тихих годин" in turns[6]
-    assert "✓ за 15 хв" in turns[7] and "✓ за 30 хв" not in turns[7]
-    assert "✓ 23:00–08:00" in turns[8] and "✓ без тихих годин" not in turns[8]
+    assert "[3] ✓ За 30 хвилин" in turns[6] and "✓ Без тихих годин" in turns[6]
+    assert "✓ За 15 хвилин" in turns[7] and "✓ За 30 хвилин" not in turns[7]
+    assert "✓ 23:00–08:00" in turns[8] and "✓ Без тихих годин" not in turns[8]
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -235,10 +236,11 @@ def test_on_the_day_a_bill_is_issued_it_is_due_by_its_date_not_a_debt(december: 
     due = re.search(r"До сплати ([\d ]+,\d\d) грн до 20\.12\.2026\.", balance)
     assert due, balance
     assert "аборгован" not in balance and "Переплата" not in balance
-    assert "Останній рахунок за 11.2026: " in balance and "сплатити до 20.12.2026" in balance
+    assert "Останній рахунок за листопад 2026 — " in balance and "сплатити до 20.12.2026" in balance
     assert f"[1] Сплатити {due.group(1)} грн" in balance
     bill = turns[7]
-    assert f"Рахунок за 11.2026 — у файлі. До сплати {due.group(1)} грн до 20.12.2026." in bill
+    owed = due.group(1)
+    assert f"Рахунок за листопад 2026 — у файлі. До сплати {owed} грн до 20.12.2026." in bill
     assert "[1] Сплатити" in bill
     transfer = december.chat(user, "Сплатити")[0]
     assert f"Сума: {due.group(1)} грн" in transfer

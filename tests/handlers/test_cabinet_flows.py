@@ -17,8 +17,8 @@ async def test_personal_information(chat: Chat) -> None:
     assert "Споживач: Іваненко Іван Іванович" in text
     assert "Черга відключень: 3.2" in text
     assert "Остання оплата: 648,00 грн від 09.11.2026" in text
-    assert "Останні розрахункові покази (01.11.2026): Зона 1 (день): 8 350" in text
-    assert "Споживання за 10.2026: 150 кВт·год" in text
+    assert "Останні розрахункові покази (01.11.2026): 8 350\n" in text
+    assert "Споживання за жовтень 2026: 150 кВт·год" in text
     assert "Тариф: однозонний" in text and "4,32 грн за кВт·год з ПДВ (діє з 01.06.2024)" in text
     assert "Постачальник: ТОВ «Демо Енергозбут»" in text
     assert "Оператор системи розподілу: АТ «Демо-Обленерго»" in text
@@ -29,7 +29,8 @@ async def test_meter(chat: Chat) -> None:
     text = await chat.send("Лічильник")
     assert "Серійний номер: 0123456" in text and "Тип: ЛЕО" in text
     assert "Дата встановлення: 01.11.2019" in text
-    assert "Покази при встановленні: Зона 1 (день): 1 000" in text
+    assert "Покази при встановленні: 1 000\n" in text
+    assert "Зонність: однозонний" in text and "Розрядність: 6 цифр" in text
     assert "Розрядність: 6 цифр" in text
 
 
@@ -37,10 +38,10 @@ async def test_consumption_by_year(chat: Chat) -> None:
     await linked(chat)
     text = await chat.send("Споживання")
     assert "2026 рік" in text and "10.2026: 150 кВт·год" in text
-    assert "Усього за рік: 1 500 кВт·год" in text  # 01..10.2026
+    assert "Усього за 10 місяців: 1 500 кВт·год" in text  # 01..10.2026
     text = await chat.press("2025")
     assert "2025 рік" in text and "11.2025: 150 кВт·год" in text
-    assert "Усього за рік: 300 кВт·год" in text
+    assert "Усього за 2 місяці: 300 кВт·год" in text
     assert chat.replies[0].replaces_previous
 
 
@@ -62,8 +63,8 @@ async def test_readings_history_and_sources(chat: Chat) -> None:
     await chat.send("/readings")
     await chat.send("8480")
     text = await chat.send("Історія показів")
-    assert "29.11.2026 — Зона 1 (день): 8 480 (Чат-бот)" in text
-    assert "10.2026 — Зона 1 (день): 8 350 (Особистий кабінет)" in text
+    assert "29.11.2026 — 8 480 (Чат-бот)" in text
+    assert "10.2026 — 8 350 (Особистий кабінет)" in text
 
 
 async def test_calculate_stores_nothing_and_works_outside_the_window(

@@ -148,13 +148,14 @@ async def test_two_zone_asks_both_and_night_is_half_price(
 ) -> None:
     await linked(chat, "2010000777", "62Z000000000777O")
     text = await chat.send("/readings")
-    assert "Зона 1 (день)" in text
+    assert "Введіть поточні покази денної зони" in text
+    assert "через «/», у такому порядку: день / ніч" in text
     text = await chat.send("8450")
-    assert "Зона 2 (ніч)" in text
+    assert "Введіть поточні покази нічної зони" in text
     text = await chat.send("8450")
-    assert "Зона 1 (день): 8 450 → спожито 100 кВт·год × 4,32 грн" in text
-    assert "Зона 2 (ніч): 8 450 → спожито 100 кВт·год × 2,16 грн" in text
-    assert "648,00 грн" in text
+    assert "• день: 8 450 → спожито 100 кВт·год × 4,32 грн = 432,00 грн" in text
+    assert "• ніч: 8 450 → спожито 100 кВт·год × 2,16 грн = 216,00 грн" in text
+    assert "Разом: 200 кВт·год, орієнтовна сума до сплати 648,00 грн." in text
 
 
 async def test_balance(chat: Chat) -> None:
@@ -162,8 +163,8 @@ async def test_balance(chat: Chat) -> None:
     text = await chat.send("Баланс")
     assert "Заборгованості немає" in text
     assert "Остання оплата: 648,00 грн від 09.11.2026" in text
-    assert "Останній рахунок за 10.2026" in text
-    assert "Споживання за 10.2026: 150 кВт·год" in text
+    assert "Останній рахунок за жовтень 2026" in text
+    assert "Споживання за жовтень 2026: 150 кВт·год" in text
 
 
 async def test_several_accounts_choose_and_unlink(

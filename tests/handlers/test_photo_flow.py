@@ -109,11 +109,11 @@ async def test_two_zone_photo_says_which_zone(
     photos.will_read("008460")
     text = await chat.send(photo=JPEG)
     assert "Яку зону показує фото?" in text
-    assert chat.labels()[:2] == ["Зона 1 (день)", "Зона 2 (ніч)"]
-    text = await chat.press("Зона 2 (ніч)")
-    assert "Прийнято для зони «Зона 2 (ніч)»" in text and "Зона 1 (день)" in text
+    assert chat.labels()[:2] == ["день", "ніч"]
+    text = await chat.press("ніч")
+    assert "Прийнято для зони «ніч»" in text and "покази денної зони" in text
     text = await chat.send("8450")
-    assert "Зона 2 (ніч): 8 460 → спожито 110 кВт·год" in text
+    assert "• ніч: 8 460 → спожито 110 кВт·год" in text
     [reading] = factory.data.submitted.values()
     assert reading.values == {Zone.DAY: 8450, Zone.NIGHT: 8460} and reading.photo_id
 

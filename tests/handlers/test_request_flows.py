@@ -96,7 +96,6 @@ async def test_a_text_over_the_limit_is_kept_with_a_choice(
     await consented(chat)
     await chat.send("/support")
     await chat.press("Іван")
-    await chat.send("ivan@example.com")
     await chat.send("0501234567")
     await chat.press("Інше")
     too_long = "а" * 10_250
@@ -133,7 +132,6 @@ async def test_answers_of_every_kind_are_listed(chat: Chat, factory: FakeUnitOfW
     # Support: the new request is listed with its answer afterwards.
     await chat.send("/support")
     await chat.press("Іван")
-    await chat.send("ivan@example.com")
     await chat.press("Так, +380994455889")
     await chat.press("Помилка в роботі бота")
     await chat.send("Не відкривається графік")
@@ -166,3 +164,23 @@ async def test_long_names_fit_and_longer_ones_say_what_to_shorten(
     text = await chat.send("Б" * 320)
     assert "Ім'я задовге: 320 символів" in text
     assert not factory.data.support
+
+
+async def test_a_wrong_phone_asks_again_with_the_profiles_number_still_offered(
+    chat: Chat, factory: FakeUnitOfWorkFactory
+) -> None:
+    await linked(chat)
+    await chat.send("/phone")
+    await chat.send("0994455889")
+    await chat.send("/support")
+    await chat.press("Іван")
+    text = await chat.send("ivan@example.com")  # what the old form called a login
+    assert "не схоже на номер" in text and "телефону для зв'язку" in text
+    assert "Так, +380994455889" in chat.labels()
+    await chat.press("Так, +380994455889")
+    await chat.send("/services")
+    await chat.press("Замовити послугу")
+    await chat.press("Перевірка пломб")
+    text = await chat.send("12")
+    assert "не схоже на номер" in text and "10 цифр" in text
+    assert "Так, 0994455889" in chat.labels()

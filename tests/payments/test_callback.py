@@ -57,7 +57,7 @@ async def test_valid_notification_settles_once_and_tells_the_person(
     [(user_id, [reply])] = pusher.sent
     assert user_id == USER
     assert "Дякуємо! Оплату 700,50 грн за рахунком 2010000232" in reply.text
-    assert "(29.11.2026 10:00)" in reply.text
+    assert "отримано 29.11.2026 о 10:00." in reply.text
     assert reply.document is not None and reply.document.mime_type == "application/pdf"
     text = pdf_text(reply.document.content)
     assert "2010000232" in text and "700,50" in text and txn in text
@@ -92,7 +92,7 @@ async def test_a_transaction_id_that_paid_another_order_is_a_conflict(
     thanks, held = pusher.sent
     assert "Дякуємо!" in thanks[1][0].text
     assert held[0] == USER
-    assert "Платіжна система повідомила про оплату 700,50 грн" in held[1][0].text
+    assert "29.11.2026 о 10:00 платіжна система повідомила про оплату 700,50 грн" in held[1][0].text
     assert "платити ще раз не потрібно" in held[1][0].text
 
 

@@ -59,7 +59,7 @@ async def test_pay_in_console_settles_once_and_prints_the_receipt(
             [order_id] = local.fake.orders
             assert f"[1] Сплатити 500,00 грн -> {local.fake.base_url}/pay/{order_id}" in link_turn
             assert "Дякуємо! Оплату 500,00 грн за рахунком 2010000232" in open_turn
-            assert "(29.11.2026 10:00)" in open_turn
+            assert "отримано 29.11.2026 о 10:00." in open_turn
             assert "merchant answered 200" in open_turn
             [pdf] = (tmp_path / "out").glob("*kvytantsiia-2010000232-2026-11-29.pdf")
             assert "500,00" in pdf_text(pdf.read_bytes())

@@ -98,7 +98,7 @@ async def test_planned_outage_life(app: App, me: Builder) -> None:
         )
         await uow.commit()
     text = await console.deliver()
-    assert "⚡ Планове відключення" in text and "25.11.2026 09:00 – 25.11.2026 17:00" in text
+    assert "⚡ Планове відключення" in text and "Коли: 25.11.2026 з 09:00 до 17:00" in text
     jobs = Jobs(app.uow_factory, app.clock, make_rules(app.settings).readings)
     # Tuesday 17:59: nothing due; 18:00: the evening alert, once.
     clock(app).set(datetime(2026, 11, 24, 17, 59, tzinfo=KYIV))
@@ -115,7 +115,8 @@ async def test_planned_outage_life(app: App, me: Builder) -> None:
         await uow.commit()
     text = await console.deliver()
     assert "Зміни у відключенні" in text
-    assert "Початок: 25.11.2026 09:00 → 25.11.2026 10:00" in text
+    assert "Початок: 25.11.2026 о 09:00 → 10:00" in text
+    assert "Коли: 25.11.2026 з 10:00 до 17:00" in text
     # Wednesday 09:00: the hour-before alert for the new start, once.
     clock(app).set(datetime(2026, 11, 25, 8, 59, tzinfo=KYIV))
     assert await jobs.outage_reminders() == 0
@@ -151,7 +152,7 @@ async def test_emergency_restoration_bill_and_answer(app: App, me: Builder) -> N
     async with app.uow_factory() as uow:
         await restore_outage(uow, outage.id, MONDAY + timedelta(hours=2))
         await uow.commit()
-    assert "Електропостачання відновлено о 23.11.2026 12:00" in await console.deliver()
+    assert "Електропостачання відновлено 23.11.2026 о 12:00" in await console.deliver()
     await me.bill("home", "2026-10", "561.60", "548.26")
     for _ in range(2):  # an import re-run tells nobody twice
         async with app.uow_factory() as uow:
@@ -159,14 +160,14 @@ async def test_emergency_restoration_bill_and_answer(app: App, me: Builder) -> N
             await uow.commit()
     text = await console.deliver()
     assert text.count("Новий рахунок") == 1
-    assert "10.2026" in text and "561,60 грн" in text
+    assert "Новий рахунок за жовтень 2026" in text and "561,60 грн" in text
     assert "до сплати 548,26 грн до 07.12.2026" in text
     async with app.uow_factory() as uow:
         await notify_call_center_answer(
             uow, 5, me.world.persons["me"], "Лічильник замінять.", MONDAY
         )
         await uow.commit()
-    assert "№5:\nЛічильник замінять." in await console.deliver()
+    assert "№ 5:\nЛічильник замінять." in await console.deliver()
 
 
 async def test_reading_reminder_takes_the_reply_as_the_reading(app: App, me: Builder) -> None:
@@ -180,7 +181,7 @@ async def test_reading_reminder_takes_the_reply_as_the_reading(app: App, me: Bui
     assert await jobs.reading_reminders() == 1
     assert await jobs.reading_reminders() == 0
     text = await console.deliver()
-    assert "Відкрито прийом показів: 29.11.2026 – 03.12.2026" in text
+    assert "Прийом показів відкрито: з 29.11.2026 по 03.12.2026." in text
     assert "Надішліть покази у відповідь" in text
     replies = await app.handle(Incoming(Channel.CONSOLE, "me", text="250"))
     assert "Покази прийнято" in "\n".join(reply.text for reply in replies)

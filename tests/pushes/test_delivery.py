@@ -77,9 +77,12 @@ async def test_alert_rendered_in_each_persons_language_and_recorded(
     assert handled == 2
     by_user = {user: "\n".join(r.text for r in replies) for user, replies, _ in telegram.sent}
     assert by_user["100"].startswith("⚡ Планове відключення")
-    assert "Черги: 3.2" in by_user["100"] and "Ремонт ТП-1234" in by_user["100"]
-    assert "29.11.2026 12:00" in by_user["100"]  # business time, Kyiv
+    assert "Черга: 3.2" in by_user["100"] and "Ремонт ТП-1234" in by_user["100"]
+    assert "Коли: 29.11.2026 з 12:00 до 18:00" in by_user["100"]  # business time, Kyiv
     assert by_user["200"].startswith("⚡ Planned power outage")
+    # The grid operator's reason as written, said whose words they are in English.
+    assert "When: 29.11.2026 from 12:00 to 18:00" in by_user["200"]
+    assert "Reason (as given by the grid operator): Ремонт ТП-1234" in by_user["200"]
     assert {row["status"] for row in await outbox_rows(engine)} == {"sent"}
     assert await w.run_once(Channel.TELEGRAM) == (0, 0.0)
 
@@ -200,5 +203,5 @@ async def test_call_centre_answer_once(
     telegram = RecordingChannel(Channel.TELEGRAM)
     await workers(engine, uow_factory, catalogues, telegram).run_once(Channel.TELEGRAM)
     assert telegram.texts() == [
-        "📞 Відповідь кол-центру на ваше звернення №17:\nПерерахунок зроблено."
+        "📞 Відповідь кол-центру на ваше звернення № 17:\nПерерахунок зроблено."
     ]

@@ -145,5 +145,5 @@ async def test_outage_alert_by_email_to_those_who_chose_it(
     [(to, message)] = inbox.messages
     assert to == ["olena@example.org"]
     assert "Emergency power outage" in message["Subject"]
-    assert "Reason: Cable damage" in body(message)
+    assert "Reason (as given by the grid operator): Cable damage" in body(message)
     assert [r["status"] for r in await outbox_rows(engine)] == ["sent"]

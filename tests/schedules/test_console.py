@@ -86,15 +86,15 @@ async def test_missing_then_import_then_display(app: App, world: Builder) -> Non
     assert await publish(app, drafts) == 5
     text = await ask(app, "sched")
     assert "Сьогодні, 23.11.2026:" in text and "Завтра, 24.11.2026:" in text
-    assert "08:00–12:30 без світла, 4,5 год" in text
-    assert "20:00–21:00 можливе відключення, 1 год" in text
-    assert "Разом без світла: 8,5 год" in text
+    assert "08:00–12:30 без світла, 4,5 години" in text
+    assert "20:00–21:00 можливе відключення, 1 година" in text
+    assert "Разом без світла: 8,5 години" in text
     assert "Зараз світла немає, увімкнуть о 12:30." in text
-    assert "Дані оновлено о 23.11.2026 06:10." in text
+    assert "Дані оновлено 23.11.2026 о 06:10." in text
     # Late in the evening nothing confirmed the data for more than 12 hours.
     clock(app).set(datetime(2026, 11, 23, 19, 0, tzinfo=KYIV))
     late = await ask(app, "sched")
-    assert "Дані оновлено о 23.11.2026 06:10, можуть бути застарілими." in late
+    assert "Дані оновлено 23.11.2026 о 06:10, можуть бути застарілими." in late
     assert "Зараз світла немає, увімкнуть о 20:00." in late
     # A planned outage of the account's group is shown beside the schedule.
     async with app.uow_factory() as uow:
@@ -111,7 +111,7 @@ async def test_missing_then_import_then_display(app: App, world: Builder) -> Non
             clock(app).now(),
         )
         await uow.commit()
-    assert "планові чи аварійні відключення: 1" in await ask(app, "sched")
+    assert "є ще 1 планове відключення — деталі в «Аварійні та планові»" in await ask(app, "sched")
     # Pushes are rendered in every language; an English reader gets English.
     facts = {
         "kind": "schedule.remind_off",
@@ -122,9 +122,10 @@ async def test_missing_then_import_then_display(app: App, world: Builder) -> Non
     }
     texts = push_texts(app.catalogues, KYIV)(facts)
     assert texts["en"] == (
-        "Group 3.2: power goes off in 30 min, at 16:00.\nBy the schedule it comes back at 20:00."
+        "Group 3.2: power goes off in 30 minutes, at 16:00.\n"
+        "By the schedule it comes back at 20:00."
     )
-    assert texts["uk"].startswith("Черга 3.2: за 30 хв, о 16:00, світло вимкнуть.")
+    assert texts["uk"].startswith("Черга 3.2: через 30 хвилин, о 16:00, світло вимкнуть.")
 
 
 async def test_change_of_one_group_notifies_only_it(app: App, world: Builder) -> None:
@@ -133,7 +134,7 @@ async def test_change_of_one_group_notifies_only_it(app: App, world: Builder) ->
     await publish(app, drafts)
     first = await console.deliver()
     assert "Графік на завтра, 24.11.2026, для черги 3.2:" in first
-    assert "06:00–09:00 без світла, 3 год" in first
+    assert "06:00–09:00 без світла, 3 години" in first
     rows = len(await outbox_rows(app.engine))
     # The same data again (a re-import): nobody hears anything; it only counts as fresh.
     assert await publish(app, drafts) == 0
@@ -169,7 +170,7 @@ async def test_reminder_at_the_right_minute_once_and_quiet_hours(app: App, world
     clock(app).set(datetime(2026, 11, 23, 15, 31, tzinfo=KYIV))
     assert await remind(app) == 0
     text = await console.deliver()
-    assert "Черга 3.2: за 30 хв, о 16:00, світло вимкнуть." in text
+    assert "Черга 3.2: через 30 хвилин, о 16:00, світло вимкнуть." in text
     assert "За графіком увімкнуть о 20:00." in text
     # Quiet hours 22:00–07:00 hold the reminder for 3.1's 04:00 off tomorrow; it goes
     # out once they end if the moment is still ahead (here it is not: nothing at all).

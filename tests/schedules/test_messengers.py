@@ -65,7 +65,7 @@ async def test_telegram_answer_picture_and_push(
     pushes = [c.text for c in tg.fake.calls_of("sendMessage", user.user_id)]
     assert any("для черги 3.2" in text and "16:00–18:00 без світла" in text for text in pushes)
     answer = await user.say("Графік відключень")
-    assert "16:00–18:00 без світла, 2 год" in answer
+    assert "16:00–18:00 без світла, 2 години" in answer
     assert "Зараз світло є, вимкнуть о 16:00." in answer
     await user.press("Картинка")
     assert tg.fake.calls_of("sendPhoto", user.user_id)
@@ -88,7 +88,7 @@ async def test_viber_answer_and_change_push(viber: ViberHarness) -> None:
     await deliver(viber.app, Channel.VIBER, viber.channel)
     assert any("черги 3.2" in c.text for c in viber.fake.sent_to(user.user_id))
     answer = await user.tap("Графік відключень")  # a key in view: Viber keyboard, Messenger menu
-    assert "19:00–21:00 без світла, 2 год" in answer
+    assert "19:00–21:00 без світла, 2 години" in answer
 
 
 @pytest.fixture
@@ -107,6 +107,6 @@ async def test_messenger_answer_and_push(fb: MessengerHarness) -> None:
     await publish_today(fb.app, "20:00", "23:00")
     await deliver(fb.app, Channel.MESSENGER, fb.channel)
     sent = [c.text for c in fb.fake.sent_to(user.user_id) if "черги 3.2" in c.text]
-    assert sent and "20:00–23:00 без світла, 3 год" in sent[-1]
+    assert sent and "20:00–23:00 без світла, 3 години" in sent[-1]
     answer = await user.tap("Графік відключень")  # a key in view: Viber keyboard, Messenger menu
-    assert "20:00–23:00 без світла, 3 год" in answer
+    assert "20:00–23:00 без світла, 3 години" in answer

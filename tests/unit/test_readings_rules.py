@@ -10,7 +10,7 @@ import pytest
 
 from core.errors import ReadingBelowPrevious, ReadingFormatInvalid, ReadingTooLong
 from core.model import Consumption, Meter, TariffPlan, TariffRate, Zone
-from core.money import charge_for
+from core.money import charge_for, zone_charges
 from core.readings import (
     Baseline,
     ReadingRules,
@@ -182,6 +182,23 @@ def test_two_zone_night_is_half_price() -> None:
         TariffRate(TariffPlan.TWO_ZONE, Zone.NIGHT, Decimal("2.16"), date(2024, 6, 1)),
     ]
     assert charge_for({Zone.DAY: 100, Zone.NIGHT: 100}, rates) == Decimal("648.00")
+    # Each zone's line, as the reading's answer writes the sum out.
+    assert zone_charges({Zone.DAY: 100, Zone.NIGHT: 51}, rates) == {
+        Zone.DAY: Decimal("432.00"),
+        Zone.NIGHT: Decimal("110.16"),
+    }
+
+
+def test_zone_lines_of_a_three_zone_tariff_add_up() -> None:
+    rates = [
+        TariffRate(TariffPlan.THREE_ZONE, Zone.PEAK, Decimal("6.48"), date(2024, 6, 1)),
+        TariffRate(TariffPlan.THREE_ZONE, Zone.HALF_PEAK, Decimal("4.32"), date(2024, 6, 1)),
+        TariffRate(TariffPlan.THREE_ZONE, Zone.NIGHT, Decimal("1.728"), date(2024, 6, 1)),
+    ]
+    used = {Zone.PEAK: 41, Zone.HALF_PEAK: 87, Zone.NIGHT: 53}
+    lines = zone_charges(used, rates)
+    assert lines[Zone.NIGHT] == Decimal("91.58")  # 53 × 1.728 = 91.584
+    assert sum(lines.values()) == charge_for(used, rates)
 
 
 def test_a_zone_without_a_rate_never_prices_at_zero() -> None:
