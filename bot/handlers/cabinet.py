@@ -44,14 +44,14 @@ async def _show_info(ctx: Context, account: Account) -> None:
     lines.append("")
     lines.extend(await _contract_lines(ctx, account))
     ctx.data["acc"] = account.id
+    first_row = [Button(t("menu.payments"), f"pays:{account.id}")]
+    if found.money.to_pay > 0:  # nothing to pay when it is settled or paid ahead
+        first_row.insert(0, Button(t("menu.pay"), f"pay:{account.id}"))
     ctx.say(
         "\n".join(lines),
         with_menu(
             t,
-            [
-                Button(t("menu.pay"), f"pay:{account.id}"),
-                Button(t("menu.payments"), f"pays:{account.id}"),
-            ],
+            first_row,
             [
                 Button(t("menu.read"), f"read:{account.id}"),
                 Button(t("menu.meter"), f"meter:{account.id}"),

@@ -19,6 +19,7 @@ from bot.handlers.accounts import (
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, menu_button, said, section_rows, with_menu
 from bot.handlers.router import Router
+from bot.i18n import Translator
 from bot.messages import Button
 from core.errors import (
     NoMeter,
@@ -31,6 +32,7 @@ from core.model import Account, Meter, ReadingSource, SubmittedReading, Zone
 from core.money import zone_charges
 from core.readings import (
     ReadingEvaluation,
+    ReadingRules,
     check_reading,
     current_window,
     estimate_reading,
@@ -75,12 +77,28 @@ def _sent_line(ctx: Context, reading: SubmittedReading) -> str:
     )
 
 
+def window_rule(t: Translator, rules: ReadingRules) -> str:
+    """The configured reading window in words ("в останні 2 дні та перші 3 дні місяця")."""
+    return t(
+        "window.rule",
+        last=t.n("window.last_days", rules.last_days),
+        first=t.n("window.first_days", rules.first_days),
+    )
+
+
 async def _closed(ctx: Context, account: Account, rows: list[list[Button]]) -> None:
     """The window is closed: when it opens, and what was submitted in the last one."""
     t = ctx.t
     rules = ctx.rules.readings
     upcoming = next_window(ctx.now, rules)
-    lines = [t("reading.closed", opens=t.date(upcoming.opens), closes=t.date(upcoming.closes))]
+    lines = [
+        t(
+            "reading.closed",
+            window=window_rule(t, rules),
+            opens=t.date(upcoming.opens),
+            closes=t.date(upcoming.closes),
+        )
+    ]
     last = latest_window(ctx.now, rules)
     sent = await reading_in_window(ctx.uow, account, last, rules)
     if sent is not None:
@@ -316,7 +334,12 @@ async def evaluate_and_store(ctx: Context, confirmed: bool) -> None:
     except OutsideReadingWindow as closed:
         ctx.reset()
         ctx.say(
-            t("reading.closed", opens=t.date(closed.opens), closes=t.date(closed.closes)),
+            t(
+                "reading.closed",
+                window=window_rule(t, ctx.rules.readings),
+                opens=t.date(closed.opens),
+                closes=t.date(closed.closes),
+            ),
             with_menu(t, *section_rows(t, "read", account_id)),
         )
         return

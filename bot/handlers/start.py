@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.handlers.context import Context
 from bot.handlers.keyboards import main_menu, menu_button, section_rows, with_menu
+from bot.handlers.readings import window_rule
 from bot.handlers.router import Router
 from bot.handlers.settings import ask_code
 from bot.messages import Button
@@ -90,7 +91,8 @@ async def help_(ctx: Context, argument: str) -> None:
     """What the bot can do and how to talk to it."""
     ctx.reset()
     accounts = await ctx.uow.links.accounts_of(ctx.person.id)
-    ctx.say(ctx.t("help.text"), main_menu(ctx.t, has_accounts=bool(accounts)))
+    text = ctx.t("help.text", window=window_rule(ctx.t, ctx.rules.readings))
+    ctx.say(text, main_menu(ctx.t, has_accounts=bool(accounts)))
 
 
 @router.action("reqs", commands=("requests",))

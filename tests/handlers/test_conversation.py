@@ -512,3 +512,30 @@ async def test_outside_the_window_the_last_submission_is_shown_and_cannot_be_cha
     assert "Ви вже передали покази 29.11.2026 о 10:00 (Чат-бот): 8 480" in closed
     assert "Виправити їх уже не можна" in closed
     assert "Розрахувати" in chat.labels()
+
+
+async def test_help_and_the_closed_window_name_the_configured_window(
+    factory: FakeUnitOfWorkFactory, clock: FrozenClock
+) -> None:
+    from bot.handlers import WORDS, build_router
+    from bot.handlers.context import DialogRules
+    from bot.i18n import Catalogues
+    from core.readings import ReadingRules
+
+    rules = DialogRules(readings=ReadingRules(last_days=1, first_days=5))
+    dialog = Dialog(factory, clock, Catalogues(), build_router(), rules, WORDS)
+    chat = await linked(Chat(dialog))
+    assert "(в останній день та перші 5 днів місяця)" in await chat.send("допомога")
+    clock.set(datetime.fromisoformat("2026-11-20T10:00:00+02:00"))
+    closed = await chat.send("покази")
+    assert "Покази приймаються в останній день та перші 5 днів місяця." in closed
+
+
+async def test_personal_information_offers_paying_only_when_something_is_owed(
+    chat: Chat,
+) -> None:
+    await linked(chat)  # 2010000232 is settled in the fakes
+    info = await chat.send("/info")
+    assert "Персональна інформація" in info
+    assert "Сплатити" not in chat.labels()
+    assert "Історія оплат" in chat.labels()
