@@ -1,0 +1,293 @@
+"""From the text found on a meter photo to integer readings the counter may show.
+
+The detector finds every piece of text on the meter: the counter, but also the serial number,
+the model, dates, ratings, handwriting on the wall. Here each digit-bearing text line is
+turned into readings with the evidence for each: how tall and clean its digits are, whether a
+red decimal drum or a decimal point was cut off, what surrounds it. Choosing among them, with
+the prior, is `ocr.pipeline`'s job.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+
+from ocr.ppocr import LineText, TextBox, order_corners
+
+# Letters the recognizer gives for drum digits seen at an angle or half-rolled.
+LOOKALIKES = {
+    "O": "0", "o": "0", "D": "0", "Q": "0", "U": "0",
+    "I": "1", "l": "1", "|": "1", "i": "1", "!": "1",
+    "Z": "2", "z": "2",
+    "S": "5", "s": "5",
+    "G": "6", "b": "6",
+    "B": "8",
+    "g": "9", "q": "9",
+}  # fmt: skip
+POINTS = ".,·"
+# Text right before a number that makes it a serial number, a type or a date, not a reading.
+LABEL_BEFORE = re.compile(r"(№|N[o°º]?|S/?N|sx|SX|s[oö0]|ЗАВ|Зав|зав|Nr|ser|Typ|Тип|:|-|/|\()$")
+# Units after a number that make it a rating (volts, amperes, hertz, revolutions, impulses).
+RATING_AFTER = re.compile(
+    r"^\s*(V|В|A|А|Hz|Гц|imp|имп|імп|rev|об|r/|R/|U/|tr/|vòng|%|°|℃|x|X|\(|/|-)", re.IGNORECASE
+)
+ENERGY_UNIT = re.compile(r"k\s*W|кВт|kwh|KWH|m3|m³|м3|м³", re.IGNORECASE)
+ENERGY_SUFFIX = re.compile(r"(k\s*W\S*|кВт\S*|m3|m³|м3|м³)$", re.IGNORECASE)
+# A character of a drum window this red is a decimal drum (share of red pixels).
+RED_SHARE = 0.22
+MIN_DIGITS = 1
+
+
+@dataclass
+class TextLine:
+    """A detected text line, straightened, with what the recognizer read in it."""
+
+    box: TextBox
+    crop: np.ndarray
+    text: LineText
+    merged: bool = False
+
+
+@dataclass
+class Reading:
+    """One integer reading a line may show, with the evidence for it.
+
+    `cut` says how the integer part was found: "plain" (the whole digit run), "point" (the
+    digits before a decimal point), "red" (a red decimal drum cut off), "prefix" / "suffix"
+    (digits dropped with no visible reason: only the prior can back those).
+    """
+
+    digits: str
+    scores: tuple[float, ...]
+    line: TextLine
+    cut: str = "plain"
+    substituted: int = 0
+    dropped: int = 0
+    span: tuple[float, float] = (0.0, 1.0)
+    features: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def value(self) -> int:
+        """The reading as a number (leading zeros are drum positions, not value)."""
+        return int(self.digits)
+
+    @property
+    def weakest(self) -> float:
+        """The recognizer's lowest probability among the reading's digits."""
+        return min(self.scores) if self.scores else 0.0
+
+
+def redness(crop: np.ndarray) -> np.ndarray:
+    """Per column of a BGR crop, the share of strongly red pixels (a decimal drum's colour)."""
+    hsv = cv2.cvtColor(crop, cv2.COLOR_BGR2HSV)
+    hue, sat, val = hsv[..., 0], hsv[..., 1], hsv[..., 2]
+    red = ((hue <= 8) | (hue >= 165)) & (sat >= 90) & (val >= 60)
+    return red.mean(axis=0)
+
+
+def _char_red(line: TextLine, positions: list[float], red_columns: np.ndarray) -> list[float]:
+    width = len(red_columns)
+    if not positions:
+        return []
+    pitch = (
+        (max(positions) - min(positions)) / max(len(positions) - 1, 1)
+        if len(positions) > 1
+        else 0.1
+    )
+    half = max(1, int(width * pitch / 2))
+    shares = []
+    for position in positions:
+        centre = int(position * width)
+        shares.append(float(red_columns[max(0, centre - half) : min(width, centre + half)].mean()))
+    return shares
+
+
+@dataclass
+class _Token:
+    char: str
+    score: float
+    position: float
+    substituted: bool = False
+
+
+def _is_foreign(char: str) -> bool:
+    """A character no meter prints: the recognizer's guess from its Chinese/Japanese set."""
+    return ord(char) > 0x2E80
+
+
+def _substitutable(word: str) -> set[int]:
+    """Positions in a word (no spaces) whose character is a misread drum digit.
+
+    Only in a word that is mostly digits: look-alike letters (not a leading letter, which is
+    a model name's: "S201", "C10") and characters of no meter's alphabet.
+    """
+    core = ENERGY_SUFFIX.sub("", word)
+    digits = sum(c.isdigit() for c in core)
+    odd = [
+        i
+        for i, c in enumerate(core)
+        if not c.isdigit() and c not in POINTS and (c in LOOKALIKES or _is_foreign(c))
+    ]
+    others = [c for c in core if not c.isdigit() and c not in POINTS and c not in LOOKALIKES]
+    if any(not _is_foreign(c) for c in others) or not odd or digits < 2 * len(odd):
+        return set()
+    if core[0] in LOOKALIKES and core[0] not in "Oo" and 0 in odd:
+        return set()
+    return set(odd)
+
+
+def _tokens(line: TextLine, digit_index: np.ndarray) -> list[_Token]:
+    """The line's characters with misread drum digits (see `_substitutable`) as digits."""
+    text = line.text
+    tokens = [
+        _Token(c, s, p) for c, s, p in zip(text.text, text.char_scores, text.positions, strict=True)
+    ]
+    for word in re.finditer(r"[^\s:;/()\[\]-]+", text.text):
+        for offset in _substitutable(word.group()):
+            i = word.start() + offset
+            digit_probs = text.probs[text.steps[i], digit_index]
+            best = int(digit_probs.argmax())
+            # The digit is worth what the recognizer gave that digit there.
+            tokens[i] = _Token(str(best), float(digit_probs[best]), tokens[i].position, True)
+    return tokens
+
+
+def readings_of(line: TextLine, digit_index: np.ndarray) -> list[Reading]:
+    """Every integer reading the line's digits allow, with how each was cut."""
+    tokens = _tokens(line, digit_index)
+    text = "".join(t.char for t in tokens)
+    red_columns = redness(line.crop)
+    found: list[Reading] = []
+    # Digits, decimal points, and single spaces between digits (wide gaps between drums).
+    for match in re.finditer(r"\d(?:[\d.,·]| (?=\d))*", text):
+        start, end = match.span()
+        while text[end - 1] in POINTS:
+            end -= 1
+        if sum(c in POINTS for c in text[start:end]) > 1:
+            continue  # "1.00.572.002.1", "08.01.76": a type or a date
+        context = _context_features(text[:start].rstrip(), text[end:], text)
+        run = [t for t in tokens[start:end] if t.char != " "]
+        found += _run_readings(run, line, context, red_columns)
+        if " " in text[start:end]:
+            # The gap may also part the counter from a label's number: each part alone.
+            for part in re.finditer(r"[^ ]+", text[start:end]):
+                piece = [t for t in tokens[start + part.start() : start + part.end()]]
+                found += [
+                    replace(r, cut="split")
+                    for r in _run_readings(piece, line, context, red_columns)
+                    if r.cut == "plain"
+                ]
+    return [r for r in found if len(r.digits) >= MIN_DIGITS]
+
+
+def _run_readings(
+    run: list[_Token], line: TextLine, context: dict[str, float], red_columns: np.ndarray
+) -> list[Reading]:
+    """The readings of one run of digits (perhaps with a decimal point)."""
+    point = next((i for i, t in enumerate(run) if t.char in POINTS), None)
+    digits_tokens = [t for t in run if t.char not in POINTS]
+    if not digits_tokens:
+        return []
+    if point is not None:
+        return [
+            _reading(run[:point], line, "point", len(run) - point - 1, context),
+            _reading(digits_tokens, line, "joined", 0, context),
+        ]
+    found = [_reading(digits_tokens, line, "plain", 0, context)]
+    shares = _char_red(line, [t.position for t in digits_tokens], red_columns)
+    red_tail = 0
+    for share in reversed(shares):
+        if share < RED_SHARE:
+            break
+        red_tail += 1
+    head = shares[: len(shares) - red_tail]
+    if 0 < red_tail <= 3 and head and max(head) < RED_SHARE / 2:
+        found.append(_reading(digits_tokens[:-red_tail], line, "red", red_tail, context))
+    for drop in (1, 2, 3):
+        if len(digits_tokens) - drop >= 3:
+            found.append(_reading(digits_tokens[:-drop], line, "prefix", drop, context))
+    for drop in (1, 2):
+        if len(digits_tokens) - drop >= 3:
+            found.append(_reading(digits_tokens[drop:], line, "suffix", drop, context))
+    return found
+
+
+def _reading(
+    tokens: list[_Token], line: TextLine, cut: str, dropped: int, context: dict[str, float]
+) -> Reading:
+    span = (tokens[0].position, tokens[-1].position) if tokens else (0.0, 0.0)
+    return Reading(
+        digits="".join(t.char for t in tokens),
+        scores=tuple(t.score for t in tokens),
+        line=line,
+        cut=cut,
+        substituted=sum(t.substituted for t in tokens),
+        dropped=dropped,
+        span=span,
+        features=dict(context),
+    )
+
+
+def _context_features(before: str, after: str, text: str) -> dict[str, float]:
+    """What the words around a number say about it."""
+    letters = sum(c.isalpha() for c in before + after)
+    return {
+        "label_before": float(bool(LABEL_BEFORE.search(before))),
+        "rating_after": float(bool(RATING_AFTER.search(after))),
+        "unit_after": float(bool(ENERGY_UNIT.match(after.lstrip()))),
+        "letters": float(letters),
+        "other_runs": float(len(re.findall(r"\d+", text)) - 1),
+    }
+
+
+def merge_fragments(lines: list[TextLine]) -> list[list[int]]:
+    """Groups (left to right) of digit fragments that sit side by side on one line.
+
+    Drum windows are often found one or two at a time; together they are the counter.
+    """
+    digit_lines = [
+        i
+        for i, line in enumerate(lines)
+        if line.text.text
+        and sum(c.isdigit() for c in line.text.text) >= max(1, len(line.text.text) - 1)
+    ]
+    digit_lines.sort(key=lambda i: lines[i].box.centre[0])
+    groups: list[list[int]] = []
+    used: set[int] = set()
+    for i in digit_lines:
+        if i in used:
+            continue
+        group = [i]
+        for j in digit_lines:
+            if j in used or j in group:
+                continue
+            last = lines[group[-1]].box
+            other = lines[j].box
+            if other.centre[0] <= last.centre[0]:
+                continue
+            height = max(last.height, other.height)
+            if not 0.65 <= other.height / max(last.height, 1) <= 1.5:
+                continue
+            if abs(other.centre[1] - last.centre[1]) > 0.45 * height:
+                continue
+            gap = (other.centre[0] - other.width / 2) - (last.centre[0] + last.width / 2)
+            if gap > 1.6 * height or gap < -0.5 * height:
+                continue
+            group.append(j)
+        if len(group) > 1:
+            groups.append(group)
+            used.update(group)
+    return groups
+
+
+def union_box(boxes: list[TextBox]) -> TextBox:
+    """The smallest rotated rectangle around several boxes."""
+    points = np.concatenate([b.corners for b in boxes]).astype(np.float32)
+    corners = cv2.boxPoints(cv2.minAreaRect(points))
+    return TextBox(order_corners(corners), float(np.mean([b.score for b in boxes])))
+
+
+__all__ = ["Reading", "TextLine", "merge_fragments", "readings_of", "redness", "union_box"]

@@ -1,0 +1,56 @@
+"""The pipeline's parts on generated meter faces: which line is the counter, and its cuts."""
+
+from __future__ import annotations
+
+import random
+
+from core.photo_reading import ReadingPrior
+from ocr.pipeline import CONFIDENT, recognise_photo
+from ocr.synthetic.counters import draw_drum_counter, draw_lcd_counter
+from tests.ocr.conftest import jpeg_bytes, meter_face
+
+
+def drums(integer: str, decimals: str, seed: str = "drums") -> tuple:
+    counter = draw_drum_counter(random.Random(seed), integer, decimals, realism=0.0)
+    return counter.image, 180 + counter.image.width + 20
+
+
+def test_counter_is_chosen_over_the_serial_number_line() -> None:
+    counter, right = drums("04920", "")
+    face = meter_face(
+        counter,
+        [("№ 25288446-1996", (200, 120), 44), ("kWh", (right, 290), 40), ("220 V", (200, 520), 36)],
+    )
+    for prior in (None, ReadingPrior(previous=4790)):
+        best = recognise_photo(jpeg_bytes(face), prior).best
+        assert best is not None
+        assert (best.value, best.digits) == (4920, "04920")
+
+
+def test_red_decimal_drum_is_cut_off() -> None:
+    counter, right = drums("04920", "7")
+    face = meter_face(counter, [("kWh", (right, 290), 40)])
+    best = recognise_photo(jpeg_bytes(face)).best
+    assert best is not None
+    assert best.value == 4920
+    with_prior = recognise_photo(jpeg_bytes(face), ReadingPrior(previous=4790)).best
+    assert with_prior is not None and with_prior.value == 4920
+    assert with_prior.confidence >= CONFIDENT
+
+
+def test_lcd_total_is_chosen_over_the_tariff_register() -> None:
+    total = draw_lcd_counter(random.Random("lcd-total"), "018364", "2", realism=0.0).image
+    face = meter_face(total, [("T1  012345.6 kWh", (200, 480), 40), ("kWh", (760, 290), 40)])
+    for prior in (None, ReadingPrior(previous=18200)):
+        best = recognise_photo(jpeg_bytes(face), prior).best
+        assert best is not None
+        assert best.value == 18364
+
+
+def test_leading_zeros_are_positions_not_value() -> None:
+    counter, right = drums("00705", "3", seed="zeros")
+    face = meter_face(counter, [("kWh", (right, 290), 40)])
+    best = recognise_photo(jpeg_bytes(face), ReadingPrior(previous=650)).best
+    assert best is not None
+    assert (best.value, best.digits) == (705, "00705")
+    assert best.confidence >= CONFIDENT
