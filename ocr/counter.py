@@ -29,10 +29,14 @@ LOOKALIKES = {
 }  # fmt: skip
 POINTS = ".,·"
 # Text right before a number that makes it a serial number, a type or a date, not a reading.
-LABEL_BEFORE = re.compile(r"(№|N[o°º]?|S/?N|sx|SX|s[oö0]|ЗАВ|Зав|зав|Nr|ser|Typ|Тип|:|-|/|\()$")
+LABEL_BEFORE = re.compile(
+    r"(№|N[o°º2egs.]?|S/?N|sx|SX|s[oö0]|ЗАВ|Зав|зав|Nr|ser|Typ|Тип|:|-|/|\()$"
+)
 # Units after a number that make it a rating (volts, amperes, hertz, revolutions, impulses).
 RATING_AFTER = re.compile(
-    r"^\s*(V|В|A|А|Hz|Гц|imp|имп|імп|rev|об|r/|R/|U/|tr/|vòng|%|°|℃|x|X|\(|/|-)", re.IGNORECASE
+    # "... per kWh" in any script the recognizer guesses: imp/, імп/, imn/KBT, rev/, об/...
+    r"^\s*([^\W\d_]{1,5}\s?/|V|В|A|А|Hz|Гц|imp|имп|імп|rev|об|vòng|%|°|℃|x|X|\(|[/-]\s*\d)",
+    re.IGNORECASE,
 )
 ENERGY_UNIT = re.compile(r"k\s*W|кВт|kwh|KWH|m3|m³|м3|м³", re.IGNORECASE)
 ENERGY_SUFFIX = re.compile(r"(k\s*W\S*|кВт\S*|m3|m³|м3|м³)$", re.IGNORECASE)
@@ -49,6 +53,12 @@ class TextLine:
     crop: np.ndarray
     text: LineText
     merged: bool = False
+    # Text of the boxes right before and after this one on the same row ("№" | "1071434",
+    # "3200" | "imp/kWh"): what a number's neighbours say about it.
+    left: str = ""
+    right: str = ""
+    # Read again from a binarised copy with the LCD's ghost segments washed out.
+    deghosted: bool = False
 
 
 @dataclass
@@ -68,6 +78,8 @@ class Reading:
     dropped: int = 0
     span: tuple[float, float] = (0.0, 1.0)
     features: dict[str, float] = field(default_factory=dict)
+    # The recognizer's output step of each digit (empty when another reader read it).
+    steps: tuple[int, ...] = ()
 
     @property
     def value(self) -> int:
@@ -110,6 +122,7 @@ class _Token:
     char: str
     score: float
     position: float
+    step: int
     substituted: bool = False
 
 
@@ -143,7 +156,8 @@ def _tokens(line: TextLine, digit_index: np.ndarray) -> list[_Token]:
     """The line's characters with misread drum digits (see `_substitutable`) as digits."""
     text = line.text
     tokens = [
-        _Token(c, s, p) for c, s, p in zip(text.text, text.char_scores, text.positions, strict=True)
+        _Token(c, s, p, t)
+        for c, s, p, t in zip(text.text, text.char_scores, text.positions, text.steps, strict=True)
     ]
     for word in re.finditer(r"[^\s:;/()\[\]-]+", text.text):
         for offset in _substitutable(word.group()):
@@ -151,7 +165,9 @@ def _tokens(line: TextLine, digit_index: np.ndarray) -> list[_Token]:
             digit_probs = text.probs[text.steps[i], digit_index]
             best = int(digit_probs.argmax())
             # The digit is worth what the recognizer gave that digit there.
-            tokens[i] = _Token(str(best), float(digit_probs[best]), tokens[i].position, True)
+            tokens[i] = _Token(
+                str(best), float(digit_probs[best]), tokens[i].position, tokens[i].step, True
+            )
     return tokens
 
 
@@ -168,7 +184,12 @@ def readings_of(line: TextLine, digit_index: np.ndarray) -> list[Reading]:
             end -= 1
         if sum(c in POINTS for c in text[start:end]) > 1:
             continue  # "1.00.572.002.1", "08.01.76": a type or a date
-        context = _context_features(text[:start].rstrip(), text[end:], text)
+        before, after = text[:start].rstrip(), text[end:]
+        if not before:
+            before = line.left.rstrip()
+        if not after.strip():
+            after = " " + line.right
+        context = _context_features(before, after, text)
         run = [t for t in tokens[start:end] if t.char != " "]
         found += _run_readings(run, line, context, red_columns)
         if " " in text[start:end]:
@@ -228,6 +249,7 @@ def _reading(
         dropped=dropped,
         span=span,
         features=dict(context),
+        steps=tuple(t.step for t in tokens),
     )
 
 
@@ -283,6 +305,27 @@ def merge_fragments(lines: list[TextLine]) -> list[list[int]]:
     return groups
 
 
+def attach_neighbours(lines: list[TextLine]) -> None:
+    """Fill each line's `left` and `right` with the texts of its neighbours on the row."""
+    for line in lines:
+        box = line.box
+        left_gap = right_gap = 1.5 * box.height
+        for other in lines:
+            if other is line or other.merged:
+                continue
+            near = other.box
+            if abs(near.centre[1] - box.centre[1]) > 0.5 * box.height:
+                continue
+            if not 0.5 <= near.height / max(box.height, 1.0) <= 2.0:
+                continue
+            gap_right = (near.centre[0] - near.width / 2) - (box.centre[0] + box.width / 2)
+            gap_left = (box.centre[0] - box.width / 2) - (near.centre[0] + near.width / 2)
+            if -0.3 * box.height <= gap_right < right_gap:
+                right_gap, line.right = gap_right, other.text.text
+            if -0.3 * box.height <= gap_left < left_gap:
+                left_gap, line.left = gap_left, other.text.text
+
+
 def union_box(boxes: list[TextBox]) -> TextBox:
     """The smallest rotated rectangle around several boxes."""
     points = np.concatenate([b.corners for b in boxes]).astype(np.float32)
@@ -290,4 +333,12 @@ def union_box(boxes: list[TextBox]) -> TextBox:
     return TextBox(order_corners(corners), float(np.mean([b.score for b in boxes])))
 
 
-__all__ = ["Reading", "TextLine", "merge_fragments", "readings_of", "redness", "union_box"]
+__all__ = [
+    "Reading",
+    "TextLine",
+    "attach_neighbours",
+    "merge_fragments",
+    "readings_of",
+    "redness",
+    "union_box",
+]

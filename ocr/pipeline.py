@@ -35,10 +35,17 @@ from core.photo_reading import (
     ReadingPrior,
     implied_increase,
 )
-from ocr.counter import Reading, TextLine, merge_fragments, readings_of, union_box
+from ocr.counter import (
+    Reading,
+    TextLine,
+    attach_neighbours,
+    merge_fragments,
+    readings_of,
+    union_box,
+)
 from ocr.decoding import decode_photo
 from ocr.lcd_seam import LcdReader, lcd_reader
-from ocr.ppocr import TextDetector, TextRecognizer, crop_box
+from ocr.ppocr import TextBox, TextDetector, TextRecognizer, crop_box
 
 # The bot treats a candidate at or above this confidence as read; below, it asks to type.
 CONFIDENT = 0.7
@@ -53,8 +60,14 @@ MIN_DIGITS = 3
 # LCD when the reader says it looks like one at least this much.
 LCD_MIN_RATIO = 1.5
 LCD_LIKENESS = 0.5
+# A line read as at least this share of 8s is taken for an LCD showing its ghost segments.
+GHOST_EIGHTS = 0.4
+# A binarised copy loses some of what a digit looked like: a little less sure of it.
+DEGHOSTED_DOUBT = 0.5
 # Too dark to hope for digits: mean brightness of the whole photo (0..255).
 DARK_BRIGHTNESS = 12.0
+# A photo this much wider than tall may be a tight crop of the counter alone.
+STRIP_RATIO = 2.2
 # Below this Laplacian variance a photo with nothing read is called blurred.
 BLURRED_SHARPNESS = 40.0
 
@@ -120,6 +133,8 @@ def step_likelihood(increase: int, max_increase: int) -> float:
 CUT_DOUBT = {"prefix": 0.3, "suffix": 1.0, "joined": 0.5, "split": 0.7}
 # A reading no other plausible one competes with counts as this far ahead.
 NO_RIVAL_MARGIN = 4.0
+# A runner-up digit weaker than this share of the chosen one is noise.
+ALTERNATIVE_FLOOR = 0.05
 # A value the prior rules out is never more than a hint.
 MISFIT_CEILING = 0.3
 # Counter digits are the tallest on the meter; a reading on a line below this share of the
@@ -198,7 +213,54 @@ def detect_lines(bgr: np.ndarray, engine: Engine) -> list[TextLine]:
             TextLine(b, c, t, merged=True)
             for b, c, t in zip(joined, joined_crops, joined_texts, strict=True)
         ]
-    return lines
+    attach_neighbours(lines)
+    return lines + deghosted_lines(lines, engine)
+
+
+def deghosted_lines(lines: list[TextLine], engine: Engine) -> list[TextLine]:
+    """LCD lines read again with their unlit ("ghost") segments washed out.
+
+    An LCD shows every segment faintly; the recognizer then sees 8s. Keeping only pixels
+    well beyond the glass (either polarity) leaves the lit segments.
+    """
+    ghostly = [
+        line
+        for line in lines
+        if not line.merged
+        and len(line.text.text) >= MIN_DIGITS
+        and line.text.text.count("8") >= GHOST_EIGHTS * len(line.text.text)
+    ]
+    crops = [crop for line in ghostly for crop in lit_segments(line.crop)]
+    if not crops:
+        return []
+    texts = engine.recognizer.recognise(crops)
+    found = []
+    for index, text in enumerate(texts):
+        line = ghostly[index // 2]
+        found.append(
+            TextLine(
+                line.box,
+                crops[index],
+                text,
+                merged=True,
+                left=line.left,
+                right=line.right,
+                deghosted=True,
+            )
+        )
+    return found
+
+
+def lit_segments(crop: np.ndarray) -> list[np.ndarray]:
+    """Two binarised copies of an LCD crop (dark-on-light and light-on-dark segments)."""
+    grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
+    copies = []
+    for image in (grey, 255 - grey):
+        split, _ = cv2.threshold(image, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        darkest = float(np.percentile(image, 5))
+        lit = np.where(image < darkest + (split - darkest) * 0.6, 0, 255).astype(np.uint8)
+        copies.append(cv2.cvtColor(lit, cv2.COLOR_GRAY2BGR))
+    return copies
 
 
 def lcd_readings(lines: list[TextLine], reader: LcdReader) -> list[Reading]:
@@ -311,7 +373,10 @@ def weigh(
             (other[0] for other in ranked if other is not items and other[0].fits == head.fits),
             None,
         )
-        confidence = confidence_of(head, rival, prior, second_opinions.get(head.reading.value))
+        doubt = digit_doubt(head.reading, prior, engine.recognizer.digit_index)
+        confidence = confidence_of(
+            head, rival, prior, second_opinions.get(head.reading.value), doubt
+        )
         if rank > 0:
             confidence = min(confidence, candidates[0].confidence * 0.9)
         candidates.append(
@@ -320,8 +385,35 @@ def weigh(
     return candidates
 
 
+def digit_doubt(reading: Reading, prior: ReadingPrior | None, digit_index: np.ndarray) -> float:
+    """How strongly the recognizer also saw another digit that makes another plausible
+    reading: the largest ratio of a runner-up digit's probability to the chosen one's, over
+    the positions where the swap still fits the prior (0 when none does)."""
+    probs = reading.line.text.probs
+    doubt = 0.0
+    for position, step in enumerate(reading.steps):
+        digit_probs = probs[step, digit_index]
+        chosen = int(reading.digits[position])
+        order = np.argsort(digit_probs)[::-1]
+        runner = int(order[0]) if int(order[0]) != chosen else int(order[1])
+        ratio = float(digit_probs[runner] / max(digit_probs[chosen], 1e-6))
+        if ratio <= doubt or ratio < ALTERNATIVE_FLOOR:
+            continue
+        other = reading.digits[:position] + str(runner) + reading.digits[position + 1 :]
+        if (
+            prior is None
+            or implied_increase(ReadingCandidate(int(other), other, 0.0), prior) is not None
+        ):
+            doubt = min(ratio, 1.0)
+    return doubt
+
+
 def confidence_of(
-    head: Scored, rival: Scored | None, prior: ReadingPrior | None, second: str | None
+    head: Scored,
+    rival: Scored | None,
+    prior: ReadingPrior | None,
+    second: str | None,
+    doubt: float = 0.0,
 ) -> float:
     """0..1: how likely the reading is the counter's integer part.
 
@@ -337,7 +429,8 @@ def confidence_of(
     margin = head.score - rival.score if rival is not None else NO_RIVAL_MARGIN
     z = 0.3
     z += 3.0 * (reading.weakest - 0.6)
-    z += 0.5 * min(max(head.score - 4.5, -3.0), 2.0)
+    z -= 3.0 * doubt
+    z += 0.8 * min(max(head.score - 4.5, -5.0), 2.0)
     z += 0.6 * min(margin, 3.0) - 0.6
     if second is not None and second.lstrip("0") == reading.digits.lstrip("0"):
         z += 1.5
@@ -348,8 +441,14 @@ def confidence_of(
         z -= 1.5
     relative = reading.features.get("rel_height", 1.0)
     if relative < SMALL_LINE:
-        z -= 4.5 * (SMALL_LINE - relative)
+        z -= 8.0 * (SMALL_LINE - relative)
     z -= 0.7 * reading.substituted
+    if reading.line.deghosted:
+        z -= DEGHOSTED_DOUBT
+    if reading.features.get("label_before") or reading.features.get("rating_after"):
+        # Whatever the prior says, a number after "№" or before "V" or "imp/kWh" is a
+        # label: the person confirms it by typing, never by one tap.
+        z -= 2.5
     if prior is None or prior.previous is None:
         z -= 2.0
     return 1.0 / (1.0 + math.exp(-z))
@@ -382,6 +481,9 @@ def recognise_photo(
         # White digits on black drums are often missed by a detector trained mostly on dark
         # text on light ground: look once more at the negative.
         lines += detect_lines(np.ascontiguousarray(255 - bgr), engine)
+        if bgr.shape[1] >= STRIP_RATIO * bgr.shape[0]:
+            # A tight crop of the counter alone: the whole photo may be the line.
+            lines.append(whole_image_line(bgr, engine))
         scored = score_readings(lines, engine, prior)
         candidates = weigh(scored, prior, engine)
         details["second_pass"] = 1.0
@@ -390,6 +492,14 @@ def recognise_photo(
     if not candidates:
         return PhotoRecognition(problem=_why_unread(lines, details), details=details, **size)
     return PhotoRecognition(candidates=tuple(candidates), details=details, **size)
+
+
+def whole_image_line(bgr: np.ndarray, engine: Engine) -> TextLine:
+    """The whole photo read as one text line."""
+    height, width = bgr.shape[:2]
+    corners = np.array([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
+    box = TextBox(corners.astype(np.float32), 1.0)
+    return TextLine(box, bgr, engine.recognizer.recognise([bgr])[0])
 
 
 def sharpness(grey: np.ndarray) -> float:

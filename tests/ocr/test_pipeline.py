@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
+
+from PIL import Image
 
 from core.photo_reading import ReadingPrior
-from ocr.pipeline import CONFIDENT, recognise_photo
+from ocr.lcd_seam import LcdLine, LcdLineReading
+from ocr.pipeline import CONFIDENT, default_engine, recognise_photo
 from ocr.synthetic.counters import draw_drum_counter, draw_lcd_counter
 from tests.ocr.conftest import jpeg_bytes, meter_face
 
@@ -54,3 +58,25 @@ def test_leading_zeros_are_positions_not_value() -> None:
     assert best is not None
     assert (best.value, best.digits) == (705, "00705")
     assert best.confidence >= CONFIDENT
+
+
+def test_an_lcd_reader_plugs_in_behind_the_seam() -> None:
+    """The LCD reader's readings join the same choice: the total, not the T1 register."""
+    engine = default_engine()
+    asked: list[tuple[int, int]] = []
+
+    def lcd(crop: Image.Image) -> LcdLine:
+        asked.append(crop.size)
+        if crop.height >= 60:  # the big glass: the total, with a lit decimal point
+            return LcdLine(0.95, (LcdLineReading("018364", 0.96, decimals=1, unit=True),))
+        return LcdLine(0.9, (LcdLineReading("012345", 0.97, decimals=1, tariff="T1"),))
+
+    with_lcd = replace(engine, lcd_reader=lcd, second_reader=None)
+    glass = draw_lcd_counter(random.Random("lcd-seam"), "018364", "2", realism=1.0).image
+    face = meter_face(glass, [("T1  012345.6", (200, 480), 40)])
+    for prior in (None, ReadingPrior(previous=18200)):
+        best = recognise_photo(jpeg_bytes(face), prior, with_lcd).best
+        assert best is not None and best.value == 18364
+    assert asked, "the LCD reader was asked about the lines"
+    confident = recognise_photo(jpeg_bytes(face), ReadingPrior(previous=18200), with_lcd).best
+    assert confident is not None and confident.confidence >= CONFIDENT
