@@ -66,6 +66,8 @@ GHOST_EIGHTS = 0.4
 DEGHOSTED_DOUBT = 0.5
 # Too dark to hope for digits: mean brightness of the whole photo (0..255).
 DARK_BRIGHTNESS = 12.0
+# A photo whose grey levels vary less than this shows nothing at all.
+FLAT_CONTRAST = 12.0
 # A photo this much wider than tall may be a tight crop of the counter alone.
 STRIP_RATIO = 2.2
 # Below this Laplacian variance a photo with nothing read is called blurred.
@@ -470,6 +472,7 @@ def recognise_photo(
     details: dict[str, float] = {
         "brightness": round(float(grey.mean()), 1),
         "sharpness": round(sharpness(grey), 1),
+        "contrast": round(float(grey.std()), 1),
     }
     if details["brightness"] < DARK_BRIGHTNESS:
         return PhotoRecognition(problem=PhotoProblem.TOO_DARK, details=details, **size)
@@ -513,7 +516,8 @@ def _why_unread(lines: list[TextLine], details: dict[str, float]) -> PhotoProble
     """The likeliest reason nothing was read, for the person's next try."""
     if details["brightness"] < 2 * DARK_BRIGHTNESS:
         return PhotoProblem.TOO_DARK
-    if details["sharpness"] < BLURRED_SHARPNESS:
+    if details["sharpness"] < BLURRED_SHARPNESS and details["contrast"] >= FLAT_CONTRAST:
+        # (A flat wall is sharp-less too, but there is simply nothing on it.)
         return PhotoProblem.BLURRED
     if any(sum(c.isdigit() for c in line.text.text) >= 1 for line in lines):
         return PhotoProblem.NO_DIGITS

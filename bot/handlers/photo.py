@@ -102,32 +102,37 @@ async def photo(ctx: Context, argument: str) -> None:
             [[menu_button(t)]],
         )
         return
-    if candidate.confidence < ctx.rules.photo_confidence:
-        ctx.say(
-            t("photo.unsure", value=t.number(candidate.value))
-            + "\n"
-            + t("photo.retake")
-            + "\n"
-            + zone_prompt(ctx, zone, len(zones)),
-            [[menu_button(t)]],
-        )
-        return
     prior = await photo_prior(ctx.uow, account, zone, ctx.now, ctx.rules.readings)
     step = _step(candidate, prior)
     if prior is not None and prior.previous is not None and step is None:
         # Checked at once against the zone being entered, not after every zone is typed.
-        ctx.say(
-            t(
-                "photo.does_not_fit",
-                value=t.number(candidate.value),
-                zone=t.zone(zone),
-                previous=t.number(prior.previous),
-            )
-            + "\n"
-            + zone_prompt(ctx, zone, len(zones)),
-            [[menu_button(t)]],
+        said = t(
+            "photo.does_not_fit",
+            value=t.number(candidate.value),
+            zone=t.zone(zone),
+            previous=t.number(prior.previous),
         )
+    elif candidate.confidence < ctx.rules.photo_confidence:
+        said = t("photo.unsure", value=t.number(candidate.value))
+    else:
+        await _offer(ctx, candidate, zone, prior, step)
         return
+    ctx.say(
+        said + "\n" + t("photo.retake") + "\n" + zone_prompt(ctx, zone, len(zones)),
+        [[menu_button(t)]],
+    )
+
+
+async def _offer(
+    ctx: Context,
+    candidate: ReadingCandidate,
+    zone: Zone,
+    prior: ReadingPrior | None,
+    step: int | None,
+) -> None:
+    """A confident reading: one tap takes it for the zone being entered."""
+    t = ctx.t
+    zones = ctx.data["zones"]
     store = ctx.services.photo_store
     sha256 = await store.put_pending(ctx.event.photo or b"") if store is not None else None
     ctx.goto(

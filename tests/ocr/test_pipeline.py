@@ -7,11 +7,11 @@ from dataclasses import replace
 
 from PIL import Image
 
-from core.photo_reading import ReadingPrior
+from core.photo_reading import PhotoProblem, ReadingPrior
 from ocr.lcd_seam import LcdLine, LcdLineReading
 from ocr.pipeline import CONFIDENT, default_engine, recognise_photo
 from ocr.synthetic.counters import draw_drum_counter, draw_lcd_counter
-from tests.ocr.conftest import jpeg_bytes, meter_face
+from tests.ocr.conftest import blank_photo, jpeg_bytes, meter_face
 
 
 def drums(integer: str, decimals: str, seed: str = "drums") -> tuple:
@@ -80,3 +80,9 @@ def test_an_lcd_reader_plugs_in_behind_the_seam() -> None:
     assert asked, "the LCD reader was asked about the lines"
     confident = recognise_photo(jpeg_bytes(face), ReadingPrior(previous=18200), with_lcd).best
     assert confident is not None and confident.confidence >= CONFIDENT
+
+
+def test_a_blank_wall_is_no_counter_and_a_black_photo_too_dark() -> None:
+    assert recognise_photo(blank_photo()).problem is PhotoProblem.COUNTER_NOT_FOUND
+    black = jpeg_bytes(Image.new("RGB", (640, 480), (3, 3, 3)))
+    assert recognise_photo(black).problem is PhotoProblem.TOO_DARK
