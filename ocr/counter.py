@@ -26,6 +26,8 @@ LOOKALIKES = {
     "G": "6", "b": "6",
     "B": "8",
     "g": "9", "q": "9",
+    # Cyrillic letters the recognizer may choose on a drum (О, З, б, В, Б).
+    "О": "0", "о": "0", "З": "3", "з": "3", "б": "6", "Б": "6", "В": "8",
 }  # fmt: skip
 POINTS = ".,·"
 # Text right before a number that makes it a serial number, a type or a date, not a reading.
@@ -126,26 +128,17 @@ class _Token:
     substituted: bool = False
 
 
-def _is_foreign(char: str) -> bool:
-    """A character no meter prints: the recognizer's guess from its Chinese/Japanese set."""
-    return ord(char) > 0x2E80
-
-
 def _substitutable(word: str) -> set[int]:
     """Positions in a word (no spaces) whose character is a misread drum digit.
 
-    Only in a word that is mostly digits: look-alike letters (not a leading letter, which is
-    a model name's: "S201", "C10") and characters of no meter's alphabet.
+    Only in a word that is mostly digits and has no other letters: look-alike letters (not a
+    leading letter, which is a model name's: "S201", "C10").
     """
     core = ENERGY_SUFFIX.sub("", word)
     digits = sum(c.isdigit() for c in core)
-    odd = [
-        i
-        for i, c in enumerate(core)
-        if not c.isdigit() and c not in POINTS and (c in LOOKALIKES or _is_foreign(c))
-    ]
+    odd = [i for i, c in enumerate(core) if c in LOOKALIKES]
     others = [c for c in core if not c.isdigit() and c not in POINTS and c not in LOOKALIKES]
-    if any(not _is_foreign(c) for c in others) or not odd or digits < 2 * len(odd):
+    if others or not odd or digits < 2 * len(odd):
         return set()
     if core[0] in LOOKALIKES and core[0] not in "Oo" and 0 in odd:
         return set()

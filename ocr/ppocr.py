@@ -22,8 +22,8 @@ MODELS = Path(__file__).resolve().parent / "models" / "ppocrv5"
 # The files as taken (PROVENANCE); a different file would silently change every figure.
 SHA256 = {
     "det.onnx": "d7fe3ea74652890722c0f4d02458b7261d9f5ae6c92904d05707c9eb155c7924",
-    "rec.onnx": "bf66820f48fa99f779974c4df78e5274a9d8e0458c4137e8c5357e40e2c3faf2",
-    "ppocrv5_dict.txt": "d1979e9f794c464c0d2e0b70a7fe14dd978e9dc644c0e71f14158cdf8342af1b",
+    "rec_meter.onnx": "a594f4f786bd4af33b708017d3c685d3a38643b6a50bf91a3d968c02f3043052",
+    "rec_meter_chars.txt": "cc5b9ef726e3e34d239c0a9d9d4c89612b4282fc68163dfacf1c7a9510b37f98",
 }
 
 # The detector's input normalisation (ImageNet statistics, channels in BGR order as trained).
@@ -204,12 +204,16 @@ def _ratio(crop: np.ndarray) -> float:
 
 
 class TextRecognizer:
-    """PP-OCRv5 (mobile) CTC recognizer: straightened line crops in, text out."""
+    """PP-OCRv5 (mobile) CTC recognizer: straightened line crops in, text out.
+
+    Its output layer is cut to the 284 characters a meter can show (digits, Latin and
+    Cyrillic letters, signs): `ocr/models/derive_rec.py`.
+    """
 
     def __init__(self, threads: int = 2) -> None:
-        self._session = _session(_verified("rec.onnx"), threads)
-        lines = _verified("ppocrv5_dict.txt").read_text(encoding="utf-8").splitlines()
-        # Index 0 is the CTC blank; the dictionary follows, then the space.
+        self._session = _session(_verified("rec_meter.onnx"), threads)
+        lines = _verified("rec_meter_chars.txt").read_text(encoding="utf-8").splitlines()
+        # Index 0 is the CTC blank; the characters follow, then the space.
         self.charset = ["", *lines, " "]
         self.digit_index = np.array([self.charset.index(str(d)) for d in range(10)])
 

@@ -131,9 +131,10 @@ def read_folder(
         prior = ReadingPrior(
             previous=photo.previous(), digit_count=photo.digits if with_digits else None
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         recognition = recognise_photo(data, prior)
-        outcomes.append(RealOutcome(recognition, time.perf_counter() - started, photo=photo))
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        outcomes.append(RealOutcome(recognition, seconds, cpu, photo=photo))
     return outcomes
 
 
