@@ -19,7 +19,7 @@ import numpy as np
 ALPHABET = " 0123456789.:-TkWh"
 BLANK = 0
 # Characters whose probability at a column is below this are not tried there.
-_PRUNE = 1e-4
+_PRUNE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def _logsumexp(a: float, b: float) -> float:
     return hi + math.log1p(math.exp(-abs(a - b)))
 
 
-def beam_search(log_probs: np.ndarray, beam_width: int = 12) -> list[tuple[str, float]]:
+def beam_search(log_probs: np.ndarray, beam_width: int = 10) -> list[tuple[str, float]]:
     """CTC prefix beam search over (time, classes) log-probabilities.
 
     Returns up to `beam_width` (text, log-probability) pairs, best first.
@@ -70,6 +70,11 @@ def beam_search(log_probs: np.ndarray, beam_width: int = 12) -> list[tuple[str, 
     log_prune = math.log(_PRUNE)
     for row in log_probs:
         candidates = [int(c) for c in np.nonzero(row > log_prune)[0]]
+        if candidates == [BLANK]:
+            # Most columns are blank between characters: every prefix just stays.
+            p = float(row[BLANK])
+            beams = {k: (_logsumexp(pb, pc) + p, -math.inf) for k, (pb, pc) in beams.items()}
+            continue
         if BLANK not in candidates:
             candidates.append(BLANK)
         nxt: dict[tuple[int, ...], list[float]] = defaultdict(lambda: [-math.inf, -math.inf])
@@ -118,12 +123,10 @@ def parse(text: str, confidence: float) -> LcdCandidate:
     tariff = next((w for w in words if _TARIFF.match(w)), "")
     unit = "kWh" in words
     values = [m.group(0) for w in words if w != tariff for m in [_VALUE.search(w)] if m]
-    # The value is the word with the most digits; a gap inside the digit run (some meters
-    # space their digits unevenly) may have split it, so glue number words back together.
-    value = max(values, key=lambda v: sum(ch.isdigit() for ch in v), default="")
-    numbers_only = all(re.fullmatch(r"[0-9.]+", v) for v in values)
-    if len(values) > 1 and not tariff and numbers_only and "".join(values).count(".") <= 1:
-        value = "".join(values)
+    # The value is the word with the most digits (the later one on a tie: labels come
+    # first). Number words are never glued together: a stray label digit glued in front
+    # would change the reading a hundredfold, while a leading zero left out changes nothing.
+    value = max(reversed(values), key=lambda v: sum(ch.isdigit() for ch in v), default="")
     clock = ":" in value
     digits = "".join(ch for ch in value if ch.isdigit())
     point = None

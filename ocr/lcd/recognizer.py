@@ -87,7 +87,7 @@ def run_model(image: Image.Image) -> tuple[np.ndarray, float]:
 
 
 def read_lcd_line(
-    image: Image.Image, *, beam_width: int = 12, max_candidates: int = 5
+    image: Image.Image, *, beam_width: int = 10, max_candidates: int = 5
 ) -> LcdReading:
     """Reads a cropped seven-segment LCD line (PIL image, grey or RGB, any polarity).
 

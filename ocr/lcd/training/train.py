@@ -116,7 +116,7 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--eval-lines", type=int, default=500)
     parser.add_argument("--resume", action="store_true", help="start from the last checkpoint")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
     torch.manual_seed(args.seed)
