@@ -115,11 +115,24 @@ def greedy(log_probs: np.ndarray) -> str:
 
 _VALUE = re.compile(r"[0-9][0-9.:\-]*")
 _TARIFF = re.compile(r"^T[0-9]{0,2}$")
+# Tariff labels meters print, longest first: how a label glued to its value is split off.
+_LABELS = ("T01", "T02", "T03", "T04", "T11", "T12", "T0", "T1", "T2", "T3", "T4", "T")
+
+
+def _unglue(word: str) -> list[str]:
+    """'T01000000.02' -> ['T01', '000000.02'] when the model missed the space."""
+    if not word.startswith("T") or _TARIFF.match(word):
+        return [word]
+    for label in _LABELS:
+        rest = word[len(label) :]
+        if word.startswith(label) and rest[:1].isdigit() and sum(c.isdigit() for c in rest) >= 4:
+            return [label, rest]
+    return [word]
 
 
 def parse(text: str, confidence: float) -> LcdCandidate:
     """Splits a line's text into tariff label, value (digits and point) and unit."""
-    words = text.replace("kWh", " kWh ").split()
+    words = [part for w in text.replace("kWh", " kWh ").split() for part in _unglue(w)]
     tariff = next((w for w in words if _TARIFF.match(w)), "")
     unit = "kWh" in words
     values = [m.group(0) for w in words if w != tariff for m in [_VALUE.search(w)] if m]

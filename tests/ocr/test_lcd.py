@@ -159,6 +159,8 @@ def test_the_model_is_not_loaded_at_import() -> None:
         ("T1 00000.10 kWh", "T1", "00000", "10", True),
         ("018364 kWh", "", "018364", "", True),
         ("00 000000.02", "", "000000", "02", False),
+        ("T01000000.02", "T01", "000000", "02", False),
+        ("T100000.10kWh", "T1", "00000", "10", True),
         ("T01 000000.02", "T01", "000000", "02", False),
         ("12:45:07", "", "124507", "", False),
     ],
@@ -217,7 +219,7 @@ REAL_DEV = (
 )
 # Integer parts read right on the 9 hand-cut line crops of real_crops.json (measured: see
 # ocr/lcd/training/README.md); a drop means the model or the decoding got worse.
-REAL_CROPS_RIGHT = 4
+REAL_CROPS_RIGHT = 6
 CROPS = _ROOT / "ocr" / "lcd" / "training" / "real_crops.json"
 
 

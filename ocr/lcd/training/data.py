@@ -1,6 +1,6 @@
 """Synthetic LCD lines drawn once to shards on disk, so training spends its CPU on the net.
 
-    python -m ocr.lcd.training.data --seed 1301 --count 100000 --workers 2
+    python -m ocr.lcd.training.data --seed 1301 --count 100000 --workers 2 [--realism 2]
 
 A shard holds `SHARD` lines at the recognizer's input height, side by side in one uint8
 buffer, with their widths, labels and LCD flags. Line i of a seed is always the same line.
@@ -21,18 +21,19 @@ WORK = Path(__file__).parent / "work"
 SHARD = 5000
 
 
-def shard_path(seed: int, index: int) -> Path:
-    return WORK / f"lines-{seed}-{index:04d}.npz"
+def shard_path(seed: int, index: int, realism: int = 1) -> Path:
+    tag = "" if realism == 1 else f"r{realism}-"
+    return WORK / f"lines-{seed}-{tag}{index:04d}.npz"
 
 
-def make_shard(args: tuple[int, int, float]) -> Path:
-    seed, index, negative_share = args
-    path = shard_path(seed, index)
+def make_shard(args: tuple[int, int, float, int]) -> Path:
+    seed, index, negative_share, realism = args
+    path = shard_path(seed, index, realism)
     if path.exists():
         return path
     pixels, widths, labels, lcd = [], [], [], []
     for i in range(index * SHARD, (index + 1) * SHARD):
-        image, label, is_lcd = sample(seed, i, negative_share)
+        image, label, is_lcd = sample(seed, i, negative_share, realism)
         line = np.asarray(to_line(image))
         pixels.append(line)
         widths.append(line.shape[1])
@@ -69,9 +70,11 @@ def main() -> None:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--negative-share", type=float, default=0.1)
+    parser.add_argument("--realism", type=int, default=1, choices=[1, 2])
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
-    jobs = [(args.seed, i, args.negative_share) for i in range(-(-args.count // SHARD))]
+    n = -(-args.count // SHARD)
+    jobs = [(args.seed, i, args.negative_share, args.realism) for i in range(n)]
     with multiprocessing.Pool(args.workers) as pool:
         for path in pool.imap_unordered(make_shard, jobs):
             print(path.name, flush=True)

@@ -23,12 +23,12 @@ from ocr.lcd.training.synth import sample
 CROPS = Path(__file__).parent / "real_crops.json"
 
 
-def synthetic(seed: int, count: int) -> dict[str, float]:
+def synthetic(seed: int, count: int, realism: int = 1) -> dict[str, float]:
     exact = integer = point = in_top = n = 0
     lcd_right = total = 0
     timings = []
     for i in range(count):
-        image, label, is_lcd = sample(seed, i)
+        image, label, is_lcd = sample(seed, i, realism=realism)
         started = time.perf_counter()
         reading = read_lcd_line(image)
         timings.append(time.perf_counter() - started)
@@ -84,10 +84,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=9001)
     parser.add_argument("--count", type=int, default=1000)
+    parser.add_argument("--realism", type=int, default=1, choices=[1, 2])
     parser.add_argument("--real", type=Path, default=Path("../shared/ocr-real-dev"))
     args = parser.parse_args()
-    for key, value in synthetic(args.seed, args.count).items():
-        print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
+    if args.count:
+        for key, value in synthetic(args.seed, args.count, args.realism).items():
+            print(f"{key}: {value:.3f}" if isinstance(value, float) else f"{key}: {value}")
     rows = real(args.real)
     for row in rows:
         print(row)

@@ -288,9 +288,15 @@ def _draw_text(
     return font.getlength(text)
 
 
-def _render_masks(rng: random.Random, layout: Layout, digit_h: int) -> tuple[Image.Image, ...]:
+def _render_masks(
+    rng: random.Random, layout: Layout, digit_h: int, realism: int = 1
+) -> tuple[Image.Image, ...]:
     """The lit and the ghost segments as two masks, on a canvas with room to spare."""
-    use_dseg = bool(dseg_fonts()) and rng.random() < 0.4
+    faces = dseg_fonts()
+    if realism >= 2:
+        # SEGG-CHAN draws faces, not digits: stages 1-2 had it by mistake (~2 % of lines).
+        faces = tuple(f for f in faces if "SEGGCHAN" not in f.name)
+    use_dseg = bool(faces) and rng.random() < 0.4
     style = _random_style(rng, digit_h)
     spacing = rng.uniform(0.05, 0.45)
     canvas_w = int(digit_h * (3 + 1.1 * (len(layout.cells) + len(layout.prefix) + 4)))
@@ -313,12 +319,16 @@ def _render_masks(rng: random.Random, layout: Layout, digit_h: int) -> tuple[Ima
                 )
         else:
             # Printed above the digits' baseline, like Energomera's "T1" in the corner.
-            baseline = y0 + (size if rng.random() < 0.5 else digit_h)
-            x += _draw_text(d_on, rng, layout.prefix, x, baseline, size)
-        x += digit_h * rng.uniform(0.25, 0.8)
+            high = rng.random() < 0.5
+            baseline = y0 + (size if high else digit_h)
+            advance = _draw_text(d_on, rng, layout.prefix, x, baseline, size)
+            if realism >= 2 and high and rng.random() < 0.4:
+                advance *= 0.3  # the label stands over the first digit (Energomera)
+            x += advance
+        x += digit_h * (rng.uniform(0.08, 0.8) if realism >= 2 else rng.uniform(0.25, 0.8))
 
     if use_dseg:
-        font = _font(rng.choice(dseg_fonts()), int(digit_h * 1.23))
+        font = _font(rng.choice(faces), int(digit_h * 1.23))
         adv = font.getlength("8")
         for cell in layout.cells:
             x += cell.gap_before * adv
@@ -421,8 +431,38 @@ def _perspective(rng: random.Random, image: Image.Image, strength: float) -> Ima
     return image.transform((w, h), Image.Transform.QUAD, flat, Image.Resampling.BILINEAR)
 
 
+def _bezel(rng: random.Random, img: np.ndarray, y0: float, digit_h: int) -> None:
+    """The plastic around the glass on one to three sides, with the glass's edge line."""
+    h, w = img.shape[:2]
+    colour = rng.choice([rng.uniform(5, 60), rng.uniform(170, 250)])
+    edge = rng.uniform(0, 255)
+    for side in rng.sample(["top", "bottom", "left", "right"], rng.randrange(1, 4)):
+        if side in ("top", "bottom"):
+            m = int(max(2, y0 * rng.uniform(0.3, 0.95)))
+            band = (slice(0, m), slice(None)) if side == "top" else (slice(h - m, h), slice(None))
+            inner = (
+                (slice(m - 2, m), slice(None))
+                if side == "top"
+                else (slice(h - m, h - m + 2), slice(None))
+            )
+        else:
+            m = int(max(2, digit_h * rng.uniform(0.1, 0.6)))
+            band = (slice(None), slice(0, m)) if side == "left" else (slice(None), slice(w - m, w))
+            inner = (
+                (slice(None), slice(m - 2, m))
+                if side == "left"
+                else (slice(None), slice(w - m, w - m + 2))
+            )
+        img[band] = colour + rng.uniform(-10, 10)
+        img[inner] = edge
+
+
 def compose(
-    rng: random.Random, on: Image.Image, ghost: Image.Image, geometry: tuple[float, int]
+    rng: random.Random,
+    on: Image.Image,
+    ghost: Image.Image,
+    geometry: tuple[float, int],
+    realism: int = 1,
 ) -> Image.Image:
     """Puts the masks on a photographed LCD and cuts the detector's box around the digits."""
     y0, digit_h = geometry
@@ -453,6 +493,8 @@ def compose(
             m = int(digit_h * rng.uniform(0.05, 0.4))
             cols = slice(0, m) if side == "left" else slice(w - m, w)
             img[:, cols] = frame
+    if realism >= 2 and rng.random() < 0.5:
+        _bezel(rng, img, y0, digit_h)
     image = Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB")
 
     # Geometry: slant, small rotation, perspective.
@@ -474,6 +516,8 @@ def compose(
     # The detector's box: the digits plus an uneven margin, sometimes a tight one.
     top = y0 - digit_h * rng.uniform(-0.05, 0.45)
     bottom = y0 + digit_h * (1 + rng.uniform(-0.05, 0.45))
+    if realism >= 2 and rng.random() < 0.25:  # a loose box
+        top, bottom = y0 - digit_h * rng.uniform(0.3, 0.8), y0 + digit_h * rng.uniform(1.3, 1.8)
     left = rng.uniform(0, digit_h * 0.55)
     right = w - rng.uniform(0, digit_h * 0.55)
     image = image.crop((int(left), int(max(0, top)), int(right), int(min(h, bottom))))
@@ -504,11 +548,15 @@ def compose(
     return small
 
 
-def make_line(rng: random.Random) -> tuple[Image.Image, str]:
-    """One synthetic LCD line crop (RGB) and its label."""
+def make_line(rng: random.Random, realism: int = 1) -> tuple[Image.Image, str]:
+    """One synthetic LCD line crop (RGB) and its label.
+
+    Realism 2 (the third training stage) adds the plastic bezel around the glass, loose
+    boxes, labels close to or over the first digit; realism 1 draws the lines of stages 1-2.
+    """
     layout = sample_layout(rng)
-    on, ghost, geometry = _render_masks(rng, layout, rng.randrange(34, 60))
-    return compose(rng, on, ghost, geometry), layout.label
+    on, ghost, geometry = _render_masks(rng, layout, rng.randrange(34, 60), realism)
+    return compose(rng, on, ghost, geometry, realism), layout.label
 
 
 # --- lines that are not seven-segment (for the LCD-likeness score) --------------------------
@@ -574,13 +622,15 @@ def to_line(image: Image.Image) -> Image.Image:
     return Image.fromarray(line_pixels(image))
 
 
-def sample(seed: int, index: int, negative_share: float = 0.1) -> tuple[Image.Image, str, bool]:
+def sample(
+    seed: int, index: int, negative_share: float = 0.1, realism: int = 1
+) -> tuple[Image.Image, str, bool]:
     """Training sample `index` of run `seed`: (line image, label, is seven-segment)."""
     rng = random.Random(f"{seed}:{index}")  # noqa: S311 - reproducible drawing
     if rng.random() < negative_share:
         image, label = make_negative(rng)
         return image, label, False
-    image, label = make_line(rng)
+    image, label = make_line(rng, realism)
     return image, label, True
 
 

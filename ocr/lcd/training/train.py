@@ -109,6 +109,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data-seed", type=int, required=True)
     parser.add_argument("--shards", type=int, required=True, help="train on shards 0..N-1")
+    parser.add_argument(
+        "--more-data",
+        action="append",
+        default=[],
+        metavar="SEED:SHARDS:REALISM",
+        help="also shards 0..SHARDS-1 of another run, e.g. 1302:6:2",
+    )
     parser.add_argument("--eval-seed", type=int, required=True)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--steps", type=int, default=8000)
@@ -123,6 +130,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     rng = random.Random(args.seed)  # noqa: S311 - reproducible batches
     paths = [shard_path(args.data_seed, i) for i in range(args.shards)]
+    for more in args.more_data:
+        seed, shards, realism = (int(v) for v in more.split(":"))
+        paths += [shard_path(seed, i, realism) for i in range(shards)]
     missing = [p.name for p in paths if not p.exists()]
     if missing:
         raise SystemExit(f"draw these shards first (ocr.lcd.training.data): {missing}")
