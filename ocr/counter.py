@@ -61,6 +61,8 @@ class TextLine:
     right: str = ""
     # Read again from a binarised copy with the LCD's ghost segments washed out.
     deghosted: bool = False
+    # Read as mostly 8s: an LCD showing its unlit segments.
+    ghostly: bool = False
 
 
 @dataclass

@@ -46,11 +46,8 @@ from ocr.counter import (
 from ocr.decoding import decode_photo
 from ocr.lcd_seam import LcdReader, lcd_reader
 from ocr.ppocr import TextBox, TextDetector, TextRecognizer, crop_box
+from ocr.thresholds import CONFIDENT, DEFAULT_MAX_INCREASE
 
-# The bot treats a candidate at or above this confidence as read; below, it asks to type.
-CONFIDENT = 0.7
-# With a previous reading but no stated maximum, months of household use stay below this.
-DEFAULT_MAX_INCREASE = 5000
 # Steps up to this many kWh are all equally likely; larger ones less and less.
 USUAL_INCREASE = 1000
 MAX_CANDIDATES = 5
@@ -132,7 +129,7 @@ def step_likelihood(increase: int, max_increase: int) -> float:
 
 # How much each cut of the integer part weighs against a reading's confidence (prefix: per
 # digit dropped).
-CUT_DOUBT = {"prefix": 0.3, "suffix": 1.0, "joined": 0.5, "split": 0.7}
+CUT_DOUBT = {"prefix": 0.3, "suffix": 1.0, "joined": 0.5, "split": 0.7, "lcd?": 1.5}
 # A reading no other plausible one competes with counts as this far ahead.
 NO_RIVAL_MARGIN = 4.0
 # A runner-up digit weaker than this share of the chosen one is noise.
@@ -152,6 +149,8 @@ CUT_WEIGHT = {
     "joined": -0.6,
     "split": -0.6,
     "lcd": 0.3,
+    # The LCD reader on a line with no sign of an LCD (it reads printed digits and drums too).
+    "lcd?": -0.5,
     "prefix": -1.0,
     "suffix": -1.3,
 }
@@ -232,6 +231,8 @@ def deghosted_lines(lines: list[TextLine], engine: Engine) -> list[TextLine]:
         and len(line.text.text) >= MIN_DIGITS
         and line.text.text.count("8") >= GHOST_EIGHTS * len(line.text.text)
     ]
+    for line in ghostly:
+        line.ghostly = True
     crops = [crop for line in ghostly for crop in lit_segments(line.crop)]
     if not crops:
         return []
@@ -282,7 +283,7 @@ def lcd_readings(lines: list[TextLine], reader: LcdReader) -> list[Reading]:
                     digits=reading.integer,
                     scores=(reading.confidence,) * len(reading.integer),
                     line=line,
-                    cut="lcd",
+                    cut="lcd" if line.ghostly else "lcd?",
                     dropped=reading.decimals,
                     features={
                         # A tariff register (T1, T2...) is not the total; T0 or T is.
@@ -353,11 +354,12 @@ def weigh(
     )
     top_items = ranked[:MAX_CANDIDATES]
     second_opinions: dict[int, str] = {}
-    if top_items and top_items[0][0].reading.cut == "lcd":
-        # An LCD's second reader is PP-OCR on the same line.
+    if top_items and top_items[0][0].reading.cut.startswith("lcd"):
+        # An LCD's second reader is PP-OCR on the same box (or its de-ghosted copy).
         head = top_items[0][0]
         if any(
-            s.reading.cut != "lcd" and s.reading.line is head.reading.line for s in top_items[0]
+            not s.reading.cut.startswith("lcd") and s.reading.line.box is head.reading.line.box
+            for s in top_items[0]
         ):
             second_opinions[head.reading.value] = head.reading.digits
     elif engine.second_reader is not None and top_items:
@@ -371,8 +373,15 @@ def weigh(
     candidates = []
     for rank, items in enumerate(top_items):
         head = items[0]
+        # The LCD reader's guesses at printed digits and drums are no rival to PP-OCR's.
         rival = next(
-            (other[0] for other in ranked if other is not items and other[0].fits == head.fits),
+            (
+                other[0]
+                for other in ranked
+                if other is not items
+                and other[0].fits == head.fits
+                and (other[0].reading.cut != "lcd?" or head.reading.cut.startswith("lcd"))
+            ),
             None,
         )
         doubt = digit_doubt(head.reading, prior, engine.recognizer.digit_index)
