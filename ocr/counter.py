@@ -45,6 +45,8 @@ ENERGY_SUFFIX = re.compile(r"(k\s*W\S*|кВт\S*|m3|m³|м3|м³)$", re.IGNORECA
 # A character of a drum window this red is a decimal drum (share of red pixels).
 RED_SHARE = 0.22
 MIN_DIGITS = 1
+# A gap between two digits this many times the usual one means a digit was skipped.
+UNEVEN_GAP = 1.6
 
 
 @dataclass
@@ -63,6 +65,8 @@ class TextLine:
     deghosted: bool = False
     # Read as mostly 8s: an LCD showing its unlit segments.
     ghostly: bool = False
+    # Boxes of a single character found inside this line's box (drum windows one by one).
+    cells: int = 0
 
 
 @dataclass
@@ -82,8 +86,20 @@ class Reading:
     dropped: int = 0
     span: tuple[float, float] = (0.0, 1.0)
     features: dict[str, float] = field(default_factory=dict)
-    # The recognizer's output step of each digit (empty when another reader read it).
+    # The recognizer's output step of each digit, and where across the line it stands
+    # (both empty when another reader read it).
     steps: tuple[int, ...] = ()
+    positions: tuple[float, ...] = ()
+
+    @property
+    def uneven(self) -> bool:
+        """Whether one gap between neighbouring digits is far wider than the others: the
+        recognizer skipped a digit there (counters space their digits evenly)."""
+        if len(self.positions) < 3:
+            return False
+        gaps = sorted(b - a for a, b in zip(self.positions, self.positions[1:], strict=False))
+        middle = gaps[len(gaps) // 2]
+        return gaps[-1] > UNEVEN_GAP * max(middle, 1e-3)
 
     @property
     def value(self) -> int:
@@ -245,6 +261,7 @@ def _reading(
         span=span,
         features=dict(context),
         steps=tuple(t.step for t in tokens),
+        positions=tuple(t.position for t in tokens),
     )
 
 
@@ -269,7 +286,9 @@ def merge_fragments(lines: list[TextLine]) -> list[list[int]]:
         i
         for i, line in enumerate(lines)
         if line.text.text
-        and sum(c.isdigit() for c in line.text.text) >= max(1, len(line.text.text) - 1)
+        and sum(c.isdigit() or c in LOOKALIKES for c in line.text.text)
+        >= max(1, len(line.text.text) - 1)
+        and (len(line.text.text) == 1 or any(c.isdigit() for c in line.text.text))
     ]
     digit_lines.sort(key=lambda i: lines[i].box.centre[0])
     groups: list[list[int]] = []
@@ -301,9 +320,20 @@ def merge_fragments(lines: list[TextLine]) -> list[list[int]]:
 
 
 def attach_neighbours(lines: list[TextLine]) -> None:
-    """Fill each line's `left` and `right` with the texts of its neighbours on the row."""
+    """Fill each line's `left` and `right` with the texts of its neighbours on the row, and
+    `cells` with the single characters boxed inside it."""
     for line in lines:
         box = line.box
+        line.cells = sum(
+            1
+            for other in lines
+            if other is not line
+            and not other.merged
+            and len(other.text.text) == 1
+            and other.box.height >= 0.6 * box.height
+            and abs(other.box.centre[1] - box.centre[1]) < 0.5 * box.height
+            and abs(other.box.centre[0] - box.centre[0]) < box.width / 2
+        )
         left_gap = right_gap = 1.5 * box.height
         for other in lines:
             if other is line or other.merged:

@@ -61,6 +61,8 @@ LCD_LIKENESS = 0.5
 GHOST_EIGHTS = 0.4
 # A binarised copy loses some of what a digit looked like: a little less sure of it.
 DEGHOSTED_DOUBT = 0.5
+# Digits unevenly spaced across their line: one was probably not read.
+UNEVEN_DOUBT = 2.0
 # Too dark to hope for digits: mean brightness of the whole photo (0..255).
 DARK_BRIGHTNESS = 12.0
 # A photo whose grey levels vary less than this shows nothing at all.
@@ -456,6 +458,9 @@ def confidence_of(
     z -= 0.7 * reading.substituted
     if reading.line.deghosted:
         z -= DEGHOSTED_DOUBT
+    if reading.uneven or reading.line.cells > len(reading.digits) + reading.dropped:
+        # Digits unevenly spaced, or more drum windows boxed than digits read: one was lost.
+        z -= UNEVEN_DOUBT
     if reading.features.get("label_before") or reading.features.get("rating_after"):
         # Whatever the prior says, a number after "№" or before "V" or "imp/kWh" is a
         # label: the person confirms it by typing, never by one tap.
