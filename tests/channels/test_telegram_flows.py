@@ -250,7 +250,7 @@ async def test_photo_reading_is_offered_for_one_tap(
     assert "Покази прийнято" in accepted and "123 кВт·год" in accepted
     await user.press("Внести покази")
     text = await send_photo(tg, user, blank_photo(), "blank-1")
-    assert "сфотографуйте ближче, рівно навпроти табло" in text
+    assert "підійдіть ближче, тримайте телефон рівно навпроти табло" in text
     assert "ввести покази вручну" in text
     assert "Покази прийнято" in await user.say(str(reading + 7))
     # The confirmed photo was kept as evidence; the unreadable one was not.

@@ -220,7 +220,7 @@ async def scenario_photo(user: Chat, events: list[Any]) -> None:
     assert "Покази прийнято" in accepted and "123 кВт·год" in accepted
     await user.press("Внести покази")
     answer = await user.send_picture(blank_photo())
-    assert "сфотографуйте ближче, рівно навпроти табло" in answer
+    assert "підійдіть ближче, тримайте телефон рівно навпроти табло" in answer
     assert "ввести покази вручну" in answer
     assert "Покази прийнято" in await user.say(str(reading + 7))
 

@@ -90,7 +90,7 @@ async def test_each_problem_has_its_advice(
     photos.next = PhotoRecognition(problem=problem)
     text = await chat.send(photo=b"whatever")
     assert words in text and "ввести покази вручну" in text
-    retake = "сфотографуйте ближче, рівно навпроти табло, без спалаху й відблисків"
+    retake = "підійдіть ближче, тримайте телефон рівно навпроти табло, без спалаху й відблисків"
     assert (retake in text) is (
         problem not in {PhotoProblem.BUSY, PhotoProblem.NOT_AN_IMAGE, PhotoProblem.TOO_LARGE}
     )
