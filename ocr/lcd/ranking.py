@@ -62,6 +62,9 @@ def _score(
     n = len(candidate.integer)
     score += 0.5 * min(n, 8)
     reasons.append(f"{n} integer digits")
+    if n > 8:  # no household meter counts that far: a serial number or a misread
+        score -= 4
+        reasons.append("too many digits for a total")
     if candidate.clock or _CLOCK.match(value):
         score -= 6
         reasons.append("a clock")

@@ -25,6 +25,7 @@ CROPS = Path(__file__).parent / "real_crops.json"
 
 def synthetic(seed: int, count: int, realism: int = 1) -> dict[str, float]:
     exact = integer = point = in_top = n = 0
+    sure = sure_right = 0  # lines read at confidence >= 0.9
     lcd_right = total = 0
     timings = []
     for i in range(count):
@@ -43,6 +44,9 @@ def synthetic(seed: int, count: int, realism: int = 1) -> dict[str, float]:
             continue
         exact += best.text == label
         integer += best.integer == truth.integer
+        if best.confidence >= 0.9:
+            sure += 1
+            sure_right += best.integer == truth.integer
         point += best.point == truth.point
         in_top += any(c.integer == truth.integer for c in reading.candidates)
     timings.sort()
@@ -52,6 +56,8 @@ def synthetic(seed: int, count: int, realism: int = 1) -> dict[str, float]:
         "integer exact": integer / n,
         "integer in candidates": in_top / n,
         "decimal point right": point / n,
+        "share read at confidence >= 0.9": sure / n,
+        "integer right when confidence >= 0.9": sure_right / max(1, sure),
         "lcd-likeness right": lcd_right / total,
         "p50 ms": 1000 * statistics.median(timings),
         "p95 ms": 1000 * timings[int(0.95 * (len(timings) - 1))],
