@@ -51,15 +51,15 @@ def make_clock(settings: Settings) -> Clock:
 
 
 def make_photo_reader(settings: Settings) -> MeterPhotoReader | None:
-    """Tesseract with our digits model in a bounded process pool; None when not installed."""
+    """The photo reading pipeline (ocr/) in a bounded process pool; None when not installed."""
     if settings.ocr_workers == 0:
         return None
     try:
-        from ocr import TesseractMeterReader
-    except ImportError:  # pytesseract missing: the bot still works, photos are answered
+        from ocr import MeterReader
+    except ImportError:  # onnxruntime or OpenCV missing: the bot still works, photos answered
         log.warning("OCR is unavailable: photos will be answered with 'type it in'")
         return None
-    return TesseractMeterReader(
+    return MeterReader(
         workers=settings.ocr_workers,
         max_pending=settings.ocr_max_pending,
         timeout_s=settings.ocr_timeout_seconds,

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TextIO
 
 from core.photo_reading import PhotoProblem, PhotoRecognition, ReadingPrior
-from ocr.reader import TesseractMeterReader
+from ocr.reader import MeterReader
 
 
 def format_line(name: str, recognition: PhotoRecognition) -> str:
@@ -24,7 +24,7 @@ async def _read_all(files: list[str], previous: int | None, out: TextIO) -> int:
     """Read the files one by one through the chat's reader; a missing file is not an image."""
     prior = ReadingPrior(previous=previous) if previous is not None else None
     failures = 0
-    reader = TesseractMeterReader(workers=1, max_pending=max(8, len(files)), timeout_s=30.0)
+    reader = MeterReader(workers=1, max_pending=max(8, len(files)), timeout_s=30.0)
     try:
         for name in files:
             try:

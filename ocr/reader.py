@@ -1,4 +1,4 @@
-"""`TesseractMeterReader`: the `MeterPhotoReader` port, run in a bounded pool off the event loop."""
+"""`MeterReader`: the `MeterPhotoReader` port, run in a bounded pool off the event loop."""
 
 from __future__ import annotations
 
@@ -12,25 +12,24 @@ from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPool
 from typing import Literal
 
 from core.photo_reading import MeterPhotoReader, PhotoProblem, PhotoRecognition, ReadingPrior
-from ocr.line_reading import TesseractModel
-from ocr.recognition import recognise_photo
+from ocr.pipeline import default_engine, recognise_photo
 
 log = logging.getLogger(__name__)
 
-Recogniser = Callable[[bytes, ReadingPrior | None, TesseractModel], PhotoRecognition]
+Recogniser = Callable[[bytes, ReadingPrior | None], PhotoRecognition]
 
 
-def _quiet_worker() -> None:
-    """Worker start-up: Tesseract's OpenMP threads only slow small lines on a shared CPU."""
+def _prepare_worker() -> None:
+    """Worker start-up: load the models now, so that the first photo is not the slow one.
+
+    Tesseract's OpenMP threads only slow small lines on a shared CPU.
+    """
     os.environ["OMP_THREAD_LIMIT"] = "1"
+    default_engine()
 
 
-def _recognise(data: bytes, prior: ReadingPrior | None, model: TesseractModel) -> PhotoRecognition:
-    return recognise_photo(data, prior, model)
-
-
-class TesseractMeterReader(MeterPhotoReader):
-    """Reads meter photos with our digits model in a pool of `workers`.
+class MeterReader(MeterPhotoReader):
+    """Reads meter photos with `ocr.pipeline` in a pool of `workers`.
 
     At most `max_pending` photos are queued or running; beyond that `read` answers BUSY at
     once instead of letting a burst of photos stall every chat. A photo that takes longer
@@ -40,14 +39,12 @@ class TesseractMeterReader(MeterPhotoReader):
     def __init__(
         self,
         *,
-        model: TesseractModel | None = None,
         workers: int = 1,
         max_pending: int = 8,
         timeout_s: float = 10.0,
         executor: Literal["process", "thread"] = "process",
-        recogniser: Recogniser = _recognise,
+        recogniser: Recogniser = recognise_photo,
     ) -> None:
-        self.model = model or TesseractModel()
         self.timeout_s = timeout_s
         self.max_pending = max_pending
         self._recogniser = recogniser
@@ -60,7 +57,7 @@ class TesseractMeterReader(MeterPhotoReader):
             self._pool = ProcessPoolExecutor(
                 max_workers=workers,
                 mp_context=multiprocessing.get_context("spawn"),
-                initializer=_quiet_worker,
+                initializer=_prepare_worker,
             )
         else:
             self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="ocr")
@@ -77,13 +74,13 @@ class TesseractMeterReader(MeterPhotoReader):
     async def read(self, image: bytes, prior: ReadingPrior | None = None) -> PhotoRecognition:
         """Recognise the counter in `image` without blocking the loop; BUSY/TIMEOUT when due."""
         if self._closed:
-            raise RuntimeError("TesseractMeterReader is closed")
+            raise RuntimeError("MeterReader is closed")
         with self._lock:
             if self._pending >= self.max_pending:
                 return PhotoRecognition(problem=PhotoProblem.BUSY)
             self._pending += 1
         try:
-            future = self._pool.submit(self._recogniser, image, prior, self.model)
+            future = self._pool.submit(self._recogniser, image, prior)
         except RuntimeError:
             with self._lock:
                 self._pending -= 1
@@ -95,7 +92,7 @@ class TesseractMeterReader(MeterPhotoReader):
             future.cancel()
             return PhotoRecognition(problem=PhotoProblem.TIMEOUT)
         except Exception:
-            # A broken Tesseract install or worker crash must not take the chat down with it.
+            # A broken model file or a worker crash must not take the chat down with it.
             log.exception("photo recognition failed")
             return PhotoRecognition(problem=PhotoProblem.NO_DIGITS, details={"failed": 1.0})
 
@@ -108,11 +105,11 @@ class TesseractMeterReader(MeterPhotoReader):
         self._closed = True
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def __enter__(self) -> TesseractMeterReader:
+    def __enter__(self) -> MeterReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-__all__ = ["Recogniser", "TesseractMeterReader"]
+__all__ = ["MeterReader", "Recogniser"]

@@ -16,20 +16,27 @@ from bot.handlers.readings import evaluate_and_store, reading_value, start_readi
 from bot.handlers.router import Router
 from bot.messages import Button
 from core.model import Account, ChannelIdentity, DialogState, Zone
-from core.photo_reading import PhotoRecognition, ReadingPrior
+from core.photo_reading import (
+    PhotoProblem,
+    PhotoRecognition,
+    ReadingCandidate,
+    ReadingPrior,
+    implied_increase,
+)
 from core.ports import AbstractUnitOfWork
 from core.readings import ReadingRules, photo_prior
 
 router = Router()
 
-
-def _grouped(digits: str) -> str:
-    """ "08350" → "08 350": as the counter shows it, leading zeros kept."""
-    groups = []
-    while digits:
-        groups.insert(0, digits[-3:])
-        digits = digits[:-3]
-    return " ".join(groups)
+# Problems that a better photo solves: the answer says how to take one.
+RETAKE = {
+    PhotoProblem.TOO_SMALL,
+    PhotoProblem.TOO_DARK,
+    PhotoProblem.BLURRED,
+    PhotoProblem.COUNTER_NOT_FOUND,
+    PhotoProblem.NO_DIGITS,
+    PhotoProblem.TIMEOUT,
+}
 
 
 async def _target(
@@ -87,28 +94,47 @@ async def photo(ctx: Context, argument: str) -> None:
     if ctx.services.photos is None or recognition is None:
         ctx.say(t("photo.unavailable"), [[menu_button(t)]])
         return
+    zones = ctx.data["zones"]
     candidate = recognition.best
     if recognition.problem is not None or candidate is None:
         ctx.say(
-            _problem_text(ctx, recognition)
-            + "\n\n"
-            + t("photo.type_instead")
-            + "\n"
-            + zone_prompt(ctx, zone, len(ctx.data["zones"])),
+            _unread_text(ctx, recognition) + "\n" + zone_prompt(ctx, zone, len(zones)),
             [[menu_button(t)]],
         )
         return
-    if candidate.confidence < ctx.rules.photo_confidence:
-        ctx.say(
-            t("photo.unsure", value=_grouped(candidate.digits))
-            + "\n"
-            + zone_prompt(ctx, zone, len(ctx.data["zones"])),
-            [[menu_button(t)]],
+    prior = await photo_prior(ctx.uow, account, zone, ctx.now, ctx.rules.readings)
+    step = _step(candidate, prior)
+    if prior is not None and prior.previous is not None and step is None:
+        # Checked at once against the zone being entered, not after every zone is typed.
+        said = t(
+            "photo.does_not_fit",
+            value=t.number(candidate.value),
+            zone=t.zone_of(zone),
+            previous=t.number(prior.previous),
         )
+    elif candidate.confidence < ctx.rules.photo_confidence:
+        said = t("photo.unsure", value=t.number(candidate.value))
+    else:
+        await _offer(ctx, candidate, zone, prior, step)
         return
+    ctx.say(
+        said + "\n" + t("photo.retake") + "\n" + zone_prompt(ctx, zone, len(zones)),
+        [[menu_button(t)]],
+    )
+
+
+async def _offer(
+    ctx: Context,
+    candidate: ReadingCandidate,
+    zone: Zone,
+    prior: ReadingPrior | None,
+    step: int | None,
+) -> None:
+    """A confident reading: one tap takes it for the zone being entered."""
+    t = ctx.t
+    zones = ctx.data["zones"]
     store = ctx.services.photo_store
     sha256 = await store.put_pending(ctx.event.photo or b"") if store is not None else None
-    zones = ctx.data["zones"]
     ctx.goto(
         "read.photo",
         a=ctx.data["a"],
@@ -118,24 +144,44 @@ async def photo(ctx: Context, argument: str) -> None:
         p=sha256,
         r=candidate.value,
     )
-    shown = t("photo.recognised", value=_grouped(candidate.digits))
-    if len(zones) == 1:
-        ctx.say(
-            shown + " " + t("photo.is_it_right"),
-            [
-                [Button(t("photo.yes"), f"ph:{zones[0]}"), Button(t("photo.no"), "ph:no")],
-                [menu_button(t)],
-            ],
-        )
-        return
+    shown = t("photo.recognised", value=t.number(candidate.value))
+    if len(zones) > 1:
+        shown = t("photo.recognised_zone", value=t.number(candidate.value), zone=t.zone_of(zone))
+    if step is not None and prior is not None and prior.previous is not None:
+        shown += " " + t("photo.step", previous=t.number(prior.previous), kwh=t.kwh(step))
+    done = ctx.data.get("v", {})
+    others = [z for z in zones if z != zone.value and z not in done]
     ctx.say(
-        shown + " " + t("photo.which_zone"),
+        shown + " " + t("photo.is_it_right"),
         [
-            [Button(t.zone(Zone(z)), f"ph:{z}") for z in zones],
-            [Button(t("photo.no"), "ph:no")],
+            [Button(t("photo.yes"), f"ph:{zone.value}"), Button(t("photo.no"), "ph:no")],
+            *(
+                [
+                    [Button(t("photo.other_zone", zone=t.zone_of(Zone(z))), f"ph:{z}")]
+                    for z in others
+                ]
+            ),
             [menu_button(t)],
         ],
     )
+
+
+def _step(candidate: ReadingCandidate, prior: ReadingPrior | None) -> int | None:
+    """kWh used since the zone's previous reading, if the value can follow it."""
+    if prior is None or prior.previous is None:
+        return None
+    # The jump check comes when the reading is stored; here only "can it follow at all".
+    return implied_increase(candidate, ReadingPrior(prior.previous, prior.digit_count))
+
+
+def _unread_text(ctx: Context, recognition: PhotoRecognition) -> str:
+    """Why, in one line; how to take a better photo when that helps; typing instead."""
+    problem = recognition.problem or PhotoProblem.NO_DIGITS
+    lines = [ctx.t(f"photo.problem.{problem.value}")]
+    if problem in RETAKE:
+        lines.append(ctx.t("photo.retake"))
+    lines.append(ctx.t("photo.type_instead"))
+    return "\n".join(lines)
 
 
 @router.action("ph")
@@ -159,18 +205,13 @@ async def photo_answer(ctx: Context, argument: str) -> None:
     missing = [z for z in zones if z not in values]
     if missing:
         ctx.say(
-            t("photo.zone_taken", zone=t.zone(Zone(argument)))
+            t("photo.zone_taken", zone=t.zone_of(Zone(argument)))
             + "\n"
             + zone_prompt(ctx, Zone(missing[0]), len(zones)),
             [[menu_button(t)]],
         )
         return
     await evaluate_and_store(ctx, confirmed=False)
-
-
-def _problem_text(ctx: Context, recognition: PhotoRecognition) -> str:
-    problem = recognition.problem.value if recognition.problem else "no_digits"
-    return ctx.t(f"photo.problem.{problem}")
 
 
 @router.action("phhelp", commands=("photo",))

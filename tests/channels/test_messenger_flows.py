@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from tests.channels.conftest import OUTSIDE_WINDOW
@@ -28,6 +29,7 @@ from tests.channels.test_viber_flows import (
     scenario_settings,
     scenario_two_zone,
 )
+from tests.ocr.conftest import kept_photos
 
 Factory = Callable[..., Awaitable[MessengerHarness]]
 
@@ -80,8 +82,12 @@ async def test_settings_phone_quick_reply_and_language(fb: MessengerHarness) -> 
     assert phone and phone[-1].contact_is_own and phone[-1].contact_phone == "+380501234567"
 
 
-async def test_photo_is_downloaded_and_handed_to_the_dialog(fb: MessengerHarness) -> None:
-    await scenario_photo(fb.user(), fb.events)
+async def test_photo_is_read_offered_and_kept(
+    make_messenger: Factory, sqlite_demo_url: str, tmp_path: Path
+) -> None:
+    harness = await make_messenger(sqlite_demo_url, photos_dir=str(tmp_path))
+    await scenario_photo(harness.user(), harness.events)
+    assert len(kept_photos(tmp_path)) == 1
 
 
 async def test_pay_link_is_a_url_button_of_a_template(fb: MessengerHarness) -> None:

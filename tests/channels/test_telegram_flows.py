@@ -8,10 +8,12 @@ would see there.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
 from tests.channels.conftest import OUTSIDE_WINDOW, Harness, HarnessFactory, TgUser
+from tests.ocr.conftest import blank_photo, kept_photos, meter_photo
 
 NUMBER_232, EIC_232 = "2010000232", "62Z000000000232T"
 NUMBER_777, EIC_777 = "2010000777", "62Z000000000777O"
@@ -220,3 +222,42 @@ async def test_menu_commands_answer(tg: Harness, command: str) -> None:
     user = tg.user()
     await consent(user)
     assert await user.say(command)
+
+
+async def send_photo(tg: Harness, user: TgUser, content: bytes, file_id: str) -> str:
+    """A photo message as Telegram sends it: one size, downloaded by the adapter."""
+    tg.fake.add_file(content, file_id, f"photos/{file_id}.jpg")
+    size = {
+        "file_id": file_id,
+        "file_unique_id": "u" + file_id,
+        "width": 900,
+        "height": 700,
+        "file_size": len(content),
+    }
+    return await user.send(photo=[size])
+
+
+async def test_photo_reading_is_offered_for_one_tap(
+    make_harness: HarnessFactory, sqlite_demo_url: str, tmp_path: Path
+) -> None:
+    tg = await make_harness(sqlite_demo_url, photos_dir=str(tmp_path))
+    user = tg.user()
+    await consent(user)
+    await link(user, NUMBER_232, EIC_232)
+    previous = last_billing(await user.press("Внести покази"))
+    reading = previous + 123
+    text = await send_photo(tg, user, meter_photo(str(reading).zfill(6)), "meter-1")
+    shown, before = f"{reading:,}".replace(",", " "), f"{previous:,}".replace(",", " ")
+    assert (
+        f"Розпізнано: {shown} кВт·год. Попередні покази {before}, спожито 123 кВт·год. Правильно?"
+    ) in text
+    assert user.labels()[:2] == ["Так", "Ні, ввести вручну"]
+    accepted = await user.press("Так")
+    assert "Покази прийнято" in accepted and "123 кВт·год" in accepted
+    await user.press("Внести покази")
+    text = await send_photo(tg, user, blank_photo(), "blank-1")
+    assert "підійдіть ближче, тримайте телефон рівно навпроти табло" in text
+    assert "ввести покази вручну" in text
+    assert "Покази прийнято" in await user.say(str(reading + 7))
+    # The confirmed photo was kept as evidence; the unreadable one was not.
+    assert len(kept_photos(tmp_path)) == 1

@@ -13,16 +13,18 @@ from __future__ import annotations
 import io
 import re
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Protocol
 
 from PIL import Image
 from pypdf import PdfReader
 
-from tests.channels.conftest import OUTSIDE_WINDOW, jpeg_bytes
+from tests.channels.conftest import OUTSIDE_WINDOW
 from tests.channels.fake_viber import (
     ViberHarness,
     conversation_started,
 )
+from tests.ocr.conftest import blank_photo, kept_photos, meter_photo
 
 NUMBER_232, EIC_232 = "2010000232", "62Z000000000232T"
 NUMBER_777, EIC_777 = "2010000777", "62Z000000000777O"
@@ -198,13 +200,32 @@ async def scenario_settings(user: Chat) -> None:
     assert "Main menu" in await user.say("menu") or "menu" in user.text.lower()
 
 
+def grouped(value: int) -> str:
+    """A number as the bot writes it: thousands apart, no leading zeros."""
+    return f"{value:,}".replace(",", " ")
+
+
 async def scenario_photo(user: Chat, events: list[Any]) -> None:
-    """A meter photo: the adapter downloads it and the dialog gets the bytes."""
+    """A meter photo read by the real pipeline and taken with one tap; an unreadable one
+    says why, how to retake it, and takes the typed reading."""
     await linked(user)
-    photo = jpeg_bytes((640, 480))
+    previous = last_billing(await user.press("Внести покази"))
+    reading = previous + 123
+    photo = meter_photo(str(reading).zfill(6))
     answer = await user.send_picture(photo)
-    assert answer
     assert events[-1].photo == photo
+    assert (
+        f"Розпізнано: {grouped(reading)} кВт·год. Попередні покази {grouped(previous)}, "
+        "спожито 123 кВт·год. Правильно?"
+    ) in answer
+    assert "Так" in user.labels() and "Ні, ввести вручну" in user.labels()
+    accepted = await user.press("Так")
+    assert "Покази прийнято" in accepted and "123 кВт·год" in accepted
+    await user.press("Внести покази")
+    answer = await user.send_picture(blank_photo())
+    assert "підійдіть ближче, тримайте телефон рівно навпроти табло" in answer
+    assert "ввести покази вручну" in answer
+    assert "Покази прийнято" in await user.say(str(reading + 7))
 
 
 async def scenario_pay(user: Chat) -> str:
@@ -275,8 +296,12 @@ async def test_settings_share_phone_and_language(vb: ViberHarness) -> None:
     assert shared and shared[-1].body["min_api_version"] == 3
 
 
-async def test_photo_is_downloaded_and_handed_to_the_dialog(vb: ViberHarness) -> None:
-    await scenario_photo(vb.user(), vb.events)
+async def test_photo_is_read_offered_and_kept(
+    make_viber: Factory, sqlite_demo_url: str, tmp_path: Path
+) -> None:
+    harness = await make_viber(sqlite_demo_url, photos_dir=str(tmp_path))
+    await scenario_photo(harness.user(), harness.events)
+    assert len(kept_photos(tmp_path)) == 1
 
 
 async def test_pay_link_is_an_open_url_button_and_a_url_message(vb: ViberHarness) -> None:

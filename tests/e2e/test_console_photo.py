@@ -37,7 +37,10 @@ def test_photo_reading_confirmed(console: Console) -> None:
     photo = meter_closeup(console.workdir / f"{user}.jpg", "019779")
     turns = console.chat(user, *LINKED, "Внести покази", f"/photo {photo}")
     assert "надішліть фото лічильника" in turns[5]
-    assert "Розпізнано: 019 779 кВт·год. Правильно?" in turns[6], turns[6]
+    assert (
+        "Розпізнано: 19 779 кВт·год. Попередні покази 19 649, спожито 130 кВт·год. Правильно?"
+        in turns[6]
+    ), turns[6]
     turns = console.chat(user, "Так", "Історія показів")
     assert "Покази прийнято" in turns[0] and "130 кВт·год" in turns[0]
     assert "561,60 грн" in turns[0]

@@ -31,7 +31,10 @@ async def test_photo_read_confirmed_and_kept(
     await linked(chat)
     photos.will_read("008480")
     text = await chat.send(photo=JPEG)
-    assert "Розпізнано: 008 480 кВт·год. Правильно?" in text
+    # No leading zeros, and the step from the previous reading is shown at once.
+    assert (
+        "Розпізнано: 8 480 кВт·год. Попередні покази 8 350, спожито 130 кВт·год. Правильно?" in text
+    )
     assert chat.labels()[:2] == ["Так", "Ні, ввести вручну"]
     assert not factory.data.submitted and not factory.data.photos
     _, prior = photos.calls[0]
@@ -87,6 +90,10 @@ async def test_each_problem_has_its_advice(
     photos.next = PhotoRecognition(problem=problem)
     text = await chat.send(photo=b"whatever")
     assert words in text and "ввести покази вручну" in text
+    retake = "підійдіть ближче, тримайте телефон рівно навпроти табло, без спалаху й відблисків"
+    assert (retake in text) is (
+        problem not in {PhotoProblem.BUSY, PhotoProblem.NOT_AN_IMAGE, PhotoProblem.TOO_LARGE}
+    )
     assert not factory.data.submitted
     assert "120 кВт·год" in await chat.send("8470")  # typing still works
 
@@ -97,25 +104,57 @@ async def test_unsure_reading_asks_to_type(
     await linked(chat)
     photos.will_read("008480", confidence=0.3)
     text = await chat.send(photo=JPEG)
-    assert "Не вдалося надійно прочитати" in text and "008 480" in text
+    assert "Не вдалося надійно прочитати" in text and "(можливо, 8 480)" in text
     assert "Так" not in chat.labels() and not factory.data.submitted
 
 
-async def test_two_zone_photo_says_which_zone(
+async def test_two_zone_photo_is_for_the_zone_being_entered(
     chat: Chat, photos: FakePhotoReader, factory: FakeUnitOfWorkFactory
 ) -> None:
     await linked(chat, "2010000777", "62Z000000000777O")
     await chat.send("Внести покази")
     photos.will_read("008460")
     text = await chat.send(photo=JPEG)
-    assert "Яку зону показує фото?" in text
-    assert chat.labels()[:2] == ["день", "ніч"]
-    text = await chat.press("ніч")
-    assert "Прийнято для зони «ніч»" in text and "покази денної зони" in text
+    _, prior = photos.calls[0]
+    assert prior is not None and prior.previous is not None
+    assert "Розпізнано покази денної зони: 8 460 кВт·год. Попередні покази" in text
+    assert chat.labels()[:3] == ["Так", "Ні, ввести вручну", "Ні, це покази нічної зони"]
+    text = await chat.press("Так")
+    assert "Прийнято як покази денної зони" in text and "нічної зони" in text
+    photos.will_read("008400")
+    text = await chat.send(photo=JPEG)
+    assert "Розпізнано покази нічної зони: 8 400 кВт·год." in text
+    assert chat.labels()[:2] == ["Так", "Ні, ввести вручну"]  # no zone left to choose
+    assert "Покази прийнято" in await chat.press("Так")
+    [reading] = factory.data.submitted.values()
+    assert reading.values == {Zone.DAY: 8460, Zone.NIGHT: 8400}
+
+
+async def test_two_zone_photo_of_the_other_register(
+    chat: Chat, photos: FakePhotoReader, factory: FakeUnitOfWorkFactory
+) -> None:
+    await linked(chat, "2010000777", "62Z000000000777O")
+    await chat.send("Внести покази")
+    photos.will_read("008460")
+    await chat.send(photo=JPEG)
+    text = await chat.press("Ні, це покази нічної зони")
+    assert "Прийнято як покази нічної зони" in text and "денної зони" in text
     text = await chat.send("8450")
     assert "• ніч: 8 460 → спожито 110 кВт·год" in text
     [reading] = factory.data.submitted.values()
     assert reading.values == {Zone.DAY: 8450, Zone.NIGHT: 8460} and reading.photo_id
+
+
+async def test_a_reading_below_the_zones_previous_is_questioned_at_once(
+    chat: Chat, photos: FakePhotoReader, factory: FakeUnitOfWorkFactory
+) -> None:
+    await linked(chat)
+    photos.will_read("008300")
+    text = await chat.send(photo=JPEG)
+    assert "Розпізнано 8 300 кВт·год, але лічильник не може показувати це" in text
+    assert "попередніх показів денної зони (8 350)" in text and "Введіть поточні покази" in text
+    assert "Так" not in chat.labels() and not factory.data.submitted
+    assert "130 кВт·год" in await chat.send("8480")
 
 
 async def test_photo_outside_window(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 import random
 import shutil
+from pathlib import Path
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from ocr.line_reading import TesseractModel
 from ocr.synthetic.counters import draw_counter
@@ -49,3 +50,40 @@ def closeup_photo() -> MeterPhoto:
         (counter.image.width // 2, counter.image.width), "ЛЕО  220 V", fill=(30, 30, 30)
     )
     return MeterPhoto(image=face, reading=counter.value, digit_count=5, closeup=True)
+
+
+def meter_face(
+    counter: Image.Image, labels: list[tuple[str, tuple[int, int], int]], size=(900, 700)
+) -> Image.Image:
+    """A plain meter face: the counter at (180, 260) and printed labels (text, where, px)."""
+    face = Image.new("RGB", size, (226, 226, 220))
+    face.paste(counter, (180, 260))
+    draw = ImageDraw.Draw(face)
+    for text, where, px in labels:
+        font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", px)
+        draw.text(where, text, fill=(25, 25, 25), font=font)
+    return face
+
+
+def meter_photo(integer: str, decimals: str = "", seed: str = "meter-photo") -> bytes:
+    """JPEG of a generated meter face: drum counter, serial number and ratings around it."""
+    from ocr.synthetic.counters import draw_drum_counter
+
+    counter = draw_drum_counter(random.Random(seed), integer, decimals, realism=0.0).image
+    right = 180 + counter.width + 20
+    face = meter_face(
+        counter,
+        [("№ 25288446-1996", (200, 120), 44), ("kWh", (right, 290), 40), ("220 V", (200, 520), 36)],
+        size=(max(900, right + 120), 700),
+    )
+    return jpeg_bytes(face)
+
+
+def blank_photo() -> bytes:
+    """JPEG of a grey wall: nothing on it to read."""
+    return jpeg_bytes(Image.new("RGB", (640, 480), (150, 150, 145)))
+
+
+def kept_photos(folder: Path) -> list[Path]:
+    """Photos a DirectoryPhotoStore kept as evidence under `folder` (not the pending ones)."""
+    return [p for p in folder.rglob("*.jpg") if "pending" not in p.parts]

@@ -8,10 +8,9 @@ from pathlib import Path
 
 from ocr.cli import run
 from ocr.synthetic.meters import MeterPhoto
-from tests.ocr.conftest import jpeg_bytes, needs_tesseract
+from tests.ocr.conftest import jpeg_bytes
 
 
-@needs_tesseract
 def test_cli_prints_one_line_per_file(tmp_path: Path, closeup_photo: MeterPhoto) -> None:
     photo = tmp_path / "meter.jpg"
     photo.write_bytes(jpeg_bytes(closeup_photo.image))

@@ -9,7 +9,6 @@ from core.photo_reading import (
     fits_prior,
     implied_increase,
 )
-from ocr.recognition import DEFAULT_MAX_INCREASE, _Evidence, effective_prior, weigh
 
 
 def cand(digits: str, confidence: float = 0.9) -> ReadingCandidate:
@@ -42,15 +41,3 @@ def test_choose_fitting_prefers_the_plausible_over_the_confident() -> None:
     assert choose_fitting([serial, reading], prior) == reading
     assert choose_fitting([serial], prior) is None
     assert choose_fitting([serial], None) == serial
-
-
-def test_weigh_keeps_a_misfit_only_as_a_weak_suggestion() -> None:
-    prior = effective_prior(ReadingPrior(previous=4920))
-    assert prior is not None and prior.max_increase == DEFAULT_MAX_INCREASE
-    evidence = {
-        "46107358": _Evidence("46107358", [0.97], [0]),
-        "05210": _Evidence("05210", [0.9, 0.88], [1, 1]),
-    }
-    ranked = weigh(evidence, prior)
-    assert ranked[0].value == 5210
-    assert ranked[1].confidence < 0.5

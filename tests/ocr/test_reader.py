@@ -6,14 +6,13 @@ import asyncio
 import threading
 
 from core.photo_reading import PhotoProblem, PhotoRecognition, ReadingCandidate, ReadingPrior
-from ocr.line_reading import TesseractModel
-from ocr.reader import TesseractMeterReader
+from ocr.reader import MeterReader
 from ocr.synthetic.meters import MeterPhoto
-from tests.ocr.conftest import jpeg_bytes, needs_tesseract
+from tests.ocr.conftest import jpeg_bytes
 
 
 def make_slow(release: threading.Event):
-    def slow(data: bytes, prior: ReadingPrior | None, model: TesseractModel) -> PhotoRecognition:
+    def slow(data: bytes, prior: ReadingPrior | None) -> PhotoRecognition:
         release.wait(5)
         return PhotoRecognition(candidates=(ReadingCandidate(1, "0001", 0.9),))
 
@@ -22,7 +21,7 @@ def make_slow(release: threading.Event):
 
 async def test_overload_answers_busy() -> None:
     release = threading.Event()
-    reader = TesseractMeterReader(
+    reader = MeterReader(
         executor="thread", workers=1, max_pending=2, timeout_s=5, recogniser=make_slow(release)
     )
     try:
@@ -41,7 +40,7 @@ async def test_overload_answers_busy() -> None:
 
 async def test_slow_photo_times_out_without_blocking_the_loop() -> None:
     release = threading.Event()
-    reader = TesseractMeterReader(
+    reader = MeterReader(
         executor="thread", workers=1, max_pending=4, timeout_s=0.2, recogniser=make_slow(release)
     )
     try:
@@ -67,9 +66,8 @@ async def test_slow_photo_times_out_without_blocking_the_loop() -> None:
         reader.close()
 
 
-@needs_tesseract
 async def test_process_pool_reads_a_photo(closeup_photo: MeterPhoto) -> None:
-    with TesseractMeterReader(workers=1, timeout_s=20) as reader:
+    with MeterReader(workers=1, timeout_s=20) as reader:
         recognition = await reader.read(
             jpeg_bytes(closeup_photo.image), ReadingPrior(previous=closeup_photo.reading - 100)
         )
