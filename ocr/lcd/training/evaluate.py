@@ -64,6 +64,17 @@ def synthetic(seed: int, count: int, realism: int = 1) -> dict[str, float]:
     }
 
 
+def printed(folder: Path) -> list[tuple[str, float]]:
+    """LCD-likeness of printed lines on the real photos (should be low)."""
+    rows = []
+    for crop in json.loads(CROPS.read_text())["printed"]:
+        path = folder / crop["file"]
+        if path.exists():
+            image = Image.open(path).convert("RGB").crop(tuple(crop["box"]))
+            rows.append((crop["what"], round(read_lcd_line(image).lcd_likeness, 3)))
+    return rows
+
+
 def real(folder: Path) -> list[dict[str, object]]:
     rows = []
     for crop in json.loads(CROPS.read_text())["crops"]:
@@ -102,6 +113,7 @@ def main() -> None:
     if rows:
         right = sum(bool(r["integer right"]) for r in rows)
         print(f"real crops: integer right {right}/{len(rows)}")
+        print("LCD-likeness of real printed lines:", printed(args.real))
 
 
 if __name__ == "__main__":
