@@ -23,7 +23,7 @@ Windows-1251 is preferred because it keeps the code small (a Cyrillic letter is 
 text it cannot hold (a rare sign in a company name) makes the whole payload UTF-8 instead.
 Banking apps read the lines by position, so no value may contain a line break.
 Formats 002 and 003 require the hryvnia sign in a white circle in the centre of the
-printed code; the renderer draws it (`bot/documents.py`).
+printed code; the renderer draws it (`documents/rendering.py`).
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
 
-from bot.handlers.schedule import push_texts
 from bot.i18n import Catalogues
+from bot.pushes import push_texts
 from core.clock import Clock
 from core.notifications import remind_readings
 from core.outages import queue_due_reminders

@@ -43,8 +43,8 @@ import asyncpg
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from bot.app import build_app
-from bot.config import load_settings
+from app.compose import build_app
+from app.settings import load_settings
 from bot.messages import Incoming
 from core.clock import FrozenClock
 from core.model import Channel

@@ -51,19 +51,19 @@ def _apply() -> None:
             )
 
         storage.database.make_engine = fixed_pool
-        import bot.app
+        import app.compose
 
-        bot.app.make_engine = fixed_pool  # type: ignore[attr-defined]
+        app.compose.make_engine = fixed_pool  # type: ignore[attr-defined]
 
     if os.environ.get("BENCH_NULL_DIALOG"):
-        import bot.app
-        from bot.handlers.keyboards import main_menu
+        import app.compose
+        from bot.menu import main_menu
         from bot.messages import Reply
 
         async def null_handle(self: Any, event_: Any) -> Any:
             return [Reply("ok", main_menu(self.catalogues.translator("uk")))]
 
-        bot.app.App.handle = null_handle  # type: ignore[method-assign]
+        app.compose.App.handle = null_handle  # type: ignore[method-assign]
 
     if os.environ.get("BENCH_QUERIES"):
         from sqlalchemy import event
@@ -75,16 +75,16 @@ def _apply() -> None:
         def count(*_: Any) -> None:
             counts["statements"] += 1
 
-        import bot.app
+        import app.compose
 
-        original_handle = bot.app.App.handle
+        original_handle = app.compose.App.handle
         turns = {"n": 0}
 
         async def counted(self: Any, event_: Any) -> Any:
             turns["n"] += 1
             return await original_handle(self, event_)
 
-        bot.app.App.handle = counted  # type: ignore[method-assign]
+        app.compose.App.handle = counted  # type: ignore[method-assign]
 
         def report() -> None:
             per_turn = counts["statements"] / max(1, turns["n"])
@@ -97,15 +97,15 @@ def _apply() -> None:
         atexit.register(report)
 
     if os.environ.get("BENCH_ASYNCIO_LOOP"):
-        import bot.__main__
+        import app.cli
 
-        bot.__main__._server_loop_factory = lambda: None  # type: ignore[attr-defined]
+        app.cli._server_loop_factory = lambda: None  # type: ignore[attr-defined]
 
 
 def main() -> int:
     """Apply the switches and run the `kabinet` command line."""
     _apply()
-    from bot.__main__ import main as kabinet
+    from app.cli import main as kabinet
 
     path = os.environ.get("BENCH_PROFILE")
     if not path:

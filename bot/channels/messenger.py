@@ -38,15 +38,14 @@ from bot.channels.base import (
     Handle,
     split_text,
 )
-from bot.config import Settings
-from bot.handlers.keyboards import MAIN_MENU
+from bot.channels.media import MediaStore
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, Translator, pick_locale
-from bot.media import MediaStore
+from bot.menu import MAIN_MENU
 from bot.messages import Button, Incoming, Reply
-from bot.metrics import Metrics
 from core.clock import Clock
 from core.model import Channel
 from core.privacy import mask
+from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -436,47 +435,6 @@ class MessengerChannel(ChannelAdapter):
         self._more: _Remembered = _Remembered()  # PSID → pages of choices behind "more"
         self._phone_offered: _Remembered = _Remembered()
         self._events = _event_counter(metrics)
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        handle: Handle,
-        mark_unreachable: MarkUnreachable,
-        catalogues: Catalogues,
-        media: MediaStore,
-        clock: Clock,
-        metrics: Metrics | None = None,
-        **options: Any,
-    ) -> MessengerChannel:
-        """The channel as configured; the page token, app secret and verify token are needed."""
-        missing = [
-            name
-            for name, value in (
-                ("MESSENGER_PAGE_TOKEN", settings.messenger_page_token),
-                ("MESSENGER_APP_SECRET", settings.messenger_app_secret),
-                ("MESSENGER_VERIFY_TOKEN", settings.messenger_verify_token),
-            )
-            if value is None
-        ]
-        if missing:
-            raise ValueError("Messenger needs " + ", ".join(missing))
-        assert settings.messenger_page_token and settings.messenger_app_secret
-        assert settings.messenger_verify_token
-        return cls(
-            settings.messenger_page_token.get_secret_value(),
-            settings.messenger_app_secret.get_secret_value(),
-            settings.messenger_verify_token.get_secret_value(),
-            handle=handle,
-            mark_unreachable=mark_unreachable,
-            catalogues=catalogues,
-            media=media,
-            clock=clock,
-            metrics=metrics,
-            api_base=settings.messenger_api_base,
-            **options,
-        )
 
     # ---- lifecycle ---------------------------------------------------------------------
 

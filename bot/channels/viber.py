@@ -55,14 +55,13 @@ from bot.channels.base import (
     Handle,
     split_text,
 )
-from bot.config import Settings
-from bot.handlers.keyboards import main_menu
+from bot.channels.media import MediaStore
 from bot.i18n import Catalogues, pick_locale
-from bot.media import MediaStore
+from bot.menu import main_menu
 from bot.messages import Attachment, Button, Incoming, Reply
-from bot.metrics import Metrics
 from core.model import Channel
 from core.privacy import mask
+from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -371,34 +370,6 @@ class ViberChannel(ChannelAdapter):
         self._session: aiohttp.ClientSession | None = None
         self._background = BackgroundWork()
         self._callbacks = _callback_counter(metrics)
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        handle: Handle,
-        mark_unreachable: MarkUnreachable,
-        catalogues: Catalogues,
-        media: MediaStore,
-        metrics: Metrics | None = None,
-        **options: Any,
-    ) -> ViberChannel:
-        """The channel as configured; VIBER_AUTH_TOKEN must be set."""
-        if settings.viber_auth_token is None:
-            raise ValueError("VIBER_AUTH_TOKEN is not set")
-        return cls(
-            settings.viber_auth_token.get_secret_value(),
-            handle=handle,
-            mark_unreachable=mark_unreachable,
-            catalogues=catalogues,
-            media=media,
-            metrics=metrics,
-            bot_name=settings.viber_bot_name,
-            api_base=settings.viber_api_base,
-            public_base_url=settings.public_base_url,
-            **options,
-        )
 
     # ---- lifecycle ---------------------------------------------------------------------
 

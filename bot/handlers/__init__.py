@@ -17,8 +17,8 @@ from bot.handlers import (
     settings,
     start,
 )
-from bot.handlers.keyboards import WORDS
 from bot.handlers.router import Router
+from bot.menu import WORDS
 
 
 def build_router() -> Router:

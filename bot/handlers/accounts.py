@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, menu_button, with_menu
 from bot.handlers.router import Router
+from bot.menu import main_menu, menu_button, with_menu
 from bot.messages import Button
 from core.accounts import (
     link_account,

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from bot.handlers.accounts import account_title, resolve_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import section_rows, with_menu
 from bot.handlers.money import account_lines, money_lines, readings_line
 from bot.handlers.router import Router
+from bot.menu import section_rows, with_menu
 from bot.messages import Button
 from core.balances import AccountBalance, account_balance, total_to_pay
 from core.model import Account

@@ -8,12 +8,12 @@ from babel.dates import get_month_names
 
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, with_menu
 from bot.handlers.money import bank_transfer_for, transfer_rows
 from bot.handlers.paging import page_buttons, page_footer, page_of, parse_page
 from bot.handlers.receipts import receipt_document
 from bot.handlers.router import Router
 from bot.i18n import Translator
+from bot.menu import main_menu, with_menu
 from bot.messages import Attachment, Button
 from core.accounts import linked_account, periods_back
 from core.balances import BillStatement, bill_is_paid, load_bill_statement

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, with_menu
 from bot.handlers.money import account_lines
 from bot.handlers.router import Router
+from bot.menu import main_menu, with_menu
 from bot.messages import Button
 from core.accounts import periods_back
 from core.balances import account_balance

@@ -16,7 +16,9 @@ from contextlib import asynccontextmanager
 from copy import deepcopy
 
 from bot.handlers.context import Context, DialogRules, Services
-from bot.handlers.keyboards import (
+from bot.handlers.router import Router, split_payload
+from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
+from bot.menu import (
     EXITS,
     NO_KEYBOARD,
     label_key,
@@ -25,8 +27,6 @@ from bot.handlers.keyboards import (
     standing_keyboard,
     word_key,
 )
-from bot.handlers.router import Router, split_payload
-from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
 from bot.messages import Incoming, Reply
 from core.clock import Clock
 from core.errors import DomainError

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, with_menu
 from bot.handlers.paging import page_buttons, page_footer, page_of, parse_page
 from bot.handlers.router import Router
+from bot.menu import main_menu, with_menu
 from bot.messages import Button
 from core.accounts import periods_back
 from core.model import Account

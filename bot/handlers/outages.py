@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import with_menu
 from bot.handlers.router import Router
+from bot.menu import with_menu
 from bot.messages import Button
 from core.model import Account, OutageKind
 

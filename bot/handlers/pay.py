@@ -8,9 +8,9 @@ from decimal import Decimal
 
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, menu_button, with_menu
 from bot.handlers.money import bank_transfer_for, money_lines, transfer_rows
 from bot.handlers.router import Router
+from bot.menu import main_menu, menu_button, with_menu
 from bot.messages import Attachment, Button
 from core.accounts import linked_account
 from core.balances import AccountBalance, account_balance

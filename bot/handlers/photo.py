@@ -11,9 +11,9 @@ from datetime import datetime
 
 from bot.handlers.accounts import with_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import menu_button, with_menu
 from bot.handlers.readings import evaluate_and_store, reading_value, start_reading, zone_prompt
 from bot.handlers.router import Router
+from bot.menu import menu_button, with_menu
 from bot.messages import Button
 from core.model import Account, ChannelIdentity, DialogState, Zone
 from core.photo_reading import (

@@ -17,9 +17,9 @@ from bot.handlers.accounts import (
     switch_rows,
 )
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, menu_button, said, section_rows, with_menu
 from bot.handlers.router import Router
 from bot.i18n import Translator
+from bot.menu import main_menu, menu_button, said, section_rows, with_menu
 from bot.messages import Button
 from core.errors import (
     NoMeter,

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from datetime import datetime, tzinfo
 
-from bot.handlers.keyboards import main_menu
 from bot.handlers.money import money_lines
 from bot.i18n import Translator
+from bot.menu import main_menu
 from bot.messages import Attachment, Reply
 from core.balances import BillingRules, money_of
 from core.documents import DocumentRenderer, PdfDocument, PdfSection

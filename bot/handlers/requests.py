@@ -15,9 +15,9 @@ from typing import TypeVar
 
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
-from bot.handlers.keyboards import menu_button, said, with_menu
 from bot.handlers.paging import page_buttons, page_footer, page_of, parse_page
 from bot.handlers.router import Router
+from bot.menu import menu_button, said, with_menu
 from bot.messages import Button
 from core.contacts import (
     PhoneInvalid,

@@ -17,9 +17,9 @@ from datetime import date, datetime, timedelta, tzinfo
 
 from bot.handlers.accounts import account_title
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, menu_button
 from bot.handlers.router import Router
-from bot.i18n import SUPPORTED_LOCALES, Catalogues, Translator
+from bot.i18n import Translator
+from bot.menu import main_menu, menu_button
 from bot.messages import Attachment, Button
 from core.model import Account, OutageKind
 from core.schedules import (
@@ -27,8 +27,6 @@ from core.schedules import (
     SLOTS,
     DaySchedule,
     Interval,
-    PushTexts,
-    SchedulePushKind,
     ScheduleRules,
     ScheduleSettings,
     SlotState,
@@ -395,74 +393,3 @@ def _apply(current: ScheduleSettings, argument: str) -> ScheduleSettings | None:
         if low.isdigit() and high.isdigit() and (int(low), int(high)) in QUIET_CHOICES:
             return ScheduleSettings(current.remind_minutes, current.remind_on, int(low), int(high))
     return None
-
-
-# --- push texts ------------------------------------------------------------------------------
-
-
-def push_texts(catalogues: Catalogues, zone: tzinfo) -> PushTexts:
-    """Renders schedule push facts into {locale: text} for every supported language."""
-
-    def render(facts: dict) -> Mapping[str, str]:
-        return {
-            locale: _push_text(catalogues.translator(locale), facts, zone)
-            for locale in SUPPORTED_LOCALES
-        }
-
-    return render
-
-
-def _push_text(t: Translator, facts: dict, zone: tzinfo) -> str:
-    kind = facts["kind"]
-    group = facts["group"]
-    if kind in (SchedulePushKind.REMIND_OFF, SchedulePushKind.REMIND_ON):
-        at = datetime.fromisoformat(facts["at"]).astimezone(zone)
-        if kind == SchedulePushKind.REMIND_ON:
-            return t(
-                "schedule.push.remind_on",
-                group=group,
-                minutes=t.n("count.minutes", facts["minutes"]),
-                time=at.strftime("%H:%M"),
-            )
-        until = facts.get("until")
-        line = t(
-            "schedule.push.remind_off",
-            group=group,
-            minutes=t.n("count.minutes", facts["minutes"]),
-            time=at.strftime("%H:%M"),
-        )
-        if until:
-            end = datetime.fromisoformat(until).astimezone(zone)
-            line += "\n" + t("schedule.push.until", time=end.strftime("%H:%M"))
-        return line
-    day = date.fromisoformat(facts["day"])
-    if kind == SchedulePushKind.CHANGED:
-        lines = [t("schedule.push.changed", group=group, date=t.date(day))]
-        changes = facts.get("changes", {})
-        for name in ("added", "removed"):
-            if changes.get(name):
-                items = ", ".join(_change_item(t, item) for item in changes[name])
-                lines.append(t(f"schedule.push.{name}", items=items))
-        lines.append(t("schedule.push.now_reads"))
-    else:
-        message = "schedule.push.tomorrow" if facts.get("tomorrow") else "schedule.push.published"
-        lines = [t(message, group=group, date=t.date(day))]
-    found = [
-        Interval(_minute(i["from"]), _minute(i["to"]), _STATE_NAMES[i["state"]])
-        for i in facts["intervals"]
-    ]
-    if not found:
-        lines.append(t("schedule.all_on"))
-    lines += [_interval_line(t, interval) for interval in found]
-    lines.append(t("schedule.total_off", hours=t.hours(facts["hours_off"])))
-    return "\n".join(lines)
-
-
-def _minute(text: str) -> int:
-    hours, minutes = text.split(":")
-    return int(hours) * 60 + int(minutes)
-
-
-def _change_item(t: Translator, item: str) -> str:
-    state, _, span = item.partition(" ")
-    return t(f"schedule.state.{state}", span=span)

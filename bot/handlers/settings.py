@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, menu_button, with_menu
 from bot.handlers.requests import name_too_long
 from bot.handlers.router import Router
 from bot.i18n import SUPPORTED_LOCALES
+from bot.menu import main_menu, menu_button, with_menu
 from bot.messages import Button
 from core.contacts import EmailInvalid, PhoneInvalid, normalise_email, normalise_mobile
 from core.delivery import Topic, allowed_channels

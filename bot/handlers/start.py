@@ -4,10 +4,10 @@ help, and the fallbacks (a question answered by typing instead of a button, unkn
 from __future__ import annotations
 
 from bot.handlers.context import Context
-from bot.handlers.keyboards import main_menu, menu_button, section_rows, with_menu
 from bot.handlers.readings import window_rule
 from bot.handlers.router import Router
 from bot.handlers.settings import ask_code
+from bot.menu import main_menu, menu_button, section_rows, with_menu
 from bot.messages import Button
 from core.model import Consent
 

@@ -18,9 +18,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import App, build_app
-from bot.config import Settings
-from bot.server import build_web_app
+from app.compose import App, build_app
+from app.server import build_web_app
+from app.settings import Settings
 from core.clock import FrozenClock
 from storage.outbox import outbox
 from tests.pushes.world import Builder

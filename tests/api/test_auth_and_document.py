@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.api.routes import OPENAPI_PATH, endpoints
-from bot.app import build_app
-from bot.server import build_web_app
+from app.compose import build_app
+from app.server import build_web_app
 from core.clock import FrozenClock
+from operator_api.routes import OPENAPI_PATH, endpoints
 from tests.api.conftest import NOW, TOKEN, Api, settings_for
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.__main__ import main
+from app.cli import main
 from core.model import ReadingSource, SubmittedReading, Zone
 from storage.orm import AccountRow, MeterRow, OutageRow
 from storage.uow import SqlAlchemyUnitOfWorkFactory

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from stdnum.eu import eic as stdnum_eic
 
-from bot.api import operations
+from operator_api import operations
 from storage.orm import (
     AccountRow,
     BillingReadingRow,
@@ -424,8 +424,8 @@ async def test_a_large_csv_is_parsed_and_upserted_in_one_go(
 
 
 def test_money_in_json_is_never_a_float() -> None:
-    from bot.api.operations import parse_payload
     from core.imports import ImportKind
+    from operator_api.operations import parse_payload
 
     [(line, row)] = parse_payload(json.dumps({"rows": [{"amount": 0.1}]}).encode(), "json",
                                   ImportKind.PAYMENTS)  # fmt: skip

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestServer
 
-from bot.api.routes import OPENAPI_PATH
-from bot.server import build_web_app
+from app.server import build_web_app
 from core.model import CallCenterRequest, FreeServiceOrder, RequestStatus, SupportRequest
+from operator_api.routes import OPENAPI_PATH
 from tests.api.conftest import NOW, TOKEN, Api
 from tests.pushes.world import Builder
 

@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from bot.app import App, build_app
+from app.compose import App, build_app, telegram_channel
+from app.server import build_web_app
+from app.settings import Settings, load_settings
 from bot.channels.telegram import WEBHOOK_PATH, TelegramChannel
-from bot.config import Settings, load_settings
 from bot.messages import Incoming, Reply
-from bot.server import build_web_app
 from core.clock import FrozenClock
 from storage.database import make_engine
 from storage.demo import seed_demo
@@ -230,7 +230,7 @@ async def make_harness() -> AsyncIterator[HarnessFactory]:
         async def no_wait(seconds: float) -> None:
             sleeps.append(seconds)
 
-        channel = TelegramChannel.from_settings(
+        channel = telegram_channel(
             app.settings,
             handle=wrap(recording) if wrap else recording,
             mark_unreachable=app.mark_unreachable,

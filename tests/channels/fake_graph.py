@@ -23,6 +23,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from app.compose import messenger_channel
 from tests.channels.fake_viber import StubPayments, free_port
 
 PAGE_TOKEN = "EAAG-page-token-for-tests"
@@ -405,11 +406,10 @@ async def make_messenger_harness(
     **settings: Any,
 ) -> MessengerHarness:
     """Start the app with Messenger on, on a free port, against a new fake Graph API."""
-    from bot.app import build_app
-    from bot.channels.messenger import MessengerChannel
-    from bot.config import load_settings
-    from bot.media import MediaStore
-    from bot.server import build_web_app
+    from app.compose import build_app
+    from app.server import build_web_app
+    from app.settings import load_settings
+    from bot.channels.media import MediaStore
 
     fake = FakeGraph()
     api_base = await fake.start()
@@ -442,7 +442,7 @@ async def make_messenger_harness(
         await asyncio.sleep(0)
 
     media = MediaStore.from_settings("media-secret-for-tests", app_settings.public_base_url)
-    channel = MessengerChannel.from_settings(
+    channel = messenger_channel(
         app_settings,
         handle=recording,
         mark_unreachable=app.mark_unreachable,

@@ -21,6 +21,7 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from app.compose import viber_channel
 from bot.channels.viber import signature
 
 TOKEN = "44dafb7e0f40021e-61a47a1e6778d187-f2c5a676a07050b3"
@@ -412,11 +413,10 @@ async def make_viber_harness(
     """Start the app with Viber on, on a free port, against a new fake Viber."""
     from aiohttp.test_utils import TestClient
 
-    from bot.app import build_app
-    from bot.channels.viber import ViberChannel
-    from bot.config import load_settings
-    from bot.media import MediaStore
-    from bot.server import build_web_app
+    from app.compose import build_app
+    from app.server import build_web_app
+    from app.settings import load_settings
+    from bot.channels.media import MediaStore
     from core.clock import FrozenClock
 
     fake = FakeViber()
@@ -448,7 +448,7 @@ async def make_viber_harness(
         await asyncio.sleep(0)
 
     media = MediaStore.from_settings("media-secret-for-tests", app_settings.public_base_url)
-    channel = ViberChannel.from_settings(
+    channel = viber_channel(
         app_settings,
         handle=wrap(recording) if wrap else recording,
         mark_unreachable=app.mark_unreachable,

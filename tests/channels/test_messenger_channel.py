@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_app, build_channels
+from app.compose import build_app, build_channels, messenger_channel
+from app.settings import load_settings
 from bot.channels.base import DeliveryStatus
+from bot.channels.media import MediaStore
 from bot.channels.messenger import (
     MessengerChannel,
     PushTopic,
@@ -21,9 +23,7 @@ from bot.channels.messenger import (
     signature_valid,
 )
 from bot.channels.viber import ViberChannel
-from bot.config import load_settings
 from bot.i18n import Catalogues
-from bot.media import MediaStore
 from bot.messages import Attachment, Button, Reply
 from core.model import Channel
 from tests.channels.conftest import IN_WINDOW, jpeg_bytes
@@ -226,7 +226,7 @@ async def test_build_channels_with_both_shares_one_media_route(sqlite_demo_url: 
         channels = build_channels(app)
         assert [type(c) for c in channels] == [ViberChannel, MessengerChannel]
         assert channels[0].media is channels[1].media
-        from bot.server import build_web_app
+        from app.server import build_web_app
 
         web_app = build_web_app(app, channels)
         paths = {r.resource.canonical for r in web_app.router.routes() if r.resource}
@@ -240,7 +240,7 @@ async def test_build_channels_with_both_shares_one_media_route(sqlite_demo_url: 
 def test_messenger_without_its_secrets_does_not_start() -> None:
     settings = load_settings(messenger_page_token=PAGE_TOKEN, telegram_bot_token=None)
     with pytest.raises(ValueError, match="MESSENGER_APP_SECRET"):
-        MessengerChannel.from_settings(
+        messenger_channel(
             settings,
             handle=None,  # type: ignore[arg-type]
             mark_unreachable=None,  # type: ignore[arg-type]

@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 
-from bot.app import build_app, build_channels
+from app.compose import build_app, build_channels
 from bot.channels.base import DeliveryStatus
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram.channel import derived_secret

@@ -8,11 +8,11 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from bot.app import build_app, build_channels
+from app.compose import build_app, build_channels
+from app.settings import load_settings
 from bot.channels.base import DeliveryStatus
+from bot.channels.media import MediaStore
 from bot.channels.viber import ViberChannel, keyboard_for, render, signature, signature_valid
-from bot.config import load_settings
-from bot.media import MediaStore
 from bot.messages import Attachment, Button, Reply
 from core.model import Channel
 from tests.channels.fake_viber import (

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.documents import ThreadedDocumentRenderer
 from bot.handlers import WORDS, build_router
 from bot.handlers.context import DialogRules, Services
 from bot.handlers.dialog import Dialog
 from bot.i18n import Catalogues
-from bot.photo_store import DirectoryPhotoStore
 from core.clock import FrozenClock
 from core.model import Dso, Supplier, TariffPlan
+from documents.rendering import ThreadedDocumentRenderer
+from storage.photo_files import DirectoryPhotoStore
 from tests.builders import add_account, add_tariffs
 from tests.chat import Chat
 from tests.fakes import FakePaymentProvider, FakePhotoReader, FakeUnitOfWorkFactory

@@ -7,7 +7,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from bot.documents import ThreadedDocumentRenderer
 from bot.handlers import WORDS, build_router
 from bot.handlers.context import DialogRules, Services
 from bot.handlers.dialog import Dialog
@@ -15,6 +14,7 @@ from bot.i18n import Catalogues
 from core.clock import FrozenClock
 from core.model import Supplier
 from core.payment_qr import BankTransferRules
+from documents.rendering import ThreadedDocumentRenderer
 from tests.chat import Chat
 from tests.fakes import FakePaymentProvider, FakeUnitOfWorkFactory
 from tests.handlers.conftest import linked

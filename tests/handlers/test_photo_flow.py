@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.photo_store import DirectoryPhotoStore
 from core.clock import FrozenClock
 from core.model import Zone
 from core.photo_reading import PhotoProblem, PhotoRecognition
+from storage.photo_files import DirectoryPhotoStore
 from tests.chat import Chat
 from tests.fakes import FakePhotoReader, FakeUnitOfWorkFactory
 from tests.handlers.conftest import linked

@@ -17,16 +17,16 @@ from pydantic import SecretStr
 from pypdf import PdfReader
 
 from bot.channels.base import DeliveryResult, DeliveryStatus
-from bot.documents import ThreadedDocumentRenderer
 from bot.i18n import Catalogues
 from bot.messages import Reply
-from bot.metrics import Metrics
-from bot.payments.callback import ChannelNotifier, EasyPayCallbacks, register
-from bot.payments.easypay import EasyPayProvider
-from bot.payments.fake_easypay import FakeEasyPay
 from core.clock import FrozenClock
 from core.model import Account, Channel, Dso, PaymentOrder, Supplier
 from core.payments import create_order
+from documents.rendering import ThreadedDocumentRenderer
+from observability.metrics import Metrics
+from payments.callback import ChannelNotifier, EasyPayCallbacks, register
+from payments.easypay import EasyPayProvider
+from payments.fake_easypay import FakeEasyPay
 from tests.builders import add_account, add_tariffs
 from tests.fakes import FakeUnitOfWorkFactory
 

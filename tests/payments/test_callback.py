@@ -12,10 +12,10 @@ from decimal import Decimal
 
 from aiohttp.test_utils import TestClient
 
-from bot.metrics import Metrics
-from bot.payments.easypay import DECLINED, NOTIFY_PATH, EasyPayProvider, sign
-from bot.payments.fake_easypay import FakeEasyPay, FakeOrder
 from core.model import OrderStatus, PaymentOrder
+from observability.metrics import Metrics
+from payments.easypay import DECLINED, NOTIFY_PATH, EasyPayProvider, sign
+from payments.fake_easypay import FakeEasyPay, FakeOrder
 from tests.fakes import FakeUnitOfWorkFactory
 from tests.payments.conftest import USER, RecordingPusher, another_order, conflicts, pdf_text
 

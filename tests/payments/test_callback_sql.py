@@ -14,14 +14,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.documents import ThreadedDocumentRenderer
 from bot.i18n import Catalogues
-from bot.payments.callback import ChannelNotifier, EasyPayCallbacks, register
-from bot.payments.easypay import NOTIFY_PATH, EasyPayProvider, sign
-from bot.payments.fake_easypay import FakeEasyPay
 from core.clock import FrozenClock
 from core.model import Channel, OrderStatus, PaymentOrder
 from core.payments import create_order
+from documents.rendering import ThreadedDocumentRenderer
+from payments.callback import ChannelNotifier, EasyPayCallbacks, register
+from payments.easypay import NOTIFY_PATH, EasyPayProvider, sign
+from payments.fake_easypay import FakeEasyPay
 from storage.demo import seed_demo
 from storage.orm import Base
 from storage.uow import SqlAlchemyUnitOfWorkFactory

@@ -12,7 +12,9 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 
-from bot.payments.easypay import (
+from core.model import Channel, PaymentOrder
+from core.payments import AmountBelowDue, PaymentProviderError, create_order
+from payments.easypay import (
     EasyPayProvider,
     MalformedNotification,
     dumps,
@@ -20,9 +22,7 @@ from bot.payments.easypay import (
     sign,
     signature_valid,
 )
-from bot.payments.fake_easypay import FakeEasyPay
-from core.model import Channel, PaymentOrder
-from core.payments import AmountBelowDue, PaymentProviderError, create_order
+from payments.fake_easypay import FakeEasyPay
 from tests.fakes import FakeUnitOfWorkFactory
 from tests.payments.conftest import KYIV, NOW, USER
 

@@ -14,12 +14,12 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.app import build_app
+from app.compose import build_app, payment_callbacks
+from app.settings import load_settings
 from bot.channels.console import ConsoleChannel
-from bot.config import load_settings
-from bot.payments.easypay import NOTIFY_PATH, sign
-from bot.payments.local import LocalEasyPay
 from core.model import OrderStatus
+from payments.easypay import NOTIFY_PATH, sign
+from payments.local import LocalEasyPay
 from storage.demo import seed_demo
 from tests.payments.conftest import NOW, pdf_text
 
@@ -51,7 +51,7 @@ async def test_pay_in_console_settles_once_and_prints_the_receipt(
                 stdout=stdout,
                 out_dir=tmp_path / "out",
             )
-            await local.serve_callbacks(app, [console])
+            await local.serve_callbacks(payment_callbacks(app, [console]))
             await console.run()
             turns = re.split(r"(?m)^> ", stdout.getvalue())
             link_turn, open_turn, balance_turn = turns[-4], turns[-3], turns[-2]
@@ -93,7 +93,7 @@ async def test_callback_route_answers_in_the_served_app(
     """`kabinet serve`'s web app has the route when EasyPay is configured."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from bot.server import build_web_app
+    from app.server import build_web_app
 
     settings = load_settings(
         database_url=database_url,

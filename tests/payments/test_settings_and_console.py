@@ -10,12 +10,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-from bot.app import make_payments
+from app.compose import make_payments
+from app.settings import ConfigError, load_settings
 from bot.channels.base import DeliveryStatus
 from bot.channels.console import PROMPT, ConsoleChannel
-from bot.config import ConfigError, load_settings
 from bot.messages import Button, Incoming, Reply
-from bot.payments.easypay import EasyPayProvider
+from payments.easypay import EasyPayProvider
 
 KEYS = {"easypay_partner_key": "p", "easypay_service_key": "s", "easypay_secret_key": "k"}
 

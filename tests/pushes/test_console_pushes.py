@@ -12,11 +12,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import App, build_app, make_rules
+from app.compose import App, build_app, make_rules
+from app.settings import load_settings
 from bot.channels.console import ConsoleChannel
-from bot.config import load_settings
-from bot.delivery import DeliveryWorkers, PushRenderer
 from bot.messages import Incoming
+from bot.pushes import PushRenderer
 from core.clock import FrozenClock
 from core.model import Channel, OutageKind, OutageTarget
 from core.notifications import notify_call_center_answer, notify_new_bills
@@ -28,6 +28,7 @@ from core.outages import (
     restore_outage,
     update_outage,
 )
+from scheduler.delivery import DeliveryWorkers
 from scheduler.jobs import Jobs
 from storage.outbox import OutboxQueue
 from tests.pushes.world import Builder

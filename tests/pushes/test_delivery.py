@@ -11,12 +11,13 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.base import DeliveryResult, DeliveryStatus
-from bot.delivery import DeliverySettings, DeliveryWorkers, PushRenderer, real_now
 from bot.i18n import Catalogues
+from bot.pushes import PushRenderer
 from core.delivery import RetryPolicy
 from core.model import Channel, OutageKind, OutageTarget
 from core.notifications import notify_call_center_answer
 from core.outages import OutageDraft, publish_outage
+from scheduler.delivery import DeliverySettings, DeliveryWorkers, real_now
 from storage.outbox import CLAIMED, SENDING, OutboxQueue, outbox
 from storage.uow import SqlAlchemyUnitOfWorkFactory
 from tests.pushes.conftest import outbox_rows

@@ -16,11 +16,12 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from bot.channels.base import DeliveryStatus
 from bot.channels.email import EmailChannel, SmtpSettings
-from bot.delivery import DeliveryWorkers, PushRenderer
 from bot.i18n import Catalogues
 from bot.messages import Attachment, Button, Reply
+from bot.pushes import PushRenderer
 from core.model import Channel, OutageKind, OutageTarget
 from core.outages import OutageDraft, publish_outage
+from scheduler.delivery import DeliveryWorkers
 from storage.outbox import OutboxQueue
 from tests.pushes.conftest import outbox_rows
 from tests.pushes.processes import free_port

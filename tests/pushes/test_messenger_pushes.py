@@ -13,10 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from bot.delivery import DeliverySettings, DeliveryWorkers, PushRenderer
+from bot.pushes import PushRenderer
 from core.model import Channel, NotificationPrefs, OutageKind, OutageTarget
 from core.notifications import notify_new_bills
 from core.outages import OutageDraft, publish_outage
+from scheduler.delivery import DeliverySettings, DeliveryWorkers
 from storage.outbox import OutboxQueue, outbox
 from tests.channels.conftest import IN_WINDOW, sqlite_demo_url  # noqa: F401 - a fixture
 from tests.channels.fake_graph import MessengerHarness, make_messenger_harness

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.delivery import PushRenderer
 from bot.i18n import Catalogues
+from bot.pushes import PushRenderer
 from core.model import Channel
 from storage.outbox import ClaimedPush
 

@@ -11,14 +11,15 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.delivery import DeliveryWorkers, PushRenderer
-from bot.documents import ThreadedDocumentRenderer
 from bot.i18n import Catalogues
-from bot.payments.callback import EasyPayCallbacks, register
-from bot.payments.easypay import NOTIFY_PATH, EasyPayProvider
-from bot.payments.fake_easypay import FakeEasyPay
+from bot.pushes import PushRenderer
 from core.clock import FrozenClock
 from core.model import Channel, PaymentOrder
+from documents.rendering import ThreadedDocumentRenderer
+from payments.callback import EasyPayCallbacks, register
+from payments.easypay import NOTIFY_PATH, EasyPayProvider
+from payments.fake_easypay import FakeEasyPay
+from scheduler.delivery import DeliveryWorkers
 from storage.outbox import OutboxQueue
 from storage.uow import SqlAlchemyUnitOfWorkFactory
 from tests.payments.conftest import (  # noqa: F401 - fixtures

@@ -11,9 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.delivery import DeliveryWorkers, PushRenderer
+from bot.pushes import PushRenderer
 from core.model import Channel, NotificationPrefs, OutageKind, OutageTarget
 from core.outages import OutageDraft, publish_outage
+from scheduler.delivery import DeliveryWorkers
 from storage.outbox import OutboxQueue
 from tests.channels.conftest import IN_WINDOW, sqlite_demo_url  # noqa: F401 - a fixture
 from tests.channels.fake_viber import ViberHarness, close_harnesses, make_viber_harness

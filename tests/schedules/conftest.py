@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.app import App, build_app
-from bot.config import load_settings
+from app.compose import App, build_app
+from app.settings import load_settings
 from core.clock import FrozenClock
 from tests.api.conftest import api  # noqa: F401 (the operator API fixture, for test_operator)
 from tests.pushes.world import Builder

@@ -7,11 +7,10 @@ from __future__ import annotations
 import io
 from datetime import datetime, timedelta
 
-from bot.app import App
+from app.compose import App
 from bot.channels.console import ConsoleChannel
-from bot.delivery import DeliveryWorkers, PushRenderer
-from bot.handlers.schedule import push_texts
 from bot.messages import Incoming
+from bot.pushes import PushRenderer, push_texts
 from core.clock import FrozenClock
 from core.model import Channel, OutageKind, OutageTarget
 from core.outages import OutageDraft, publish_outage
@@ -23,6 +22,7 @@ from core.schedules import (
     queue_schedule_reminders,
     slots_from_intervals,
 )
+from scheduler.delivery import DeliveryWorkers
 from storage.outbox import OutboxQueue
 from tests.pushes.conftest import outbox_rows
 from tests.pushes.world import Builder
@@ -216,7 +216,7 @@ async def test_quiet_hours_hold_reminders_not_changes(app: App, world: Builder) 
 
 
 async def test_the_scheduler_job_reminds_once(app: App, world: Builder) -> None:
-    from bot.app import make_rules
+    from app.compose import make_rules
     from scheduler.jobs import Jobs
 
     await publish(app, parse_hourly(SAMPLE.read_text(), KYIV, MONDAY))

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from bot.app import App
+from app.compose import App
 from bot.channels.base import ChannelAdapter
-from bot.delivery import DeliveryWorkers, PushRenderer
-from bot.handlers.schedule import push_texts
+from bot.pushes import PushRenderer, push_texts
 from core.model import Channel
 from core.schedules import ScheduleDraft, publish_schedules, slots_from_intervals
+from scheduler.delivery import DeliveryWorkers
 from storage.outbox import OutboxQueue
 from tests.channels.conftest import Harness, HarnessFactory, make_harness, sqlite_demo_url  # noqa: F401 - fixtures
 from tests.channels.fake_graph import MessengerHarness, make_messenger_harness

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.__main__ import main
+from app.cli import main
 from tests.api.conftest import NOW, Api, outbox_rows
 from tests.pushes.world import Builder
 from tests.schedules.conftest import SAMPLE

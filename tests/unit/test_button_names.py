@@ -3,7 +3,7 @@
 A text quotes a button's label («Сплатити», "Pay") to say what to press; a quote of a label
 that no flow offers (an old menu's "Приєднати рахунок") sends people looking for nothing.
 The real labels are read from the code: every text id a `Button(...)` is built from, and
-the menu tables of `bot.handlers.keyboards`.
+the menu tables of `bot.menu`.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.handlers.keyboards import LINK_ENTRY, MAIN_MENU, SECTIONS, STANDING, SUB_ENTRIES
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, Translator
+from bot.menu import LINK_ENTRY, MAIN_MENU, SECTIONS, STANDING, SUB_ENTRIES
 from core.model import Zone
 from core.requests import RequestRules
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.__main__ import main
-from bot.config import ConfigError, load_settings
+from app.cli import main
+from app.settings import ConfigError, load_settings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.handlers.keyboards import WORDS
 from bot.handlers.settings import TOPICS
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
+from bot.menu import WORDS
 from core.model import Channel, OutageKind, ReadingSource, RequestStatus, TariffPlan, Zone
 from core.photo_reading import PhotoProblem
 from core.requests import RequestRules

@@ -53,12 +53,11 @@ from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Ha
 from bot.channels.telegram.inbound import Inbound, from_callback, from_message
 from bot.channels.telegram.outbound import carries_standing, render
 from bot.channels.telegram.session import JsonSession
-from bot.config import Settings
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
 from bot.messages import Reply
-from bot.metrics import Metrics
 from core.model import Channel
 from core.privacy import mask
+from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +65,7 @@ WEBHOOK_PATH = "/webhook/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 # my_chat_member tells at once when a person blocks the bot (status "kicked").
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-# The main menu's sections (bot.handlers.keyboards), as the command list people see.
+# The main menu's sections (bot.menu), as the command list people see.
 COMMANDS = (
     "start",
     "menu",
@@ -172,37 +171,6 @@ class TelegramChannel(ChannelAdapter):
         self._standing: _Remembered = _Remembered()  # the standing keyboard each chat shows
         self._background: set[asyncio.Task[Any]] = set()
         self._polling: asyncio.Task[None] | None = None
-
-    @classmethod
-    def from_settings(
-        cls,
-        settings: Settings,
-        *,
-        handle: Handle,
-        mark_unreachable: MarkUnreachable,
-        catalogues: Catalogues,
-        metrics: Metrics | None = None,
-        **options: Any,
-    ) -> TelegramChannel:
-        """The channel as configured; TELEGRAM_BOT_TOKEN must be set.
-
-        `options` reach the constructor (`sleep`, `typing_after`): tests use them.
-        """
-        if settings.telegram_bot_token is None:
-            raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-        secret = settings.telegram_webhook_secret
-        return cls(
-            settings.telegram_bot_token.get_secret_value(),
-            handle=handle,
-            mark_unreachable=mark_unreachable,
-            catalogues=catalogues,
-            metrics=metrics,
-            mode=settings.telegram_mode,
-            webhook_secret=secret.get_secret_value() if secret else None,
-            api_base=settings.telegram_api_base,
-            public_base_url=settings.public_base_url,
-            **options,
-        )
 
     # ---- lifecycle -------------------------------------------------------------------
 

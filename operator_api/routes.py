@@ -1,4 +1,4 @@
-"""The operator API's HTTP routes under /api/v1: thin adapters over `bot.api.operations`.
+"""The operator API's HTTP routes under /api/v1: thin adapters over `operator_api.operations`.
 
 Each handler validates its input with the pydantic models, calls one operation and answers
 JSON (or CSV for the readings export). Every route checks the bearer token first, in
@@ -19,10 +19,12 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.api import models as m
-from bot.api import schedules
-from bot.api.openapi import Endpoint, build_document
-from bot.api.operations import (
+from core.imports import ImportKind
+from core.model import RequestStatus
+from operator_api import models as m
+from operator_api import schedules
+from operator_api.openapi import Endpoint, build_document
+from operator_api.operations import (
     EXPORT_COLUMNS,
     Format,
     Operator,
@@ -30,8 +32,6 @@ from bot.api.operations import (
     not_found,
     readings_csv,
 )
-from core.imports import ImportKind
-from core.model import RequestStatus
 
 log = logging.getLogger(__name__)
 

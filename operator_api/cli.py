@@ -13,18 +13,16 @@ import asyncio
 import json
 import sys
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from bot.api import models as m
-from bot.api.operations import Format, Operator, OperatorError, readings_csv
 from core.imports import ImportKind
-
-if TYPE_CHECKING:
-    from bot.config import Settings
+from operator_api import models as m
+from operator_api.operations import Format, Operator, OperatorError, readings_csv
 
 COMMANDS = ("import", "outage", "export-readings")
 EXPORT_PAGE = 10_000
@@ -60,29 +58,22 @@ def add_commands(commands: Any) -> None:
     export.add_argument("--output", default="-", help="a file; - is stdout")
 
 
-async def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Run one operator subcommand against the configured database; the exit code."""
-    from bot.api import make_operator
-    from bot.app import build_app
-
-    # No OCR processes: these commands never read photos.
-    app = await build_app(settings.model_copy(update={"ocr_workers": 0}))
+async def run(session: AbstractAsyncContextManager[Operator], args: argparse.Namespace) -> int:
+    """Run one operator subcommand on the operator `session` opens; the exit code."""
     try:
-        operator = make_operator(app)
-        command = {
-            "import": _import,
-            "outage": _outage,
-            "export-readings": _export,
-        }[args.command]
-        return await command(operator, args)
+        async with session as operator:
+            command = {
+                "import": _import,
+                "outage": _outage,
+                "export-readings": _export,
+            }[args.command]
+            return await command(operator, args)
     except OperatorError as error:
         _problems(error)
         return 2 if error.status in (413, 415) else 1
     except _Unusable as error:
         print(f"kabinet: {error}", file=sys.stderr)
         return 2
-    finally:
-        await app.close()
 
 
 class _Unusable(Exception):

@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.config import Settings
-from bot.documents import DirectoryDocuments, ThreadedDocumentRenderer
+from app.settings import Settings
 from bot.handlers import WORDS, build_router
 from bot.handlers.context import DialogRules, Services
 from bot.handlers.dialog import Dialog
 from bot.i18n import Catalogues
 from bot.messages import Incoming, Reply
-from bot.metrics import Metrics
-from bot.photo_store import DirectoryPhotoStore
 from core.accounts import LinkPolicy
 from core.balances import BillingRules
 from core.clock import Clock, FrozenClock, SystemClock
@@ -31,13 +31,19 @@ from core.photo_reading import MeterPhotoReader
 from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
 from core.readings import ReadingRules
+from documents.rendering import DirectoryDocuments, ThreadedDocumentRenderer
+from observability.metrics import Metrics
 from storage.database import make_engine
+from storage.photo_files import DirectoryPhotoStore
 from storage.uow import SqlAlchemyUnitOfWorkFactory
 
 if TYPE_CHECKING:
     from bot.channels.base import ChannelAdapter
     from bot.channels.console import ConsoleChannel
-    from bot.delivery import Pushes, PushRenderer
+    from bot.pushes import PushRenderer
+    from operator_api.operations import Operator
+    from payments.callback import EasyPayCallbacks, Pusher
+    from scheduler.delivery import Pushes
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +168,7 @@ def make_payments(settings: Settings) -> PaymentProvider | None:
     callback_url = settings.easypay_callback_url
     if not settings.easypay_configured or callback_url is None:
         return None
-    from bot.payments.easypay import EasyPayProvider  # aiohttp loads only when paying is on
+    from payments.easypay import EasyPayProvider  # aiohttp loads only when paying is on
 
     assert settings.easypay_partner_key and settings.easypay_service_key
     assert settings.easypay_secret_key is not None
@@ -232,10 +238,8 @@ def build_channels(app: App) -> list[ChannelAdapter]:
     """The messenger adapters whose credentials are configured; the others are off."""
     channels: list[ChannelAdapter] = []
     if app.settings.telegram_bot_token is not None:
-        from bot.channels.telegram import TelegramChannel  # aiogram loads only when used
-
         channels.append(
-            TelegramChannel.from_settings(
+            telegram_channel(
                 app.settings,
                 handle=app.handle,
                 mark_unreachable=app.mark_unreachable,
@@ -244,7 +248,7 @@ def build_channels(app: App) -> list[ChannelAdapter]:
             )
         )
     if app.settings.viber_auth_token is not None or app.settings.messenger_page_token is not None:
-        from bot.media import MediaStore
+        from bot.channels.media import MediaStore
 
         # One store for both: GET /media/{token} serves what either channel sends.
         secret = app.settings.media_secret
@@ -252,10 +256,8 @@ def build_channels(app: App) -> list[ChannelAdapter]:
             secret.get_secret_value() if secret else None, app.settings.public_base_url
         )
         if app.settings.viber_auth_token is not None:
-            from bot.channels.viber import ViberChannel  # viberbot loads only when used
-
             channels.append(
-                ViberChannel.from_settings(
+                viber_channel(
                     app.settings,
                     handle=app.handle,
                     mark_unreachable=app.mark_unreachable,
@@ -265,10 +267,8 @@ def build_channels(app: App) -> list[ChannelAdapter]:
                 )
             )
         if app.settings.messenger_page_token is not None:
-            from bot.channels.messenger import MessengerChannel
-
             channels.append(
-                MessengerChannel.from_settings(
+                messenger_channel(
                     app.settings,
                     handle=app.handle,
                     mark_unreachable=app.mark_unreachable,
@@ -279,6 +279,69 @@ def build_channels(app: App) -> list[ChannelAdapter]:
                 )
             )
     return channels
+
+
+def telegram_channel(settings: Settings, **options: Any) -> ChannelAdapter:
+    """The Telegram adapter as configured; TELEGRAM_BOT_TOKEN must be set.
+
+    `options` reach the constructor (handle, catalogues, metrics; tests add `sleep`).
+    """
+    from bot.channels.telegram import TelegramChannel  # aiogram loads only when used
+
+    if settings.telegram_bot_token is None:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    secret = settings.telegram_webhook_secret
+    return TelegramChannel(
+        settings.telegram_bot_token.get_secret_value(),
+        mode=settings.telegram_mode,
+        webhook_secret=secret.get_secret_value() if secret else None,
+        api_base=settings.telegram_api_base,
+        public_base_url=settings.public_base_url,
+        **options,
+    )
+
+
+def viber_channel(settings: Settings, **options: Any) -> ChannelAdapter:
+    """The Viber adapter as configured; VIBER_AUTH_TOKEN must be set."""
+    from bot.channels.viber import ViberChannel  # viberbot loads only when used
+
+    if settings.viber_auth_token is None:
+        raise ValueError("VIBER_AUTH_TOKEN is not set")
+    return ViberChannel(
+        settings.viber_auth_token.get_secret_value(),
+        bot_name=settings.viber_bot_name,
+        api_base=settings.viber_api_base,
+        public_base_url=settings.public_base_url,
+        **options,
+    )
+
+
+def messenger_channel(settings: Settings, **options: Any) -> ChannelAdapter:
+    """The Messenger adapter as configured; the page token, app secret and verify token are
+    needed."""
+    from bot.channels.messenger import MessengerChannel
+
+    page_token = settings.messenger_page_token
+    app_secret = settings.messenger_app_secret
+    verify_token = settings.messenger_verify_token
+    missing = [
+        name
+        for name, value in (
+            ("MESSENGER_PAGE_TOKEN", page_token),
+            ("MESSENGER_APP_SECRET", app_secret),
+            ("MESSENGER_VERIFY_TOKEN", verify_token),
+        )
+        if value is None
+    ]
+    if missing or page_token is None or app_secret is None or verify_token is None:
+        raise ValueError("Messenger needs " + ", ".join(missing))
+    return MessengerChannel(
+        page_token.get_secret_value(),
+        app_secret.get_secret_value(),
+        verify_token.get_secret_value(),
+        api_base=settings.messenger_api_base,
+        **options,
+    )
 
 
 def build_email_channel(settings: Settings) -> ChannelAdapter | None:
@@ -305,7 +368,7 @@ def build_email_channel(settings: Settings) -> ChannelAdapter | None:
 def _push_renderer(app: App) -> PushRenderer:
     from zoneinfo import ZoneInfo
 
-    from bot.delivery import PushRenderer
+    from bot.pushes import PushRenderer
 
     zone = ZoneInfo(app.settings.business_timezone)
     return PushRenderer(
@@ -320,8 +383,8 @@ def _push_renderer(app: App) -> PushRenderer:
 def build_console_pushes(app: App, console: ConsoleChannel) -> Pushes:
     """Delivery of the console user's pushes inside a console chat (no scheduler: the
     jobs run in `kabinet serve`); the console shows them between turns."""
-    from bot.delivery import DeliverySettings, DeliveryWorkers, InlineDelivery, Pushes
     from core.delivery import RetryPolicy
+    from scheduler.delivery import DeliverySettings, DeliveryWorkers, InlineDelivery, Pushes
     from storage.outbox import OutboxQueue
 
     settings = app.settings
@@ -348,8 +411,8 @@ def build_console_pushes(app: App, console: ConsoleChannel) -> Pushes:
 def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -> Pushes:
     """Delivery workers over `channels` (plus e-mail when configured) and, when asked, the
     scheduler; stored on `app` so flows and the operator API can wake delivery."""
-    from bot.delivery import DeliverySettings, DeliveryWorkers, Pushes
     from core.delivery import RetryPolicy
+    from scheduler.delivery import DeliverySettings, DeliveryWorkers, Pushes
     from storage.outbox import OutboxQueue
 
     settings = app.settings
@@ -404,3 +467,51 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
         pushes = Pushes(workers, None)
     app.pushes = pushes
     return pushes
+
+
+def make_operator(app: App) -> Operator:
+    """The operator's operations on the app's database, clock and bills directory (API, CLI)."""
+    from operator_api.operations import Operator
+
+    return Operator(
+        uow_factory=app.uow_factory,
+        clock=app.clock,
+        zone=ZoneInfo(app.settings.business_timezone),
+        bills_dir=Path(app.settings.bills_dir),
+    )
+
+
+@asynccontextmanager
+async def operator_session(settings: Settings) -> AsyncIterator[Operator]:
+    """An app without OCR processes (operator commands never read photos) and its operator,
+    closed on the way out: what `kabinet import|outage|schedule|export-readings` run on."""
+    app = await build_app(settings.model_copy(update={"ocr_workers": 0}))
+    try:
+        yield make_operator(app)
+    finally:
+        await app.close()
+
+
+def payment_callbacks(
+    app: App, channels: Sequence[Pusher], *extra: Pusher
+) -> EasyPayCallbacks | None:
+    """EasyPay's notifications settled against the app's database and told through `channels`;
+    None when the app pays with another provider (or not at all)."""
+    from payments.callback import ChannelNotifier, EasyPayCallbacks
+    from payments.easypay import EasyPayProvider
+
+    provider = app.payments
+    if not isinstance(provider, EasyPayProvider):
+        return None
+    return EasyPayCallbacks(
+        provider=provider,
+        uow_factory=app.uow_factory,
+        catalogues=app.catalogues,
+        clock=app.clock,
+        zone=ZoneInfo(app.settings.business_timezone),
+        renderer=app.renderer,
+        notify=ChannelNotifier([*channels, *extra]),
+        billing=BillingRules(app.settings.bill_due_day, app.settings.bill_min_days_to_pay),
+        queued=app.pushes_queued if app.pushes and app.pushes.workers else None,
+        metrics=app.metrics,
+    )

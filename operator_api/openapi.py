@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from bot.api.models import ErrorOut
+from operator_api.models import ErrorOut
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 JsonMode = Literal["validation", "serialization"]

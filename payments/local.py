@@ -8,24 +8,20 @@ receive the thanks and the receipt, with no network and no money.
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from pydantic import SecretStr
 
-from bot.payments.callback import Pusher, register_payment_routes
-from bot.payments.easypay import NOTIFY_PATH, EasyPayProvider
-from bot.payments.fake_easypay import FakeEasyPay
-
-if TYPE_CHECKING:
-    from bot.app import App
+from payments.callback import EasyPayCallbacks, register
+from payments.easypay import NOTIFY_PATH, EasyPayProvider
+from payments.fake_easypay import FakeEasyPay
 
 
 class LocalEasyPay:
     """`async with LocalEasyPay() as local:` → `local.provider` for `build_app(payments=...)`,
-    then `await local.serve_callbacks(app, [console])` once the app exists."""
+    then `await local.serve_callbacks(callbacks)` once the app exists (the composition root
+    builds the callbacks: `app.compose.payment_callbacks`)."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
         self.host = host
@@ -51,12 +47,13 @@ class LocalEasyPay:
         )
         return self
 
-    async def serve_callbacks(self, app: App, pushers: Sequence[Pusher]) -> None:
-        """Start answering the fake's notifications for `app`, telling people via `pushers`."""
+    async def serve_callbacks(self, callbacks: EasyPayCallbacks) -> None:
+        """Start answering the fake's notifications with `callbacks`."""
         assert self._socket is not None, "use `async with LocalEasyPay()` first"
-        self.fake.clock = app.clock.now  # the fake pays "now" on the app's (maybe frozen) clock
+        # The fake pays "now" on the app's (maybe frozen) clock.
+        self.fake.clock = callbacks.clock.now
         web_app = web.Application()
-        register_payment_routes(web_app, app, pushers)
+        register(web_app, callbacks)
         self._runner = web.AppRunner(web_app, access_log=None)
         await self._runner.setup()
         await web.SockSite(self._runner, self._socket).start()

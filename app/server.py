@@ -10,11 +10,9 @@ import signal
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
-from bot.api import register_operator_api
-from bot.app import App
+from app.compose import App, make_operator, payment_callbacks
 from bot.channels.base import ChannelAdapter
-from bot.media import register_media_route
-from bot.payments.callback import register_payment_routes
+from bot.channels.media import register_media_route
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +48,15 @@ def build_web_app(app: App, channels: list[ChannelAdapter]) -> web.Application:
     for channel in channels:
         channel.register_routes(web_app)
     register_media_route(web_app, channels)
-    register_payment_routes(web_app, app, channels)
-    register_operator_api(web_app, app)
+    callbacks = payment_callbacks(app, channels)
+    if callbacks is not None:
+        from payments.callback import register
+
+        register(web_app, callbacks)
+    from operator_api.routes import register_api_routes  # off (404) without ADMIN_TOKEN
+
+    token = app.settings.admin_token
+    register_api_routes(web_app, make_operator(app), token.get_secret_value() if token else None)
 
     async def start_channels(_: web.Application) -> None:
         for channel in channels:

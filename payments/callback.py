@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import TYPE_CHECKING, Protocol
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -34,15 +33,6 @@ from bot.channels.base import DeliveryResult, DeliveryStatus
 from bot.handlers.receipts import held_replies, paid_replies
 from bot.i18n import Catalogues
 from bot.messages import Reply
-from bot.payments.easypay import (
-    ACCEPTED,
-    DECLINED,
-    MAX_NOTIFICATION_BYTES,
-    NOTIFY_PATH,
-    EasyPayProvider,
-    MalformedNotification,
-    parse_notification,
-)
 from core.balances import BillingRules
 from core.clock import Clock
 from core.documents import DocumentRenderer
@@ -51,10 +41,18 @@ from core.notifications import notify_payment, notify_payment_held
 from core.payments import PaymentConflict, settle
 from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
+from payments.easypay import (
+    ACCEPTED,
+    DECLINED,
+    MAX_NOTIFICATION_BYTES,
+    NOTIFY_PATH,
+    EasyPayProvider,
+    MalformedNotification,
+    parse_notification,
+)
 
 if TYPE_CHECKING:
-    from bot.app import App
-    from bot.metrics import Metrics
+    from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -291,26 +289,3 @@ class EasyPayCallbacks:
 def register(web_app: web.Application, callbacks: EasyPayCallbacks) -> None:
     """Add `POST /payments/easypay` to the HTTP application."""
     web_app.router.add_post(NOTIFY_PATH, callbacks.handle)
-
-
-def register_payment_routes(
-    web_app: web.Application, app: App, channels: Sequence[Pusher], *extra: Pusher
-) -> EasyPayCallbacks | None:
-    """The server's hook: the EasyPay route when the app has the EasyPay provider."""
-    provider = app.payments
-    if not isinstance(provider, EasyPayProvider):
-        return None
-    callbacks = EasyPayCallbacks(
-        provider=provider,
-        uow_factory=app.uow_factory,
-        catalogues=app.catalogues,
-        clock=app.clock,
-        zone=ZoneInfo(app.settings.business_timezone),
-        renderer=app.renderer,
-        notify=ChannelNotifier([*channels, *extra]),
-        billing=BillingRules(app.settings.bill_due_day, app.settings.bill_min_days_to_pay),
-        queued=app.pushes_queued if app.pushes and app.pushes.workers else None,
-        metrics=app.metrics,
-    )
-    register(web_app, callbacks)
-    return callbacks

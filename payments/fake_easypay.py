@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import aiohttp
 from aiohttp import web
 
-from bot.payments.easypay import ACCEPTED, DECLINED, PAYMENT, dumps, sign, signature_valid
+from payments.easypay import ACCEPTED, DECLINED, PAYMENT, dumps, sign, signature_valid
 
 log = logging.getLogger(__name__)
 

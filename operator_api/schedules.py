@@ -13,16 +13,15 @@ import argparse
 import asyncio
 import json
 import sys
+from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
-from bot.api import models as m
-from bot.api.operations import Operator, OperatorError, bad_request, not_found
-from bot.handlers.schedule import push_texts
 from bot.i18n import Catalogues
+from bot.pushes import push_texts
 from core.schedules import (
     DaySchedule,
     PublishOutcome,
@@ -32,9 +31,8 @@ from core.schedules import (
     publish_schedules,
     slots_from_intervals,
 )
-
-if TYPE_CHECKING:
-    from bot.config import Settings
+from operator_api import models as m
+from operator_api.operations import Operator, OperatorError, bad_request, not_found
 
 _catalogues: dict[str, Catalogues] = {}
 
@@ -129,11 +127,9 @@ def add_commands(commands: Any) -> None:
     imp.add_argument("file")
 
 
-async def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Run `kabinet schedule ...`; the exit code (0 done, 1 refused, 2 unusable input)."""
-    from bot.api import make_operator
-    from bot.app import build_app
-
+async def run(session: AbstractAsyncContextManager[Operator], args: argparse.Namespace) -> int:
+    """Run `kabinet schedule ...` on the operator `session` opens; the exit code (0 done,
+    1 refused, 2 unusable input)."""
     try:
         content = await asyncio.to_thread(_read, args.file)
         document = json.loads(content)
@@ -142,14 +138,13 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
     except (OSError, ValueError, ValidationError) as error:
         print(f"kabinet: unusable input: {error}", file=sys.stderr)
         return 2
-    app = await build_app(settings.model_copy(update={"ocr_workers": 0}))
     try:
-        operator = make_operator(app)
-        if body is not None:
-            out = await publish(operator, drafts_of(body, operator.clock.now()))
-        else:
-            assert hourly is not None
-            out = await import_hourly(operator, hourly.model_dump(mode="json"))
+        async with session as operator:
+            if body is not None:
+                out = await publish(operator, drafts_of(body, operator.clock.now()))
+            else:
+                assert hourly is not None
+                out = await import_hourly(operator, hourly.model_dump(mode="json"))
         print(out.model_dump_json(indent=2))
         return 0
     except OperatorError as error:
@@ -157,8 +152,6 @@ async def run(settings: Settings, args: argparse.Namespace) -> int:
         for problem in error.problems:
             print(f"{problem.field or 'input'}: {problem.reason}", file=sys.stderr)
         return 1
-    finally:
-        await app.close()
 
 
 def _read(name: str) -> bytes:

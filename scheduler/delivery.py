@@ -30,18 +30,13 @@ import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from bot.channels.base import DeliveryResult, DeliveryStatus
-from bot.handlers.keyboards import main_menu, menu_button
-from bot.i18n import Catalogues, Translator
-from bot.messages import Button, Reply
-from core.balances import BillingRules, due_date
+from bot.pushes import PushRenderer, RenderedPush
 from core.delivery import RetryPolicy, Route, Topic, choose_route
-from core.documents import DocumentRenderer
-from core.model import Channel, DialogState, Zone
-from core.notifications import PushKind
+from core.model import Channel, DialogState
 from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
 from storage.outbox import (
@@ -56,7 +51,7 @@ from storage.outbox import (
 
 if TYPE_CHECKING:
     from bot.channels.base import ChannelAdapter
-    from bot.metrics import Metrics
+    from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -84,216 +79,6 @@ _MESSENGER_TOPICS = {
 def real_now() -> datetime:
     """Wall-clock time: rate limits and retries run on it even when the app clock is frozen."""
     return datetime.now(UTC)
-
-
-@dataclass
-class RenderedPush:
-    """What to send, and (for a reading reminder) the dialog step to offer afterwards."""
-
-    replies: list[Reply]
-    subject: str = ""
-    step: DialogState | None = None
-
-
-class PushRenderer:
-    """Turns a neutral payload into replies in the person's language."""
-
-    def __init__(
-        self,
-        uow_factory: AbstractUnitOfWorkFactory,
-        catalogues: Catalogues,
-        zone: tzinfo,
-        documents: DocumentRenderer | None = None,
-        *,
-        billing: BillingRules | None = None,
-    ) -> None:
-        self._uow_factory = uow_factory
-        self._catalogues = catalogues
-        self._zone = zone
-        self._documents = documents
-        self._billing = billing or BillingRules()
-
-    async def render(self, push: ClaimedPush) -> RenderedPush:
-        """Replies for one claimed push; raises on a payload it does not know."""
-        t = self._catalogues.translator(push.locale or "")
-        payload = push.payload
-        kind = payload.get("kind", "")
-        if kind.startswith("outage."):
-            return self._outage(t, payload)
-        if kind == PushKind.BILL_NEW:
-            return await self._bill(t, push)
-        if kind == PushKind.READING_REMINDER:
-            return await self._reading(t, push)
-        if kind == PushKind.PAYMENT_PAID:
-            return await self._payment(t, payload)
-        if kind == PushKind.PAYMENT_HELD:
-            return await self._held(t, payload)
-        if kind == PushKind.CALL_CENTER_ANSWER:
-            text = t("push.call_center.answer", number=payload["request_id"])
-            return _answer(t, text, payload["answer"], "cc.mine", "cc")
-        if kind == PushKind.FREE_SERVICE_ANSWER:
-            text = t(
-                "push.free_service.answer",
-                number=payload["order_id"],
-                type=t.label("free_type", payload["service_type"]),
-                status=t(f"status.{payload['status']}"),
-            )
-            return _answer(t, text, payload["answer"], "free.mine", "free")
-        if kind == PushKind.SUPPORT_ANSWER:
-            text = t("push.support.answer", number=payload["request_id"])
-            return _answer(t, text, payload["answer"], "cc.mine", "sup")
-        if kind == PushKind.TEXT:
-            return RenderedPush([Reply(payload["text"], [[menu_button(t)]])], payload["text"])
-        raise ValueError(f"unknown push kind {kind!r}")
-
-    def _local(self, iso: str) -> datetime:
-        return datetime.fromisoformat(iso).astimezone(self._zone)
-
-    def _moment(self, t: Translator, iso: str | None) -> str:
-        if not iso:
-            return t("push.outage.until_restored")
-        return t.moment(self._local(iso))
-
-    def _outage(self, t: Translator, p: dict[str, Any]) -> RenderedPush:
-        kind = p["kind"]
-        head = t(f"push.{kind}", time=self._moment(t, p.get("restored_at")))
-        lines = [head]
-        if kind == PushKind.OUTAGE_CHANGED:
-            if not p.get("affected", True):
-                lines.append(t("push.outage.no_longer"))
-            for name, change in p.get("changed", {}).items():
-                if name in ("starts_at", "ends_at"):
-                    old, new = self._moment(t, change["old"]), self._moment(t, change["new"])
-                    if change["old"] and change["new"]:
-                        before, after = self._local(change["old"]), self._local(change["new"])
-                        if before.date() == after.date():  # "… о 09:00 → 10:00"
-                            new = after.strftime("%H:%M")
-                    lines.append(t(f"push.changed.{name}", old=old, new=new))
-                elif name == "reason":
-                    lines.append(t("push.changed.reason", old=change["old"], new=change["new"]))
-            if {"groups", "streets"} & set(p.get("changed", {})):
-                lines.append(t("push.changed.targets"))
-        if p.get("ends_at"):
-            span = t.span(self._local(p["starts_at"]), self._local(p["ends_at"]))
-            when = t("push.outage.when", when=span)
-        else:
-            when = t("push.outage.when_open", starts=self._moment(t, p["starts_at"]))
-        lines.append(when)
-        if p.get("groups"):
-            label = "push.outage.groups" if len(p["groups"]) > 1 else "push.outage.group"
-            lines.append(t(label, groups=", ".join(p["groups"])))
-        for street in p.get("streets", []):
-            address = ", ".join(x for x in (street.get("settlement"), street["street"]) if x)
-            if street.get("buildings"):
-                address += ", " + t(
-                    "push.outage.buildings", buildings=", ".join(street["buildings"])
-                )
-            lines.append(t("push.outage.street", address=address))
-        reason_said = kind == PushKind.OUTAGE_CHANGED and "reason" in p.get("changed", {})
-        if p.get("reason") and kind != PushKind.OUTAGE_RESTORED and not reason_said:
-            # The grid operator's own words, as written (Ukrainian in every language).
-            lines.append(t("push.outage.reason", reason=p["reason"]))
-        buttons = [[menu_button(t)]]
-        return RenderedPush([Reply("\n".join(lines), buttons)], head)
-
-    async def _bill(self, t: Translator, push: ClaimedPush) -> RenderedPush:
-        account_id = int(push.event.rsplit(":", 1)[1])
-        period = push.payload["period"]
-        async with self._uow_factory() as uow:
-            account = await uow.accounts.get(account_id)
-            bill = await uow.billing.bill(account_id, period)
-        if account is None or bill is None:
-            raise ValueError("the bill is gone")
-        # The bill's own amount due (billing counted earlier debt or overpayment into it).
-        facts = {
-            "period": t.month(period),
-            "account": account.number,
-            "charged": t.money(bill.charged),
-        }
-        if bill.amount_due > 0:
-            due_on = due_date(bill.period, bill.issued_on, self._billing)
-            text = t("push.bill.new", due=t.money(bill.amount_due), date=t.date(due_on), **facts)
-        else:
-            text = t("push.bill.new_covered", **facts)
-        return RenderedPush([Reply(text, main_menu(t))], text)
-
-    async def _reading(self, t: Translator, push: ClaimedPush) -> RenderedPush:
-        p = push.payload
-        opens = datetime.fromisoformat(p["opens"])
-        closes = datetime.fromisoformat(p["closes"])
-        lines = [t("push.reading.reminder", opens=t.date(opens), closes=t.date(closes))]
-        step: DialogState | None = None
-        async with self._uow_factory() as uow:
-            accounts = await uow.links.accounts_of(push.person_id or 0)
-            for account in accounts:
-                if await uow.readings.submitted(account.id, since=opens):
-                    continue
-                meter = await uow.meters.in_service(account.id)
-                if meter is None:
-                    continue
-                billing = await uow.readings.latest_billing(account.id)
-                if billing is None:
-                    lines.append(t("push.reading.account_none", account=account.number))
-                else:
-                    values = t.values({z: billing.values.get(z, 0) for z in meter.zones})
-                    lines.append(
-                        t(
-                            "push.reading.account",
-                            account=account.number,
-                            values=values,
-                            date=t.date(billing.taken_on),
-                        )
-                    )
-                if step is None and push.external_id is not None:
-                    # The first account waiting for a reading: the reply goes straight
-                    # into the reading step of the dialog (bot.handlers.readings).
-                    step = DialogState(
-                        push.channel,
-                        push.external_id,
-                        "read.value",
-                        {
-                            "a": account.id,
-                            "zones": [Zone(z).value for z in meter.zones],
-                            "v": {},
-                            "m": "submit",
-                        },
-                    )
-                    reply_to = account.number
-        if step is None:
-            raise ValueError("every account has its reading already")
-        lines.append(t("push.reading.reply", account=reply_to))
-        return RenderedPush([Reply("\n".join(lines), [[menu_button(t)]])], lines[0], step)
-
-    async def _payment(self, t: Translator, payload: dict[str, Any]) -> RenderedPush:
-        from bot.handlers.receipts import paid_replies  # PDF rendering loads only when paying
-
-        async with self._uow_factory() as uow:
-            order = await uow.payment_orders.get(payload["order_id"])
-            if order is None:
-                raise ValueError("the order is gone")
-            replies = await paid_replies(uow, t, self._zone, self._documents, order, self._billing)
-        if not replies:
-            raise ValueError("the order is not paid")
-        return RenderedPush(replies, replies[0].text.split("\n", 1)[0])
-
-    async def _held(self, t: Translator, payload: dict[str, Any]) -> RenderedPush:
-        from bot.handlers.receipts import held_replies
-
-        async with self._uow_factory() as uow:
-            order = await uow.payment_orders.get(payload["order_id"])
-            if order is None:
-                raise ValueError("the order is gone")
-            paid_at = datetime.fromisoformat(payload["paid_at"])
-            replies = await held_replies(uow, t, self._zone, order, paid_at)
-        if not replies:
-            raise ValueError("the account is gone")
-        return RenderedPush(replies, replies[0].text)
-
-
-def _answer(t: Translator, head: str, answer: str, label: str, payload: str) -> RenderedPush:
-    """An operator's answer: what it answers, the answer, and the way to the list."""
-    buttons = [[Button(t(label), payload)], [menu_button(t)]]
-    return RenderedPush([Reply(head + "\n" + answer, buttons)], head)
 
 
 @dataclass
