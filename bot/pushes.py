@@ -20,8 +20,8 @@ from bot.messages import Button, Reply
 from core.balances import BillingRules, due_date
 from core.documents import DocumentRenderer
 from core.model import Channel, DialogState, Zone
-from core.notifications import PushKind
 from core.ports import AbstractUnitOfWorkFactory
+from core.records import PushKind
 from core.schedules import Interval, PushTexts, SchedulePushKind
 
 

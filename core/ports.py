@@ -12,18 +12,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
 
-from core.imports import (
-    AccountRecord,
-    AccountRef,
-    BillingReadingRecord,
-    BillRecord,
-    ConsumptionRecord,
-    MeterRecord,
-    MeterRef,
-    PaymentRecord,
-    ReadingExport,
-    UpsertResult,
-)
 from core.model import (
     Account,
     Bill,
@@ -52,7 +40,20 @@ from core.model import (
     TariffPlan,
     TariffRate,
 )
-from core.schedules import DaySchedule, ScheduleSettings
+from core.records import (
+    AccountRecord,
+    AccountRef,
+    BillingReadingRecord,
+    BillRecord,
+    ConsumptionRecord,
+    DaySchedule,
+    MeterRecord,
+    MeterRef,
+    PaymentRecord,
+    ReadingExport,
+    ScheduleSettings,
+    UpsertResult,
+)
 
 
 class AbstractReferenceRepository(abc.ABC):

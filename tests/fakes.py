@@ -9,18 +9,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from core.imports import (
-    AccountRecord,
-    AccountRef,
-    BillingReadingRecord,
-    BillRecord,
-    ConsumptionRecord,
-    MeterRecord,
-    MeterRef,
-    PaymentRecord,
-    ReadingExport,
-    UpsertResult,
-)
 from core.model import (
     Account,
     Address,
@@ -75,7 +63,20 @@ from core.ports import (
     AbstractUnitOfWork,
     AbstractUnitOfWorkFactory,
 )
-from core.schedules import DaySchedule, ScheduleSettings
+from core.records import (
+    AccountRecord,
+    AccountRef,
+    BillingReadingRecord,
+    BillRecord,
+    ConsumptionRecord,
+    DaySchedule,
+    MeterRecord,
+    MeterRef,
+    PaymentRecord,
+    ReadingExport,
+    ScheduleSettings,
+    UpsertResult,
+)
 
 
 @dataclass

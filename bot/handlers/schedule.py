@@ -22,13 +22,12 @@ from bot.i18n import Translator
 from bot.menu import main_menu, menu_button
 from bot.messages import Attachment, Button
 from core.model import Account, OutageKind
+from core.records import DaySchedule, ScheduleSettings
 from core.schedules import (
     REMINDER_CHOICES,
     SLOTS,
-    DaySchedule,
     Interval,
     ScheduleRules,
-    ScheduleSettings,
     SlotState,
     current_state,
     hhmm,

@@ -14,9 +14,9 @@ from bot.pushes import PushRenderer, push_texts
 from core.clock import FrozenClock
 from core.model import Channel, OutageKind, OutageTarget
 from core.outages import OutageDraft, publish_outage
+from core.records import ScheduleSettings
 from core.schedules import (
     ScheduleDraft,
-    ScheduleSettings,
     parse_hourly,
     publish_schedules,
     queue_schedule_reminders,
