@@ -98,9 +98,6 @@ class AbstractLinkRepository(abc.ABC):
     async def unlink(self, person_id: int, account_id: int) -> None: ...
 
     @abc.abstractmethod
-    async def persons_of(self, account_id: int) -> Sequence[int]: ...
-
-    @abc.abstractmethod
     async def record_failed_attempt(
         self, person_id: int, at: datetime, kind: str = "account"
     ) -> None:
@@ -117,9 +114,6 @@ class AbstractMeterRepository(abc.ABC):
     @abc.abstractmethod
     async def in_service(self, account_id: int) -> Meter | None:
         """The meter not yet removed, if any."""
-
-    @abc.abstractmethod
-    async def all_for_account(self, account_id: int) -> Sequence[Meter]: ...
 
 
 class AbstractReadingRepository(abc.ABC):

@@ -159,9 +159,6 @@ class FakeLinks(_Repo, AbstractLinkRepository):
     async def unlink(self, person_id: int, account_id: int) -> None:
         self.data.links.pop((person_id, account_id), None)
 
-    async def persons_of(self, account_id: int) -> Sequence[int]:
-        return [p for (p, a) in self.data.links if a == account_id]
-
     async def record_failed_attempt(
         self, person_id: int, at: datetime, kind: str = "account"
     ) -> None:
@@ -181,9 +178,6 @@ class FakeMeters(_Repo, AbstractMeterRepository):
             (m for m in self.data.meters if m.account_id == account_id and m.removed_on is None),
             None,
         )
-
-    async def all_for_account(self, account_id: int) -> Sequence[Meter]:
-        return [m for m in self.data.meters if m.account_id == account_id]
 
 
 class FakeReadings(_Repo, AbstractReadingRepository):
