@@ -33,7 +33,6 @@ from core.money import zone_charges
 from core.readings import (
     ReadingEvaluation,
     ReadingRules,
-    check_reading,
     current_window,
     estimate_reading,
     latest_window,
@@ -315,22 +314,20 @@ async def evaluate_and_store(ctx: Context, confirmed: bool) -> None:
         ctx.reset()
         ctx.say(t("account.not_yours"), main_menu(t))
         return
+    photo = ctx.data.get("p")
     try:
-        evaluation = await check_reading(ctx.uow, account, values, ctx.now, ctx.rules.readings)
-        stored = None
-        if confirmed or not evaluation.needs_confirmation:
-            photo_id = await keep_photo_evidence(ctx, ctx.data.get("p"))
-            evaluation, stored = await submit_reading(
-                ctx.uow,
-                account,
-                values,
-                ctx.now,
-                ctx.rules.readings,
-                _source_of(ctx),
-                ctx.identity.id,
-                confirmed=True,
-                photo_id=photo_id,
-            )
+        # One check per submission: submit_reading checks, and stores only what may be.
+        evaluation, stored = await submit_reading(
+            ctx.uow,
+            account,
+            values,
+            ctx.now,
+            ctx.rules.readings,
+            _source_of(ctx),
+            ctx.identity.id,
+            confirmed=confirmed,
+            evidence=lambda: keep_photo_evidence(ctx, photo),
+        )
     except OutsideReadingWindow as closed:
         ctx.reset()
         ctx.say(
