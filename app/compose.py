@@ -31,6 +31,7 @@ from core.photo_reading import MeterPhotoReader
 from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
 from core.readings import ReadingRules
+from core.schedules import ScheduleRules
 from documents.rendering import DirectoryDocuments, ThreadedDocumentRenderer
 from observability.metrics import Metrics
 from storage.database import make_engine
@@ -104,6 +105,7 @@ def make_rules(settings: Settings) -> DialogRules:
             recipient_code=settings.bank_edrpou or "",
             purpose=settings.bank_purpose,
         ),
+        schedules=ScheduleRules(stale_after=timedelta(hours=settings.schedule_stale_after_hours)),
         consent_version=settings.consent_version,
         push_channels=settings.push_channels,
         photo_confidence=_photo_confidence(settings),

@@ -33,7 +33,6 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///./kabinet.db"
-    redis_url: str | None = None
     kabinet_host: str = "127.0.0.1"
     kabinet_port: int = Field(8080, ge=1, le=65535)
     public_base_url: str | None = None
@@ -83,6 +82,9 @@ class Settings(BaseSettings):
     link_max_failures: int = Field(5, ge=1, le=100)
     link_failure_period_minutes: int = Field(60, ge=1)
     consent_version: str = "2024-01"
+    # An outage schedule the source has not confirmed for longer than this is shown with
+    # a warning that it may be out of date.
+    schedule_stale_after_hours: float = Field(12.0, gt=0, le=168)
 
     # Bills: paid by this day of the month after the period, and never sooner than this
     # many days after the bill is issued.

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any, Protocol
 
+from bot.handlers.reading_state import ReadingDraft
 from bot.handlers.schedule import _STATE_NAMES, _interval_line
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, Translator
 from bot.menu import main_menu, menu_button
@@ -20,8 +21,8 @@ from bot.messages import Button, Reply
 from core.balances import BillingRules, due_date
 from core.documents import DocumentRenderer
 from core.model import Channel, DialogState, Zone
-from core.notifications import PushKind
 from core.ports import AbstractUnitOfWorkFactory
+from core.records import PushKind
 from core.schedules import Interval, PushTexts, SchedulePushKind
 
 
@@ -196,16 +197,12 @@ class PushRenderer:
                 if step is None and push.external_id is not None:
                     # The first account waiting for a reading: the reply goes straight
                     # into the reading step of the dialog (bot.handlers.readings).
+                    zones = [Zone(z).value for z in meter.zones]
                     step = DialogState(
                         push.channel,
                         push.external_id,
                         "read.value",
-                        {
-                            "a": account.id,
-                            "zones": [Zone(z).value for z in meter.zones],
-                            "v": {},
-                            "m": "submit",
-                        },
+                        ReadingDraft(account.id, zones).data(),
                     )
                     reply_to = account.number
         if step is None:

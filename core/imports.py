@@ -25,14 +25,25 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from core.accounts import normalise_account_number
 from core.eic import normalise_eic
 from core.errors import AccountNumberInvalid, EicInvalid
 from core.model import ReadingSource, TariffPlan, Zone
-
-if TYPE_CHECKING:  # core.ports names these records, so import it for types only
-    from core.ports import AbstractOperatorRepository, AbstractUnitOfWork
+from core.ports import AbstractOperatorRepository, AbstractUnitOfWork
+from core.records import (
+    AccountRecord,
+    AccountRef,
+    BillingReadingRecord,
+    BillRecord,
+    ConsumptionRecord,
+    MeterRecord,
+    MeterRef,
+    PaymentRecord,
+    Record,
+    UpsertResult,
+)
 
 MAX_PROBLEMS = 1000
 """Problems listed in a report; more are counted, not listed (a broken file is huge)."""
@@ -77,132 +88,6 @@ class BadValue(ValueError):
     """A field's value breaks a rule; the message is the reason shown to the operator."""
 
 
-# --- records: a valid row each, with the line it came from --------------------------------
-
-
-@dataclass(frozen=True)
-class AccountRecord:
-    line: int
-    number: str
-    eic: str
-    holder_name: str
-    settlement: str
-    street: str
-    building: str
-    apartment: str
-    outage_group: str | None
-    dso_id: int
-    supplier_id: int
-    tariff_plan: TariffPlan
-    contract_number: str
-    contract_date: date | None
-    opening_balance: Decimal
-
-
-@dataclass(frozen=True)
-class MeterRecord:
-    line: int
-    account_number: str
-    serial: str
-    type_name: str
-    digit_count: int
-    installed_on: date
-    install_readings: dict[Zone, int]
-    removed_on: date | None
-    account_id: int = 0
-    zones: tuple[Zone, ...] = ()
-
-
-@dataclass(frozen=True)
-class BillRecord:
-    line: int
-    account_number: str
-    period: str
-    issued_on: date
-    charged: Decimal
-    amount_due: Decimal
-    kwh: int
-    pdf: bytes | None = None
-    account_id: int = 0
-    pdf_ref: str | None = None
-
-
-@dataclass(frozen=True)
-class PaymentRecord:
-    line: int
-    account_number: str
-    amount: Decimal
-    paid_at: datetime
-    provider: str
-    provider_txn_id: str
-    account_id: int = 0
-
-
-@dataclass(frozen=True)
-class ConsumptionRecord:
-    line: int
-    account_number: str
-    period: str
-    zone: Zone
-    kwh: int
-    account_id: int = 0
-
-
-@dataclass(frozen=True)
-class BillingReadingRecord:
-    line: int
-    account_number: str
-    period: str
-    zone: Zone
-    value: int
-    taken_on: date
-    source: ReadingSource
-    meter_serial: str | None
-    account_id: int = 0
-    meter_id: int = 0
-
-
-Record = (
-    AccountRecord
-    | MeterRecord
-    | BillRecord
-    | PaymentRecord
-    | ConsumptionRecord
-    | BillingReadingRecord
-)
-
-
-@dataclass(frozen=True)
-class AccountRef:
-    """What the rules need to know of a stored account."""
-
-    id: int
-    number: str
-    eic: str
-    tariff_plan: TariffPlan
-
-
-@dataclass(frozen=True)
-class MeterRef:
-    """What the rules need to know of a stored meter."""
-
-    id: int
-    account_id: int
-    serial: str
-    digit_count: int
-    in_service: bool
-
-
-@dataclass(frozen=True)
-class UpsertResult:
-    """What an upsert did: new rows (with their ids), changed rows, rows already so."""
-
-    inserted: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    inserted_ids: tuple[int, ...] = ()
-
-
 @dataclass(frozen=True)
 class ImportReport:
     """The answer to a batch. `applied` is False when nothing was written."""
@@ -217,20 +102,6 @@ class ImportReport:
     problems: tuple[RowProblem, ...] = ()
     problems_not_listed: int = 0
     inserted_ids: tuple[int, ...] = field(default=(), repr=False)
-
-
-@dataclass(frozen=True)
-class ReadingExport:
-    """A submitted reading as billing takes it: who, which meter, when, what, from where."""
-
-    id: int
-    account_number: str
-    eic: str
-    meter_serial: str
-    taken_at: datetime
-    values: dict[Zone, int]
-    source: ReadingSource
-    photo: bool
 
 
 # --- field rules ---------------------------------------------------------------------------
@@ -439,9 +310,6 @@ def _str_rule(rule: Callable[[str], Any]) -> Callable[[Any], Any]:
 
 
 def _account_number(text: str) -> str:
-    # Imported here: core.accounts needs core.ports, which names this module's records.
-    from core.accounts import normalise_account_number
-
     try:
         return normalise_account_number(text)
     except AccountNumberInvalid:

@@ -17,26 +17,7 @@ from datetime import datetime
 from core.delivery import Topic
 from core.model import Channel, FreeServiceOrder, PaymentOrder, RequestStatus, SupportRequest
 from core.ports import AbstractUnitOfWork
-
-
-class PushKind:
-    """Payload kinds the delivery renderer knows (`payload["kind"]`)."""
-
-    OUTAGE_PUBLISHED = "outage.published"
-    OUTAGE_EMERGENCY = "outage.emergency"
-    OUTAGE_EVENING = "outage.evening"
-    OUTAGE_HOUR = "outage.hour"
-    OUTAGE_CHANGED = "outage.changed"
-    OUTAGE_CANCELLED = "outage.cancelled"
-    OUTAGE_RESTORED = "outage.restored"
-    BILL_NEW = "bill.new"
-    READING_REMINDER = "reading.reminder"
-    PAYMENT_PAID = "payment.paid"
-    PAYMENT_HELD = "payment.held"  # reported paid, not credited: an operator reconciles
-    CALL_CENTER_ANSWER = "call_center.answer"
-    FREE_SERVICE_ANSWER = "free_service.answer"
-    SUPPORT_ANSWER = "support.answer"
-    TEXT = "text"  # an operator's free text: {"kind": "text", "text": "..."}
+from core.records import PushKind
 
 
 async def notify_person(

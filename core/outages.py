@@ -23,8 +23,8 @@ from datetime import datetime, time, timedelta, tzinfo
 from core.delivery import Topic
 from core.errors import DomainError
 from core.model import Outage, OutageKind, OutageTarget
-from core.notifications import PushKind
 from core.ports import AbstractUnitOfWork
+from core.records import PushKind
 
 HOUR_BEFORE = timedelta(hours=1)
 EVENING_AT = time(18, 0)

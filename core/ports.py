@@ -12,18 +12,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
 
-from core.imports import (
-    AccountRecord,
-    AccountRef,
-    BillingReadingRecord,
-    BillRecord,
-    ConsumptionRecord,
-    MeterRecord,
-    MeterRef,
-    PaymentRecord,
-    ReadingExport,
-    UpsertResult,
-)
 from core.model import (
     Account,
     Bill,
@@ -52,7 +40,20 @@ from core.model import (
     TariffPlan,
     TariffRate,
 )
-from core.schedules import DaySchedule, ScheduleSettings
+from core.records import (
+    AccountRecord,
+    AccountRef,
+    BillingReadingRecord,
+    BillRecord,
+    ConsumptionRecord,
+    DaySchedule,
+    MeterRecord,
+    MeterRef,
+    PaymentRecord,
+    ReadingExport,
+    ScheduleSettings,
+    UpsertResult,
+)
 
 
 class AbstractReferenceRepository(abc.ABC):
@@ -97,9 +98,6 @@ class AbstractLinkRepository(abc.ABC):
     async def unlink(self, person_id: int, account_id: int) -> None: ...
 
     @abc.abstractmethod
-    async def persons_of(self, account_id: int) -> Sequence[int]: ...
-
-    @abc.abstractmethod
     async def record_failed_attempt(
         self, person_id: int, at: datetime, kind: str = "account"
     ) -> None:
@@ -116,9 +114,6 @@ class AbstractMeterRepository(abc.ABC):
     @abc.abstractmethod
     async def in_service(self, account_id: int) -> Meter | None:
         """The meter not yet removed, if any."""
-
-    @abc.abstractmethod
-    async def all_for_account(self, account_id: int) -> Sequence[Meter]: ...
 
 
 class AbstractReadingRepository(abc.ABC):

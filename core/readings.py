@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -374,16 +374,19 @@ async def submit_reading(
     source: ReadingSource,
     identity_id: int | None,
     confirmed: bool = False,
-    photo_id: int | None = None,
+    evidence: Callable[[], Awaitable[int | None]] | None = None,
 ) -> tuple[ReadingEvaluation, SubmittedReading | None]:
     """Check and store a reading; a second one in the same window replaces the first.
 
     Returns the evaluation and the stored reading, or None as the stored reading when the
-    jump needs confirmation first (nothing is written then).
+    jump needs confirmation first (nothing is written then). `evidence` keeps the photo
+    the values were read from and returns its id; it is called only once the reading is
+    going to be stored, so a jump still to be confirmed keeps no photo yet.
     """
     evaluation = await check_reading(uow, account, values, now, rules)
     if evaluation.needs_confirmation and not confirmed:
         return evaluation, None
+    photo_id = await evidence() if evidence is not None else None
     meter = await uow.meters.in_service(account.id)
     assert meter is not None  # check_reading raised otherwise
     if evaluation.replaces is not None and evaluation.replaces.id is not None:

@@ -21,18 +21,16 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.errors import DomainError
-
-if TYPE_CHECKING:  # core.ports imports this module's types
-    from core.ports import AbstractUnitOfWork
+from core.ports import AbstractUnitOfWork
+from core.records import DaySchedule, ScheduleSettings
 
 SLOTS = 48
 SLOT = timedelta(minutes=30)
 REMINDER_CHOICES = (0, 15, 30, 60)
 """Minutes before power goes off a person may be reminded; 0 is off."""
-DEFAULT_REMINDER = 30
 MAX_REMINDER = max(REMINDER_CHOICES)
 
 
@@ -46,25 +44,6 @@ class SlotState(StrEnum):
 
 class ScheduleInvalid(DomainError):
     """A schedule that makes no sense: wrong slot count, unknown states, no group."""
-
-
-@dataclass(frozen=True)
-class DaySchedule:
-    """One group's day: `slots` (48 characters of SlotState), the source's publication time,
-    the version (1, 2, ...), and when the source last confirmed it (an identical re-publish
-    moves only `confirmed_at`)."""
-
-    group: str
-    day: date
-    slots: str
-    published_at: datetime
-    version: int = 1
-    confirmed_at: datetime | None = None
-
-    @property
-    def as_of(self) -> datetime:
-        """When the source last said this is the schedule."""
-        return self.confirmed_at or self.published_at
 
 
 @dataclass(frozen=True)
@@ -93,17 +72,6 @@ class Interval:
     def label(self) -> str:
         """ "08:00–12:00" (the day's end is 24:00)."""
         return f"{hhmm(self.start)}–{hhmm(self.end)}"
-
-
-@dataclass(frozen=True)
-class ScheduleSettings:
-    """A person's schedule pushes: reminder lead (0 off), a reminder before power returns,
-    and quiet hours [quiet_from, quiet_to) in minutes of the local day (None: none)."""
-
-    remind_minutes: int = DEFAULT_REMINDER
-    remind_on: bool = False
-    quiet_from: int | None = None
-    quiet_to: int | None = None
 
 
 @dataclass(frozen=True)

@@ -96,10 +96,6 @@ class MeterReader(MeterPhotoReader):
             log.exception("photo recognition failed")
             return PhotoRecognition(problem=PhotoProblem.NO_DIGITS, details={"failed": 1.0})
 
-    def read_blocking(self, image: bytes, prior: ReadingPrior | None = None) -> PhotoRecognition:
-        """Synchronous `read` for command-line tools (never call it from the event loop)."""
-        return asyncio.run(self.read(image, prior))
-
     def close(self) -> None:
         """Stop the workers; queued photos are dropped."""
         self._closed = True

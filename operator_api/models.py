@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-from core.imports import BadValue, ImportReport, ReadingExport, clean_text
+from core.imports import BadValue, ImportReport, clean_text
 from core.model import (
     CallCenterRequest,
     FreeServiceOrder,
@@ -25,6 +25,7 @@ from core.model import (
     SupportRequest,
 )
 from core.outages import OutageChanges, OutageDraft
+from core.records import ReadingExport
 
 MAX_ID = 2**31 - 1
 """Ids are 32-bit in the database; a bigger one names nothing (404, not a driver error)."""

@@ -27,11 +27,8 @@ from core.imports import (
     FIELDS,
     MAX_PDF_BYTES,
     BadValue,
-    BillRecord,
     ImportKind,
     ImportReport,
-    ReadingExport,
-    Record,
     RowProblem,
     Unreadable,
     check_pdf,
@@ -64,6 +61,7 @@ from core.outages import (
 )
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
 from core.privacy import mask
+from core.records import BillRecord, ReadingExport, Record
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ from pydantic import ValidationError
 
 from bot.i18n import Catalogues
 from bot.pushes import push_texts
+from core.records import DaySchedule
 from core.schedules import (
-    DaySchedule,
     PublishOutcome,
     ScheduleDraft,
     ScheduleInvalid,

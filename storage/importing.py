@@ -17,7 +17,17 @@ from typing import Any
 from sqlalchemy import ColumnElement, Table, and_, bindparam, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.imports import (
+from core.model import (
+    CallCenterRequest,
+    FreeServiceOrder,
+    ReadingSource,
+    RequestStatus,
+    SupportRequest,
+    TariffPlan,
+    Zone,
+)
+from core.ports import AbstractOperatorRepository
+from core.records import (
     AccountRecord,
     AccountRef,
     BillingReadingRecord,
@@ -29,16 +39,6 @@ from core.imports import (
     ReadingExport,
     UpsertResult,
 )
-from core.model import (
-    CallCenterRequest,
-    FreeServiceOrder,
-    ReadingSource,
-    RequestStatus,
-    SupportRequest,
-    TariffPlan,
-    Zone,
-)
-from core.ports import AbstractOperatorRepository
 from storage.addresses import street_key
 from storage.orm import (
     AccountRow,

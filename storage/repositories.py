@@ -310,14 +310,6 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
             )
         )
 
-    async def persons_of(self, account_id: int) -> Sequence[int]:
-        ids = await self.session.scalars(
-            select(AccountLinkRow.person_id)
-            .where(AccountLinkRow.account_id == account_id)
-            .order_by(AccountLinkRow.linked_at, AccountLinkRow.id)
-        )
-        return list(ids)
-
     async def record_failed_attempt(
         self, person_id: int, at: datetime, kind: str = "account"
     ) -> None:
@@ -354,14 +346,6 @@ class SqlAlchemyMeterRepository(AbstractMeterRepository):
             .limit(1)
         )
         return self._meter(row) if row else None
-
-    async def all_for_account(self, account_id: int) -> Sequence[Meter]:
-        rows = await self.session.scalars(
-            select(MeterRow)
-            .where(MeterRow.account_id == account_id)
-            .order_by(MeterRow.installed_on, MeterRow.id)
-        )
-        return [self._meter(row) for row in rows]
 
     @staticmethod
     def _meter(row: MeterRow) -> Meter:

@@ -42,7 +42,7 @@ from sqlalchemy.sql import ColumnElement, Select
 from core.delivery import Topic
 from core.model import Channel
 from core.ports import AbstractScheduleStore
-from core.schedules import DEFAULT_REMINDER, DaySchedule, ScheduleSettings
+from core.records import DEFAULT_REMINDER, DaySchedule, ScheduleSettings
 from storage.orm import AccountLinkRow, AccountRow, Base, PersonRow, UtcDateTime
 from storage.outbox import PENDING, _routes, insert_outbox_rows, outbox
 

@@ -19,6 +19,7 @@ from core.photo_reading import MeterPhotoReader, PhotoRecognition
 from core.ports import AbstractUnitOfWork
 from core.readings import ReadingRules
 from core.requests import RequestRules
+from core.schedules import ScheduleRules
 
 # Data keys that outlive a single flow: the last used account (offered first wherever an
 # account is chosen) and what to resume once consent is given; the rest is flow-local.
@@ -34,6 +35,7 @@ class DialogRules:
     requests: RequestRules = field(default_factory=RequestRules)
     billing: BillingRules = field(default_factory=BillingRules)
     bank: BankTransferRules = field(default_factory=BankTransferRules)
+    schedules: ScheduleRules = field(default_factory=ScheduleRules)
     consent_version: str = "2024-01"
     # Channels that are on in the installation: the only ones offered for pushes.
     push_channels: frozenset[Channel] = frozenset(Channel)

@@ -4,7 +4,9 @@ the only way when paying in the bot is off)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
 from bot.handlers.accounts import account_title, with_account
 from bot.handlers.context import Context
@@ -27,6 +29,15 @@ from core.payments import (
 
 router = Router()
 
+# The "pay.amount" step's data: the account being paid. States stored before the key had a
+# name carry it as "a"; they are still read (a person may be mid-step during a deploy).
+ACCOUNT = "account"
+_LEGACY_ACCOUNT = "a"
+
+
+def _account_in(data: Mapping[str, Any]) -> int:
+    return int(data[ACCOUNT] if ACCOUNT in data else data[_LEGACY_ACCOUNT])
+
 
 @router.action("pay", commands=("pay",))
 async def pay(ctx: Context, argument: str) -> None:
@@ -42,7 +53,7 @@ async def _ask_amount(ctx: Context, account: Account) -> None:
         await _bank_transfer(ctx, account, found, card_off=True)
         return
     due = await amount_due(ctx.uow, account)
-    ctx.goto("pay.amount", a=account.id)
+    ctx.goto("pay.amount", **{ACCOUNT: account.id})
     state = "\n".join(money_lines(t, found.money))
     by_transfer = [Button(t("pay.by_transfer"), f"payqr:{account.id}")]
     if due > 0:
@@ -120,7 +131,7 @@ async def pay_amount(ctx: Context) -> None:
     t = ctx.t
     try:
         amount = parse_amount(ctx.event.text or "")
-        account = await linked_account(ctx.uow, ctx.person.id, int(ctx.data["a"]))
+        account = await linked_account(ctx.uow, ctx.person.id, _account_in(ctx.data))
     except InvalidAmount:
         ctx.say(t("pay.bad_amount"), [[menu_button(t)]])
         return
@@ -149,7 +160,7 @@ async def _order(ctx: Context, account: Account, amount: Decimal) -> None:
             ctx.now,
         )
     except AmountBelowDue as below:
-        ctx.goto("pay.amount", a=account.id)
+        ctx.goto("pay.amount", **{ACCOUNT: account.id})
         ctx.say(
             t("pay.below_due", due=t.money(below.due)),
             with_menu(t, [Button(t("pay.pay_due", due=t.money(below.due)), f"payd:{account.id}")]),

@@ -11,6 +11,7 @@ from datetime import datetime
 
 from bot.handlers.accounts import with_account
 from bot.handlers.context import Context
+from bot.handlers.reading_state import SUBMIT, ReadingDraft
 from bot.handlers.readings import evaluate_and_store, reading_value, start_reading, zone_prompt
 from bot.handlers.router import Router
 from bot.menu import menu_button, with_menu
@@ -43,10 +44,11 @@ async def _target(
     uow: AbstractUnitOfWork, person_id: int, state: DialogState
 ) -> tuple[Account | None, Zone | None]:
     """The account and zone a photo is for: the reading being entered, or the only account."""
-    if state.state in ("read.value", "read.photo") and state.data.get("a"):
-        account = await uow.accounts.get(int(state.data["a"]))
-        zones = [Zone(z) for z in state.data.get("zones", [])]
-        done = state.data.get("v", {})
+    if state.state in ("read.value", "read.photo") and ReadingDraft.account_in(state.data):
+        draft = ReadingDraft.of(state.data)
+        account = await uow.accounts.get(draft.account)
+        zones = [Zone(z) for z in draft.zones]
+        done = draft.values
         zone = next((z for z in zones if z.value not in done), zones[0] if zones else None)
         return account, zone
     accounts = await uow.links.accounts_of(person_id)
@@ -94,7 +96,7 @@ async def photo(ctx: Context, argument: str) -> None:
     if ctx.services.photos is None or recognition is None:
         ctx.say(t("photo.unavailable"), [[menu_button(t)]])
         return
-    zones = ctx.data["zones"]
+    zones = ReadingDraft.of(ctx.data).zones
     candidate = recognition.best
     if recognition.problem is not None or candidate is None:
         ctx.say(
@@ -132,25 +134,20 @@ async def _offer(
 ) -> None:
     """A confident reading: one tap takes it for the zone being entered."""
     t = ctx.t
-    zones = ctx.data["zones"]
+    draft = ReadingDraft.of(ctx.data)
+    zones = draft.zones
     store = ctx.services.photo_store
     sha256 = await store.put_pending(ctx.event.photo or b"") if store is not None else None
-    ctx.goto(
-        "read.photo",
-        a=ctx.data["a"],
-        zones=zones,
-        v=ctx.data.get("v", {}),
-        m="submit",
-        p=sha256,
-        r=candidate.value,
+    offered = ReadingDraft(
+        draft.account, zones, draft.values, SUBMIT, photo=sha256, recognised=candidate.value
     )
+    ctx.goto("read.photo", **offered.data())
     shown = t("photo.recognised", value=t.number(candidate.value))
     if len(zones) > 1:
         shown = t("photo.recognised_zone", value=t.number(candidate.value), zone=t.zone_of(zone))
     if step is not None and prior is not None and prior.previous is not None:
         shown += " " + t("photo.step", previous=t.number(prior.previous), kwh=t.kwh(step))
-    done = ctx.data.get("v", {})
-    others = [z for z in zones if z != zone.value and z not in done]
+    others = [z for z in zones if z != zone.value and z not in draft.values]
     ctx.say(
         shown + " " + t("photo.is_it_right"),
         [
@@ -191,17 +188,18 @@ async def photo_answer(ctx: Context, argument: str) -> None:
     if ctx.step != "read.photo":
         ctx.say(t("reading.nothing_to_confirm"), with_menu(t))
         return
-    zones = ctx.data["zones"]
-    values = dict(ctx.data.get("v", {}))
+    draft = ReadingDraft.of(ctx.data)
+    zones, values = draft.zones, dict(draft.values)
     if argument not in zones:
-        if ctx.services.photo_store is not None and ctx.data.get("p"):
-            await ctx.services.photo_store.drop_pending(ctx.data["p"])
-        ctx.goto("read.value", a=ctx.data["a"], zones=zones, v=values, m="submit")
+        if ctx.services.photo_store is not None and draft.photo:
+            await ctx.services.photo_store.drop_pending(draft.photo)
+        ctx.goto("read.value", **ReadingDraft(draft.account, zones, values, SUBMIT).data())
         waiting = next(z for z in zones if z not in values)
         ctx.say(zone_prompt(ctx, Zone(waiting), len(zones)), [[menu_button(t)]])
         return
-    values[argument] = int(ctx.data["r"])
-    ctx.goto("read.value", a=ctx.data["a"], zones=zones, v=values, m="submit", p=ctx.data.get("p"))
+    values[argument] = int(draft.recognised)  # type: ignore[arg-type]  # set in read.photo
+    taken = ReadingDraft(draft.account, zones, values, SUBMIT, photo=draft.photo)
+    ctx.goto("read.value", **taken.data())
     missing = [z for z in zones if z not in values]
     if missing:
         ctx.say(
@@ -231,7 +229,8 @@ async def _photo_help(ctx: Context, account: Account) -> None:
 async def photo_answer_typed(ctx: Context) -> None:
     """ "так" / "ні" typed instead of pressed, or the reading typed right away."""
     text = (ctx.event.text or "").strip().casefold()
-    zones = ctx.data["zones"]
+    draft = ReadingDraft.of(ctx.data)
+    zones = draft.zones
     if text in {ctx.t("photo.yes").casefold(), "так", "yes", "+"} and len(zones) == 1:
         await photo_answer(ctx, zones[0])
         return
@@ -239,5 +238,5 @@ async def photo_answer_typed(ctx: Context) -> None:
         await photo_answer(ctx, "no")
         return
     # Anything else is what the person reads on the meter: take it as typed.
-    ctx.goto("read.value", a=ctx.data["a"], zones=zones, v=ctx.data.get("v", {}), m="submit")
+    ctx.goto("read.value", **ReadingDraft(draft.account, zones, draft.values, SUBMIT).data())
     await reading_value(ctx)

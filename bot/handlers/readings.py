@@ -17,6 +17,7 @@ from bot.handlers.accounts import (
     switch_rows,
 )
 from bot.handlers.context import Context
+from bot.handlers.reading_state import CALC, SUBMIT, ReadingDraft
 from bot.handlers.router import Router
 from bot.i18n import Translator
 from bot.menu import main_menu, menu_button, said, section_rows, with_menu
@@ -33,7 +34,6 @@ from core.money import zone_charges
 from core.readings import (
     ReadingEvaluation,
     ReadingRules,
-    check_reading,
     current_window,
     estimate_reading,
     latest_window,
@@ -63,7 +63,7 @@ async def start_calculation(ctx: Context, argument: str) -> None:
     """ "Розрахувати": the same questions, an estimate, nothing stored; any day of the month."""
     account, others = await preselect_account(ctx, argument)
     if account is not None:
-        await _ask_first_zone(ctx, account, mode="calc", others=others)
+        await _ask_first_zone(ctx, account, mode=CALC, others=others)
 
 
 def _sent_line(ctx: Context, reading: SubmittedReading) -> str:
@@ -108,12 +108,12 @@ async def _closed(ctx: Context, account: Account, rows: list[list[Button]]) -> N
 
 
 async def _ask_first_zone(
-    ctx: Context, account: Account, mode: str = "submit", others: Sequence[Account] = ()
+    ctx: Context, account: Account, mode: str = SUBMIT, others: Sequence[Account] = ()
 ) -> None:
     ctx.reset()
     t = ctx.t
     rules = ctx.rules.readings
-    submit = mode == "submit"
+    submit = mode == SUBMIT
     rows = switch_rows(ctx, others, "read" if submit else "calc")
     if submit:
         rows += section_rows(t, "read", account.id)
@@ -149,15 +149,10 @@ async def _ask_first_zone(
 def _enter_values(
     ctx: Context, account_id: int, meter: Meter, mode: str, values: dict[str, int]
 ) -> None:
-    """The step that collects a value per zone (`d`: the meter's digits, checked at once)."""
-    ctx.goto(
-        "read.value",
-        a=account_id,
-        zones=[zone.value for zone in meter.zones],
-        v=values,
-        m=mode,
-        d=meter.digit_count,
-    )
+    """The step that collects a value per zone (the meter's digits checked at once)."""
+    zones = [zone.value for zone in meter.zones]
+    draft = ReadingDraft(account_id, zones, values, mode, digits=meter.digit_count)
+    ctx.goto("read.value", **draft.data())
 
 
 def zone_prompt(ctx: Context, zone: Zone, zone_count: int) -> str:
@@ -171,8 +166,9 @@ def zone_prompt(ctx: Context, zone: Zone, zone_count: int) -> str:
 async def reading_value(ctx: Context) -> None:
     """A value for the zone being asked (or the values of several zones at once); when all
     zones are in, check and store. A value that cannot be right asks the same again."""
-    zones = [Zone(name) for name in ctx.data["zones"]]
-    values: dict[str, int] = ctx.data["v"]
+    draft = ReadingDraft.of(ctx.data)
+    zones = [Zone(name) for name in draft.zones]
+    values = draft.values
     # Zones fill in any order: a photo may have given the second one first.
     missing = [z for z in zones if z.value not in values]
     try:
@@ -181,7 +177,7 @@ async def reading_value(ctx: Context) -> None:
         ctx.say(ctx.t("reading.bad_format"), [[menu_button(ctx.t)]])
         return
     reason = ""
-    digits = ctx.data.get("d")
+    digits = draft.digits
     if len(typed) > len(missing):
         reason = _too_many(ctx, missing, len(zones))
     elif digits and any(len(str(value)) > digits for value in typed):
@@ -192,11 +188,12 @@ async def reading_value(ctx: Context) -> None:
         return
     for zone, value in zip(missing, typed, strict=False):
         values[zone.value] = value
+    ctx.goto("read.value", **draft.data())
     missing = missing[len(typed) :]
     if missing:
         ctx.say(zone_prompt(ctx, missing[0], len(zones)), [[menu_button(ctx.t)]])
         return
-    if ctx.data.get("m") == "calc":
+    if draft.mode == CALC:
         await _estimate(ctx)
         return
     await evaluate_and_store(ctx, confirmed=False)
@@ -215,8 +212,9 @@ def _too_long(ctx: Context, digits: int) -> str:
 
 
 async def _estimate(ctx: Context) -> None:
-    account_id = int(ctx.data["a"])
-    values = {Zone(zone): int(value) for zone, value in ctx.data["v"].items()}
+    draft = ReadingDraft.of(ctx.data)
+    account_id = draft.account
+    values = {Zone(zone): int(value) for zone, value in draft.values.items()}
     account = await ctx.uow.accounts.get(account_id)
     if account is None or not await ctx.uow.links.is_linked(ctx.person.id, account_id):
         ctx.reset()
@@ -264,7 +262,7 @@ async def confirm_jump(ctx: Context, argument: str) -> None:
 @router.action("read?")
 async def reenter(ctx: Context, argument: str) -> None:
     """Start the values again (after "no, that's wrong")."""
-    account_id = ctx.data.get("a")
+    account_id = ReadingDraft.account_in(ctx.data)
     await start_reading(ctx, str(account_id) if account_id else "")
 
 
@@ -284,7 +282,9 @@ async def confirm_typed(ctx: Context) -> None:
         pass
     else:
         # The person typed the value again, corrected: check that one instead.
-        ctx.goto("read.value", **{**ctx.data, "v": {}, "m": "submit"})
+        draft = ReadingDraft.of(ctx.data)
+        draft.values, draft.mode = {}, SUBMIT
+        ctx.goto("read.value", **draft.data())
         await reading_value(ctx)
         return
     ctx.say(ctx.t("reading.confirm_use_buttons"))
@@ -308,29 +308,28 @@ async def keep_photo_evidence(ctx: Context, sha256: str | None) -> int | None:
 async def evaluate_and_store(ctx: Context, confirmed: bool) -> None:
     """Check the collected values and store them (or ask to confirm a jump)."""
     t = ctx.t
-    account_id = int(ctx.data["a"])
-    values = {Zone(zone): int(value) for zone, value in ctx.data["v"].items()}
+    draft = ReadingDraft.of(ctx.data)
+    account_id = draft.account
+    values = {Zone(zone): int(value) for zone, value in draft.values.items()}
     account = await ctx.uow.accounts.get(account_id)
     if account is None or not await ctx.uow.links.is_linked(ctx.person.id, account_id):
         ctx.reset()
         ctx.say(t("account.not_yours"), main_menu(t))
         return
+    photo = draft.photo
     try:
-        evaluation = await check_reading(ctx.uow, account, values, ctx.now, ctx.rules.readings)
-        stored = None
-        if confirmed or not evaluation.needs_confirmation:
-            photo_id = await keep_photo_evidence(ctx, ctx.data.get("p"))
-            evaluation, stored = await submit_reading(
-                ctx.uow,
-                account,
-                values,
-                ctx.now,
-                ctx.rules.readings,
-                _source_of(ctx),
-                ctx.identity.id,
-                confirmed=True,
-                photo_id=photo_id,
-            )
+        # One check per submission: submit_reading checks, and stores only what may be.
+        evaluation, stored = await submit_reading(
+            ctx.uow,
+            account,
+            values,
+            ctx.now,
+            ctx.rules.readings,
+            _source_of(ctx),
+            ctx.identity.id,
+            confirmed=confirmed,
+            evidence=lambda: keep_photo_evidence(ctx, photo),
+        )
     except OutsideReadingWindow as closed:
         ctx.reset()
         ctx.say(
@@ -354,7 +353,7 @@ async def evaluate_and_store(ctx: Context, confirmed: bool) -> None:
         ctx.say(t("reading.no_meter"), with_menu(t))
         return
     if stored is None:
-        ctx.goto("read.confirm", **ctx.data)
+        ctx.goto("read.confirm", **draft.data())
         ctx.say(
             _summary(ctx, evaluation) + "\n\n" + t("reading.confirm_jump"),
             [
@@ -387,7 +386,7 @@ async def evaluate_and_store(ctx: Context, confirmed: bool) -> None:
 def _ask_again_below_previous(ctx: Context, low: ReadingBelowPrevious) -> None:
     """Say which zone went below its previous value and ask for that zone again."""
     _drop_zone(ctx, low.zone)
-    t, zone_count = ctx.t, len(ctx.data["zones"])
+    t, zone_count = ctx.t, len(ReadingDraft.of(ctx.data).zones)
     previous = t.number(low.previous)
     if zone_count == 1:
         reason = t("reading.below_previous", previous=previous)
@@ -398,15 +397,17 @@ def _ask_again_below_previous(ctx: Context, low: ReadingBelowPrevious) -> None:
 
 def _ask_again_all(ctx: Context, reason: str) -> None:
     """Every zone asked again, after `reason`: the values did not fit the meter."""
-    zones = ctx.data["zones"]
-    ctx.goto("read.value", **{**ctx.data, "v": {}})
+    draft = ReadingDraft.of(ctx.data)
+    zones, draft.values = draft.zones, {}
+    ctx.goto("read.value", **draft.data())
     ctx.say(reason + "\n" + zone_prompt(ctx, Zone(zones[0]), len(zones)), [[menu_button(ctx.t)]])
 
 
 def _drop_zone(ctx: Context, zone: Zone) -> None:
     """Ask again for the refused zone, keeping the other zones' values."""
-    kept = {name: value for name, value in ctx.data["v"].items() if name != zone.value}
-    ctx.goto("read.value", **{**ctx.data, "v": kept, "m": ctx.data.get("m", "submit")})
+    draft = ReadingDraft.of(ctx.data)
+    draft.values = {name: value for name, value in draft.values.items() if name != zone.value}
+    ctx.goto("read.value", **draft.data())
 
 
 def _summary(ctx: Context, evaluation: ReadingEvaluation) -> str:
@@ -485,7 +486,7 @@ async def _offer_numbers(ctx: Context, typed: list[int], argument: str) -> None:
     rules = ctx.rules.readings
     if current_window(ctx.now, rules) is None:
         upcoming = next_window(ctx.now, rules)
-        ctx.goto("read.quick", a=account.id, n=typed, m="calc")
+        ctx.goto("read.quick", **ReadingDraft(account.id, mode=CALC, typed=typed).data())
         ctx.say(
             t(
                 "reading.number_closed",
@@ -496,7 +497,7 @@ async def _offer_numbers(ctx: Context, typed: list[int], argument: str) -> None:
             with_menu(t, [Button(t("reading.number_calc", value=shown), "rq!")]),
         )
         return
-    ctx.goto("read.quick", a=account.id, n=typed, m="submit")
+    ctx.goto("read.quick", **ReadingDraft(account.id, mode=SUBMIT, typed=typed).data())
     lines = []
     sent = await reading_in_window(ctx.uow, account, latest_window(ctx.now, rules), rules)
     if sent is not None:
@@ -524,7 +525,8 @@ async def take_number(ctx: Context, argument: str) -> None:
     if ctx.step != "read.quick":
         ctx.say(ctx.t("reading.nothing_to_confirm"), with_menu(ctx.t))
         return
-    account_id, typed, mode = int(ctx.data["a"]), list(ctx.data["n"]), ctx.data["m"]
+    draft = ReadingDraft.of(ctx.data)
+    account_id, typed, mode = draft.account, draft.typed, draft.mode
     account, _ = await preselect_account(ctx, str(account_id))
     if account is None:
         return  # no longer linked: already said
@@ -539,7 +541,7 @@ async def take_number(ctx: Context, argument: str) -> None:
         next_zone = Zone(meter.zones[len(given)])
         ctx.say(zone_prompt(ctx, next_zone, len(meter.zones)), [[menu_button(ctx.t)]])
         return
-    if mode == "calc":
+    if mode == CALC:
         await _estimate(ctx)
         return
     await evaluate_and_store(ctx, confirmed=False)
@@ -561,13 +563,14 @@ async def number_for_other_account(ctx: Context, argument: str) -> None:
     if ctx.step != "read.quick":
         await start_reading(ctx, argument)
         return
-    await _offer_numbers(ctx, list(ctx.data["n"]), argument)
+    await _offer_numbers(ctx, ReadingDraft.of(ctx.data).typed, argument)
 
 
 @router.step("read.quick")
 async def number_answer_typed(ctx: Context) -> None:
     """ "так" / "ні" typed, or another number (offered instead); else the question again."""
     text = ctx.event.text or ""
+    draft = ReadingDraft.of(ctx.data)
     if said(ctx.t, "words.yes", text):
         await take_number(ctx, "")
         return
@@ -578,5 +581,5 @@ async def number_answer_typed(ctx: Context) -> None:
         typed = parse_readings(text)
     except ReadingFormatInvalid:
         ctx.say(ctx.t("reading.answer_yes_no"))
-        typed = list(ctx.data["n"])
-    await _offer_numbers(ctx, typed, str(ctx.data["a"]))
+        typed = draft.typed
+    await _offer_numbers(ctx, typed, str(draft.account))

@@ -2,8 +2,9 @@
 state, the "as of" time, a timeline picture, and the person's schedule push settings.
 
 Never "відключень немає" without data: a day not published says so, and data the source
-has not confirmed for `ScheduleRules.stale_after` carries a warning. Also here: the texts
-of schedule pushes in every language (`push_texts`), rendered before the outbox insert.
+has not confirmed for longer than `SCHEDULE_STALE_AFTER_HOURS` (`ctx.rules.schedules`)
+carries a warning. Also here: the texts of schedule pushes in every language
+(`push_texts`), rendered before the outbox insert.
 """
 
 from __future__ import annotations
@@ -22,13 +23,11 @@ from bot.i18n import Translator
 from bot.menu import main_menu, menu_button
 from bot.messages import Attachment, Button
 from core.model import Account, OutageKind
+from core.records import DaySchedule, ScheduleSettings
 from core.schedules import (
     REMINDER_CHOICES,
     SLOTS,
-    DaySchedule,
     Interval,
-    ScheduleRules,
-    ScheduleSettings,
     SlotState,
     current_state,
     hhmm,
@@ -118,9 +117,6 @@ async def schedule(ctx: Context, argument: str) -> None:
     ctx.reset()
     t = ctx.t
     zone = ctx.rules.readings.zone
-    # Configurable once the composition root puts ScheduleRules on DialogRules as
-    # `schedules`; until then the default (12 hours).
-    rules = getattr(ctx.rules, "schedules", None) or ScheduleRules()
     accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
     if not accounts:
         ctx.say(t("schedule.no_accounts"), main_menu(t, has_accounts=False))
@@ -146,7 +142,7 @@ async def schedule(ctx: Context, argument: str) -> None:
         if days:
             newest = max(days.values(), key=lambda s: s.as_of)
             as_of = t.moment(newest.as_of.astimezone(zone))
-            stale = is_stale(newest, ctx.now, rules)
+            stale = is_stale(newest, ctx.now, ctx.rules.schedules)
             lines.append(t("schedule.stale" if stale else "schedule.as_of", time=as_of))
     # Planned and emergency outages are kept apart from the schedule, but shown beside it.
     found_outages = {}  # an outage at the address of two accounts is one outage

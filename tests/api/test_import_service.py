@@ -14,7 +14,6 @@ from core.imports import (
     BadValue,
     ImportKind,
     ImportReport,
-    Record,
     Unreadable,
     import_rows,
     parse_money,
@@ -24,6 +23,7 @@ from core.imports import (
 )
 from core.model import Dso, Supplier, TariffPlan, Zone
 from core.ports import AbstractUnitOfWork
+from core.records import Record
 from tests.builders import add_account
 from tests.fakes import FakeData, FakeUnitOfWorkFactory
 

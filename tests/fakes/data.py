@@ -30,7 +30,7 @@ from core.model import (
     SupportRequest,
     TariffRate,
 )
-from core.schedules import DaySchedule, ScheduleSettings
+from core.records import DaySchedule, ScheduleSettings
 
 
 @dataclass

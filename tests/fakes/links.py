@@ -24,9 +24,6 @@ class FakeLinks(FakeRepo, AbstractLinkRepository):
     async def unlink(self, person_id: int, account_id: int) -> None:
         self.data.links.pop((person_id, account_id), None)
 
-    async def persons_of(self, account_id: int) -> Sequence[int]:
-        return [p for (p, a) in self.data.links if a == account_id]
-
     async def record_failed_attempt(
         self, person_id: int, at: datetime, kind: str = "account"
     ) -> None:

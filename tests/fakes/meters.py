@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from core.model import Meter
 from core.ports import AbstractMeterRepository
 from tests.fakes.data import FakeRepo
@@ -15,6 +13,3 @@ class FakeMeters(FakeRepo, AbstractMeterRepository):
             (m for m in self.data.meters if m.account_id == account_id and m.removed_on is None),
             None,
         )
-
-    async def all_for_account(self, account_id: int) -> Sequence[Meter]:
-        return [m for m in self.data.meters if m.account_id == account_id]

@@ -7,18 +7,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from core.imports import (
-    AccountRecord,
-    AccountRef,
-    BillingReadingRecord,
-    BillRecord,
-    ConsumptionRecord,
-    MeterRecord,
-    MeterRef,
-    PaymentRecord,
-    ReadingExport,
-    UpsertResult,
-)
 from core.model import (
     Account,
     Address,
@@ -33,6 +21,18 @@ from core.model import (
     SupportRequest,
 )
 from core.ports import AbstractOperatorRepository
+from core.records import (
+    AccountRecord,
+    AccountRef,
+    BillingReadingRecord,
+    BillRecord,
+    ConsumptionRecord,
+    MeterRecord,
+    MeterRef,
+    PaymentRecord,
+    ReadingExport,
+    UpsertResult,
+)
 from tests.fakes.data import FakeRepo
 
 

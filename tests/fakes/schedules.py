@@ -7,7 +7,7 @@ from dataclasses import replace
 from datetime import date, datetime
 
 from core.ports import AbstractScheduleStore
-from core.schedules import DaySchedule, ScheduleSettings
+from core.records import DaySchedule, ScheduleSettings
 from tests.fakes.data import FakeRepo
 from tests.fakes.outbox import FakeOutbox
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+
+import pytest
 
 from bot.handlers.dialog import Dialog
 from core.clock import FrozenClock
-from core.model import Zone
+from core.model import TariffPlan, TariffRate, Zone
 from tests.chat import Chat
-from tests.fakes import FakeUnitOfWorkFactory
+from tests.fakes import FakeTariffs, FakeUnitOfWorkFactory
 from tests.handlers.conftest import consented, linked
 
 
@@ -211,3 +214,28 @@ async def test_duplicate_update_is_ignored(chat: Chat) -> None:
     await consented(chat)
     assert await chat.send("Баланс", update_key="u-1")
     assert await chat.send("Баланс", update_key="u-1") == ""
+
+
+async def test_a_submission_is_checked_once(
+    chat: Chat, factory: FakeUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checking a reading reads the tariffs once; a second check would read them again."""
+    reads: list[date] = []
+    original = FakeTariffs.rates_in_force
+
+    async def counted(self: FakeTariffs, plan: TariffPlan, on: date) -> Sequence[TariffRate]:
+        reads.append(on)
+        return await original(self, plan, on)
+
+    await linked(chat)
+    await chat.send("/readings")
+    monkeypatch.setattr(FakeTariffs, "rates_in_force", counted)
+    assert "Покази прийнято" in await chat.send("8480")
+    assert len(reads) == 1
+    reads.clear()
+    await chat.send("/readings")
+    assert "більше, ніж зазвичай" in await chat.send("9900")
+    assert len(reads) == 1
+    reads.clear()
+    assert "Покази прийнято" in await chat.press("Так, правильно")
+    assert len(reads) == 1

@@ -7,16 +7,17 @@ from __future__ import annotations
 import io
 from datetime import datetime, timedelta
 
-from app.compose import App
+from app.compose import App, build_app
+from app.settings import load_settings
 from bot.channels.console import ConsoleChannel
 from bot.messages import Incoming
 from bot.pushes import PushRenderer, push_texts
 from core.clock import FrozenClock
 from core.model import Channel, OutageKind, OutageTarget
 from core.outages import OutageDraft, publish_outage
+from core.records import ScheduleSettings
 from core.schedules import (
     ScheduleDraft,
-    ScheduleSettings,
     parse_hourly,
     publish_schedules,
     queue_schedule_reminders,
@@ -126,6 +127,25 @@ async def test_missing_then_import_then_display(app: App, world: Builder) -> Non
         "By the schedule it comes back at 20:00."
     )
     assert texts["uk"].startswith("Черга 3.2: через 30 хвилин, о 16:00, світло вимкнуть.")
+
+
+async def test_the_staleness_setting_changes_the_answer(
+    app: App, world: Builder, database_url: str
+) -> None:
+    """SCHEDULE_STALE_AFTER_HOURS reaches the chat: data confirmed at 06:10 is fresh at
+    10:00 under the default 12 hours, and marked possibly out of date under 3."""
+    assert await publish(app, parse_hourly(SAMPLE.read_text(), KYIV, MONDAY)) == 5
+    fresh = await ask(app, "sched")
+    assert "Дані оновлено 23.11.2026 о 06:10." in fresh and "застарілими" not in fresh
+    settings = load_settings(
+        database_url=database_url, ocr_workers=0, kabinet_now=None, schedule_stale_after_hours=3
+    )
+    strict = await build_app(settings, clock=FrozenClock(MONDAY))
+    try:
+        stale = await ask(strict, "sched")
+    finally:
+        await strict.close()
+    assert "Дані оновлено 23.11.2026 о 06:10, можуть бути застарілими." in stale
 
 
 async def test_change_of_one_group_notifies_only_it(app: App, world: Builder) -> None:

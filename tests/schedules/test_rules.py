@@ -6,11 +6,10 @@ from datetime import date, datetime, timedelta
 
 import pytest
 
+from core.records import DaySchedule, ScheduleSettings
 from core.schedules import (
-    DaySchedule,
     ScheduleInvalid,
     ScheduleRules,
-    ScheduleSettings,
     SlotState,
     current_state,
     diff,

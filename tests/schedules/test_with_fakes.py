@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from core.records import ScheduleSettings
 from core.schedules import (
     ScheduleDraft,
-    ScheduleSettings,
     publish_schedules,
     queue_schedule_reminders,
     slots_from_intervals,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from app.cli import main
-from app.settings import ConfigError, load_settings
+from app.settings import ConfigError, Settings, load_settings
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -28,6 +31,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
         ("BANK_EDRPOU", "12345"),
         ("BANK_PURPOSE", "Оплата за {period}"),
         ("BANK_PURPOSE", "Оплата {account} {month}"),
+        ("SCHEDULE_STALE_AFTER_HOURS", "0"),
     ],
 )
 def test_bad_setting_is_named(
@@ -65,3 +69,10 @@ def test_secrets_do_not_print(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123:very-secret")
     settings = load_settings()
     assert "very-secret" not in repr(settings) and "very-secret" not in str(settings)
+
+
+def test_env_example_names_exactly_the_settings() -> None:
+    """.env.example documents every setting, and nothing that no setting reads."""
+    example = Path(__file__).parents[2] / ".env.example"
+    documented = set(re.findall(r"^#?\s*([A-Z][A-Z0-9_]+)=", example.read_text(), re.M))
+    assert documented == {name.upper() for name in Settings.model_fields}
