@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # Kabinet's image. Its Python packages and Debian packages come from the very call that sets
 # up a fresh Debian machine and CI (`bash scripts/setup`, tests/deploy checks it): the locked
 # versions the tests ran with, tesseract-ocr, CA certificates. The PDFs' and charts' DejaVu
@@ -6,6 +5,9 @@
 #   docker build -t kabinet .
 #   docker run --rm kabinet --help
 FROM debian:12-slim
+LABEL org.opencontainers.image.title="kabinet" \
+      org.opencontainers.image.description="A household electricity consumer's personal cabinet as a chatbot" \
+      org.opencontainers.image.licenses="MIT"
 
 ENV LANG=C.UTF-8 \
     PYTHONUNBUFFERED=1 \
