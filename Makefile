@@ -30,3 +30,11 @@ bench-broadcast: setup
 	.venv/bin/python -m bench.broadcast --write
 
 bench: bench-broadcast
+
+# Re-resolve requirements/*.lock from pyproject.toml (uv, with hashes); see the README.
+.PHONY: lock lock-upgrade
+lock:
+	bash scripts/lock
+
+lock-upgrade:
+	bash scripts/lock --upgrade
