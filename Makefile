@@ -1,5 +1,5 @@
 # Convenience targets; the README's two commands work without make.
-.PHONY: setup demo test lint bench bench-ocr
+.PHONY: setup demo test test-fast lint bench bench-ocr
 
 setup:
 	bash scripts/setup --dev
@@ -9,6 +9,13 @@ demo:
 
 test:
 	bash scripts/test
+
+# The before-commit habit (README "Tests"): the fast tier, seconds; `make test` before handing over.
+test-fast: .venv/bin/pytest
+	.venv/bin/pytest -m fast -q
+
+.venv/bin/pytest:
+	bash scripts/setup --dev
 
 lint: setup
 	.venv/bin/ruff check .

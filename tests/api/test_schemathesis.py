@@ -36,10 +36,14 @@ CHECKS = ",".join(
 )
 
 # A dev dependency: missing locally is a skip, missing in CI is a failure.
-pytestmark = pytest.mark.skipif(
-    not SCHEMATHESIS.exists() and os.environ.get("CI") != "true",
-    reason="schemathesis not installed",
-)
+# It runs `schemathesis run` beside the served app: the e2e tier.
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not SCHEMATHESIS.exists() and os.environ.get("CI") != "true",
+        reason="schemathesis not installed",
+    ),
+]
 
 
 async def _some_of_everything(api: Api, world: Builder) -> None:

@@ -9,9 +9,14 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.channels.conftest import SECRET
 from tests.channels.fake_telegram import TOKEN, FakeTelegram, message_update
+
+# Starts `kabinet serve`: the e2e tier.
+pytestmark = pytest.mark.e2e
+
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,9 +6,14 @@ import io
 import re
 from pathlib import Path
 
+import pytest
+
 from ocr.cli import run
 from ocr.synthetic.meters import MeterPhoto
 from tests.ocr.conftest import jpeg_bytes
+
+# Runs the OCR command line with its process pool: the e2e tier.
+pytestmark = pytest.mark.e2e
 
 
 def test_cli_prints_one_line_per_file(tmp_path: Path, closeup_photo: MeterPhoto) -> None:

@@ -144,6 +144,7 @@ def test_a_printed_line_looks_less_like_an_lcd_than_segments() -> None:
     assert read_lcd_line(printed).lcd_likeness < 0.5 < segments.lcd_likeness
 
 
+@pytest.mark.e2e  # a fresh interpreter
 def test_the_model_is_not_loaded_at_import() -> None:
     code = (
         "import sys, ocr.lcd, ocr.lcd.recognizer as r;"

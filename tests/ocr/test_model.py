@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from ocr.line_reading import TesseractModel, read_lines
 from ocr.synthetic.counters import draw_counter
 from tests.ocr.conftest import needs_tesseract
 
 
 @needs_tesseract
+@pytest.mark.e2e  # runs tesseract
 def test_model_reads_clean_counter_lines(model: TesseractModel) -> None:
     rng = random.Random("tests:lines")
     lines, labels = [], []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import replace
 
+import pytest
 from PIL import Image
 
 from core.photo_reading import PhotoProblem, ReadingPrior
@@ -19,6 +20,7 @@ def drums(integer: str, decimals: str, seed: str = "drums") -> tuple:
     return counter.image, 180 + counter.image.width + 20
 
 
+@pytest.mark.e2e  # runs tesseract
 def test_counter_is_chosen_over_the_serial_number_line() -> None:
     counter, right = drums("04920", "")
     face = meter_face(
@@ -31,6 +33,7 @@ def test_counter_is_chosen_over_the_serial_number_line() -> None:
         assert (best.value, best.digits) == (4920, "04920")
 
 
+@pytest.mark.e2e  # runs tesseract
 def test_red_decimal_drum_is_cut_off() -> None:
     counter, right = drums("04920", "7")
     face = meter_face(counter, [("kWh", (right, 290), 40)])
@@ -42,6 +45,7 @@ def test_red_decimal_drum_is_cut_off() -> None:
     assert with_prior.confidence >= CONFIDENT
 
 
+@pytest.mark.e2e  # runs tesseract
 def test_lcd_total_is_chosen_over_the_tariff_register() -> None:
     total = draw_lcd_counter(random.Random("lcd-total"), "018364", "2", realism=0.0).image
     face = meter_face(total, [("T1  012345.6 kWh", (200, 480), 40), ("kWh", (760, 290), 40)])
@@ -51,6 +55,7 @@ def test_lcd_total_is_chosen_over_the_tariff_register() -> None:
         assert best.value == 18364
 
 
+@pytest.mark.e2e  # runs tesseract
 def test_leading_zeros_are_positions_not_value() -> None:
     counter, right = drums("00705", "3", seed="zeros")
     face = meter_face(counter, [("kWh", (right, 290), 40)])

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import threading
 
+import pytest
+
 from core.photo_reading import PhotoProblem, PhotoRecognition, ReadingCandidate, ReadingPrior
 from ocr.reader import MeterReader
 from ocr.synthetic.meters import MeterPhoto
@@ -66,6 +68,7 @@ async def test_slow_photo_times_out_without_blocking_the_loop() -> None:
         reader.close()
 
 
+@pytest.mark.e2e  # a process pool
 async def test_process_pool_reads_a_photo(closeup_photo: MeterPhoto) -> None:
     with MeterReader(workers=1, timeout_s=20) as reader:
         recognition = await reader.read(

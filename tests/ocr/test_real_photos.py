@@ -10,6 +10,10 @@ import pytest
 
 from bench.ocr.real import figures, load_labels, read_folder, shared_folder
 
+# Runs Tesseract and a process pool over every real photo: the e2e tier.
+pytestmark = pytest.mark.e2e
+
+
 DEV = shared_folder("ocr-real-dev")
 
 # Measured when the pipeline was calibrated (ocr/README.md), with a little room for the

@@ -12,6 +12,7 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.compose import build_app, payment_callbacks
@@ -119,6 +120,7 @@ async def test_callback_route_answers_in_the_served_app(
         await app.close()
 
 
+@pytest.mark.e2e  # runs `kabinet demo`
 def test_kabinet_demo_pays_in_the_console(tmp_path: Path) -> None:
     """The real `kabinet demo` process: link, open, thanks and receipt, balance."""
     env = {

@@ -27,6 +27,10 @@ from tests.conftest import drop_postgres_database, new_postgres_database
 from tests.pushes.processes import start_serve, stop
 from tests.pushes.world import Builder
 
+# Starts `kabinet serve` processes: the e2e tier.
+pytestmark = pytest.mark.e2e
+
+
 SUBSCRIBERS = 300
 # Enough for several seconds at the shared 200/s, so both processes get claims: with fewer,
 # one process could take each freed second of the rate limit before the other polled.
