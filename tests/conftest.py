@@ -25,11 +25,11 @@ from storage.database import make_engine
 from storage.migrate import migrate
 from storage.orm import Base
 from storage.uow import SqlAlchemyUnitOfWorkFactory
-from tests.tiers import pytest_collection_modifyitems, tier_guard
+from tests.tiers import pytest_collection_modifyitems, pytest_ignore_collect, tier_guard
 
 # The tiers (tests/tiers.py): the hook marks every test fast, db or e2e; the guard watches
 # the fast ones. Named here so pytest finds them in this conftest.
-__all__ = ["pytest_collection_modifyitems", "tier_guard"]
+__all__ = ["pytest_collection_modifyitems", "pytest_ignore_collect", "tier_guard"]
 
 DEFAULT_POSTGRES_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE_KINDS = ("sqlite", "postgresql")

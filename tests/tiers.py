@@ -1,14 +1,21 @@
-"""The test tiers: `fast`, `db` and `e2e`, given to every test at collection (README "Tests").
+"""The test tiers: `fast`, `adapters`, `db` and `e2e`, given to every test at collection
+(README "Tests").
 
 - `e2e`: starts other processes (`kabinet chat`, `serve` or `demo`, schemathesis,
   Tesseract, the OCR process pool, a fresh interpreter): everything under tests/e2e, and
   any test marked `@pytest.mark.e2e`.
 - `db`: opens a database, SQLite or PostgreSQL: everything under tests/integration, and any
   test that uses a database fixture (DATABASE_FIXTURES, directly or through another fixture).
+- `adapters`: in memory too, but through the heavy adapters: the real messenger libraries
+  against local fake servers (tests/channels), the OCR models (tests/ocr), and documents
+  rendered with matplotlib or the PDF library (tests marked `@pytest.mark.adapters`). Importing
+  aiogram, onnxruntime and OpenCV alone costs seconds, so they are kept out of `fast`.
 - `fast`: the rest; in memory, on the fakes, loopback HTTP at most.
 
-The tiers exclude each other (e2e before db before fast), so `-m fast`, `-m db` and
-`-m e2e` together are the whole suite. A `fast` test is watched while it runs: a
+The tiers exclude each other (e2e before db before adapters before fast), so the four
+selections together are the whole suite. With `-m fast` the directories that hold no fast
+test are not even collected (their imports are the slow part). A `fast` or `adapters`
+test is watched while it runs: a
 subprocess, a fork, a SQLite file or a connection to a database server or to another host
 fails it, so a fast test that needs more is found the first time it runs. (A `db` test may
 use the app's photo-reader process pool.)
@@ -28,10 +35,13 @@ from typing import Any
 
 import pytest
 
-TIERS = ("fast", "db", "e2e")
+TIERS = ("fast", "adapters", "db", "e2e")
 TESTS = Path(__file__).resolve().parent
 E2E_DIRECTORIES = (TESTS / "e2e",)
 DB_DIRECTORIES = (TESTS / "integration",)
+ADAPTER_DIRECTORIES = (TESTS / "channels", TESTS / "ocr")
+# What `-m fast` need not collect: no test there can be fast.
+NOT_FAST_DIRECTORIES = E2E_DIRECTORIES + DB_DIRECTORIES + ADAPTER_DIRECTORIES
 # Fixtures that make a database; every fixture built on them (engine, uow_factory, api,
 # world, ...) carries them in its closure.
 DATABASE_FIXTURES = frozenset(
@@ -58,7 +68,19 @@ def tier_of(item: pytest.Item) -> str:
         or any(path.is_relative_to(d) for d in DB_DIRECTORIES)
     ):
         return "db"
+    if item.get_closest_marker("adapters") or any(
+        path.is_relative_to(d) for d in ADAPTER_DIRECTORIES
+    ):
+        return "adapters"
     return "fast"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """Under `-m fast`, skip the directories whose tests are never fast."""
+    if config.getoption("markexpr", "") != "fast":
+        return None
+    path = collection_path.resolve()
+    return True if any(path.is_relative_to(d) for d in NOT_FAST_DIRECTORIES) else None
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -86,9 +108,10 @@ def _loopback(host: Any) -> bool:
 
 @pytest.fixture(autouse=True)
 def tier_guard(request: pytest.FixtureRequest) -> Iterator[None]:
-    """In a `fast` test: refuse, and fail the test for, a process, a database or a host
-    other than this one."""
-    if request.node.get_closest_marker("fast") is None:
+    """In a `fast` or `adapters` test: refuse, and fail the test for, a process, a database
+    or a host other than this one."""
+    marked = request.node.get_closest_marker
+    if marked("fast") is None and marked("adapters") is None:
         yield
         return
     with pytest.MonkeyPatch.context() as monkeypatch:

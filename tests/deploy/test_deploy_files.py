@@ -193,6 +193,7 @@ def test_compose_migrates_once_then_serves_on_postgresql() -> None:
     assert set(compose["volumes"]) >= {volume.split(":")[0] for volume in serve["volumes"]}
 
 
+@pytest.mark.e2e  # runs `python -m bot`
 def test_the_commands_compose_and_the_unit_run_exist() -> None:
     shown = subprocess.run(
         [sys.executable, "-m", "bot", "--help"],

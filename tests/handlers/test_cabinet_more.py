@@ -6,6 +6,7 @@ import io
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import pytest
 from PIL import Image
 from pypdf import PdfReader
 
@@ -31,6 +32,7 @@ def pdf_text(content: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
+@pytest.mark.adapters  # renders with matplotlib / the PDF library
 async def test_chart_is_a_real_png_with_two_years(chat: Chat) -> None:
     await linked(chat)
     text = await chat.send("Графік споживання")
@@ -43,6 +45,7 @@ async def test_chart_is_a_real_png_with_two_years(chat: Chat) -> None:
     assert "11.2025–10.2026 — 1 800 кВт·год" in text
 
 
+@pytest.mark.adapters  # renders with matplotlib / the PDF library
 async def test_bill_pdf_has_account_period_and_amount(chat: Chat) -> None:
     await linked(chat)
     await chat.send("Архів рахунків")
@@ -57,6 +60,7 @@ async def test_bill_pdf_has_account_period_and_amount(chat: Chat) -> None:
     assert "Іваненко Іван Іванович" in content and "62Z000000000232T" in content
 
 
+@pytest.mark.adapters  # renders with matplotlib / the PDF library
 async def test_receipt_pdf_for_a_payment(chat: Chat) -> None:
     await linked(chat)
     await chat.send("Історія оплат")
