@@ -22,6 +22,7 @@ from bot.i18n import Catalogues
 from bot.messages import Incoming, Reply
 from core.accounts import LinkPolicy
 from core.balances import BillingRules
+from core.channels import default_rates
 from core.clock import Clock, FrozenClock, SystemClock
 from core.model import Channel
 from core.payment_qr import BankTransferRules
@@ -365,6 +366,21 @@ def build_email_channel(settings: Settings) -> ChannelAdapter | None:
     )
 
 
+def _delivery_limits(settings: Settings) -> dict[Channel, float]:
+    """The rates set in the environment (`DELIVERY_RATE_*`); a channel whose rate is unset
+    sends at its default from `core.channels`."""
+    configured = {
+        Channel.TELEGRAM: settings.delivery_rate_telegram,
+        Channel.VIBER: settings.delivery_rate_viber,
+        Channel.MESSENGER: settings.delivery_rate_messenger,
+        Channel.EMAIL: settings.delivery_rate_email,
+        Channel.CONSOLE: settings.delivery_rate_console,
+    }
+    limits = default_rates()
+    limits.update({channel: rate for channel, rate in configured.items() if rate is not None})
+    return limits
+
+
 def _push_renderer(app: App) -> PushRenderer:
     from zoneinfo import ZoneInfo
 
@@ -394,7 +410,7 @@ def build_console_pushes(app: App, console: ConsoleChannel) -> Pushes:
         _push_renderer(app),
         app.uow_factory,
         DeliverySettings(
-            limits={Channel.CONSOLE: settings.delivery_rate_console},
+            limits=_delivery_limits(settings),
             batch=settings.delivery_batch,
             lease_seconds=settings.delivery_lease_seconds,
             policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
@@ -428,13 +444,7 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
             _push_renderer(app),
             app.uow_factory,
             DeliverySettings(
-                limits={
-                    Channel.TELEGRAM: settings.delivery_rate_telegram,
-                    Channel.VIBER: settings.delivery_rate_viber,
-                    Channel.MESSENGER: settings.delivery_rate_messenger,
-                    Channel.EMAIL: settings.delivery_rate_email,
-                    Channel.CONSOLE: settings.delivery_rate_console,
-                },
+                limits=_delivery_limits(settings),
                 batch=settings.delivery_batch,
                 lease_seconds=settings.delivery_lease_seconds,
                 policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),

@@ -24,7 +24,7 @@ from bot.messages import Attachment, Button, Incoming, Reply
 from core.model import Channel
 
 if TYPE_CHECKING:
-    from bot.channels.base import DeliveryResult
+    from bot.channels.base import DeliveryResult, Push
 
 PROMPT = "> "
 _PRESS = re.compile(r"#(\d+)")
@@ -114,7 +114,7 @@ class ConsoleChannel:
         for replies in held:
             self._render(replies)
 
-    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
         """A push (a payment's receipt, an answer, an alert), shown as a messenger would:
         at once while the user waits for their next line (then the prompt again), else
         after the turn's own answer, before the prompt."""
@@ -122,6 +122,7 @@ class ConsoleChannel:
 
         if user_id != self._user_id:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not this console's user")
+        replies = push.replies
         if self._in_turn:
             self._held.append(replies)
             return DeliveryResult(DeliveryStatus.SENT)

@@ -20,11 +20,9 @@ import hmac
 import json
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 import aiohttp
@@ -36,12 +34,17 @@ from bot.channels.base import (
     DeliveryResult,
     DeliveryStatus,
     Handle,
+    Push,
+    Remembered,
+    Typing,
+    counter,
     split_text,
 )
 from bot.channels.media import MediaStore
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, Translator, pick_locale
 from bot.menu import MAIN_MENU
 from bot.messages import Button, Incoming, Reply
+from core.channels import policy_of
 from core.clock import Clock
 from core.model import Channel
 from core.privacy import mask
@@ -62,7 +65,6 @@ TEMPLATE_BUTTONS_LIMIT = 3
 PHOTO_LIMIT_BYTES = 10 * 1024 * 1024
 MORE_PAYLOAD = "~more"  # the adapter's own "next page of choices" reply
 GET_STARTED_PAYLOAD = "start"
-WINDOW = timedelta(hours=24)
 # Messenger locales that get the English persistent menu; "default" is Ukrainian.
 ENGLISH_LOCALES = ("en_US", "en_GB")
 
@@ -84,21 +86,6 @@ _PHONE = re.compile(r"^\+?\d{9,15}$")
 
 MarkUnreachable = Callable[[Channel, str], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[Any]]
-
-
-class PushTopic(StrEnum):
-    """What a push is about: it decides whether a message tag may carry it past 24 h."""
-
-    BILL = "bill"
-    PAYMENT = "payment"
-    READING_REMINDER = "reading_reminder"
-    OUTAGE = "outage"
-    OTHER = "other"
-
-
-# Meta allows tags only for what they describe (no promotions); ACCOUNT_UPDATE fits a new
-# bill or a payment on the account. Reminders and outage alerts have no fitting tag.
-TAGS = {PushTopic.BILL: "ACCOUNT_UPDATE", PushTopic.PAYMENT: "ACCOUNT_UPDATE"}
 
 
 def signature_valid(app_secret: str, body: bytes, header: str) -> bool:
@@ -369,16 +356,6 @@ def persistent_menu(catalogues: Catalogues) -> list[dict[str, Any]]:
 # ---- the channel -----------------------------------------------------------------------
 
 
-class _Remembered(OrderedDict[str, Any]):
-    """A small LRU map PSID → value."""
-
-    def remember(self, key: str, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > REMEMBERED_USERS:
-            self.popitem(last=False)
-
-
 @dataclass(frozen=True)
 class GraphError(Exception):
     """A Graph API error: code, subcode, message."""
@@ -427,14 +404,24 @@ class MessengerChannel(ChannelAdapter):
         self._sleep = sleep
         self._typing_after = typing_after
         self._fetch_profiles = fetch_profiles
-        self._profiles: _Remembered = _Remembered()  # PSID → (locale, first name)
+        self._profiles: Remembered[str, Any] = Remembered(
+            REMEMBERED_USERS
+        )  # PSID → (locale, first name)
         self._profile_refused_logged = False
         self._session: aiohttp.ClientSession | None = None
         self._background = BackgroundWork()
-        self._last_inbound: _Remembered = _Remembered()  # PSID → when they last wrote
-        self._more: _Remembered = _Remembered()  # PSID → pages of choices behind "more"
-        self._phone_offered: _Remembered = _Remembered()
-        self._events = _event_counter(metrics)
+        self._last_inbound: Remembered[str, Any] = Remembered(
+            REMEMBERED_USERS
+        )  # PSID → when they last wrote
+        self._more: Remembered[str, Any] = Remembered(
+            REMEMBERED_USERS
+        )  # PSID → pages of choices behind "more"
+        self._phone_offered: Remembered[str, Any] = Remembered(REMEMBERED_USERS)
+        self._events = counter(
+            metrics, "kabinet_messenger_events", "Messenger webhook events, by kind", ["kind"]
+        )
+        # The 24-hour window, from Messenger's row in core.channels.
+        self._window = policy_of(self.channel).session or timedelta(hours=24)
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -651,7 +638,7 @@ class MessengerChannel(ChannelAdapter):
                 return
             # The pages were forgotten (a restart): show the menu instead.
             event = replace(event, payload="menu")
-        typing = _Typing(self, sender, self._typing_after)
+        typing = Typing(lambda: self._send_typing(sender), self._typing_after, TYPING_EVERY)
         try:
             if inbound.image_url is not None:
                 photo = await self._download(inbound.image_url)
@@ -700,27 +687,23 @@ class MessengerChannel(ChannelAdapter):
         rendered = [render(reply, self.media, t) for reply in replies]
         return await self._deliver_rendered(psid, rendered, "RESPONSE")
 
-    async def send(
-        self, user_id: str, replies: list[Reply], *, topic: PushTopic | str | None = None
-    ) -> DeliveryResult:
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
         """Push replies outside a turn, within Messenger's 24-hour rule.
 
         Inside the window (the person wrote in the last 24 h, as far as this process saw)
-        it is an UPDATE. Outside it, or when unknown, only a push whose `topic` has a
-        fitting message tag is sent (ACCOUNT_UPDATE for bills and payments); anything else
-        is UNREACHABLE with the reason, so delivery can hand it to another channel.
+        it is an UPDATE. Outside it, or when unknown, only a push whose topic has a
+        message tag in Messenger's row of `core.channels` is sent (ACCOUNT_UPDATE for
+        bills and payments); anything else is UNREACHABLE with the reason, so delivery can
+        hand it to another channel.
         """
         last = self._last_inbound.get(user_id)
-        inside = last is not None and self._clock.now() - last < WINDOW
+        inside = last is not None and self._clock.now() - last < self._window
         t = self._translator(user_id)
-        rendered = [render(reply, self.media, t) for reply in replies]
+        rendered = [render(reply, self.media, t) for reply in push.replies]
         if inside:
             return await self._deliver_rendered(user_id, rendered, "UPDATE")
-        try:
-            tag = TAGS.get(PushTopic(topic)) if topic is not None else None
-        except ValueError:
-            log.warning("messenger: unknown push topic %r: no tag", topic)
-            tag = None
+        topic = push.topic
+        tag = push.tag(self.channel)
         if tag is None:
             why = "no message from them in 24 h" if last else "no message from them since start"
             detail = f"outside the 24-hour window ({why}) and topic {topic!r} has no tag"
@@ -792,33 +775,4 @@ class MessengerChannel(ChannelAdapter):
         raise AssertionError("unreachable")
 
 
-class _Typing:
-    """typing_on after a delay and again while the turn runs, until cancelled."""
-
-    def __init__(self, channel: MessengerChannel, psid: str, after: float) -> None:
-        self._channel = channel
-        self._psid = psid
-        self._timer = asyncio.get_running_loop().call_later(after, self._fire)
-
-    def _fire(self) -> None:
-        self._channel._send_typing(self._psid)
-        self._timer = asyncio.get_running_loop().call_later(TYPING_EVERY, self._fire)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
-def _event_counter(metrics: Metrics | None) -> Any:
-    """kabinet_messenger_events_total{kind}, registered once per metrics registry."""
-    if metrics is None:
-        return None
-    from prometheus_client import Counter
-
-    name = "kabinet_messenger_events"
-    existing = getattr(metrics.registry, "_names_to_collectors", {}).get(name + "_total")
-    if existing is not None:
-        return existing
-    return Counter(name, "Messenger webhook events, by kind", ["kind"], registry=metrics.registry)
-
-
-__all__ = ["WEBHOOK_PATH", "MessengerChannel", "PushTopic"]
+__all__ = ["WEBHOOK_PATH", "MessengerChannel"]

@@ -53,6 +53,8 @@ from bot.channels.base import (
     DeliveryResult,
     DeliveryStatus,
     Handle,
+    Push,
+    counter,
     split_text,
 )
 from bot.channels.media import MediaStore
@@ -369,7 +371,12 @@ class ViberChannel(ChannelAdapter):
         self._sleep = sleep
         self._session: aiohttp.ClientSession | None = None
         self._background = BackgroundWork()
-        self._callbacks = _callback_counter(metrics)
+        self._callbacks = counter(
+            metrics,
+            "kabinet_viber_callbacks",
+            "Viber callbacks that are not messages, by event",
+            ["event"],
+        )
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -597,9 +604,10 @@ class ViberChannel(ChannelAdapter):
 
     # ---- outbound ------------------------------------------------------------------------
 
-    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
-        """Push replies to a subscriber outside a turn."""
-        return await self.deliver(user_id, replies)
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
+        """Push replies to a subscriber outside a turn (billed outside the session, which
+        delivery's ranking weighs; nothing here depends on the topic)."""
+        return await self.deliver(user_id, push.replies)
 
     async def deliver(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
         """Send replies in order; stop at the first message that cannot be delivered."""
@@ -638,21 +646,3 @@ class ViberChannel(ChannelAdapter):
             log.warning("viber: send_message refused: status %s %s", status, message)
             return DeliveryResult(DeliveryStatus.FAILED, detail=f"{status} {message}")
         raise AssertionError("unreachable")
-
-
-def _callback_counter(metrics: Metrics | None) -> Any:
-    """kabinet_viber_callbacks_total{event}, registered once per metrics registry."""
-    if metrics is None:
-        return None
-    from prometheus_client import Counter
-
-    name = "kabinet_viber_callbacks"
-    existing = getattr(metrics.registry, "_names_to_collectors", {}).get(name + "_total")
-    if existing is not None:
-        return existing
-    return Counter(
-        name,
-        "Viber callbacks that are not messages, by event",
-        ["event"],
-        registry=metrics.registry,
-    )

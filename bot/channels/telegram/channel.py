@@ -12,7 +12,6 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
@@ -49,7 +48,15 @@ from aiogram.types import (
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
+from bot.channels.base import (
+    ChannelAdapter,
+    DeliveryResult,
+    DeliveryStatus,
+    Handle,
+    Push,
+    Remembered,
+    Typing,
+)
 from bot.channels.telegram.inbound import Inbound, from_callback, from_message
 from bot.channels.telegram.outbound import carries_standing, render
 from bot.channels.telegram.session import JsonSession
@@ -119,16 +126,6 @@ class _Failed(Exception):
         self.result = result
 
 
-class _Remembered(OrderedDict[int, Any]):
-    """A small LRU map chat id → value."""
-
-    def remember(self, key: int, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > REMEMBERED_CHATS:
-            self.popitem(last=False)
-
-
 class TelegramChannel(ChannelAdapter):
     """Telegram through aiogram 3: a Bot, a Dispatcher, the webhook route or polling."""
 
@@ -165,10 +162,16 @@ class TelegramChannel(ChannelAdapter):
         self.dispatcher.message.register(self._on_message)
         self.dispatcher.callback_query.register(self._on_callback)
         self.dispatcher.my_chat_member.register(self._on_membership)
-        self._last_message: _Remembered = _Remembered()
-        self._keyboards: _Remembered = _Remembered()  # labels → payloads, for the next input
-        self._keyboard_shown: _Remembered = _Remembered()  # chats showing a reply keyboard
-        self._standing: _Remembered = _Remembered()  # the standing keyboard each chat shows
+        self._last_message: Remembered[int, Any] = Remembered(REMEMBERED_CHATS)
+        self._keyboards: Remembered[int, Any] = Remembered(
+            REMEMBERED_CHATS
+        )  # labels → payloads, for the next input
+        self._keyboard_shown: Remembered[int, Any] = Remembered(
+            REMEMBERED_CHATS
+        )  # chats showing a reply keyboard
+        self._standing: Remembered[int, Any] = Remembered(
+            REMEMBERED_CHATS
+        )  # the standing keyboard each chat shows
         self._background: set[asyncio.Task[Any]] = set()
         self._polling: asyncio.Task[None] | None = None
 
@@ -313,7 +316,7 @@ class TelegramChannel(ChannelAdapter):
     async def _turn(self, inbound: Inbound, edit_message_id: int | None = None) -> None:
         """One input: download its file, hand it to the dialog, send what it answers."""
         chat_id = inbound.chat_id
-        typing = _Typing(self, chat_id, self._typing_after)
+        typing = Typing(lambda: self._send_typing(chat_id), self._typing_after, TYPING_EVERY)
         try:
             event = inbound.event
             if inbound.file_id is not None:
@@ -364,13 +367,15 @@ class TelegramChannel(ChannelAdapter):
 
     # ---- outbound --------------------------------------------------------------------
 
-    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
         """Push replies to a person outside a turn (private chat id = user id)."""
         try:
             chat_id = int(user_id)
         except ValueError:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not a Telegram user id")
-        return await self.deliver(chat_id, replies, edit_message_id=self._last_message.get(chat_id))
+        return await self.deliver(
+            chat_id, push.replies, edit_message_id=self._last_message.get(chat_id)
+        )
 
     async def deliver(
         self, chat_id: int, replies: list[Reply], *, edit_message_id: int | None = None
@@ -498,25 +503,6 @@ class TelegramChannel(ChannelAdapter):
                 failure = DeliveryResult(DeliveryStatus.FAILED, detail=error.message)
             raise _Failed(failure)
         raise AssertionError("unreachable")  # the loop always returns or raises
-
-
-class _Typing:
-    """ "typing…" after a delay and again every few seconds, until cancelled.
-
-    A timer, not a task: a quick turn costs one scheduled callback and no Bot API call.
-    """
-
-    def __init__(self, channel: TelegramChannel, chat_id: int, after: float) -> None:
-        self._channel = channel
-        self._chat_id = chat_id
-        self._timer = asyncio.get_running_loop().call_later(after, self._fire)
-
-    def _fire(self) -> None:
-        self._channel._send_typing(self._chat_id)
-        self._timer = asyncio.get_running_loop().call_later(TYPING_EVERY, self._fire)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
 
 
 def _message_id(query: CallbackQuery) -> int | None:
