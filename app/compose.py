@@ -285,9 +285,11 @@ def build_channels(app: App) -> list[ChannelAdapter]:
 def telegram_channel(settings: Settings, **options: Any) -> ChannelAdapter:
     """The Telegram adapter as configured; TELEGRAM_BOT_TOKEN must be set.
 
-    `options` reach the constructor (handle, catalogues, metrics; tests add `sleep`).
+    `options` reach the constructor (handle, catalogues, metrics; tests add `sleep`). The
+    command list is the main menu's, from the flows' router (`bot.menu.menu_commands`).
     """
     from bot.channels.telegram import TelegramChannel  # aiogram loads only when used
+    from bot.menu import menu_commands
 
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -298,6 +300,7 @@ def telegram_channel(settings: Settings, **options: Any) -> ChannelAdapter:
         webhook_secret=secret.get_secret_value() if secret else None,
         api_base=settings.telegram_api_base,
         public_base_url=settings.public_base_url,
+        commands=options.pop("commands", None) or menu_commands(build_router().commands),
         **options,
     )
 

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -72,19 +72,6 @@ WEBHOOK_PATH = "/webhook/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 # my_chat_member tells at once when a person blocks the bot (status "kicked").
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-# The main menu's sections (bot.menu), as the command list people see.
-COMMANDS = (
-    "start",
-    "menu",
-    "readings",
-    "balance",
-    "pay",
-    "schedule",
-    "accounts",
-    "requests",
-    "settings",
-    "help",
-)
 
 # Telegram waits for the webhook's answer and re-sends an update it got no 200 for. We
 # answer only after the update was handled (replies sent, state committed), so an update
@@ -145,8 +132,11 @@ class TelegramChannel(ChannelAdapter):
         public_base_url: str | None = None,
         sleep: Sleep = asyncio.sleep,
         typing_after: float = TYPING_AFTER,
+        commands: Sequence[str] = (),
     ) -> None:
         self._handle = handle
+        # The command list people see: bot.menu.menu_commands, from the router.
+        self._commands = tuple(commands)
         self._mark_unreachable = mark_unreachable
         self._catalogues = catalogues
         self._metrics = metrics
@@ -228,7 +218,9 @@ class TelegramChannel(ChannelAdapter):
     async def _set_commands(self) -> None:
         for locale in SUPPORTED_LOCALES:
             t = self._catalogues.translator(locale)
-            commands = [BotCommand(command=c, description=t(f"telegram.cmd.{c}")) for c in COMMANDS]
+            commands = [
+                BotCommand(command=c, description=t(f"telegram.cmd.{c}")) for c in self._commands
+            ]
             await self._best_effort(
                 SetMyCommands(
                     commands=commands, scope=BotCommandScopeDefault(), language_code=locale
@@ -236,7 +228,9 @@ class TelegramChannel(ChannelAdapter):
             )
         # People whose Telegram speaks another language see the Ukrainian ones.
         t = self._catalogues.translator(pick_locale(None))
-        commands = [BotCommand(command=c, description=t(f"telegram.cmd.{c}")) for c in COMMANDS]
+        commands = [
+            BotCommand(command=c, description=t(f"telegram.cmd.{c}")) for c in self._commands
+        ]
         await self._best_effort(SetMyCommands(commands=commands, scope=BotCommandScopeDefault()))
 
     async def _best_effort(self, method: TelegramMethod) -> bool:
