@@ -231,11 +231,14 @@ async def run_turn(
     *,
     user_id: str | None = None,
     typing: Typing | None = None,
+    answer_empty: bool = False,
 ) -> DeliveryResult | None:
-    """One input, the same in every adapter: hand the event to the dialog, answer with an
-    apology when it fails (the dialog apologises itself; this is the last safety net), send
-    what it answers, log an undelivered answer. None when there was nothing to send (a
-    redelivered message already answered)."""
+    """One input, the same in every adapter: hand the event to the dialog (the typing
+    indicator runs meanwhile), answer with an apology when it fails (the dialog apologises
+    itself; this is the last safety net), send what it answers to `user_id` (default the
+    event's), log an undelivered answer. None when there was nothing to send (a redelivered
+    message already answered), unless `answer_empty` (an adapter whose answer does more
+    than show the replies, such as Telegram's standing keyboard)."""
     try:
         try:
             replies = await handle(event)
@@ -245,7 +248,7 @@ async def run_turn(
     finally:
         if typing is not None:
             typing.cancel()
-    if not replies:
+    if not replies and not answer_empty:
         return None
     to = user_id if user_id is not None else event.user_id
     result = await deliver(to, replies)

@@ -55,6 +55,7 @@ from bot.channels.base import (
     Handle,
     Push,
     counter,
+    run_turn,
     split_text,
 )
 from bot.channels.media import MediaStore
@@ -567,28 +568,16 @@ class ViberChannel(ChannelAdapter):
             if inbound.media_url is not None:
                 photo = await self._download(inbound.media_url)
                 if photo is None:
-                    t = self._catalogues.translator(pick_locale(event.locale))
-                    await self.deliver(event.user_id, [Reply(t("error.apology"))])
+                    await self.deliver(event.user_id, self._apology(event))
                     return
                 event = replace(event, photo=photo)
-            try:
-                replies = await self._handle(event)
-            except Exception:  # the dialog apologises itself; this is the last safety net
-                log.exception("viber message %s: handling failed", event.update_key)
-                t = self._catalogues.translator(pick_locale(event.locale))
-                replies = [Reply(t("error.apology"))]
-            if not replies:
-                return  # a redelivered message already answered
-            result = await self.deliver(event.user_id, replies)
-            if result.status != DeliveryStatus.SENT:
-                log.info(
-                    "viber: reply to %s not delivered (%s): %s",
-                    mask(event.user_id),
-                    result.status.value,
-                    result.detail,
-                )
+            await run_turn(self.channel, self._handle, event, self.deliver, self._apology)
         except Exception:  # a bug in translation or rendering must not kill the server
             log.exception("viber message %s failed", event.update_key)
+
+    def _apology(self, event: Incoming) -> list[Reply]:
+        t = self._catalogues.translator(pick_locale(event.locale))
+        return [Reply(t("error.apology"))]
 
     def _count(self, event: str) -> None:
         if self._callbacks is not None:

@@ -36,6 +36,7 @@ from bot.channels.base import (
     Remembered,
     Typing,
     counter,
+    run_turn,
 )
 from bot.channels.media import MediaStore
 from bot.channels.messenger.inbound import (
@@ -368,30 +369,26 @@ class MessengerChannel(ChannelAdapter):
             # The pages were forgotten (a restart): show the menu instead.
             event = replace(event, payload="menu")
         typing = Typing(lambda: self._send_typing(sender), self._typing_after, TYPING_EVERY)
-        try:
-            if inbound.image_url is not None:
-                photo = await self._download(inbound.image_url)
-                if photo is None:
-                    await self.deliver(sender, [Reply(t("error.apology"))])
-                    return
-                event = replace(event, photo=photo)
+        if inbound.image_url is not None:
             try:
-                replies = await self._handle(event)
-            except Exception:  # the dialog apologises itself; this is the last safety net
-                log.exception("messenger message %s: handling failed", event.update_key)
-                replies = [Reply(t("error.apology"))]
-        finally:
-            typing.cancel()
-        if not replies:
-            return  # a redelivered message already answered
-        result = await self.deliver(sender, replies)
-        if result.status != DeliveryStatus.SENT:
-            log.info(
-                "messenger: reply to %s not delivered (%s): %s",
-                mask(sender),
-                result.status.value,
-                result.detail,
-            )
+                photo = await self._download(inbound.image_url)
+            except BaseException:
+                typing.cancel()
+                raise
+            if photo is None:
+                typing.cancel()
+                await self.deliver(sender, [Reply(t("error.apology"))])
+                return
+            event = replace(event, photo=photo)
+        await run_turn(
+            self.channel,
+            self._handle,
+            event,
+            self.deliver,
+            lambda _event: [Reply(t("error.apology"))],
+            user_id=sender,
+            typing=typing,
+        )
 
     def _count(self, kind: str) -> None:
         if self._events is not None:

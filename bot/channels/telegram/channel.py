@@ -56,14 +56,14 @@ from bot.channels.base import (
     Push,
     Remembered,
     Typing,
+    run_turn,
 )
 from bot.channels.telegram.inbound import Inbound, from_callback, from_message
 from bot.channels.telegram.outbound import carries_standing, render
 from bot.channels.telegram.session import JsonSession
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
-from bot.messages import Reply
+from bot.messages import Incoming, Reply
 from core.model import Channel
-from core.privacy import mask
 from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -311,33 +311,40 @@ class TelegramChannel(ChannelAdapter):
         """One input: download its file, hand it to the dialog, send what it answers."""
         chat_id = inbound.chat_id
         typing = Typing(lambda: self._send_typing(chat_id), self._typing_after, TYPING_EVERY)
-        try:
-            event = inbound.event
-            if inbound.file_id is not None:
-                photo = await self._download(inbound.file_id)
-                if photo is None:
-                    t = self._catalogues.translator(pick_locale(event.locale))
-                    await self.deliver(chat_id, [Reply(t("error.apology"))])
-                    return
-                event = replace(event, photo=photo)
+        event = inbound.event
+        if inbound.file_id is not None:
             try:
-                replies = await self._handle(event)
-            except Exception:  # the dialog apologises itself; this is the last safety net
-                log.exception("telegram update %s: handling failed", event.update_key)
-                t = self._catalogues.translator(pick_locale(event.locale))
-                replies = [Reply(t("error.apology"))]
-        finally:
-            typing.cancel()
-        if edit_message_id is None:
-            edit_message_id = self._last_message.get(chat_id)
-        result = await self.deliver(chat_id, replies, edit_message_id=edit_message_id)
-        if result.status != DeliveryStatus.SENT:
-            log.info(
-                "telegram: reply to %s not delivered (%s): %s",
-                mask(str(chat_id)),
-                result.status.value,
-                result.detail,
-            )
+                photo = await self._download(inbound.file_id)
+            except BaseException:
+                typing.cancel()
+                raise
+            if photo is None:
+                typing.cancel()
+                await self.deliver(chat_id, self._apology(event))
+                return
+            event = replace(event, photo=photo)
+
+        async def answer(_user_id: str, replies: list[Reply]) -> DeliveryResult:
+            # A paging press edits its message; otherwise the chat's last one may be edited.
+            edit = edit_message_id
+            if edit is None:
+                edit = self._last_message.get(chat_id)
+            return await self.deliver(chat_id, replies, edit_message_id=edit)
+
+        await run_turn(
+            self.channel,
+            self._handle,
+            event,
+            answer,
+            self._apology,
+            user_id=str(chat_id),
+            typing=typing,
+            answer_empty=True,
+        )
+
+    def _apology(self, event: Incoming) -> list[Reply]:
+        t = self._catalogues.translator(pick_locale(event.locale))
+        return [Reply(t("error.apology"))]
 
     def _send_typing(self, chat_id: int) -> None:
         async def send() -> None:
