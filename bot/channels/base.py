@@ -184,14 +184,15 @@ def jittered(delay: float, spread: float = 0.2) -> float:
 @dataclass(frozen=True)
 class Retries:
     """How an adapter retries one platform call: up to `attempts` tries, waiting the
-    `backoff` seconds (jittered) between them."""
+    `backoff` seconds between them, jittered by ± `spread` of each."""
 
     attempts: int = 3
     backoff: Sequence[float] = (1.0, 2.0, 4.0)
+    spread: float = 0.2
 
     def delay(self, number: int) -> float:
         """Seconds to wait after failed try `number` (from 1)."""
-        return jittered(self.backoff[min(number, len(self.backoff)) - 1])
+        return jittered(self.backoff[min(number, len(self.backoff)) - 1], self.spread)
 
     def last(self, number: int) -> bool:
         """Whether try `number` was the last one."""

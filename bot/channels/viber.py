@@ -54,6 +54,7 @@ from bot.channels.base import (
     DeliveryStatus,
     Handle,
     Push,
+    Retries,
     counter,
     run_turn,
     split_text,
@@ -359,6 +360,7 @@ class ViberChannel(ChannelAdapter):
         api_base: str = "https://chatapi.viber.com/pa",
         public_base_url: str | None = None,
         sleep: Sleep = asyncio.sleep,
+        retries: Retries | None = None,
     ) -> None:
         self._token = token
         self._handle = handle
@@ -370,6 +372,8 @@ class ViberChannel(ChannelAdapter):
         self._api_base = api_base.rstrip("/")
         self._public_base_url = public_base_url
         self._sleep = sleep
+        # Network errors and rate limits: a few tries, jittered waits (base.Retries).
+        self._retries = retries or Retries(MAX_ATTEMPTS, BACKOFF)
         self._session: aiohttp.ClientSession | None = None
         self._background = BackgroundWork()
         self._callbacks = counter(
@@ -429,7 +433,7 @@ class ViberChannel(ChannelAdapter):
 
     async def _post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """One REST call with network retries; the answer's JSON (status not checked)."""
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 async with self._client().post(
                     f"{self._api_base}/{endpoint}", json=body, headers={AUTH_HEADER: self._token}
@@ -448,17 +452,19 @@ class ViberChannel(ChannelAdapter):
                     return await response.json(content_type=None)
             except (aiohttp.ClientError, TimeoutError, ValueError) as error:
                 detail = type(error).__name__
-                if number == MAX_ATTEMPTS:
+                if self._retries.last(number):
                     raise _Failed(
-                        DeliveryResult(DeliveryStatus.RETRY_LATER, BACKOFF[-1], detail)
+                        DeliveryResult(
+                            DeliveryStatus.RETRY_LATER, self._retries.backoff[-1], detail
+                        )
                     ) from None
                 log.info("viber: %s on %s, retrying", detail, endpoint)
-                await self._sleep(BACKOFF[number - 1])
+                await self._sleep(self._retries.delay(number))
         raise AssertionError("unreachable")
 
     async def _download(self, url: str) -> bytes | None:
         """A picture the person sent; None when it cannot be had (logged, no URL)."""
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 async with self._client().get(url) as response:
                     if response.status != 200:
@@ -474,8 +480,8 @@ class ViberChannel(ChannelAdapter):
             except (aiohttp.ClientError, TimeoutError) as error:
                 # The media URL may be signed: only the error's kind is logged.
                 log.info("viber: picture download %s (attempt %d)", type(error).__name__, number)
-                if number < MAX_ATTEMPTS:
-                    await self._sleep(BACKOFF[number - 1])
+                if not self._retries.last(number):
+                    await self._sleep(self._retries.delay(number))
         return None
 
     # ---- inbound -------------------------------------------------------------------------
@@ -613,7 +619,7 @@ class ViberChannel(ChannelAdapter):
         return result
 
     async def _send_one(self, body: dict[str, Any]) -> DeliveryResult:
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 answer = await self._post("send_message", body)
             except _Failed as failed:
@@ -625,12 +631,14 @@ class ViberChannel(ChannelAdapter):
             if status in NOT_REACHABLE:
                 return DeliveryResult(DeliveryStatus.UNREACHABLE, detail=f"{status} {message}")
             if status == TOO_MANY_REQUESTS:
-                if number < MAX_ATTEMPTS:
+                if not self._retries.last(number):
                     log.info("viber: too many requests, backing off")
-                    await self._sleep(BACKOFF[number - 1])
+                    await self._sleep(self._retries.delay(number))
                     continue
                 return DeliveryResult(
-                    DeliveryStatus.RETRY_LATER, BACKOFF[-1] * 60, f"{status} {message}"
+                    DeliveryStatus.RETRY_LATER,
+                    self._retries.backoff[-1] * 60,
+                    f"{status} {message}",
                 )
             log.warning("viber: send_message refused: status %s %s", status, message)
             return DeliveryResult(DeliveryStatus.FAILED, detail=f"{status} {message}")

@@ -7,6 +7,8 @@ import asyncio
 import json
 import logging
 
+import pytest
+
 from app.compose import build_app, build_channels
 from bot.channels.base import DeliveryStatus, Push
 from bot.channels.telegram import TelegramChannel
@@ -339,14 +341,14 @@ async def test_network_errors_back_off_and_retry(tg: Harness) -> None:
     tg.fake.drop("sendMessage", times=2)
     text = await user.say("/start")
     assert "згода" in text
-    assert tg.sleeps == [0.5, 1.0]
+    assert tg.sleeps == pytest.approx([0.5, 1.0], rel=0.2)  # jittered
 
 
 async def test_network_errors_are_bounded(tg: Harness) -> None:
     tg.fake.drop("sendMessage", times=5)
     result = await tg.channel.send("7100021", Push([Reply("Нагадування")]))
     assert result.status is DeliveryStatus.RETRY_LATER
-    assert tg.sleeps == [0.5, 1.0]
+    assert tg.sleeps == pytest.approx([0.5, 1.0], rel=0.2)  # jittered
 
 
 async def test_a_blocked_bot_marks_the_person_unreachable(tg: Harness) -> None:

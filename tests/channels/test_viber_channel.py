@@ -260,7 +260,7 @@ async def test_too_many_requests_backs_off_then_gives_retry_later(vb: ViberHarne
     vb.fake.answer_with(12, times=2)
     result = await vb.channel.send("vbX==", Push([Reply("раз")]))
     assert result.status == DeliveryStatus.SENT
-    assert vb.sleeps[-2:] == [1.0, 2.0]
+    assert vb.sleeps[-2:] == pytest.approx([1.0, 2.0], rel=0.2)  # jittered
     vb.fake.answer_with(12, times=3)
     result = await vb.channel.send("vbX==", Push([Reply("два")]))
     assert result.status == DeliveryStatus.RETRY_LATER and result.retry_after > 0

@@ -34,6 +34,7 @@ from bot.channels.base import (
     Handle,
     Push,
     Remembered,
+    Retries,
     Typing,
     counter,
     run_turn,
@@ -118,6 +119,7 @@ class MessengerChannel(ChannelAdapter):
         metrics: Metrics | None = None,
         api_base: str = "https://graph.facebook.com/v25.0",
         sleep: Sleep = asyncio.sleep,
+        retries: Retries | None = None,
         typing_after: float = TYPING_AFTER,
         fetch_profiles: bool = True,
     ) -> None:
@@ -132,6 +134,8 @@ class MessengerChannel(ChannelAdapter):
         self._metrics = metrics
         self._api_base = api_base.rstrip("/")
         self._sleep = sleep
+        # Network errors and rate limits: a few tries, jittered waits (base.Retries).
+        self._retries = retries or Retries(MAX_ATTEMPTS, BACKOFF)
         self._typing_after = typing_after
         self._fetch_profiles = fetch_profiles
         self._profiles: Remembered[str, Any] = Remembered(
@@ -203,7 +207,7 @@ class MessengerChannel(ChannelAdapter):
         The page token goes in the Authorization header, never in a URL that could be logged.
         """
         headers = {"Authorization": f"Bearer {self._page_token}"}
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 async with self._client().post(
                     f"{self._api_base}/{path}", json=body, headers=headers
@@ -219,10 +223,10 @@ class MessengerChannel(ChannelAdapter):
                         str(error.get("message") or "")[:200],
                     )
             except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-                if number == MAX_ATTEMPTS:
+                if self._retries.last(number):
                     raise GraphError(0, None, None, type(error).__name__) from None
                 log.info("messenger: %s on %s, retrying", type(error).__name__, path)
-                await self._sleep(BACKOFF[number - 1])
+                await self._sleep(self._retries.delay(number))
         raise AssertionError("unreachable")
 
     async def _profile(self, psid: str) -> tuple[str | None, str]:
@@ -267,7 +271,7 @@ class MessengerChannel(ChannelAdapter):
 
     async def _download(self, url: str) -> bytes | None:
         """An image the person sent (from Meta's CDN); None when it cannot be had."""
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 async with self._client().get(url) as response:
                     if response.status != 200:
@@ -280,8 +284,8 @@ class MessengerChannel(ChannelAdapter):
             except (aiohttp.ClientError, TimeoutError) as error:
                 # CDN URLs are signed: only the error's kind is logged.
                 log.info("messenger: image download %s (attempt %d)", type(error).__name__, number)
-                if number < MAX_ATTEMPTS:
-                    await self._sleep(BACKOFF[number - 1])
+                if not self._retries.last(number):
+                    await self._sleep(self._retries.delay(number))
         return None
 
     # ---- inbound -------------------------------------------------------------------------
@@ -474,7 +478,7 @@ class MessengerChannel(ChannelAdapter):
             self._metrics.outbound.labels(self.channel.value, status.value).inc()
 
     async def _send_one(self, body: dict[str, Any]) -> DeliveryResult:
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 await self._graph("me/messages", body)
                 return DeliveryResult(DeliveryStatus.SENT)
@@ -489,13 +493,15 @@ class MessengerChannel(ChannelAdapter):
                         DeliveryStatus.UNREACHABLE, detail=f"551 unavailable: {detail}"
                     )
                 if error.code in RATE_LIMITS:
-                    if number < MAX_ATTEMPTS:
+                    if not self._retries.last(number):
                         log.info("messenger: rate limited (%s), backing off", error.code)
-                        await self._sleep(BACKOFF[number - 1])
+                        await self._sleep(self._retries.delay(number))
                         continue
                     return DeliveryResult(DeliveryStatus.RETRY_LATER, 60.0, detail)
                 if error.status == 0 or error.status >= 500 or error.code == 2:
-                    return DeliveryResult(DeliveryStatus.RETRY_LATER, BACKOFF[-1], detail)
+                    return DeliveryResult(
+                        DeliveryStatus.RETRY_LATER, self._retries.backoff[-1], detail
+                    )
                 log.warning("messenger: Send API refused: %s", detail)
                 return DeliveryResult(DeliveryStatus.FAILED, detail=detail)
         raise AssertionError("unreachable")

@@ -55,6 +55,7 @@ from bot.channels.base import (
     Handle,
     Push,
     Remembered,
+    Retries,
     Typing,
     run_turn,
 )
@@ -131,6 +132,7 @@ class TelegramChannel(ChannelAdapter):
         api_base: str = "https://api.telegram.org",
         public_base_url: str | None = None,
         sleep: Sleep = asyncio.sleep,
+        retries: Retries | None = None,
         typing_after: float = TYPING_AFTER,
         commands: Sequence[str] = (),
     ) -> None:
@@ -144,6 +146,8 @@ class TelegramChannel(ChannelAdapter):
         self._secret = webhook_secret or derived_secret(token)
         self._public_base_url = public_base_url
         self._sleep = sleep
+        # Network errors and rate limits: a few tries, jittered waits (base.Retries).
+        self._retries = retries or Retries(MAX_ATTEMPTS, NETWORK_BACKOFF)
         self._typing_after = typing_after
         session = JsonSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
         self.bot = Bot(token, session=session)
@@ -467,8 +471,8 @@ class TelegramChannel(ChannelAdapter):
 
     async def _retrying(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
         """429 waits retry_after, network and server errors back off; all bounded."""
-        for number in range(1, MAX_ATTEMPTS + 1):
-            last = number == MAX_ATTEMPTS
+        for number in range(1, self._retries.attempts + 1):
+            last = self._retries.last(number)
             try:
                 return await attempt()
             except TelegramRetryAfter as error:
@@ -494,11 +498,11 @@ class TelegramChannel(ChannelAdapter):
                 detail = getattr(error, "message", None) or type(error).__name__
                 if last:
                     failure = DeliveryResult(
-                        DeliveryStatus.RETRY_LATER, NETWORK_BACKOFF[-1], detail
+                        DeliveryStatus.RETRY_LATER, self._retries.backoff[-1], detail
                     )
                 else:
                     log.info("telegram: %s, retrying", detail)
-                    await self._sleep(NETWORK_BACKOFF[number - 1])
+                    await self._sleep(self._retries.delay(number))
                     continue
             except TelegramAPIError as error:  # bad request, unauthorized, not found…
                 failure = DeliveryResult(DeliveryStatus.FAILED, detail=error.message)
