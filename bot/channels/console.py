@@ -1,7 +1,7 @@
 """The console channel: a chat in the terminal (or a pipe), as DESIGN.md §3 describes.
 
-Replies print as text with their buttons as `[N] Label` lines; `#N` or a button's exact
-label presses it; `/photo PATH`, `/contact +380…` and `/quit` are understood; after every
+Replies print as text with their buttons as `[N] Label` lines; `#N` (or a bare `N` up to the
+number of buttons shown) or a button's exact label presses it; `/photo PATH`, `/contact +380…` and `/quit` are understood; after every
 turn the prompt `> ` is printed and flushed so a driving program knows the turn ended.
 
 A link button to this machine (127.0.0.1, localhost) is opened with an HTTP GET, so the
@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from bot.channels.base import DeliveryResult, Push
 
 PROMPT = "> "
-_PRESS = re.compile(r"#(\d+)")
+# "#2" presses button 2; so does a bare "2" while buttons are shown (what a newcomer types on
+# seeing "[2] Label"): readings are longer than the few buttons a reply carries.
+_PRESS = re.compile(r"#?(\d{1,2})")
 _SAVED = re.compile(r"(\d{3,})-")
 _LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 
@@ -192,7 +194,11 @@ class ConsoleChannel:
         press = _PRESS.fullmatch(text)
         if press:
             index = int(press.group(1)) - 1
-            return self._buttons[index] if 0 <= index < len(self._buttons) else None
+            if 0 <= index < len(self._buttons):
+                return self._buttons[index]
+            if text.startswith("#"):
+                return None
+        return next((b for b in self._buttons if b.label == text), None)
         return next((b for b in self._buttons if b.label == text), None)
 
     def _render(self, replies: list[Reply]) -> None:

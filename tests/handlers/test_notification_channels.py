@@ -26,7 +26,7 @@ WITH_SMTP = NO_SMTP | {Channel.EMAIL}
 def dialog_with(
     factory: FakeUnitOfWorkFactory, catalogues: Catalogues, on: frozenset[Channel]
 ) -> Dialog:
-    factory.data.__dict__["push_channels"] = on  # the fake outbox routes as storage does
+    factory.data.push_channels = on  # the fake outbox routes as storage does
     rules = DialogRules(push_channels=on)
     return Dialog(factory, FrozenClock(NOW), catalogues, build_router(), rules, WORDS)
 
@@ -38,7 +38,7 @@ def prefs_of(factory: FakeUnitOfWorkFactory) -> NotificationPrefs:
 async def pushed_to(factory: FakeUnitOfWorkFactory, topic: Topic, key: str) -> Channel | None:
     person_id = next(iter(factory.data.prefs))
     await notify_person(factory(), person_id, topic, {"kind": "text", "text": "x"}, key, NOW)
-    push = factory.data.__dict__.get("outbox_rows", {}).get((key, person_id))
+    push = factory.data.outbox_rows.get((key, person_id))
     return push.channel if push else None
 
 

@@ -146,3 +146,28 @@ def _pipe() -> tuple[io.TextIOWrapper, io.TextIOWrapper]:
         os.fdopen(read_fd, "r", encoding="utf-8"),
         os.fdopen(write_fd, "w", encoding="utf-8", buffering=1),
     )
+
+
+async def test_console_takes_a_bare_button_number_as_a_press_and_longer_numbers_as_text(
+    tmp_path,
+) -> None:
+    seen: list[Incoming] = []
+
+    async def handle(event: Incoming) -> list[Reply]:
+        seen.append(event)
+        return [Reply("Згода?", [[Button("Погоджуюсь", "yes")], [Button("Ні", "no")]])]
+
+    lines = "hi\n1\n#2\n3\n19800\n"
+    console = ConsoleChannel(
+        handle, "me", stdin=io.StringIO(lines), stdout=io.StringIO(), out_dir=tmp_path
+    )
+    await console.run()
+    # A newcomer types the number shown beside a button; "#N" still works; a number beyond
+    # the buttons, or a reading, is text.
+    assert [(e.payload, e.text) for e in seen] == [
+        (None, "hi"),
+        ("yes", "Погоджуюсь"),
+        ("no", "Ні"),
+        (None, "3"),
+        (None, "19800"),
+    ]

@@ -1,0 +1,40 @@
+"""The person-to-account link port in memory (links, failed attempts)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from core.model import Account
+from core.ports import AbstractLinkRepository
+from tests.fakes.data import FakeRepo
+
+
+class FakeLinks(FakeRepo, AbstractLinkRepository):
+    async def accounts_of(self, person_id: int) -> Sequence[Account]:
+        linked = sorted((at, a) for (p, a), at in self.data.links.items() if p == person_id)
+        return [self.data.accounts[a] for _, a in linked]
+
+    async def is_linked(self, person_id: int, account_id: int) -> bool:
+        return (person_id, account_id) in self.data.links
+
+    async def link(self, person_id: int, account_id: int, at: datetime) -> None:
+        self.data.links[(person_id, account_id)] = at
+
+    async def unlink(self, person_id: int, account_id: int) -> None:
+        self.data.links.pop((person_id, account_id), None)
+
+    async def persons_of(self, account_id: int) -> Sequence[int]:
+        return [p for (p, a) in self.data.links if a == account_id]
+
+    async def record_failed_attempt(
+        self, person_id: int, at: datetime, kind: str = "account"
+    ) -> None:
+        self.data.failures.append((person_id, at, kind))
+
+    async def failed_attempts_since(
+        self, person_id: int, since: datetime, kind: str = "account"
+    ) -> Sequence[datetime]:
+        return sorted(
+            at for p, at, k in self.data.failures if p == person_id and at >= since and k == kind
+        )
