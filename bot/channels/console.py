@@ -1,8 +1,9 @@
 """The console channel: a chat in the terminal (or a pipe), as DESIGN.md §3 describes.
 
 Replies print as text with their buttons as `[N] Label` lines; `#N` (or a bare `N` up to the
-number of buttons shown) or a button's exact label presses it; `/photo PATH`, `/contact +380…` and `/quit` are understood; after every
-turn the prompt `> ` is printed and flushed so a driving program knows the turn ended.
+number of buttons shown) or a button's exact label presses it; `/photo PATH`,
+`/contact +380…` and `/quit` are understood; after every turn the prompt `> ` is printed and
+flushed so a driving program knows the turn ended.
 
 A link button to this machine (127.0.0.1, localhost) is opened with an HTTP GET, so the
 demo's local payment page can complete a payment. Pushes (`send`) print like replies: the
