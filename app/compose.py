@@ -22,6 +22,7 @@ from bot.i18n import Catalogues
 from bot.messages import Incoming, Reply
 from core.accounts import LinkPolicy
 from core.balances import BillingRules
+from core.channels import default_rates
 from core.clock import Clock, FrozenClock, SystemClock
 from core.model import Channel
 from core.payment_qr import BankTransferRules
@@ -286,9 +287,11 @@ def build_channels(app: App) -> list[ChannelAdapter]:
 def telegram_channel(settings: Settings, **options: Any) -> ChannelAdapter:
     """The Telegram adapter as configured; TELEGRAM_BOT_TOKEN must be set.
 
-    `options` reach the constructor (handle, catalogues, metrics; tests add `sleep`).
+    `options` reach the constructor (handle, catalogues, metrics; tests add `sleep`). The
+    command list is the main menu's, from the flows' router (`bot.menu.menu_commands`).
     """
     from bot.channels.telegram import TelegramChannel  # aiogram loads only when used
+    from bot.menu import menu_commands
 
     if settings.telegram_bot_token is None:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
@@ -299,6 +302,7 @@ def telegram_channel(settings: Settings, **options: Any) -> ChannelAdapter:
         webhook_secret=secret.get_secret_value() if secret else None,
         api_base=settings.telegram_api_base,
         public_base_url=settings.public_base_url,
+        commands=options.pop("commands", None) or menu_commands(build_router().commands),
         **options,
     )
 
@@ -367,6 +371,21 @@ def build_email_channel(settings: Settings) -> ChannelAdapter | None:
     )
 
 
+def _delivery_limits(settings: Settings) -> dict[Channel, float]:
+    """The rates set in the environment (`DELIVERY_RATE_*`); a channel whose rate is unset
+    sends at its default from `core.channels`."""
+    configured = {
+        Channel.TELEGRAM: settings.delivery_rate_telegram,
+        Channel.VIBER: settings.delivery_rate_viber,
+        Channel.MESSENGER: settings.delivery_rate_messenger,
+        Channel.EMAIL: settings.delivery_rate_email,
+        Channel.CONSOLE: settings.delivery_rate_console,
+    }
+    limits = default_rates()
+    limits.update({channel: rate for channel, rate in configured.items() if rate is not None})
+    return limits
+
+
 def _push_renderer(app: App) -> PushRenderer:
     from zoneinfo import ZoneInfo
 
@@ -396,7 +415,7 @@ def build_console_pushes(app: App, console: ConsoleChannel) -> Pushes:
         _push_renderer(app),
         app.uow_factory,
         DeliverySettings(
-            limits={Channel.CONSOLE: settings.delivery_rate_console},
+            limits=_delivery_limits(settings),
             batch=settings.delivery_batch,
             lease_seconds=settings.delivery_lease_seconds,
             policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
@@ -430,13 +449,7 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
             _push_renderer(app),
             app.uow_factory,
             DeliverySettings(
-                limits={
-                    Channel.TELEGRAM: settings.delivery_rate_telegram,
-                    Channel.VIBER: settings.delivery_rate_viber,
-                    Channel.MESSENGER: settings.delivery_rate_messenger,
-                    Channel.EMAIL: settings.delivery_rate_email,
-                    Channel.CONSOLE: settings.delivery_rate_console,
-                },
+                limits=_delivery_limits(settings),
                 batch=settings.delivery_batch,
                 lease_seconds=settings.delivery_lease_seconds,
                 policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),

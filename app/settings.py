@@ -102,11 +102,12 @@ class Settings(BaseSettings):
     # Pushes: delivery workers, per-channel rate limits (messages a second, all processes
     # together), the claim lease after which a dead worker's rows are recovered.
     delivery_enabled: bool = True
-    delivery_rate_telegram: float = Field(30.0, gt=0)
-    delivery_rate_viber: float = Field(50.0, gt=0)
-    delivery_rate_messenger: float = Field(250.0, gt=0)
-    delivery_rate_email: float = Field(10.0, gt=0)
-    delivery_rate_console: float = Field(1000.0, gt=0)
+    # Unset: the channel's default rate in core.channels (30, 50, 250, 10 and 1000 a second).
+    delivery_rate_telegram: float | None = Field(None, gt=0)
+    delivery_rate_viber: float | None = Field(None, gt=0)
+    delivery_rate_messenger: float | None = Field(None, gt=0)
+    delivery_rate_email: float | None = Field(None, gt=0)
+    delivery_rate_console: float | None = Field(None, gt=0)
     delivery_batch: int = Field(50, ge=1, le=1000)
     delivery_lease_seconds: float = Field(60.0, ge=1)
     delivery_max_attempts: int = Field(8, ge=1)

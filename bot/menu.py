@@ -9,6 +9,7 @@ button that sends it as text) leads to its action through the dialog's word tabl
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from weakref import WeakKeyDictionary
 
 from bot.i18n import Translator
@@ -25,6 +26,18 @@ MAIN_MENU: tuple[tuple[str, str], ...] = (
     ("menu.top.settings", "set"),
     ("menu.top.help", "help"),
 )
+
+
+def menu_commands(commands: Mapping[str, str]) -> tuple[str, ...]:
+    """The command list a messenger shows (Telegram's "/" menu): /start, /menu and the main
+    menu's sections, each by the first command the router registered for its action
+    (`commands`: the router's command → action)."""
+    first: dict[str, str] = {}
+    for command, action in commands.items():
+        first.setdefault(action, command)
+    wanted = ("start", "menu", *(payload for _, payload in MAIN_MENU))
+    return tuple(first[action] for action in wanted if action in first)
+
 
 # For a person with no account yet, adding one takes the place of "my accounts".
 LINK_ENTRY = ("menu.top.link", "link")

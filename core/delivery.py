@@ -1,17 +1,17 @@
 """Rules of push delivery, pure: which channel carries a push to a person, and when to retry.
 
-The same ranking is written twice: here for one person (re-routing after a failure, tests)
-and in storage's set-based INSERT ... SELECT for a broadcast. `tests/pushes` checks that
-both agree.
+The ranking is derived from the channel rows of `core.channels`, here for one person
+(re-routing after a failure, tests) and in storage's set-based INSERT ... SELECT for a
+broadcast (`storage.outbox`, from the same rows). `tests/pushes` checks that both agree.
 
-Channel cost, cheapest first:
-- Telegram (and the console): free, any time.
-- Viber inside its 24-hour session (the person wrote in the last 24 h): free.
-- Messenger inside its 24-hour window: allowed and free.
-- Viber outside the session: allowed, but every message is billed.
-- Messenger outside the window: only for topics a message tag fits (ACCOUNT_UPDATE: a new
-  bill or a payment on the account); never for alerts or reminders.
-- E-mail: last, and only when the person chose it and gave an address.
+Channel cost, cheapest first (the built-in rows in brackets):
+- a messenger without a session window: free, any time (Telegram, the console);
+- a messenger inside its session window (the person wrote in the last 24 h): free (Viber,
+  Messenger);
+- outside the window, a billed messenger: allowed, but every message is billed (Viber);
+- outside the window, a topic the channel has a message tag for (Messenger's
+  ACCOUNT_UPDATE: a new bill or a payment on the account); any other topic may not go;
+- an address channel: last, and only when the person chose it and gave an address (e-mail).
 
 Only channels that are on in the installation count for a person's choice (`on`): a
 chosen channel that is off is passed over, and when nothing they chose is on, pushes fall
@@ -24,31 +24,14 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 
-from core.model import Channel, NotificationPrefs
-
-
-class Topic(StrEnum):
-    """What a push is about; the first four are the person's switchable topics."""
-
-    OUTAGES_PLANNED = "outages_planned"
-    OUTAGES_EMERGENCY = "outages_emergency"
-    NEW_BILLS = "new_bills"
-    READING_REMINDERS = "reading_reminders"
-    PAYMENTS = "payments"  # a confirmation of what they did: not switchable
-    ANSWERS = "answers"  # the call centre's answer to their request: not switchable
-
+from core.channels import messengers, offered_messengers, policy_of
+from core.model import Channel, NotificationPrefs, Topic
 
 SWITCHABLE = frozenset(
     {Topic.OUTAGES_PLANNED, Topic.OUTAGES_EMERGENCY, Topic.NEW_BILLS, Topic.READING_REMINDERS}
 )
-ACCOUNT_UPDATE_TOPICS = frozenset({Topic.NEW_BILLS, Topic.PAYMENTS})
-"""Topics Messenger's ACCOUNT_UPDATE tag may carry past the 24-hour window."""
-
-MESSENGERS = (Channel.TELEGRAM, Channel.VIBER, Channel.MESSENGER, Channel.CONSOLE)
-SESSION = timedelta(hours=24)
 
 # Ranks; storage's SQL uses the same numbers.
 RANK_FREE = 0
@@ -85,34 +68,37 @@ def allowed_channels(
       payment confirmation or an answer to their request still reaches their messengers.
     """
     usable = frozenset(Channel) if on is None else frozenset(on)
+    every_messenger = frozenset(messengers())
     if prefs is None:
-        return frozenset(MESSENGERS)
+        return every_messenger
     chosen = set(prefs.channels) & usable
-    if chosen & {Channel.TELEGRAM, Channel.VIBER, Channel.MESSENGER}:
-        chosen.add(Channel.CONSOLE)
+    if chosen & set(offered_messengers()):
+        chosen |= every_messenger - set(offered_messengers())
     if chosen:
         return frozenset(chosen)
     if prefs.channels or Topic(topic) not in SWITCHABLE:
-        return frozenset(MESSENGERS)
+        return every_messenger
     return frozenset()
 
 
 def rank(
     channel: Channel, topic: Topic | str, last_inbound: datetime | None, now: datetime
 ) -> int | None:
-    """The cost rank of pushing `topic` on `channel` now; None when the channel may not."""
-    inside = last_inbound is not None and now - last_inbound < SESSION
-    if channel in (Channel.TELEGRAM, Channel.CONSOLE):
-        return RANK_FREE
-    if channel == Channel.VIBER:
-        return RANK_IN_SESSION if inside else RANK_BILLED
-    if channel == Channel.MESSENGER:
-        if inside:
-            return RANK_IN_SESSION
-        return RANK_TAGGED if Topic(topic) in ACCOUNT_UPDATE_TOPICS else None
-    if channel == Channel.EMAIL:
+    """The cost rank of pushing `topic` on `channel` now; None when the channel may not
+    (from the channel's row in `core.channels`; a channel without one may not)."""
+    try:
+        policy = policy_of(channel)
+    except (KeyError, ValueError):
+        return None
+    if not policy.messenger:
         return RANK_EMAIL
-    return None
+    if policy.session is None:
+        return RANK_BILLED if policy.billed else RANK_FREE
+    if last_inbound is not None and now - last_inbound < policy.session:
+        return RANK_IN_SESSION
+    if policy.billed:
+        return RANK_BILLED
+    return RANK_TAGGED if policy.tag(topic) is not None else None
 
 
 @dataclass(frozen=True)

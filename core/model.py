@@ -6,10 +6,12 @@ places, times are timezone-aware, readings are integer kWh per zone.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any, ClassVar, Self, cast
 
 
 class Zone(StrEnum):
@@ -41,27 +43,113 @@ _PLAN_ZONES: dict[TariffPlan, tuple[Zone, ...]] = {
 }
 
 
-class Channel(StrEnum):
-    """Where a person talks to us; also the source of a reading submitted there."""
+class _OpenValues(type):
+    """Iterating an open value type gives the values declared so far, like an Enum's."""
 
-    TELEGRAM = "telegram"
-    VIBER = "viber"
-    MESSENGER = "messenger"
-    CONSOLE = "console"
-    EMAIL = "email"
+    _known: dict[str, Any]
+
+    def __iter__(cls) -> Iterator[Any]:
+        return iter(list(cls._known.values()))
+
+    def __len__(cls) -> int:
+        return len(cls._known)
+
+    def __contains__(cls, value: object) -> bool:
+        return isinstance(value, str) and str.__str__(value) in cls._known
 
 
-class ReadingSource(StrEnum):
-    """Who took a reading (manual fig. 3.1 "Джерело"). A photo is a flag, not a source."""
+class OpenValue(str, metaclass=_OpenValues):
+    """A string from a set that grows at run time (a channel registered by a deployment or
+    a test), used like a StrEnum member: `.value`, iteration, `Kind("x")` raising
+    ValueError for a value nobody declared. Stored as the plain string."""
 
-    TELEGRAM = "telegram"
-    VIBER = "viber"
-    MESSENGER = "messenger"
-    CONSOLE = "console"
-    CABINET = "cabinet"
-    CONTROLLER = "controller"
-    INSPECTION = "inspection"
-    ESTIMATED = "estimated"
+    _known: ClassVar[dict[str, Any]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._known = {}
+
+    def __new__(cls, value: str) -> Self:
+        known = cls._known.get(str.__str__(value)) if isinstance(value, str) else None
+        if known is None:
+            raise ValueError(f"{value!r} is not a valid {cls.__name__}")
+        return cast(Self, known)
+
+    @classmethod
+    def declare(cls, value: str) -> Self:
+        """The value, declared now if new (idempotent)."""
+        known = cls._known.get(value)
+        if known is None:
+            known = cls._known[value] = str.__new__(cls, value)
+        return cast(Self, known)
+
+    @classmethod
+    def withdraw(cls, value: str) -> None:
+        """Forget a declared value (a test's channel, when the test ends)."""
+        cls._known.pop(value, None)
+
+    @property
+    def value(self) -> str:
+        """The stored string."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.value!r})"
+
+
+class Channel(OpenValue):
+    """Where a person talks to us. The rules of each are a row of `core.channels`; a new
+    channel declares its value by registering its row there (stored values unchanged)."""
+
+    TELEGRAM: ClassVar[Channel]
+    VIBER: ClassVar[Channel]
+    MESSENGER: ClassVar[Channel]
+    CONSOLE: ClassVar[Channel]
+    EMAIL: ClassVar[Channel]
+
+
+Channel.TELEGRAM = Channel.declare("telegram")
+Channel.VIBER = Channel.declare("viber")
+Channel.MESSENGER = Channel.declare("messenger")
+Channel.CONSOLE = Channel.declare("console")
+Channel.EMAIL = Channel.declare("email")
+
+
+class ReadingSource(OpenValue):
+    """Who took a reading (manual fig. 3.1 "Джерело"). A photo is a flag, not a source.
+
+    Besides the operator's sources below, every messenger's policy row (`core.channels`)
+    declares the source of readings submitted in it."""
+
+    TELEGRAM: ClassVar[ReadingSource]
+    VIBER: ClassVar[ReadingSource]
+    MESSENGER: ClassVar[ReadingSource]
+    CONSOLE: ClassVar[ReadingSource]
+    CABINET: ClassVar[ReadingSource]
+    CONTROLLER: ClassVar[ReadingSource]
+    INSPECTION: ClassVar[ReadingSource]
+    ESTIMATED: ClassVar[ReadingSource]
+
+
+ReadingSource.TELEGRAM = ReadingSource.declare("telegram")
+ReadingSource.VIBER = ReadingSource.declare("viber")
+ReadingSource.MESSENGER = ReadingSource.declare("messenger")
+ReadingSource.CONSOLE = ReadingSource.declare("console")
+ReadingSource.CABINET = ReadingSource.declare("cabinet")
+ReadingSource.CONTROLLER = ReadingSource.declare("controller")
+ReadingSource.INSPECTION = ReadingSource.declare("inspection")
+ReadingSource.ESTIMATED = ReadingSource.declare("estimated")
+
+
+class Topic(StrEnum):
+    """What a push is about; the first four are the person's switchable topics."""
+
+    OUTAGES_PLANNED = "outages_planned"
+    OUTAGES_EMERGENCY = "outages_emergency"
+    NEW_BILLS = "new_bills"
+    READING_REMINDERS = "reading_reminders"
+    PAYMENTS = "payments"  # a confirmation of what they did: not switchable
+    ANSWERS = "answers"  # the call centre's answer to their request: not switchable
 
 
 class OutageKind(StrEnum):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
@@ -21,6 +21,7 @@ from core.model import (
     Outage,
     OutageKind,
     OutageTarget,
+    ReadingSource,
     RequestStatus,
     SupportRequest,
 )
@@ -53,6 +54,19 @@ def _utc(value: datetime | None) -> datetime | None:
 Text = Annotated[str, AfterValidator(_safe_text)]
 ACCOUNT_NUMBER = r"^[0-9]{6,13}$"
 Time = Annotated[AwareDatetime, AfterValidator(_plausible_time)]
+
+
+def _reading_source(value: str) -> str:
+    return ReadingSource(value).value  # ValueError: not a source (nor a channel's)
+
+
+def _source_enum(schema: dict[str, Any]) -> None:
+    # Listed when the schema is built: the operator's sources and every channel's.
+    schema["enum"] = [source.value for source in ReadingSource]
+
+
+Source = Annotated[str, AfterValidator(_reading_source), Field(json_schema_extra=_source_enum)]
+"""Who took a reading: `core.model.ReadingSource`, which channels extend (core.channels)."""
 Id = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
@@ -161,10 +175,7 @@ class BillingReadingRowIn(BaseModel):
     zone: Literal["day", "night", "peak", "half_peak"]
     value: int = Field(ge=0)
     taken_on: date
-    source: Literal[
-        "telegram", "viber", "messenger", "console", "cabinet", "controller", "inspection",
-        "estimated",
-    ]  # fmt: skip
+    source: Source
     meter_serial: str | None = Field(None, description="default: the meter in service")
 
 

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aiohttp import web
 
-from bot.channels.base import DeliveryResult, DeliveryStatus
+from bot.channels.base import DeliveryResult, DeliveryStatus, Push
 from bot.handlers.receipts import held_replies, paid_replies
 from bot.i18n import Catalogues
 from bot.messages import Reply
@@ -65,8 +65,8 @@ class Pusher(Protocol):
 
     channel: Channel
 
-    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
-        """Send replies to a user outside a conversation turn."""
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
+        """Send a push to a user outside a conversation turn."""
         ...
 
 
@@ -89,7 +89,9 @@ class ChannelNotifier:
             return False
         try:
             async with asyncio.timeout(self._timeout):
-                result = await pusher.send(user_id, replies)
+                # No topic, as before the envelope: a tagged channel (Messenger) sends it
+                # inside its window only.
+                result = await pusher.send(user_id, Push(replies))
         except TimeoutError:
             log.warning("push: %s to %s timed out", channel.value, mask(user_id))
             return False

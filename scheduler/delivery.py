@@ -33,8 +33,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from bot.channels.base import DeliveryResult, DeliveryStatus
+from bot.channels.base import DeliveryResult, DeliveryStatus, Push
 from bot.pushes import PushRenderer, RenderedPush
+from core.channels import default_rates, policy_of
 from core.delivery import RetryPolicy, Route, Topic, choose_route
 from core.model import Channel, DialogState
 from core.ports import AbstractUnitOfWorkFactory
@@ -55,25 +56,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LIMITS: Mapping[Channel, float] = {
-    # Telegram's FAQ: about 30 messages a second to different chats.
-    Channel.TELEGRAM: 30.0,
-    # Viber publishes no per-second send limit; broadcast allows 500 requests / 10 s.
-    Channel.VIBER: 50.0,
-    # Messenger's Send API: 300 calls/s per Page for text; keep headroom.
-    Channel.MESSENGER: 250.0,
-    Channel.EMAIL: 10.0,
-    Channel.CONSOLE: 1000.0,
-}
+DEFAULT_LIMITS: Mapping[Channel, float] = default_rates()
+"""Sends per second of each channel, from its row in `core.channels` (a channel registered
+later is looked up there when its worker starts)."""
 
-# Messenger's adapter picks its message tag from these words (bot.channels.messenger).
-_MESSENGER_TOPICS = {
-    Topic.NEW_BILLS.value: "bill",
-    Topic.PAYMENTS.value: "payment",
-    Topic.READING_REMINDERS.value: "reading_reminder",
-    Topic.OUTAGES_PLANNED.value: "outage",
-    Topic.OUTAGES_EMERGENCY.value: "outage",
-}
+
+def default_limit(channel: Channel) -> float:
+    """The channel's default rate: its policy row's, or 10/s for a channel without one."""
+    try:
+        return policy_of(channel).rate
+    except (KeyError, ValueError):
+        return 10.0
 
 
 def real_now() -> datetime:
@@ -183,7 +176,7 @@ class DeliveryWorkers:
         record do not hold up the next claim (at 30/s a batch is 3 rows per 100 ms, and one
         turn of database and HTTP round trips takes longer than that). At most
         `in_flight` batches are out at once."""
-        limit = self.settings.limits.get(channel, DEFAULT_LIMITS.get(channel, 10.0))
+        limit = self.settings.limits.get(channel, default_limit(channel))
         slots = asyncio.Semaphore(self.settings.in_flight)
         pending: set[asyncio.Task[None]] = set()
 
@@ -222,7 +215,7 @@ class DeliveryWorkers:
         """One claim-render-send-record turn, awaited whole; (rows handled, seconds to wait
         if none). Tests and tools use it; the loop pipelines the same two halves."""
         if limit is None:
-            limit = self.settings.limits.get(channel, DEFAULT_LIMITS.get(channel, 10.0))
+            limit = self.settings.limits.get(channel, default_limit(channel))
         batch, wait = await self._claim(channel, limit)
         if batch is None:
             return 0, wait
@@ -268,18 +261,14 @@ class DeliveryWorkers:
 
     async def _send(self, push: ClaimedPush, rendered: RenderedPush) -> DeliveryResult:
         adapter = self.channels[push.channel]
-        user_id = push.email if push.channel == Channel.EMAIL else push.external_id
+        # A messenger identity is addressed by its user id there; an address channel
+        # (e-mail) by the person's address.
+        user_id = push.external_id if policy_of(push.channel).messenger else push.email
         if not user_id:
             return DeliveryResult(DeliveryStatus.UNREACHABLE, detail="no address")
+        envelope = Push(rendered.replies, push.topic or None, rendered.subject)
         async with asyncio.timeout(self.settings.send_timeout_seconds):
-            if push.channel == Channel.MESSENGER:
-                topic = _MESSENGER_TOPICS.get(push.topic, "other")
-                return await adapter.send(user_id, rendered.replies, topic=topic)  # type: ignore[call-arg]
-            if push.channel == Channel.EMAIL:
-                return await adapter.send(  # type: ignore[call-arg]
-                    user_id, rendered.replies, subject=rendered.subject
-                )
-            return await adapter.send(user_id, rendered.replies)
+            return await adapter.send(user_id, envelope)
 
     async def _outcome(self, push: ClaimedPush, result: DeliveryResult) -> Outcome:
         policy = self.settings.policy

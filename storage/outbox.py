@@ -52,15 +52,14 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import ColumnElement, Select
 
+from core import channels as channel_rules
 from core.delivery import (
-    ACCOUNT_UPDATE_TOPICS,
     RANK_BILLED,
     RANK_EMAIL,
     RANK_FREE,
     RANK_IN_SESSION,
     RANK_OFF,
     RANK_TAGGED,
-    SESSION,
     SWITCHABLE,
     Topic,
 )
@@ -128,7 +127,6 @@ _meters = MeterRow.__table__
 _readings = SubmittedReadingRow.__table__
 
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
-_MESSENGERS = (Channel.TELEGRAM.value, Channel.VIBER.value, Channel.MESSENGER.value)
 
 
 def _chose(channel: str | ColumnElement[Any]) -> ColumnElement[bool]:
@@ -147,6 +145,41 @@ def _wants(topic: str) -> ColumnElement[bool]:
 
 def _chose_any(channels: Collection[str]) -> ColumnElement[bool]:
     return or_(*(_chose(name) for name in sorted(channels))) if channels else false()
+
+
+def _rank_whens(topic: str, now: datetime) -> list[tuple[ColumnElement[bool], int]]:
+    """`core.delivery.rank` as CASE branches over a messenger identity and its dialog
+    (whose `updated_at` is the person's last message there), from the same channel rows;
+    channels that rank alike share a branch."""
+    channel = _identities.c.channel
+    free: list[str] = []
+    billed: list[str] = []
+    inside: dict[timedelta, list[str]] = {}
+    outside: dict[int, list[str]] = {RANK_BILLED: [], RANK_TAGGED: []}
+    for policy in channel_rules.policies():
+        if not policy.messenger:
+            continue
+        name = policy.channel.value
+        if policy.session is None:
+            (billed if policy.billed else free).append(name)
+            continue
+        inside.setdefault(policy.session, []).append(name)
+        if policy.billed:
+            outside[RANK_BILLED].append(name)
+        elif policy.tag(topic) is not None:
+            outside[RANK_TAGGED].append(name)
+    whens: list[tuple[ColumnElement[bool], int]] = []
+    if free:
+        whens.append((channel.in_(free), RANK_FREE))
+    for session, names in inside.items():
+        recent = _dialogs.c.updated_at > now - session
+        whens.append((and_(channel.in_(names), recent), RANK_IN_SESSION))
+    if billed:
+        whens.append((channel.in_(billed), RANK_BILLED))
+    for rank, names in outside.items():
+        if names:
+            whens.append((channel.in_(names), rank))
+    return whens
 
 
 def _routes(
@@ -170,34 +203,31 @@ def _routes(
     # (SQLite: a subquery; its driver reports no row count for a statement that starts
     # with WITH, and SQLite runs small single-process installations anyway.)
     r = recipients.cte("r") if dialect == "postgresql" else recipients.subquery("r")
-    inside = _dialogs.c.updated_at > now - SESSION
     rank_whens: list[tuple[ColumnElement[bool], int]] = []
     if prefer is not None:
         rank_whens.append((_identities.c.channel == prefer.value, -1))
-    rank_whens += [
-        (_identities.c.channel.in_((Channel.TELEGRAM.value, Channel.CONSOLE.value)), RANK_FREE),
-        (and_(_identities.c.channel.in_(_MESSENGERS[1:]), inside), RANK_IN_SESSION),
-        (_identities.c.channel == Channel.VIBER.value, RANK_BILLED),
-    ]
-    if Topic(topic) in ACCOUNT_UPDATE_TOPICS:
-        rank_whens.append((_identities.c.channel == Channel.MESSENGER.value, RANK_TAGGED))
+    rank_whens += _rank_whens(topic, now)
     on_here = _identities.c.channel.in_(usable)
     # A messenger that is off here ranks after every channel that is on (core.delivery).
     rank = case(*rank_whens, else_=null()) + case((on_here, 0), else_=RANK_OFF)
-    any_messenger = _chose_any([name for name in _MESSENGERS if name in usable])
+    offered = [c.value for c in channel_rules.offered_messengers()]
+    # Messengers a person cannot choose (the console) follow any chosen messenger.
+    followers = [c.value for c in channel_rules.messengers() if c.value not in offered]
+    address_channels = [p.channel.value for p in channel_rules.policies() if not p.messenger]
+    any_messenger = _chose_any([name for name in offered if name in usable])
     # Nothing they chose is on: every messenger they use, as without settings (a choice
     # made empty on purpose silences the switchable topics only).
     nothing_on = not_(_chose_any(usable))
     if Topic(topic) in SWITCHABLE:
         nothing_on = and_(nothing_on, _chose_any([c.value for c in Channel]))
     allowed = or_(
-        and_(_prefs.c.person_id.is_(None), _identities.c.channel != Channel.EMAIL.value),
+        and_(_prefs.c.person_id.is_(None), _identities.c.channel.not_in(address_channels)),
         and_(_chose(_identities.c.channel), on_here),
-        and_(_identities.c.channel == Channel.CONSOLE.value, any_messenger),
+        and_(_identities.c.channel.in_(followers), any_messenger),
         and_(
             _prefs.c.person_id.is_not(None),
             nothing_on,
-            _identities.c.channel != Channel.EMAIL.value,
+            _identities.c.channel.not_in(address_channels),
         ),
     )
     messengers = (

@@ -1,18 +1,34 @@
-"""What every messenger adapter offers the composition root and the delivery workers."""
+"""What every channel adapter offers the composition root and the delivery workers, and
+the plumbing they share: the push envelope, the turn skeleton, a small LRU memory, the
+typing indicator, retries with jitter, metrics registration, and a collecting channel
+(tests, and a template for a new adapter: README "Adding a channel")."""
 
 from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import logging
+import random
+import weakref
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from bot.messages import Incoming, Reply
-from core.model import Channel
+from core.channels import policy_of
+from core.model import Channel, Topic
+from core.privacy import mask
+
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry, Counter
+
+    from observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
 
 Handle = Callable[[Incoming], Awaitable[list[Reply]]]
 """The dialog's entry point: a neutral input in, replies out."""
@@ -36,8 +52,23 @@ class DeliveryResult:
     detail: str = ""
 
 
+@dataclass(frozen=True)
+class Push:
+    """What delivery hands a channel outside a turn: the replies, what they are about
+    (`Topic`; the channel's row in `core.channels` says what a topic may do there, e.g.
+    which message tag carries it past a session window) and a subject line (e-mail)."""
+
+    replies: list[Reply]
+    topic: Topic | str | None = None
+    subject: str = ""
+
+    def tag(self, channel: Channel) -> str | None:
+        """The message tag `channel`'s policy gives this push's topic, if any."""
+        return policy_of(channel).tag(self.topic)
+
+
 class ChannelAdapter(abc.ABC):
-    """One messenger: routes for its webhook, start/stop, and sending replies to a user."""
+    """One channel: routes for its webhook, start/stop, and sending pushes to a user."""
 
     channel: Channel
 
@@ -54,8 +85,8 @@ class ChannelAdapter(abc.ABC):
         return None
 
     @abc.abstractmethod
-    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
-        """Send replies to a user outside a conversation turn (pushes)."""
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
+        """Send a push to a user outside a conversation turn."""
 
 
 class BackgroundWork:
@@ -103,3 +134,174 @@ def split_text(text: str, limit: int) -> list[str]:
     if rest or not pieces:
         pieces.append(rest)
     return pieces
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Remembered(OrderedDict[K, V]):
+    """A bounded LRU map (user id → what an adapter keeps of them between turns): the
+    least recently remembered key goes when `size` is exceeded."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        super().__init__()
+        self.size = size
+
+    def remember(self, key: K, value: V) -> None:
+        """Keep `value` for `key`, as the most recent."""
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > self.size:
+            self.popitem(last=False)
+
+
+class Typing:
+    """A "typing…" indicator: `show` after `after` seconds and again every `every`, until
+    cancelled. A timer, not a task: a quick turn costs one scheduled callback and no call
+    to the platform."""
+
+    def __init__(self, show: Callable[[], None], after: float, every: float) -> None:
+        self._show = show
+        self._every = every
+        self._timer = asyncio.get_running_loop().call_later(after, self._fire)
+
+    def _fire(self) -> None:
+        self._show()
+        self._timer = asyncio.get_running_loop().call_later(self._every, self._fire)
+
+    def cancel(self) -> None:
+        """Stop showing (the turn's answer is ready)."""
+        self._timer.cancel()
+
+
+def jittered(delay: float, spread: float = 0.2) -> float:
+    """`delay` ± `spread` of it, so that many workers retrying after one failure do not
+    come back in step."""
+    return max(0.0, delay * (1 + random.uniform(-spread, spread)))  # noqa: S311 - not crypto
+
+
+@dataclass(frozen=True)
+class Retries:
+    """How an adapter retries one platform call: up to `attempts` tries, waiting the
+    `backoff` seconds between them, jittered by ± `spread` of each."""
+
+    attempts: int = 3
+    backoff: Sequence[float] = (1.0, 2.0, 4.0)
+    spread: float = 0.2
+
+    def delay(self, number: int) -> float:
+        """Seconds to wait after failed try `number` (from 1)."""
+        return jittered(self.backoff[min(number, len(self.backoff)) - 1], self.spread)
+
+    def last(self, number: int) -> bool:
+        """Whether try `number` was the last one."""
+        return number >= self.attempts
+
+
+_COUNTERS: weakref.WeakKeyDictionary[CollectorRegistry, dict[str, Counter]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def counter(
+    metrics: Metrics | None, name: str, documentation: str, labels: Sequence[str]
+) -> Counter | None:
+    """The counter `name` of the metrics' registry, created on first use: several adapters
+    (or several instances of one, in tests) share it instead of registering it twice."""
+    if metrics is None:
+        return None
+    from prometheus_client import Counter
+
+    made = _COUNTERS.setdefault(metrics.registry, {})
+    if name not in made:
+        made[name] = Counter(name, documentation, list(labels), registry=metrics.registry)
+    return made[name]
+
+
+Deliver = Callable[[str, list[Reply]], Awaitable[DeliveryResult]]
+Apology = Callable[[Incoming], list[Reply]]
+
+
+async def run_turn(
+    channel: Channel,
+    handle: Handle,
+    event: Incoming,
+    deliver: Deliver,
+    apology: Apology,
+    *,
+    user_id: str | None = None,
+    typing: Typing | None = None,
+    answer_empty: bool = False,
+) -> DeliveryResult | None:
+    """One input, the same in every adapter: hand the event to the dialog (the typing
+    indicator runs meanwhile), answer with an apology when it fails (the dialog apologises
+    itself; this is the last safety net), send what it answers to `user_id` (default the
+    event's), log an undelivered answer. None when there was nothing to send (a redelivered
+    message already answered), unless `answer_empty` (an adapter whose answer does more
+    than show the replies, such as Telegram's standing keyboard)."""
+    try:
+        try:
+            replies = await handle(event)
+        except Exception:
+            log.exception("%s input %s: handling failed", channel.value, event.update_key)
+            replies = apology(event)
+    finally:
+        if typing is not None:
+            typing.cancel()
+    if not replies and not answer_empty:
+        return None
+    to = user_id if user_id is not None else event.user_id
+    result = await deliver(to, replies)
+    if result.status != DeliveryStatus.SENT:
+        log.info(
+            "%s: reply to %s not delivered (%s): %s",
+            channel.value,
+            mask(to),
+            result.status.value,
+            result.detail,
+        )
+    return result
+
+
+@dataclass
+class CollectingChannel(ChannelAdapter):
+    """A channel that keeps what it is sent instead of sending it: a fake for tests, and the
+    smallest complete adapter. `script` results are answered first (then SENT)."""
+
+    channel: Channel
+    sent: list[tuple[str, Push]] = field(default_factory=list)
+    script: list[DeliveryResult] = field(default_factory=list)
+
+    def register_routes(self, app: web.Application) -> None:
+        """No webhook: tests call `send` (and a dialog) directly."""
+        return None
+
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
+        """Record the push (when the scripted result is SENT) and answer."""
+        result = self.script.pop(0) if self.script else DeliveryResult(DeliveryStatus.SENT)
+        if result.status == DeliveryStatus.SENT:
+            self.sent.append((user_id, push))
+        return result
+
+    def texts(self) -> list[str]:
+        """The text of each push sent, its replies joined by new lines."""
+        return ["\n".join(reply.text for reply in push.replies) for _, push in self.sent]
+
+
+__all__ = [
+    "BackgroundWork",
+    "ChannelAdapter",
+    "CollectingChannel",
+    "DeliveryResult",
+    "DeliveryStatus",
+    "Handle",
+    "Push",
+    "Remembered",
+    "Retries",
+    "Typing",
+    "counter",
+    "jittered",
+    "run_turn",
+    "split_text",
+]

@@ -19,7 +19,7 @@ from email.utils import formataddr, make_msgid
 
 from aiohttp import web
 
-from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus
+from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Push
 from bot.messages import Reply
 from core.model import Channel
 from core.privacy import mask
@@ -81,13 +81,11 @@ class EmailChannel(ChannelAdapter):
         """E-mail has no inbound route."""
         return None
 
-    async def send(
-        self, user_id: str, replies: list[Reply], *, subject: str = ""
-    ) -> DeliveryResult:
-        """Send one e-mail to the address `user_id`."""
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
+        """Send one e-mail to the address `user_id`, under the push's subject."""
         import aiosmtplib  # loads only when e-mail is on
 
-        message = compose(self.settings, user_id, replies, subject)
+        message = compose(self.settings, user_id, push.replies, push.subject)
         tls_context = ssl.create_default_context()
         try:
             await aiosmtplib.send(

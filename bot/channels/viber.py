@@ -53,6 +53,10 @@ from bot.channels.base import (
     DeliveryResult,
     DeliveryStatus,
     Handle,
+    Push,
+    Retries,
+    counter,
+    run_turn,
     split_text,
 )
 from bot.channels.media import MediaStore
@@ -356,6 +360,7 @@ class ViberChannel(ChannelAdapter):
         api_base: str = "https://chatapi.viber.com/pa",
         public_base_url: str | None = None,
         sleep: Sleep = asyncio.sleep,
+        retries: Retries | None = None,
     ) -> None:
         self._token = token
         self._handle = handle
@@ -367,9 +372,16 @@ class ViberChannel(ChannelAdapter):
         self._api_base = api_base.rstrip("/")
         self._public_base_url = public_base_url
         self._sleep = sleep
+        # Network errors and rate limits: a few tries, jittered waits (base.Retries).
+        self._retries = retries or Retries(MAX_ATTEMPTS, BACKOFF)
         self._session: aiohttp.ClientSession | None = None
         self._background = BackgroundWork()
-        self._callbacks = _callback_counter(metrics)
+        self._callbacks = counter(
+            metrics,
+            "kabinet_viber_callbacks",
+            "Viber callbacks that are not messages, by event",
+            ["event"],
+        )
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -421,7 +433,7 @@ class ViberChannel(ChannelAdapter):
 
     async def _post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
         """One REST call with network retries; the answer's JSON (status not checked)."""
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 async with self._client().post(
                     f"{self._api_base}/{endpoint}", json=body, headers={AUTH_HEADER: self._token}
@@ -440,17 +452,19 @@ class ViberChannel(ChannelAdapter):
                     return await response.json(content_type=None)
             except (aiohttp.ClientError, TimeoutError, ValueError) as error:
                 detail = type(error).__name__
-                if number == MAX_ATTEMPTS:
+                if self._retries.last(number):
                     raise _Failed(
-                        DeliveryResult(DeliveryStatus.RETRY_LATER, BACKOFF[-1], detail)
+                        DeliveryResult(
+                            DeliveryStatus.RETRY_LATER, self._retries.backoff[-1], detail
+                        )
                     ) from None
                 log.info("viber: %s on %s, retrying", detail, endpoint)
-                await self._sleep(BACKOFF[number - 1])
+                await self._sleep(self._retries.delay(number))
         raise AssertionError("unreachable")
 
     async def _download(self, url: str) -> bytes | None:
         """A picture the person sent; None when it cannot be had (logged, no URL)."""
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 async with self._client().get(url) as response:
                     if response.status != 200:
@@ -466,8 +480,8 @@ class ViberChannel(ChannelAdapter):
             except (aiohttp.ClientError, TimeoutError) as error:
                 # The media URL may be signed: only the error's kind is logged.
                 log.info("viber: picture download %s (attempt %d)", type(error).__name__, number)
-                if number < MAX_ATTEMPTS:
-                    await self._sleep(BACKOFF[number - 1])
+                if not self._retries.last(number):
+                    await self._sleep(self._retries.delay(number))
         return None
 
     # ---- inbound -------------------------------------------------------------------------
@@ -560,28 +574,16 @@ class ViberChannel(ChannelAdapter):
             if inbound.media_url is not None:
                 photo = await self._download(inbound.media_url)
                 if photo is None:
-                    t = self._catalogues.translator(pick_locale(event.locale))
-                    await self.deliver(event.user_id, [Reply(t("error.apology"))])
+                    await self.deliver(event.user_id, self._apology(event))
                     return
                 event = replace(event, photo=photo)
-            try:
-                replies = await self._handle(event)
-            except Exception:  # the dialog apologises itself; this is the last safety net
-                log.exception("viber message %s: handling failed", event.update_key)
-                t = self._catalogues.translator(pick_locale(event.locale))
-                replies = [Reply(t("error.apology"))]
-            if not replies:
-                return  # a redelivered message already answered
-            result = await self.deliver(event.user_id, replies)
-            if result.status != DeliveryStatus.SENT:
-                log.info(
-                    "viber: reply to %s not delivered (%s): %s",
-                    mask(event.user_id),
-                    result.status.value,
-                    result.detail,
-                )
+            await run_turn(self.channel, self._handle, event, self.deliver, self._apology)
         except Exception:  # a bug in translation or rendering must not kill the server
             log.exception("viber message %s failed", event.update_key)
+
+    def _apology(self, event: Incoming) -> list[Reply]:
+        t = self._catalogues.translator(pick_locale(event.locale))
+        return [Reply(t("error.apology"))]
 
     def _count(self, event: str) -> None:
         if self._callbacks is not None:
@@ -597,9 +599,10 @@ class ViberChannel(ChannelAdapter):
 
     # ---- outbound ------------------------------------------------------------------------
 
-    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
-        """Push replies to a subscriber outside a turn."""
-        return await self.deliver(user_id, replies)
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
+        """Push replies to a subscriber outside a turn (billed outside the session, which
+        delivery's ranking weighs; nothing here depends on the topic)."""
+        return await self.deliver(user_id, push.replies)
 
     async def deliver(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
         """Send replies in order; stop at the first message that cannot be delivered."""
@@ -616,7 +619,7 @@ class ViberChannel(ChannelAdapter):
         return result
 
     async def _send_one(self, body: dict[str, Any]) -> DeliveryResult:
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 answer = await self._post("send_message", body)
             except _Failed as failed:
@@ -628,31 +631,15 @@ class ViberChannel(ChannelAdapter):
             if status in NOT_REACHABLE:
                 return DeliveryResult(DeliveryStatus.UNREACHABLE, detail=f"{status} {message}")
             if status == TOO_MANY_REQUESTS:
-                if number < MAX_ATTEMPTS:
+                if not self._retries.last(number):
                     log.info("viber: too many requests, backing off")
-                    await self._sleep(BACKOFF[number - 1])
+                    await self._sleep(self._retries.delay(number))
                     continue
                 return DeliveryResult(
-                    DeliveryStatus.RETRY_LATER, BACKOFF[-1] * 60, f"{status} {message}"
+                    DeliveryStatus.RETRY_LATER,
+                    self._retries.backoff[-1] * 60,
+                    f"{status} {message}",
                 )
             log.warning("viber: send_message refused: status %s %s", status, message)
             return DeliveryResult(DeliveryStatus.FAILED, detail=f"{status} {message}")
         raise AssertionError("unreachable")
-
-
-def _callback_counter(metrics: Metrics | None) -> Any:
-    """kabinet_viber_callbacks_total{event}, registered once per metrics registry."""
-    if metrics is None:
-        return None
-    from prometheus_client import Counter
-
-    name = "kabinet_viber_callbacks"
-    existing = getattr(metrics.registry, "_names_to_collectors", {}).get(name + "_total")
-    if existing is not None:
-        return existing
-    return Counter(
-        name,
-        "Viber callbacks that are not messages, by event",
-        ["event"],
-        registry=metrics.registry,
-    )

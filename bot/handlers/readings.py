@@ -22,6 +22,7 @@ from bot.handlers.router import Router
 from bot.i18n import Translator
 from bot.menu import main_menu, menu_button, said, section_rows, with_menu
 from bot.messages import Button
+from core.channels import policy_of
 from core.errors import (
     NoMeter,
     OutsideReadingWindow,
@@ -47,7 +48,9 @@ router = Router()
 
 
 def _source_of(ctx: Context) -> ReadingSource:
-    return ReadingSource(ctx.event.channel.value)
+    """The source a reading submitted in this channel records (its row in core.channels)."""
+    source = policy_of(ctx.event.channel).reading_source
+    return ReadingSource(source) if source is not None else ReadingSource.CABINET
 
 
 @router.action("read", commands=("readings", "reading"))

@@ -11,6 +11,7 @@ from bot.handlers.router import Router
 from bot.i18n import SUPPORTED_LOCALES
 from bot.menu import main_menu, menu_button, with_menu
 from bot.messages import Button
+from core.channels import messengers
 from core.contacts import EmailInvalid, PhoneInvalid, normalise_email, normalise_mobile
 from core.delivery import Topic, allowed_channels
 from core.model import Channel, NotificationPrefs
@@ -145,8 +146,6 @@ async def set_email(ctx: Context) -> None:
 
 # --- Notifications ---------------------------------------------------------------------
 
-_OTHER_MESSENGERS = (Channel.TELEGRAM, Channel.VIBER, Channel.MESSENGER, Channel.CONSOLE)
-
 
 async def _offered_channels(ctx: Context) -> list[Channel]:
     """Where pushes may go, as choices: the channel this chat is in (always), the person's
@@ -157,7 +156,7 @@ async def _offered_channels(ctx: Context) -> list[Channel]:
     offered = [here]
     offered += [
         channel
-        for channel in _OTHER_MESSENGERS
+        for channel in messengers()
         if channel != here
         and channel in on
         and any(i.channel == channel and i.reachable for i in identities)

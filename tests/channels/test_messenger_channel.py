@@ -13,11 +13,10 @@ import pytest
 
 from app.compose import build_app, build_channels, messenger_channel
 from app.settings import load_settings
-from bot.channels.base import DeliveryStatus
+from bot.channels.base import DeliveryStatus, Push
 from bot.channels.media import MediaStore
 from bot.channels.messenger import (
     MessengerChannel,
-    PushTopic,
     render,
     shorten,
     signature_valid,
@@ -25,7 +24,7 @@ from bot.channels.messenger import (
 from bot.channels.viber import ViberChannel
 from bot.i18n import Catalogues
 from bot.messages import Attachment, Button, Reply
-from core.model import Channel
+from core.model import Channel, Topic
 from tests.channels.conftest import IN_WINDOW, jpeg_bytes
 from tests.channels.fake_graph import (
     APP_SECRET,
@@ -315,7 +314,7 @@ async def test_more_pages_are_sent_by_the_adapter(fb: MessengerHarness) -> None:
     await user.say("меню")
     assert not any(b.get("payload") == "~more" for b in user.buttons)
     choices = [[Button(f"Варіант {n}", "help" if n == 17 else "menu")] for n in range(1, 21)]
-    await fb.channel.send(user.psid, [Reply("Оберіть:", choices)])
+    await fb.channel.send(user.psid, Push([Reply("Оберіть:", choices)]))
     user.last = fb.fake.sent_to(user.psid)[-1:]
     user.buttons = user.last[-1].message.get("quick_replies") or []
     assert any(b.get("payload") == "~more" for b in user.buttons)
@@ -331,21 +330,21 @@ async def test_pushes_follow_the_24_hour_rule(fb: MessengerHarness, caplog) -> N
     caplog.set_level(logging.INFO)
     user = fb.user()
     await user.say("привіт")
-    inside = await fb.channel.send(user.psid, [Reply("Нагадування")])
+    inside = await fb.channel.send(user.psid, Push([Reply("Нагадування")]))
     assert inside.status == DeliveryStatus.SENT
     assert fb.fake.sent_to(user.psid)[-1].body["messaging_type"] == "UPDATE"
     fb.clock.at = IN_WINDOW + timedelta(hours=25)
-    bill = await fb.channel.send(user.psid, [Reply("Новий рахунок")], topic=PushTopic.BILL)
+    bill = await fb.channel.send(user.psid, Push([Reply("Новий рахунок")], Topic.NEW_BILLS))
     assert bill.status == DeliveryStatus.SENT
     last = fb.fake.sent_to(user.psid)[-1].body
     assert last["messaging_type"] == "MESSAGE_TAG" and last["tag"] == "ACCOUNT_UPDATE"
     sent = len(fb.fake.sent_to(user.psid))
-    reminder = await fb.channel.send(user.psid, [Reply("Час передати покази")])
+    reminder = await fb.channel.send(user.psid, Push([Reply("Час передати покази")]))
     assert reminder.status == DeliveryStatus.UNREACHABLE and "24-hour" in reminder.detail
     assert len(fb.fake.sent_to(user.psid)) == sent
     assert "24-hour" in caplog.text
     assert await reachable(fb, user.psid) is True  # they can still write: not blocked
-    never = await fb.channel.send("999", [Reply("x")], topic="outage")
+    never = await fb.channel.send("999", Push([Reply("x")], Topic.OUTAGES_PLANNED))
     assert never.status == DeliveryStatus.UNREACHABLE
 
 
@@ -353,19 +352,19 @@ async def test_graph_errors_map_to_delivery_results(fb: MessengerHarness) -> Non
     user = fb.user()
     await user.say("привіт")
     fb.fake.fail(10, 2018278)
-    result = await fb.channel.send(user.psid, [Reply("x")])
+    result = await fb.channel.send(user.psid, Push([Reply("x")]))
     assert result.status == DeliveryStatus.UNREACHABLE and "outside window" in result.detail
     assert await reachable(fb, user.psid) is True
     fb.fake.fail(4, times=2)
-    assert (await fb.channel.send(user.psid, [Reply("x")])).status == DeliveryStatus.SENT
-    assert fb.sleeps[-2:] == [1.0, 2.0]
+    assert (await fb.channel.send(user.psid, Push([Reply("x")]))).status == DeliveryStatus.SENT
+    assert fb.sleeps[-2:] == pytest.approx([1.0, 2.0], rel=0.2)  # jittered
     fb.fake.fail(613, times=3)
-    limited = await fb.channel.send(user.psid, [Reply("x")])
+    limited = await fb.channel.send(user.psid, Push([Reply("x")]))
     assert limited.status == DeliveryStatus.RETRY_LATER and limited.retry_after > 0
     fb.fake.fail(100)
-    assert (await fb.channel.send(user.psid, [Reply("x")])).status == DeliveryStatus.FAILED
+    assert (await fb.channel.send(user.psid, Push([Reply("x")]))).status == DeliveryStatus.FAILED
     fb.fake.blocked[user.psid] = (551, 1545041)
-    gone = await fb.channel.send(user.psid, [Reply("x")])
+    gone = await fb.channel.send(user.psid, Push([Reply("x")]))
     assert gone.status == DeliveryStatus.UNREACHABLE
     assert await reachable(fb, user.psid) is False
 
@@ -391,7 +390,7 @@ async def test_the_profile_gives_the_language_and_name_once(fb: MessengerHarness
     assert "personal data" in text.lower() and "Іван" in text
     await user.press("I agree")
     choices = [[Button(f"Choice {n}", "menu")] for n in range(1, 21)]
-    await fb.channel.send(user.psid, [Reply("Choose:", choices)])
+    await fb.channel.send(user.psid, Push([Reply("Choose:", choices)]))
     quick = fb.fake.sent_to(user.psid)[-1].message.get("quick_replies") or []
     assert any(b.get("title") == "More ▶" for b in quick)
     profile_calls = [c for c in fb.fake.calls if c.path == f"GET {user.psid}"]

@@ -7,8 +7,10 @@ import asyncio
 import json
 import logging
 
+import pytest
+
 from app.compose import build_app, build_channels
-from bot.channels.base import DeliveryStatus
+from bot.channels.base import DeliveryStatus, Push
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram.channel import derived_secret
 from bot.channels.telegram.inbound import PHOTO_LIMIT_BYTES
@@ -251,7 +253,7 @@ async def test_long_texts_are_split_and_the_keyboard_rides_on_the_last_piece(tg:
     line = "Рядок довгого тексту про покази лічильника. " * 3
     text = "\n".join([line] * 60)
     assert len(text) > 4096
-    result = await tg.channel.send("7100010", [Reply(text, [[Button("Меню", "menu")]])])
+    result = await tg.channel.send("7100010", Push([Reply(text, [[Button("Меню", "menu")]])]))
     assert result.status is DeliveryStatus.SENT
     pieces = tg.fake.calls_of("sendMessage", 7_100_010)
     assert len(pieces) == 2
@@ -268,7 +270,7 @@ async def test_images_and_pdfs_are_uploaded(tg: Harness) -> None:
         image=Attachment("consumption.jpg", image, "image/jpeg"),
         document=Attachment("bill-2026-10.pdf", MINIMAL_PDF, "application/pdf"),
     )
-    assert (await tg.channel.send("7100011", [reply])).status is DeliveryStatus.SENT
+    assert (await tg.channel.send("7100011", Push([reply]))).status is DeliveryStatus.SENT
     (photo,) = tg.fake.calls_of("sendPhoto", 7_100_011)
     (document,) = tg.fake.calls_of("sendDocument", 7_100_011)
     assert photo.params["photo"].content == image
@@ -280,7 +282,7 @@ async def test_images_and_pdfs_are_uploaded(tg: Harness) -> None:
 
 async def test_a_long_caption_goes_as_text_before_the_file(tg: Harness) -> None:
     reply = Reply("х" * 1500, image=Attachment("a.jpg", jpeg_bytes(), "image/jpeg"))
-    await tg.channel.send("7100012", [reply])
+    await tg.channel.send("7100012", Push([reply]))
     methods = [c.method for c in tg.fake.calls if c.chat_id == 7_100_012]
     assert methods == ["sendMessage", "sendPhoto"]
     assert "caption" not in tg.fake.calls_of("sendPhoto", 7_100_012)[0].params
@@ -292,7 +294,7 @@ async def test_phone_sharing_uses_a_reply_keyboard_and_labels_map_back(tg: Harne
         "Поділіться номером телефону",
         [[Button("Надіслати мій номер", request_phone=True)], [Button("Меню", "menu")]],
     )
-    await tg.channel.send(str(user.user_id), [reply])
+    await tg.channel.send(str(user.user_id), Push([reply]))
     (sent,) = tg.fake.calls_of("sendMessage", user.user_id)
     keyboard = sent.params["reply_markup"]
     assert keyboard["keyboard"][0][0] == {"text": "Надіслати мій номер", "request_contact": True}
@@ -300,17 +302,17 @@ async def test_phone_sharing_uses_a_reply_keyboard_and_labels_map_back(tg: Harne
     await user.say("Меню")
     assert tg.events[-1].payload == "menu"
     # The next reply without buttons of its own hides the reply keyboard.
-    await tg.channel.send(str(user.user_id), [Reply("Готово")])
+    await tg.channel.send(str(user.user_id), Push([Reply("Готово")]))
     last = tg.fake.calls_of("sendMessage", user.user_id)[-1]
     assert last.params["reply_markup"] == {"remove_keyboard": True}
 
 
 async def test_replacing_falls_back_to_a_new_message_when_editing_fails(tg: Harness) -> None:
     user = tg.user()
-    await tg.channel.send(str(user.user_id), [Reply("сторінка 1", [[Button(">", "p:2")]])])
+    await tg.channel.send(str(user.user_id), Push([Reply("сторінка 1", [[Button(">", "p:2")]])]))
     tg.fake.fail("editMessageText", status=400, retry_after=None)
     page = Reply("сторінка 2", [[Button("<", "p:1")]], replaces_previous=True)
-    assert (await tg.channel.send(str(user.user_id), [page])).status is DeliveryStatus.SENT
+    assert (await tg.channel.send(str(user.user_id), Push([page]))).status is DeliveryStatus.SENT
     assert len(tg.fake.calls_of("editMessageText", user.user_id)) == 1
     assert tg.fake.calls_of("sendMessage", user.user_id)[-1].text == "сторінка 2"
 
@@ -329,7 +331,7 @@ async def test_429_waits_retry_after_and_retries(tg: Harness) -> None:
 
 async def test_429_for_too_long_is_left_to_the_pushes_retry_loop(tg: Harness) -> None:
     tg.fake.fail("sendMessage", retry_after=120)
-    result = await tg.channel.send("7100020", [Reply("Нагадування")])
+    result = await tg.channel.send("7100020", Push([Reply("Нагадування")]))
     assert result.status is DeliveryStatus.RETRY_LATER and result.retry_after == 120
     assert tg.sleeps == []
 
@@ -339,14 +341,14 @@ async def test_network_errors_back_off_and_retry(tg: Harness) -> None:
     tg.fake.drop("sendMessage", times=2)
     text = await user.say("/start")
     assert "згода" in text
-    assert tg.sleeps == [0.5, 1.0]
+    assert tg.sleeps == pytest.approx([0.5, 1.0], rel=0.2)  # jittered
 
 
 async def test_network_errors_are_bounded(tg: Harness) -> None:
     tg.fake.drop("sendMessage", times=5)
-    result = await tg.channel.send("7100021", [Reply("Нагадування")])
+    result = await tg.channel.send("7100021", Push([Reply("Нагадування")]))
     assert result.status is DeliveryStatus.RETRY_LATER
-    assert tg.sleeps == [0.5, 1.0]
+    assert tg.sleeps == pytest.approx([0.5, 1.0], rel=0.2)  # jittered
 
 
 async def test_a_blocked_bot_marks_the_person_unreachable(tg: Harness) -> None:
@@ -357,7 +359,7 @@ async def test_a_blocked_bot_marks_the_person_unreachable(tg: Harness) -> None:
     async with tg.app.uow_factory() as uow:
         identity = await uow.persons.identity(Channel.TELEGRAM, str(user.user_id))
     assert identity is not None and identity.reachable is False
-    result = await tg.channel.send(str(user.user_id), [Reply("Нагадування")])
+    result = await tg.channel.send(str(user.user_id), Push([Reply("Нагадування")]))
     assert result.status is DeliveryStatus.UNREACHABLE
     # Writing again makes them reachable (the dialog's rule), once Telegram lets us answer.
     tg.fake.forbidden_chats.clear()
@@ -388,7 +390,7 @@ async def test_blocking_the_bot_is_learned_from_my_chat_member(tg: Harness) -> N
 
 
 async def test_pushes_to_a_bad_user_id_fail_cleanly(tg: Harness) -> None:
-    result = await tg.channel.send("not-a-number", [Reply("x")])
+    result = await tg.channel.send("not-a-number", Push([Reply("x")]))
     assert result.status is DeliveryStatus.FAILED
 
 

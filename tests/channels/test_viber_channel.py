@@ -10,7 +10,7 @@ import pytest
 
 from app.compose import build_app, build_channels
 from app.settings import load_settings
-from bot.channels.base import DeliveryStatus
+from bot.channels.base import DeliveryStatus, Push
 from bot.channels.media import MediaStore
 from bot.channels.viber import ViberChannel, keyboard_for, render, signature, signature_valid
 from bot.messages import Attachment, Button, Reply
@@ -251,18 +251,18 @@ async def test_not_subscribed_is_unreachable_and_marked(vb: ViberHarness) -> Non
     user = vb.user()
     await user.say("старт")
     vb.fake.unsubscribed.add(user.user_id)
-    result = await vb.channel.send(user.user_id, [Reply("Новий рахунок")])
+    result = await vb.channel.send(user.user_id, Push([Reply("Новий рахунок")]))
     assert result.status == DeliveryStatus.UNREACHABLE and "6" in result.detail
     assert await identity_reachable(vb, user.user_id) is False
 
 
 async def test_too_many_requests_backs_off_then_gives_retry_later(vb: ViberHarness) -> None:
     vb.fake.answer_with(12, times=2)
-    result = await vb.channel.send("vbX==", [Reply("раз")])
+    result = await vb.channel.send("vbX==", Push([Reply("раз")]))
     assert result.status == DeliveryStatus.SENT
-    assert vb.sleeps[-2:] == [1.0, 2.0]
+    assert vb.sleeps[-2:] == pytest.approx([1.0, 2.0], rel=0.2)  # jittered
     vb.fake.answer_with(12, times=3)
-    result = await vb.channel.send("vbX==", [Reply("два")])
+    result = await vb.channel.send("vbX==", Push([Reply("два")]))
     assert result.status == DeliveryStatus.RETRY_LATER and result.retry_after > 0
 
 
@@ -270,7 +270,7 @@ async def test_other_statuses_fail_with_the_status_message_logged(
     vb: ViberHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
     vb.fake.answer_with(3)
-    result = await vb.channel.send("vbX==", [Reply("раз")])
+    result = await vb.channel.send("vbX==", Push([Reply("раз")]))
     assert result.status == DeliveryStatus.FAILED and "badData" in result.detail
     assert "badData" in caplog.text
 
@@ -278,13 +278,15 @@ async def test_other_statuses_fail_with_the_status_message_logged(
 async def test_dropped_connections_are_retried(vb: ViberHarness) -> None:
     await wait_for(lambda: vb.fake.webhook_checks)  # set_webhook must not take the drops
     vb.fake.drop(times=1)
-    assert (await vb.channel.send("vbX==", [Reply("раз")])).status == DeliveryStatus.SENT
+    assert (await vb.channel.send("vbX==", Push([Reply("раз")]))).status == DeliveryStatus.SENT
     vb.fake.drop(times=3)
-    assert (await vb.channel.send("vbX==", [Reply("два")])).status == DeliveryStatus.RETRY_LATER
+    assert (
+        await vb.channel.send("vbX==", Push([Reply("два")]))
+    ).status == DeliveryStatus.RETRY_LATER
 
 
 async def test_sending_uses_the_auth_header_and_the_bot_name(vb: ViberHarness) -> None:
-    await vb.channel.send("vbY==", [Reply("Привіт")])
+    await vb.channel.send("vbY==", Push([Reply("Привіт")]))
     (call,) = vb.fake.sent_to("vbY==")
     assert call.auth == TOKEN and "auth_token" not in call.body
     assert call.body["sender"] == {"name": "Kabinet Test"}

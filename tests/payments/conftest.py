@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from pypdf import PdfReader
 
-from bot.channels.base import DeliveryResult, DeliveryStatus
+from bot.channels.base import DeliveryResult, DeliveryStatus, Push
 from bot.i18n import Catalogues
 from bot.messages import Reply
 from core.clock import FrozenClock
@@ -47,8 +47,8 @@ class RecordingPusher:
     channel: Channel = Channel.CONSOLE
     sent: list[tuple[str, list[Reply]]] = field(default_factory=list)
 
-    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
-        self.sent.append((user_id, replies))
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
+        self.sent.append((user_id, push.replies))
         return DeliveryResult(DeliveryStatus.SENT)
 
 

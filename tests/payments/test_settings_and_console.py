@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from app.compose import make_payments
 from app.settings import ConfigError, load_settings
-from bot.channels.base import DeliveryStatus
+from bot.channels.base import DeliveryStatus, Push
 from bot.channels.console import PROMPT, ConsoleChannel
 from bot.messages import Button, Incoming, Reply
 from payments.easypay import EasyPayProvider
@@ -57,10 +57,10 @@ async def test_console_push_re_prompts_only_when_waiting(tmp_path) -> None:
     console = ConsoleChannel(handle, "me", stdin=stdin_r, stdout=stdout, out_dir=tmp_path)
     running = asyncio.create_task(console.run())
     await asyncio.sleep(0.05)  # the console now waits for a line
-    result = await console.send("me", [Reply("Дякуємо!", [[Button("Меню", "menu")]])])
+    result = await console.send("me", Push([Reply("Дякуємо!", [[Button("Меню", "menu")]])]))
     assert result.status == DeliveryStatus.SENT
     assert stdout.getvalue() == f"{PROMPT}\nДякуємо!\n[1] Меню\n{PROMPT}"
-    other = await console.send("someone-else", [Reply("x")])
+    other = await console.send("someone-else", Push([Reply("x")]))
     assert other.status == DeliveryStatus.FAILED
     stdin_w.write("hello\n")
     stdin_w.close()
@@ -76,13 +76,13 @@ async def test_console_shows_a_turns_pushes_after_its_answer_before_the_prompt(
 
     async def handle(event: Incoming) -> list[Reply]:
         # Delivery in the background hands over a push while the turn is handled.
-        await console.send("me", [Reply("Відповідь кол-центру")])
+        await console.send("me", Push([Reply("Відповідь кол-центру")]))
         return [Reply("answer")]
 
     async def deliver_due() -> None:
         passes.append(1)
         if len(passes) == 2:  # what the turn queued (a payment's thanks)
-            await console.send("me", [Reply("Дякуємо!")])
+            await console.send("me", Push([Reply("Дякуємо!")]))
 
     console = ConsoleChannel(
         handle, "me", stdin=io.StringIO("pay\n"), stdout=stdout, out_dir=tmp_path

@@ -6,7 +6,7 @@ from collections import deque
 
 from aiohttp import web
 
-from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus
+from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Push
 from bot.messages import Reply
 from core.model import Channel
 
@@ -22,10 +22,11 @@ class RecordingChannel(ChannelAdapter):
     def register_routes(self, app: web.Application) -> None:
         return None
 
-    async def send(self, user_id: str, replies: list[Reply], **extra: object) -> DeliveryResult:
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
         result = self.script.popleft() if self.script else DeliveryResult(DeliveryStatus.SENT)
         if result.status == DeliveryStatus.SENT:
-            self.sent.append((user_id, replies, dict(extra)))
+            extra = {"topic": push.topic, "subject": push.subject}
+            self.sent.append((user_id, push.replies, extra))
         return result
 
     def texts(self) -> list[str]:

@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from bot.channels.base import DeliveryStatus
+from bot.channels.base import DeliveryStatus, Push
 from bot.channels.email import EmailChannel, SmtpSettings
 from bot.i18n import Catalogues
 from bot.messages import Attachment, Button, Reply
@@ -84,7 +84,7 @@ async def test_send_text_links_and_attachment(smtp: tuple[Inbox, SmtpSettings]) 
         [[Button("Меню", "menu"), Button("Квитанція", url="https://example.org/r")]],
         document=Attachment("receipt.pdf", b"%PDF-1.4 test", "application/pdf"),
     )
-    result = await channel.send("ivan@example.org", [reply], subject="Оплата")
+    result = await channel.send("ivan@example.org", Push([reply], subject="Оплата"))
     assert result.status == DeliveryStatus.SENT
     [(to, message)] = inbox.messages
     assert to == ["ivan@example.org"] and message["Subject"] == "Оплата"
@@ -97,12 +97,13 @@ async def test_send_text_links_and_attachment(smtp: tuple[Inbox, SmtpSettings]) 
 async def test_refusals_and_network(smtp: tuple[Inbox, SmtpSettings]) -> None:
     _, settings = smtp
     channel = EmailChannel(settings)
-    refused = await channel.send("bad@example.org", [Reply("x")])
+    refused = await channel.send("bad@example.org", Push([Reply("x")]))
     assert refused.status == DeliveryStatus.UNREACHABLE
-    later = await channel.send("busy@example.org", [Reply("x")])
+    later = await channel.send("busy@example.org", Push([Reply("x")]))
     assert later.status == DeliveryStatus.RETRY_LATER
     down = EmailChannel(SmtpSettings(host="127.0.0.1", port=free_port(), starttls=False))
-    assert (await down.send("ivan@example.org", [Reply("x")])).status == DeliveryStatus.RETRY_LATER
+    failed = await down.send("ivan@example.org", Push([Reply("x")]))
+    assert failed.status == DeliveryStatus.RETRY_LATER
 
 
 async def test_outage_alert_by_email_to_those_who_chose_it(

@@ -12,8 +12,7 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -49,14 +48,23 @@ from aiogram.types import (
 from aiohttp import web
 from pydantic import ValidationError
 
-from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Handle
+from bot.channels.base import (
+    ChannelAdapter,
+    DeliveryResult,
+    DeliveryStatus,
+    Handle,
+    Push,
+    Remembered,
+    Retries,
+    Typing,
+    run_turn,
+)
 from bot.channels.telegram.inbound import Inbound, from_callback, from_message
 from bot.channels.telegram.outbound import carries_standing, render
 from bot.channels.telegram.session import JsonSession
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
-from bot.messages import Reply
+from bot.messages import Incoming, Reply
 from core.model import Channel
-from core.privacy import mask
 from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -65,19 +73,6 @@ WEBHOOK_PATH = "/webhook/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 (a header name)
 # my_chat_member tells at once when a person blocks the bot (status "kicked").
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
-# The main menu's sections (bot.menu), as the command list people see.
-COMMANDS = (
-    "start",
-    "menu",
-    "readings",
-    "balance",
-    "pay",
-    "schedule",
-    "accounts",
-    "requests",
-    "settings",
-    "help",
-)
 
 # Telegram waits for the webhook's answer and re-sends an update it got no 200 for. We
 # answer only after the update was handled (replies sent, state committed), so an update
@@ -119,16 +114,6 @@ class _Failed(Exception):
         self.result = result
 
 
-class _Remembered(OrderedDict[int, Any]):
-    """A small LRU map chat id → value."""
-
-    def remember(self, key: int, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > REMEMBERED_CHATS:
-            self.popitem(last=False)
-
-
 class TelegramChannel(ChannelAdapter):
     """Telegram through aiogram 3: a Bot, a Dispatcher, the webhook route or polling."""
 
@@ -147,9 +132,13 @@ class TelegramChannel(ChannelAdapter):
         api_base: str = "https://api.telegram.org",
         public_base_url: str | None = None,
         sleep: Sleep = asyncio.sleep,
+        retries: Retries | None = None,
         typing_after: float = TYPING_AFTER,
+        commands: Sequence[str] = (),
     ) -> None:
         self._handle = handle
+        # The command list people see: bot.menu.menu_commands, from the router.
+        self._commands = tuple(commands)
         self._mark_unreachable = mark_unreachable
         self._catalogues = catalogues
         self._metrics = metrics
@@ -157,6 +146,8 @@ class TelegramChannel(ChannelAdapter):
         self._secret = webhook_secret or derived_secret(token)
         self._public_base_url = public_base_url
         self._sleep = sleep
+        # Network errors and rate limits: a few tries, jittered waits (base.Retries).
+        self._retries = retries or Retries(MAX_ATTEMPTS, NETWORK_BACKOFF)
         self._typing_after = typing_after
         session = JsonSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
         self.bot = Bot(token, session=session)
@@ -165,10 +156,16 @@ class TelegramChannel(ChannelAdapter):
         self.dispatcher.message.register(self._on_message)
         self.dispatcher.callback_query.register(self._on_callback)
         self.dispatcher.my_chat_member.register(self._on_membership)
-        self._last_message: _Remembered = _Remembered()
-        self._keyboards: _Remembered = _Remembered()  # labels → payloads, for the next input
-        self._keyboard_shown: _Remembered = _Remembered()  # chats showing a reply keyboard
-        self._standing: _Remembered = _Remembered()  # the standing keyboard each chat shows
+        self._last_message: Remembered[int, Any] = Remembered(REMEMBERED_CHATS)
+        self._keyboards: Remembered[int, Any] = Remembered(
+            REMEMBERED_CHATS
+        )  # labels → payloads, for the next input
+        self._keyboard_shown: Remembered[int, Any] = Remembered(
+            REMEMBERED_CHATS
+        )  # chats showing a reply keyboard
+        self._standing: Remembered[int, Any] = Remembered(
+            REMEMBERED_CHATS
+        )  # the standing keyboard each chat shows
         self._background: set[asyncio.Task[Any]] = set()
         self._polling: asyncio.Task[None] | None = None
 
@@ -225,7 +222,9 @@ class TelegramChannel(ChannelAdapter):
     async def _set_commands(self) -> None:
         for locale in SUPPORTED_LOCALES:
             t = self._catalogues.translator(locale)
-            commands = [BotCommand(command=c, description=t(f"telegram.cmd.{c}")) for c in COMMANDS]
+            commands = [
+                BotCommand(command=c, description=t(f"telegram.cmd.{c}")) for c in self._commands
+            ]
             await self._best_effort(
                 SetMyCommands(
                     commands=commands, scope=BotCommandScopeDefault(), language_code=locale
@@ -233,7 +232,9 @@ class TelegramChannel(ChannelAdapter):
             )
         # People whose Telegram speaks another language see the Ukrainian ones.
         t = self._catalogues.translator(pick_locale(None))
-        commands = [BotCommand(command=c, description=t(f"telegram.cmd.{c}")) for c in COMMANDS]
+        commands = [
+            BotCommand(command=c, description=t(f"telegram.cmd.{c}")) for c in self._commands
+        ]
         await self._best_effort(SetMyCommands(commands=commands, scope=BotCommandScopeDefault()))
 
     async def _best_effort(self, method: TelegramMethod) -> bool:
@@ -313,34 +314,41 @@ class TelegramChannel(ChannelAdapter):
     async def _turn(self, inbound: Inbound, edit_message_id: int | None = None) -> None:
         """One input: download its file, hand it to the dialog, send what it answers."""
         chat_id = inbound.chat_id
-        typing = _Typing(self, chat_id, self._typing_after)
-        try:
-            event = inbound.event
-            if inbound.file_id is not None:
-                photo = await self._download(inbound.file_id)
-                if photo is None:
-                    t = self._catalogues.translator(pick_locale(event.locale))
-                    await self.deliver(chat_id, [Reply(t("error.apology"))])
-                    return
-                event = replace(event, photo=photo)
+        typing = Typing(lambda: self._send_typing(chat_id), self._typing_after, TYPING_EVERY)
+        event = inbound.event
+        if inbound.file_id is not None:
             try:
-                replies = await self._handle(event)
-            except Exception:  # the dialog apologises itself; this is the last safety net
-                log.exception("telegram update %s: handling failed", event.update_key)
-                t = self._catalogues.translator(pick_locale(event.locale))
-                replies = [Reply(t("error.apology"))]
-        finally:
-            typing.cancel()
-        if edit_message_id is None:
-            edit_message_id = self._last_message.get(chat_id)
-        result = await self.deliver(chat_id, replies, edit_message_id=edit_message_id)
-        if result.status != DeliveryStatus.SENT:
-            log.info(
-                "telegram: reply to %s not delivered (%s): %s",
-                mask(str(chat_id)),
-                result.status.value,
-                result.detail,
-            )
+                photo = await self._download(inbound.file_id)
+            except BaseException:
+                typing.cancel()
+                raise
+            if photo is None:
+                typing.cancel()
+                await self.deliver(chat_id, self._apology(event))
+                return
+            event = replace(event, photo=photo)
+
+        async def answer(_user_id: str, replies: list[Reply]) -> DeliveryResult:
+            # A paging press edits its message; otherwise the chat's last one may be edited.
+            edit = edit_message_id
+            if edit is None:
+                edit = self._last_message.get(chat_id)
+            return await self.deliver(chat_id, replies, edit_message_id=edit)
+
+        await run_turn(
+            self.channel,
+            self._handle,
+            event,
+            answer,
+            self._apology,
+            user_id=str(chat_id),
+            typing=typing,
+            answer_empty=True,
+        )
+
+    def _apology(self, event: Incoming) -> list[Reply]:
+        t = self._catalogues.translator(pick_locale(event.locale))
+        return [Reply(t("error.apology"))]
 
     def _send_typing(self, chat_id: int) -> None:
         async def send() -> None:
@@ -364,13 +372,15 @@ class TelegramChannel(ChannelAdapter):
 
     # ---- outbound --------------------------------------------------------------------
 
-    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
         """Push replies to a person outside a turn (private chat id = user id)."""
         try:
             chat_id = int(user_id)
         except ValueError:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not a Telegram user id")
-        return await self.deliver(chat_id, replies, edit_message_id=self._last_message.get(chat_id))
+        return await self.deliver(
+            chat_id, push.replies, edit_message_id=self._last_message.get(chat_id)
+        )
 
     async def deliver(
         self, chat_id: int, replies: list[Reply], *, edit_message_id: int | None = None
@@ -461,8 +471,8 @@ class TelegramChannel(ChannelAdapter):
 
     async def _retrying(self, attempt: Callable[[], Awaitable[Any]]) -> Any:
         """429 waits retry_after, network and server errors back off; all bounded."""
-        for number in range(1, MAX_ATTEMPTS + 1):
-            last = number == MAX_ATTEMPTS
+        for number in range(1, self._retries.attempts + 1):
+            last = self._retries.last(number)
             try:
                 return await attempt()
             except TelegramRetryAfter as error:
@@ -488,35 +498,16 @@ class TelegramChannel(ChannelAdapter):
                 detail = getattr(error, "message", None) or type(error).__name__
                 if last:
                     failure = DeliveryResult(
-                        DeliveryStatus.RETRY_LATER, NETWORK_BACKOFF[-1], detail
+                        DeliveryStatus.RETRY_LATER, self._retries.backoff[-1], detail
                     )
                 else:
                     log.info("telegram: %s, retrying", detail)
-                    await self._sleep(NETWORK_BACKOFF[number - 1])
+                    await self._sleep(self._retries.delay(number))
                     continue
             except TelegramAPIError as error:  # bad request, unauthorized, not found…
                 failure = DeliveryResult(DeliveryStatus.FAILED, detail=error.message)
             raise _Failed(failure)
         raise AssertionError("unreachable")  # the loop always returns or raises
-
-
-class _Typing:
-    """ "typing…" after a delay and again every few seconds, until cancelled.
-
-    A timer, not a task: a quick turn costs one scheduled callback and no Bot API call.
-    """
-
-    def __init__(self, channel: TelegramChannel, chat_id: int, after: float) -> None:
-        self._channel = channel
-        self._chat_id = chat_id
-        self._timer = asyncio.get_running_loop().call_later(after, self._fire)
-
-    def _fire(self) -> None:
-        self._channel._send_typing(self._chat_id)
-        self._timer = asyncio.get_running_loop().call_later(TYPING_EVERY, self._fire)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
 
 
 def _message_id(query: CallbackQuery) -> int | None:

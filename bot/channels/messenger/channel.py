@@ -15,16 +15,12 @@ follow the 24-hour rule (see `send`).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import hmac
 import json
 import logging
-import re
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from enum import StrEnum
 from typing import Any
 
 import aiohttp
@@ -36,12 +32,30 @@ from bot.channels.base import (
     DeliveryResult,
     DeliveryStatus,
     Handle,
-    split_text,
+    Push,
+    Remembered,
+    Retries,
+    Typing,
+    counter,
+    run_turn,
 )
 from bot.channels.media import MediaStore
-from bot.i18n import SUPPORTED_LOCALES, Catalogues, Translator, pick_locale
-from bot.menu import MAIN_MENU
-from bot.messages import Button, Incoming, Reply
+from bot.channels.messenger.inbound import (
+    GET_STARTED_PAYLOAD,
+    SIGNATURE_HEADER,
+    from_messaging,
+    signature_valid,
+)
+from bot.channels.messenger.outbound import (
+    PHOTO_LIMIT_BYTES,
+    Rendered,
+    more_page,
+    persistent_menu,
+    render,
+)
+from bot.i18n import Catalogues, Translator, pick_locale
+from bot.messages import Reply
+from core.channels import policy_of
 from core.clock import Clock
 from core.model import Channel
 from core.privacy import mask
@@ -50,21 +64,6 @@ from observability.metrics import Metrics
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = "/webhook/messenger"
-SIGNATURE_HEADER = "X-Hub-Signature-256"
-
-TEXT_LIMIT = 2000
-TEMPLATE_TEXT_LIMIT = 640
-QUICK_REPLIES_LIMIT = 13
-TITLE_LIMIT = 20  # quick replies and template buttons
-MENU_TITLE_LIMIT = 30  # persistent menu items
-MENU_ITEMS_LIMIT = 20
-TEMPLATE_BUTTONS_LIMIT = 3
-PHOTO_LIMIT_BYTES = 10 * 1024 * 1024
-MORE_PAYLOAD = "~more"  # the adapter's own "next page of choices" reply
-GET_STARTED_PAYLOAD = "start"
-WINDOW = timedelta(hours=24)
-# Messenger locales that get the English persistent menu; "default" is Ukrainian.
-ENGLISH_LOCALES = ("en_US", "en_GB")
 
 # Graph API error codes (PLATFORMS.md; 4/613 unconfirmed on the official page).
 OUTSIDE_WINDOW = (10, 2018278)
@@ -80,303 +79,12 @@ BACKOFF = (1.0, 2.0, 4.0)
 PROFILE_DELAYS = (0.0, 2.0, 10.0)
 REMEMBERED_USERS = 50_000
 HTTP_TIMEOUT = aiohttp.ClientTimeout(total=30)
-_PHONE = re.compile(r"^\+?\d{9,15}$")
 
 MarkUnreachable = Callable[[Channel, str], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[Any]]
 
 
-class PushTopic(StrEnum):
-    """What a push is about: it decides whether a message tag may carry it past 24 h."""
-
-    BILL = "bill"
-    PAYMENT = "payment"
-    READING_REMINDER = "reading_reminder"
-    OUTAGE = "outage"
-    OTHER = "other"
-
-
-# Meta allows tags only for what they describe (no promotions); ACCOUNT_UPDATE fits a new
-# bill or a payment on the account. Reminders and outage alerts have no fitting tag.
-TAGS = {PushTopic.BILL: "ACCOUNT_UPDATE", PushTopic.PAYMENT: "ACCOUNT_UPDATE"}
-
-
-def signature_valid(app_secret: str, body: bytes, header: str) -> bool:
-    """Constant-time check of `X-Hub-Signature-256: sha256=<hex>` over the raw body."""
-    if not header.startswith("sha256="):
-        return False
-    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected.encode(), header[len("sha256=") :].strip().encode())
-
-
-def shorten(label: str, limit: int = TITLE_LIMIT) -> str:
-    """A title within `limit` characters: whole words and "…" when it must be cut."""
-    label = label.strip()
-    if len(label) <= limit:
-        return label
-    cut = label[: limit - 1]
-    space = cut.rfind(" ")
-    if space >= limit // 2:
-        cut = cut[:space]
-    return cut.rstrip(" ,.;:-—–(") + "…"
-
-
-def phone_like(value: str) -> str | None:
-    """The value as a phone number when it looks like one, else None."""
-    compact = re.sub(r"[\s()\-]", "", value or "")
-    return compact if _PHONE.match(compact) else None
-
-
-# ---- inbound ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Inbound:
-    """One messaging event translated: the event, an image to download, or "next page"."""
-
-    event: Incoming
-    image_url: str | None = None
-    more: bool = False
-
-
-def from_messaging(
-    messaging: dict[str, Any], phone_offered: bool
-) -> tuple[Inbound | None, str | None]:
-    """Translate one messaging event; (None, kind) for events that are not input."""
-    sender = str((messaging.get("sender") or {}).get("id") or "")
-    if not sender:
-        return None, "no_sender"
-    timestamp = messaging.get("timestamp")
-    base: dict[str, Any] = {"channel": Channel.MESSENGER, "user_id": sender}
-    message = messaging.get("message")
-    if isinstance(message, dict):
-        if message.get("is_echo"):
-            return None, "echo"
-        base["update_key"] = message.get("mid") or f"m:{sender}:{timestamp}"
-        text = message.get("text")
-        quick = (message.get("quick_reply") or {}).get("payload")
-        if quick is not None:
-            quick = str(quick)
-            if quick == MORE_PAYLOAD:
-                return Inbound(Incoming(**base, text=text), more=True), None
-            phone = phone_like(quick)
-            if phone is not None:
-                # The user_phone_number quick reply: the number from their profile.
-                return Inbound(Incoming(**base, contact_phone=phone, contact_is_own=True)), None
-            if phone_offered and text and phone_like(text):
-                log.warning(
-                    "messenger: a phone quick reply carried no phone in its payload; "
-                    "the platform's shape differs from what we expect"
-                )
-            return Inbound(Incoming(**base, text=text, payload=quick)), None
-        attachments = message.get("attachments") or []
-        if text is not None:
-            return Inbound(Incoming(**base, text=text)), None
-        for attachment in attachments:
-            kind = str(attachment.get("type") or "unknown")
-            payload = attachment.get("payload") or {}
-            if kind == "image" and not payload.get("sticker_id") and payload.get("url"):
-                return Inbound(Incoming(**base), image_url=str(payload["url"])), None
-            if kind == "image" or payload.get("sticker_id"):
-                return Inbound(Incoming(**base, unsupported="sticker")), None
-            return Inbound(Incoming(**base, unsupported=kind)), None
-        return Inbound(Incoming(**base, unsupported="empty")), None
-    postback = messaging.get("postback")
-    if isinstance(postback, dict):
-        base["update_key"] = postback.get("mid") or f"p:{sender}:{timestamp}"
-        payload = str(postback.get("payload") or "")
-        ref = str((postback.get("referral") or {}).get("ref") or "")
-        if payload == GET_STARTED_PAYLOAD and ref.isdigit():
-            payload = f"start:{ref}"  # m.me/<page>?ref=<one-time code>
-        return Inbound(Incoming(**base, text=postback.get("title"), payload=payload)), None
-    referral = messaging.get("referral")
-    if isinstance(referral, dict):
-        # Someone who already talked to us opened an m.me link with a ref.
-        ref = str(referral.get("ref") or "")
-        base["update_key"] = f"r:{sender}:{timestamp}"
-        payload = f"start:{ref}" if ref.isdigit() else "start"
-        return Inbound(Incoming(**base, payload=payload)), None
-    for kind in ("delivery", "read", "reaction", "optin", "account_linking"):
-        if kind in messaging:
-            return None, kind
-    return None, "unknown"
-
-
-# ---- outbound ----------------------------------------------------------------------------
-
-
-def quick_replies(choices: list[Button], phone: Button | None) -> list[dict[str, Any]]:
-    """Quick replies for one page (the caller keeps it within the limit)."""
-    replies: list[dict[str, Any]] = []
-    if phone is not None:
-        replies.append({"content_type": "user_phone_number"})
-    for button in choices:
-        replies.append(
-            {"content_type": "text", "title": shorten(button.label), "payload": button.payload}
-        )
-    return replies
-
-
-def pages_of(choices: list[Button], first_room: int) -> list[list[Button]]:
-    """Choices cut into pages; every page but the last leaves room for "more"."""
-    pages: list[list[Button]] = []
-    rest = list(choices)
-    room = first_room
-    while len(rest) > room:
-        pages.append(rest[: room - 1])
-        rest = rest[room - 1 :]
-        room = QUICK_REPLIES_LIMIT
-    pages.append(rest)
-    return pages
-
-
-def numbered(buttons: list[Button]) -> tuple[list[Button], list[str]]:
-    """Buttons whose labels are too long get a number; the legend gives their full label.
-
-    A cut title can lose what tells choices apart ("✅ Планові відключен…"), so the
-    message lists such choices in full and the button shows the number first.
-    """
-    legend: list[str] = []
-    result: list[Button] = []
-    for button in buttons:
-        if len(button.label) > TITLE_LIMIT and not button.request_phone:
-            legend.append(f"{len(legend) + 1}. {button.label}")
-            button = replace(button, label=f"{len(legend)}. {button.label}")
-        result.append(button)
-    return result, legend
-
-
-def _template_button(button: Button) -> dict[str, Any]:
-    if button.url:
-        return {"type": "web_url", "url": button.url, "title": shorten(button.label)}
-    return {"type": "postback", "title": shorten(button.label), "payload": button.payload}
-
-
-@dataclass
-class Rendered:
-    """The Send API `message` objects of one reply, and choices left for "more"."""
-
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    more: list[list[Button]] = field(default_factory=list)
-
-
-def render(reply: Reply, media: MediaStore, t: Translator) -> Rendered:
-    """The messages that show `reply` in Messenger."""
-    rendered = Rendered()
-    buttons, legend = numbered(reply.all_buttons())
-    links = [b for b in buttons if b.url]
-    choices = [b for b in buttons if b.payload and not b.url and not b.request_phone]
-    phone = next((b for b in buttons if b.request_phone), None)
-    for button in buttons:
-        if not (button.url or button.payload or button.request_phone):
-            log.warning("messenger: button %r has neither payload nor link: left out", button.label)
-    text = "\n\n".join(part for part in (reply.text.strip(), "\n".join(legend)) if part)
-    # Up to three choices (with the links) stay in the chat as template buttons; more, or
-    # a phone request, become quick replies.
-    template_choices = (
-        phone is None and bool(choices) and len(links) + len(choices) <= TEMPLATE_BUTTONS_LIMIT
-    )
-    messages = rendered.messages
-    attachments = [
-        ("image", reply.image),
-        ("file", reply.document),
-    ]
-    template_buttons: list[Button] = []
-    if links or template_choices:
-        template_buttons = links + (choices if template_choices else [])
-    pieces = split_text(text, TEXT_LIMIT) if text else []
-    template_text = ""
-    if template_buttons:
-        # The last piece of text carries the buttons when it fits a template.
-        if pieces and len(pieces[-1]) <= TEMPLATE_TEXT_LIMIT and not any(a for _, a in attachments):
-            template_text = pieces.pop()
-        else:
-            template_text = t("messenger.choose")
-    messages.extend({"text": piece} for piece in pieces)
-    for kind, attachment in attachments:
-        if attachment is not None:
-            url = media.url_for(attachment)
-            messages.append(
-                {"attachment": {"type": kind, "payload": {"url": url, "is_reusable": False}}}
-            )
-    for start in range(0, len(template_buttons), TEMPLATE_BUTTONS_LIMIT):
-        group = template_buttons[start : start + TEMPLATE_BUTTONS_LIMIT]
-        messages.append(
-            {
-                "attachment": {
-                    "type": "template",
-                    "payload": {
-                        "template_type": "button",
-                        "text": template_text if start == 0 else t("messenger.more_links"),
-                        "buttons": [_template_button(b) for b in group],
-                    },
-                }
-            }
-        )
-    if not template_choices and (choices or phone is not None):
-        first_room = QUICK_REPLIES_LIMIT - (1 if phone is not None else 0)
-        pages = pages_of(choices, first_room)
-        page = quick_replies(pages[0], phone)
-        if len(pages) > 1:
-            page.append(
-                {"content_type": "text", "title": t("messenger.more"), "payload": MORE_PAYLOAD}
-            )
-            rendered.more = pages[1:]
-        if not messages:
-            messages.append({"text": t("messenger.choose")})
-        messages[-1]["quick_replies"] = page
-    if not messages:
-        messages.append({"text": "…"})
-    return rendered
-
-
-def more_page(pages: list[list[Button]], t: Translator) -> Rendered:
-    """The next page of quick replies after "more"."""
-    rendered = Rendered()
-    page = quick_replies(pages[0], None)
-    if len(pages) > 1:
-        page.append({"content_type": "text", "title": t("messenger.more"), "payload": MORE_PAYLOAD})
-        rendered.more = pages[1:]
-    rendered.messages.append({"text": t("messenger.more_text"), "quick_replies": page})
-    return rendered
-
-
-def persistent_menu(catalogues: Catalogues) -> list[dict[str, Any]]:
-    """The main menu as the persistent menu: Ukrainian by default, English for en locales."""
-
-    def items(t: Translator) -> list[dict[str, Any]]:
-        return [
-            {"type": "postback", "title": shorten(t(label), MENU_TITLE_LIMIT), "payload": payload}
-            for label, payload in MAIN_MENU[:MENU_ITEMS_LIMIT]
-        ]
-
-    menus = [
-        {
-            "locale": "default",
-            "composer_input_disabled": False,
-            "call_to_actions": items(catalogues.translator("uk")),
-        }
-    ]
-    if "en" in SUPPORTED_LOCALES:
-        english = items(catalogues.translator("en"))
-        menus.extend(
-            {"locale": locale, "composer_input_disabled": False, "call_to_actions": english}
-            for locale in ENGLISH_LOCALES
-        )
-    return menus
-
-
 # ---- the channel -----------------------------------------------------------------------
-
-
-class _Remembered(OrderedDict[str, Any]):
-    """A small LRU map PSID → value."""
-
-    def remember(self, key: str, value: Any) -> None:
-        self[key] = value
-        self.move_to_end(key)
-        if len(self) > REMEMBERED_USERS:
-            self.popitem(last=False)
 
 
 @dataclass(frozen=True)
@@ -411,6 +119,7 @@ class MessengerChannel(ChannelAdapter):
         metrics: Metrics | None = None,
         api_base: str = "https://graph.facebook.com/v25.0",
         sleep: Sleep = asyncio.sleep,
+        retries: Retries | None = None,
         typing_after: float = TYPING_AFTER,
         fetch_profiles: bool = True,
     ) -> None:
@@ -425,16 +134,28 @@ class MessengerChannel(ChannelAdapter):
         self._metrics = metrics
         self._api_base = api_base.rstrip("/")
         self._sleep = sleep
+        # Network errors and rate limits: a few tries, jittered waits (base.Retries).
+        self._retries = retries or Retries(MAX_ATTEMPTS, BACKOFF)
         self._typing_after = typing_after
         self._fetch_profiles = fetch_profiles
-        self._profiles: _Remembered = _Remembered()  # PSID → (locale, first name)
+        self._profiles: Remembered[str, Any] = Remembered(
+            REMEMBERED_USERS
+        )  # PSID → (locale, first name)
         self._profile_refused_logged = False
         self._session: aiohttp.ClientSession | None = None
         self._background = BackgroundWork()
-        self._last_inbound: _Remembered = _Remembered()  # PSID → when they last wrote
-        self._more: _Remembered = _Remembered()  # PSID → pages of choices behind "more"
-        self._phone_offered: _Remembered = _Remembered()
-        self._events = _event_counter(metrics)
+        self._last_inbound: Remembered[str, Any] = Remembered(
+            REMEMBERED_USERS
+        )  # PSID → when they last wrote
+        self._more: Remembered[str, Any] = Remembered(
+            REMEMBERED_USERS
+        )  # PSID → pages of choices behind "more"
+        self._phone_offered: Remembered[str, Any] = Remembered(REMEMBERED_USERS)
+        self._events = counter(
+            metrics, "kabinet_messenger_events", "Messenger webhook events, by kind", ["kind"]
+        )
+        # The 24-hour window, from Messenger's row in core.channels.
+        self._window = policy_of(self.channel).session or timedelta(hours=24)
 
     # ---- lifecycle ---------------------------------------------------------------------
 
@@ -486,7 +207,7 @@ class MessengerChannel(ChannelAdapter):
         The page token goes in the Authorization header, never in a URL that could be logged.
         """
         headers = {"Authorization": f"Bearer {self._page_token}"}
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 async with self._client().post(
                     f"{self._api_base}/{path}", json=body, headers=headers
@@ -502,10 +223,10 @@ class MessengerChannel(ChannelAdapter):
                         str(error.get("message") or "")[:200],
                     )
             except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-                if number == MAX_ATTEMPTS:
+                if self._retries.last(number):
                     raise GraphError(0, None, None, type(error).__name__) from None
                 log.info("messenger: %s on %s, retrying", type(error).__name__, path)
-                await self._sleep(BACKOFF[number - 1])
+                await self._sleep(self._retries.delay(number))
         raise AssertionError("unreachable")
 
     async def _profile(self, psid: str) -> tuple[str | None, str]:
@@ -550,7 +271,7 @@ class MessengerChannel(ChannelAdapter):
 
     async def _download(self, url: str) -> bytes | None:
         """An image the person sent (from Meta's CDN); None when it cannot be had."""
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 async with self._client().get(url) as response:
                     if response.status != 200:
@@ -563,8 +284,8 @@ class MessengerChannel(ChannelAdapter):
             except (aiohttp.ClientError, TimeoutError) as error:
                 # CDN URLs are signed: only the error's kind is logged.
                 log.info("messenger: image download %s (attempt %d)", type(error).__name__, number)
-                if number < MAX_ATTEMPTS:
-                    await self._sleep(BACKOFF[number - 1])
+                if not self._retries.last(number):
+                    await self._sleep(self._retries.delay(number))
         return None
 
     # ---- inbound -------------------------------------------------------------------------
@@ -651,31 +372,27 @@ class MessengerChannel(ChannelAdapter):
                 return
             # The pages were forgotten (a restart): show the menu instead.
             event = replace(event, payload="menu")
-        typing = _Typing(self, sender, self._typing_after)
-        try:
-            if inbound.image_url is not None:
-                photo = await self._download(inbound.image_url)
-                if photo is None:
-                    await self.deliver(sender, [Reply(t("error.apology"))])
-                    return
-                event = replace(event, photo=photo)
+        typing = Typing(lambda: self._send_typing(sender), self._typing_after, TYPING_EVERY)
+        if inbound.image_url is not None:
             try:
-                replies = await self._handle(event)
-            except Exception:  # the dialog apologises itself; this is the last safety net
-                log.exception("messenger message %s: handling failed", event.update_key)
-                replies = [Reply(t("error.apology"))]
-        finally:
-            typing.cancel()
-        if not replies:
-            return  # a redelivered message already answered
-        result = await self.deliver(sender, replies)
-        if result.status != DeliveryStatus.SENT:
-            log.info(
-                "messenger: reply to %s not delivered (%s): %s",
-                mask(sender),
-                result.status.value,
-                result.detail,
-            )
+                photo = await self._download(inbound.image_url)
+            except BaseException:
+                typing.cancel()
+                raise
+            if photo is None:
+                typing.cancel()
+                await self.deliver(sender, [Reply(t("error.apology"))])
+                return
+            event = replace(event, photo=photo)
+        await run_turn(
+            self.channel,
+            self._handle,
+            event,
+            self.deliver,
+            lambda _event: [Reply(t("error.apology"))],
+            user_id=sender,
+            typing=typing,
+        )
 
     def _count(self, kind: str) -> None:
         if self._events is not None:
@@ -700,27 +417,23 @@ class MessengerChannel(ChannelAdapter):
         rendered = [render(reply, self.media, t) for reply in replies]
         return await self._deliver_rendered(psid, rendered, "RESPONSE")
 
-    async def send(
-        self, user_id: str, replies: list[Reply], *, topic: PushTopic | str | None = None
-    ) -> DeliveryResult:
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
         """Push replies outside a turn, within Messenger's 24-hour rule.
 
         Inside the window (the person wrote in the last 24 h, as far as this process saw)
-        it is an UPDATE. Outside it, or when unknown, only a push whose `topic` has a
-        fitting message tag is sent (ACCOUNT_UPDATE for bills and payments); anything else
-        is UNREACHABLE with the reason, so delivery can hand it to another channel.
+        it is an UPDATE. Outside it, or when unknown, only a push whose topic has a
+        message tag in Messenger's row of `core.channels` is sent (ACCOUNT_UPDATE for
+        bills and payments); anything else is UNREACHABLE with the reason, so delivery can
+        hand it to another channel.
         """
         last = self._last_inbound.get(user_id)
-        inside = last is not None and self._clock.now() - last < WINDOW
+        inside = last is not None and self._clock.now() - last < self._window
         t = self._translator(user_id)
-        rendered = [render(reply, self.media, t) for reply in replies]
+        rendered = [render(reply, self.media, t) for reply in push.replies]
         if inside:
             return await self._deliver_rendered(user_id, rendered, "UPDATE")
-        try:
-            tag = TAGS.get(PushTopic(topic)) if topic is not None else None
-        except ValueError:
-            log.warning("messenger: unknown push topic %r: no tag", topic)
-            tag = None
+        topic = push.topic
+        tag = push.tag(self.channel)
         if tag is None:
             why = "no message from them in 24 h" if last else "no message from them since start"
             detail = f"outside the 24-hour window ({why}) and topic {topic!r} has no tag"
@@ -765,7 +478,7 @@ class MessengerChannel(ChannelAdapter):
             self._metrics.outbound.labels(self.channel.value, status.value).inc()
 
     async def _send_one(self, body: dict[str, Any]) -> DeliveryResult:
-        for number in range(1, MAX_ATTEMPTS + 1):
+        for number in range(1, self._retries.attempts + 1):
             try:
                 await self._graph("me/messages", body)
                 return DeliveryResult(DeliveryStatus.SENT)
@@ -780,45 +493,18 @@ class MessengerChannel(ChannelAdapter):
                         DeliveryStatus.UNREACHABLE, detail=f"551 unavailable: {detail}"
                     )
                 if error.code in RATE_LIMITS:
-                    if number < MAX_ATTEMPTS:
+                    if not self._retries.last(number):
                         log.info("messenger: rate limited (%s), backing off", error.code)
-                        await self._sleep(BACKOFF[number - 1])
+                        await self._sleep(self._retries.delay(number))
                         continue
                     return DeliveryResult(DeliveryStatus.RETRY_LATER, 60.0, detail)
                 if error.status == 0 or error.status >= 500 or error.code == 2:
-                    return DeliveryResult(DeliveryStatus.RETRY_LATER, BACKOFF[-1], detail)
+                    return DeliveryResult(
+                        DeliveryStatus.RETRY_LATER, self._retries.backoff[-1], detail
+                    )
                 log.warning("messenger: Send API refused: %s", detail)
                 return DeliveryResult(DeliveryStatus.FAILED, detail=detail)
         raise AssertionError("unreachable")
 
 
-class _Typing:
-    """typing_on after a delay and again while the turn runs, until cancelled."""
-
-    def __init__(self, channel: MessengerChannel, psid: str, after: float) -> None:
-        self._channel = channel
-        self._psid = psid
-        self._timer = asyncio.get_running_loop().call_later(after, self._fire)
-
-    def _fire(self) -> None:
-        self._channel._send_typing(self._psid)
-        self._timer = asyncio.get_running_loop().call_later(TYPING_EVERY, self._fire)
-
-    def cancel(self) -> None:
-        self._timer.cancel()
-
-
-def _event_counter(metrics: Metrics | None) -> Any:
-    """kabinet_messenger_events_total{kind}, registered once per metrics registry."""
-    if metrics is None:
-        return None
-    from prometheus_client import Counter
-
-    name = "kabinet_messenger_events"
-    existing = getattr(metrics.registry, "_names_to_collectors", {}).get(name + "_total")
-    if existing is not None:
-        return existing
-    return Counter(name, "Messenger webhook events, by kind", ["kind"], registry=metrics.registry)
-
-
-__all__ = ["WEBHOOK_PATH", "MessengerChannel", "PushTopic"]
+__all__ = ["WEBHOOK_PATH", "MessengerChannel"]

@@ -1,0 +1,107 @@
+"""Messenger webhook events → the neutral `Incoming`: text, postbacks, quick replies,
+shared phone numbers, images; the signature check of the raw body."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bot.messages import Incoming
+from core.model import Channel
+
+log = logging.getLogger(__name__)
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+MORE_PAYLOAD = "~more"  # the adapter's own "next page of choices" reply
+GET_STARTED_PAYLOAD = "start"
+_PHONE = re.compile(r"^\+?\d{9,15}$")
+
+
+def signature_valid(app_secret: str, body: bytes, header: str) -> bool:
+    """Constant-time check of `X-Hub-Signature-256: sha256=<hex>` over the raw body."""
+    if not header.startswith("sha256="):
+        return False
+    expected = hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected.encode(), header[len("sha256=") :].strip().encode())
+
+
+def phone_like(value: str) -> str | None:
+    """The value as a phone number when it looks like one, else None."""
+    compact = re.sub(r"[\s()\-]", "", value or "")
+    return compact if _PHONE.match(compact) else None
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """One messaging event translated: the event, an image to download, or "next page"."""
+
+    event: Incoming
+    image_url: str | None = None
+    more: bool = False
+
+
+def from_messaging(
+    messaging: dict[str, Any], phone_offered: bool
+) -> tuple[Inbound | None, str | None]:
+    """Translate one messaging event; (None, kind) for events that are not input."""
+    sender = str((messaging.get("sender") or {}).get("id") or "")
+    if not sender:
+        return None, "no_sender"
+    timestamp = messaging.get("timestamp")
+    base: dict[str, Any] = {"channel": Channel.MESSENGER, "user_id": sender}
+    message = messaging.get("message")
+    if isinstance(message, dict):
+        if message.get("is_echo"):
+            return None, "echo"
+        base["update_key"] = message.get("mid") or f"m:{sender}:{timestamp}"
+        text = message.get("text")
+        quick = (message.get("quick_reply") or {}).get("payload")
+        if quick is not None:
+            quick = str(quick)
+            if quick == MORE_PAYLOAD:
+                return Inbound(Incoming(**base, text=text), more=True), None
+            phone = phone_like(quick)
+            if phone is not None:
+                # The user_phone_number quick reply: the number from their profile.
+                return Inbound(Incoming(**base, contact_phone=phone, contact_is_own=True)), None
+            if phone_offered and text and phone_like(text):
+                log.warning(
+                    "messenger: a phone quick reply carried no phone in its payload; "
+                    "the platform's shape differs from what we expect"
+                )
+            return Inbound(Incoming(**base, text=text, payload=quick)), None
+        attachments = message.get("attachments") or []
+        if text is not None:
+            return Inbound(Incoming(**base, text=text)), None
+        for attachment in attachments:
+            kind = str(attachment.get("type") or "unknown")
+            payload = attachment.get("payload") or {}
+            if kind == "image" and not payload.get("sticker_id") and payload.get("url"):
+                return Inbound(Incoming(**base), image_url=str(payload["url"])), None
+            if kind == "image" or payload.get("sticker_id"):
+                return Inbound(Incoming(**base, unsupported="sticker")), None
+            return Inbound(Incoming(**base, unsupported=kind)), None
+        return Inbound(Incoming(**base, unsupported="empty")), None
+    postback = messaging.get("postback")
+    if isinstance(postback, dict):
+        base["update_key"] = postback.get("mid") or f"p:{sender}:{timestamp}"
+        payload = str(postback.get("payload") or "")
+        ref = str((postback.get("referral") or {}).get("ref") or "")
+        if payload == GET_STARTED_PAYLOAD and ref.isdigit():
+            payload = f"start:{ref}"  # m.me/<page>?ref=<one-time code>
+        return Inbound(Incoming(**base, text=postback.get("title"), payload=payload)), None
+    referral = messaging.get("referral")
+    if isinstance(referral, dict):
+        # Someone who already talked to us opened an m.me link with a ref.
+        ref = str(referral.get("ref") or "")
+        base["update_key"] = f"r:{sender}:{timestamp}"
+        payload = f"start:{ref}" if ref.isdigit() else "start"
+        return Inbound(Incoming(**base, payload=payload)), None
+    for kind in ("delivery", "read", "reaction", "optin", "account_linking"):
+        if kind in messaging:
+            return None, kind
+    return None, "unknown"
