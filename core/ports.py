@@ -429,7 +429,9 @@ class AbstractOutageStore(abc.ABC):
 class AbstractUnitOfWork(abc.ABC):
     """One transaction over all repositories: `async with uow: ...; await uow.commit()`.
 
-    Leaving the block without commit rolls back, so a failed flow writes nothing.
+    Leaving the block without commit rolls back, so a failed flow writes nothing. The two
+    questions of a chat turn that span repositories, `begin_turn` and `balance_facts`, are
+    asked of the unit of work itself, so that a store can answer each in one statement.
     """
 
     references: AbstractReferenceRepository
