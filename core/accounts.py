@@ -16,7 +16,7 @@ from core.errors import (
     AlreadyLinked,
     TooManyLinkAttempts,
 )
-from core.model import Account, Bill, BillingReading, Payment, Readings
+from core.model import Account, BalanceFacts, Bill, BillingReading, Payment, Readings
 from core.ports import AbstractUnitOfWork
 
 _ACCOUNT_NUMBER = re.compile(r"\d{6,13}")
@@ -115,15 +115,18 @@ class AccountSummary:
 
 async def account_summary(uow: AbstractUnitOfWork, account: Account) -> AccountSummary:
     """Balance and the latest billing facts of an account."""
-    charged, paid, last_bill, last_payment = await uow.billing.balance_facts(account.id)
-    latest_reading, consumption = await uow.readings.latest_billing_with_consumption(account.id)
+    return summary_of(account, await uow.balance_facts(account.id))
+
+
+def summary_of(account: Account, facts: BalanceFacts) -> AccountSummary:
+    """The summary the balance facts of `account` add up to."""
     return AccountSummary(
         account=account,
-        balance=account.opening_balance + paid - charged,
-        last_payment=last_payment,
-        last_bill=last_bill,
-        last_billing_reading=latest_reading,
-        last_period_consumption=consumption,
+        balance=account.opening_balance + facts.paid - facts.charged,
+        last_payment=facts.last_payment,
+        last_bill=facts.last_bill,
+        last_billing_reading=facts.last_billing_reading,
+        last_period_consumption=facts.last_period_consumption,
     )
 
 

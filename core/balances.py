@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta, tzinfo
 from decimal import Decimal
 from enum import StrEnum
 
-from core.accounts import AccountSummary, account_summary
+from core.accounts import AccountSummary, account_summary, summary_of
 from core.model import Account, Bill, Readings, SubmittedReading, TariffRate, Zone
 from core.money import to_money
 from core.ports import AbstractUnitOfWork
@@ -163,19 +163,20 @@ async def account_balance(
     Monthly bills are due before the next one is issued, so only the latest bill can be
     "not late yet"; older debt is late.
     """
-    summary = await account_summary(uow, account)
+    window = next_window(now, readings)
+    # The readings submitted in the window come with the balance facts: one question.
+    facts = await uow.balance_facts(
+        account.id, (window_start(window, readings), window_end(window, readings))
+    )
+    summary = summary_of(account, facts)
     today = now.astimezone(readings.zone).date()
     bills = [open_bill(summary.last_bill, billing)] if summary.last_bill else []
-    window = next_window(now, readings)
-    submitted = await uow.readings.submitted(
-        account.id, since=window_start(window, readings), until=window_end(window, readings)
-    )
     return AccountBalance(
         summary=summary,
         money=money_state(summary.balance, bills, today),
         last_bill_due_on=bills[0].due_on if bills else None,
         window=window,
-        submitted=submitted,
+        submitted=facts.submitted,
     )
 
 

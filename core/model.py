@@ -352,6 +352,38 @@ class Caller:
 
 
 @dataclass(frozen=True)
+class TurnSnapshot:
+    """What a chat turn starts from, read by its first statement.
+
+    The conversation's state (its row locked until the turn ends), who wrote (None for a
+    stranger, created by the turn) and the accounts linked to them, oldest link first. It
+    is how things stood when the turn began: a flow that links or unlinks an account reads
+    the accounts again.
+    """
+
+    state: DialogState
+    caller: Caller | None
+    accounts: tuple[Account, ...] = ()
+
+
+@dataclass(frozen=True)
+class BalanceFacts:
+    """What an account's balance screen is made of, read at once.
+
+    Both totals, the latest bill and payment, the latest billing period's readings and kWh
+    per zone, and the readings submitted in the window that was asked about (newest first).
+    """
+
+    charged: Decimal
+    paid: Decimal
+    last_bill: Bill | None
+    last_payment: Payment | None
+    last_billing_reading: BillingReading | None
+    last_period_consumption: Readings
+    submitted: tuple[SubmittedReading, ...] = ()
+
+
+@dataclass(frozen=True)
 class Consent:
     person_id: int
     given_at: datetime

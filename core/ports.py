@@ -14,6 +14,7 @@ from types import TracebackType
 
 from core.model import (
     Account,
+    BalanceFacts,
     Bill,
     BillingReading,
     CallCenterRequest,
@@ -39,6 +40,7 @@ from core.model import (
     SupportRequest,
     TariffPlan,
     TariffRate,
+    TurnSnapshot,
 )
 from core.records import (
     AccountRecord,
@@ -147,16 +149,6 @@ class AbstractReadingRepository(abc.ABC):
     ) -> Sequence[Consumption]:
         """Consumption rows of periods >= since_period, newest period first."""
 
-    async def latest_billing_with_consumption(
-        self, account_id: int
-    ) -> tuple[BillingReading | None, Readings]:
-        """The latest billing reading and the kWh per zone billed for its period."""
-        reading = await self.latest_billing(account_id)
-        if reading is None:
-            return None, {}
-        rows = await self.consumption(account_id, since_period=reading.period)
-        return reading, {row.zone: row.kwh for row in rows if row.period == reading.period}
-
 
 class AbstractBillingRepository(abc.ABC):
     """Bills, payments and the balance they add up to."""
@@ -179,15 +171,6 @@ class AbstractBillingRepository(abc.ABC):
     @abc.abstractmethod
     async def totals(self, account_id: int) -> tuple[Decimal, Decimal]:
         """(sum of charges of all bills, sum of all payments)."""
-
-    async def balance_facts(
-        self, account_id: int
-    ) -> tuple[Decimal, Decimal, Bill | None, Payment | None]:
-        """Both totals, the latest bill and the latest payment (a store may do it at once)."""
-        charged, paid = await self.totals(account_id)
-        bills = await self.bills(account_id, limit=1)
-        payments = await self.payments(account_id, limit=1)
-        return charged, paid, (bills[0] if bills else None), (payments[0] if payments else None)
 
     @abc.abstractmethod
     async def add_payment(self, payment: Payment) -> bool:
@@ -235,20 +218,6 @@ class AbstractPersonRepository(abc.ABC):
 
     @abc.abstractmethod
     async def latest_consent(self, person_id: int) -> Consent | None: ...
-
-    async def caller(self, channel: Channel, external_id: str) -> Caller | None:
-        """The identity with its person and consent version, None for a stranger.
-
-        Every turn starts with this; a store may answer it in one query.
-        """
-        identity = await self.identity(channel, external_id)
-        if identity is None:
-            return None
-        person = await self.get(identity.person_id)
-        if person is None:  # an identity always has a person; a broken row is a bug
-            raise RuntimeError("identity without a person")
-        consent = await self.latest_consent(person.id)
-        return Caller(identity, person, consent.version if consent else None)
 
     @abc.abstractmethod
     async def move_identity(self, identity_id: int, person_id: int) -> None:
@@ -321,17 +290,6 @@ class AbstractDialogRepository(abc.ABC):
     @abc.abstractmethod
     async def first_time_seen(self, channel: Channel, key: str, at: datetime) -> bool:
         """Remember an inbound update key; False when it was already processed."""
-
-    async def begin_turn(
-        self, channel: Channel, user_id: str, update_key: str | None, at: datetime
-    ) -> DialogState | None:
-        """Remember the update and lock the state; None when the update was processed before.
-
-        Every turn starts with this; a store may do both in one statement.
-        """
-        if update_key is not None and not await self.first_time_seen(channel, update_key, at):
-            return None
-        return await self.load_for_update(channel, user_id)
 
 
 class AbstractPaymentOrderRepository(abc.ABC):
@@ -466,7 +424,9 @@ class AbstractOutageStore(abc.ABC):
 class AbstractUnitOfWork(abc.ABC):
     """One transaction over all repositories: `async with uow: ...; await uow.commit()`.
 
-    Leaving the block without commit rolls back, so a failed flow writes nothing.
+    Leaving the block without commit rolls back, so a failed flow writes nothing. The two
+    questions of a chat turn that span repositories, `begin_turn` and `balance_facts`, are
+    asked of the unit of work itself, so that a store can answer each in one statement.
     """
 
     references: AbstractReferenceRepository
@@ -489,6 +449,61 @@ class AbstractUnitOfWork(abc.ABC):
 
     async def __aenter__(self) -> AbstractUnitOfWork:
         return self
+
+    async def begin_turn(
+        self, channel: Channel, user_id: str, update_key: str | None, at: datetime
+    ) -> TurnSnapshot | None:
+        """Start a chat turn: remember the update, lock the conversation, read who wrote.
+
+        None when the update was processed before (then nothing else happens). Every turn
+        starts with this; the SQL store answers it in one statement on PostgreSQL, and
+        this composition of the repositories' answers is what that statement must equal.
+        """
+        if update_key is not None and not await self.dialogs.first_time_seen(
+            channel, update_key, at
+        ):
+            return None
+        state = await self.dialogs.load_for_update(channel, user_id)
+        identity = await self.persons.identity(channel, user_id)
+        if identity is None:
+            return TurnSnapshot(state, None)
+        person = await self.persons.get(identity.person_id)
+        if person is None:  # an identity always has a person; a broken row is a bug
+            raise RuntimeError("identity without a person")
+        consent = await self.persons.latest_consent(person.id)
+        accounts = await self.links.accounts_of(person.id)
+        caller = Caller(identity, person, consent.version if consent else None)
+        return TurnSnapshot(state, caller, tuple(accounts))
+
+    async def balance_facts(
+        self, account_id: int, window: tuple[datetime, datetime] | None = None
+    ) -> BalanceFacts:
+        """What the account's balance is made of; with a window [since, until), the readings
+        submitted in it come along.
+
+        The balance is on the hottest path of the bot: the SQL store answers it in one
+        statement, and this composition is what that statement must equal.
+        """
+        charged, paid = await self.billing.totals(account_id)
+        bills = await self.billing.bills(account_id, limit=1)
+        payments = await self.billing.payments(account_id, limit=1)
+        reading = await self.readings.latest_billing(account_id)
+        used: Readings = {}
+        if reading is not None:
+            rows = await self.readings.consumption(account_id, since_period=reading.period)
+            used = {row.zone: row.kwh for row in rows if row.period == reading.period}
+        submitted: Sequence[SubmittedReading] = ()
+        if window is not None:
+            submitted = await self.readings.submitted(account_id, since=window[0], until=window[1])
+        return BalanceFacts(
+            charged=charged,
+            paid=paid,
+            last_bill=bills[0] if bills else None,
+            last_payment=payments[0] if payments else None,
+            last_billing_reading=reading,
+            last_period_consumption=used,
+            submitted=tuple(submitted),
+        )
 
     async def __aexit__(
         self,

@@ -8,12 +8,9 @@ dataclasses; ORM rows never leave this module. Queries load everything they need
 from __future__ import annotations
 
 import dataclasses
-import functools
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Insert, Table, delete, false, func, or_, select, update
@@ -26,7 +23,6 @@ from core.model import (
     Bill,
     BillingReading,
     CallCenterRequest,
-    Caller,
     Channel,
     ChannelIdentity,
     Consent,
@@ -43,7 +39,6 @@ from core.model import (
     Payment,
     PaymentOrder,
     Person,
-    Readings,
     ReadingSource,
     Region,
     RequestStatus,
@@ -69,7 +64,6 @@ from core.ports import (
     AbstractRequestRepository,
     AbstractTariffRepository,
 )
-from storage import turn_queries
 from storage.addresses import settlement_key, street_key
 from storage.orm import (
     AccountLinkRow,
@@ -101,8 +95,8 @@ from storage.orm import (
     TariffRateRow,
 )
 
-# The order zones are listed in everywhere: it matches TariffPlan.zones for every plan.
-_ZONE_ORDER = {Zone.PEAK: 0, Zone.HALF_PEAK: 1, Zone.DAY: 2, Zone.NIGHT: 3}
+ZONE_ORDER = {Zone.PEAK: 0, Zone.HALF_PEAK: 1, Zone.DAY: 2, Zone.NIGHT: 3}
+"""The order zones are listed in everywhere: it matches TariffPlan.zones for every plan."""
 
 
 def dialect_insert(session_or_dialect: AsyncSession | str, table: Table | type) -> Insert:
@@ -119,7 +113,8 @@ def dialect_insert(session_or_dialect: AsyncSession | str, table: Table | type) 
     raise NotImplementedError(f"no upsert support for the {name} dialect")
 
 
-def _person(row: Any, person_id: int) -> Person:
+def person_of(row: Any, person_id: int) -> Person:
+    """The person of a row with the person's columns (its id given apart)."""
     return Person(
         id=person_id,
         name=row.name,
@@ -130,66 +125,8 @@ def _person(row: Any, person_id: int) -> Person:
     )
 
 
-def _columns_with_prefix(row: Mapping[str, Any], prefix: str) -> SimpleNamespace:
-    """The columns a joined row labels `<prefix><column>`, under their own names."""
-    return SimpleNamespace(
-        **{name: row[label] for label, name in _prefixed(prefix, tuple(row.keys()))}
-    )
-
-
-@functools.lru_cache(maxsize=64)
-def _prefixed(prefix: str, labels: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
-    # The turn statements' rows have dozens of columns and few shapes: which labels carry
-    # the prefix is worked out once per shape, not for every row.
-    start = len(prefix)
-    return tuple((label, label[start:]) for label in labels if label.startswith(prefix))
-
-
-def _caller_from_rows(session: AsyncSession, rows: Sequence[Mapping[str, Any]]) -> Caller | None:
-    """The caller of `turn_queries.caller()` rows (None when there are none, or no identity).
-
-    Their linked accounts come along and are remembered for the turn's next question.
-    """
-    if not rows or rows[0]["id"] is None:
-        return None
-    row = SimpleNamespace(**rows[0])
-    accounts = [
-        _account(_columns_with_prefix(account, "account_"))  # type: ignore[arg-type]
-        for account in rows
-        if account["account_id"] is not None
-    ]
-    turn_queries.remember(session, "accounts_of", row.person_id, accounts)
-    identity = SqlAlchemyPersonRepository._identity(row)  # type: ignore[arg-type]
-    return Caller(identity, _person(row, row.person_id), row.consent_version)
-
-
-def _latest_billing(
-    account_id: int, rows: Iterable[Mapping[str, Any]]
-) -> tuple[BillingReading | None, Readings]:
-    """The reading and kWh of `turn_queries.latest_billing_with_consumption` rows."""
-    rows = list(rows)
-    readings = sorted((row for row in rows if row["kind"] == 1), key=_zone_rank)
-    if not readings:
-        return None, {}
-    first = readings[0]
-    reading = BillingReading(
-        account_id=account_id,
-        meter_id=first["meter_id"],
-        period=first["period"],
-        taken_on=first["taken_on"],
-        values={Zone(row["zone"]): int(row["amount"]) for row in readings},
-        source=ReadingSource(first["source"]),
-    )
-    used = sorted((row for row in rows if row["kind"] == 2), key=_zone_rank)
-    return reading, {Zone(row["zone"]): int(row["amount"]) for row in used}
-
-
-def _zone_rank(row: Mapping[str, Any]) -> int:
-    return _ZONE_ORDER[Zone(row["zone"])]
-
-
 def _readings_from_json(values: dict[str, Any]) -> dict[Zone, int]:
-    zones = sorted((Zone(zone) for zone in values), key=_ZONE_ORDER.__getitem__)
+    zones = sorted((Zone(zone) for zone in values), key=ZONE_ORDER.__getitem__)
     return {zone: int(values[zone.value]) for zone in zones}
 
 
@@ -197,7 +134,8 @@ def _readings_to_json(values: dict[Zone, int]) -> dict[str, int]:
     return {Zone(zone).value: int(value) for zone, value in values.items()}
 
 
-def _account(row: AccountRow) -> Account:
+def account_of(row: AccountRow) -> Account:
+    """The account of an account row (or of a row with the same columns)."""
     return Account(
         id=row.id,
         number=row.number,
@@ -256,7 +194,7 @@ class SqlAlchemyAccountRepository(AbstractAccountRepository):
 
     async def get(self, account_id: int) -> Account | None:
         row = await self.session.get(AccountRow, account_id)
-        return _account(row) if row else None
+        return account_of(row) if row else None
 
     async def find(self, number: str, eic: str) -> Account | None:
         row = await self.session.scalar(
@@ -264,7 +202,7 @@ class SqlAlchemyAccountRepository(AbstractAccountRepository):
                 AccountRow.number == number.strip(), AccountRow.eic == eic.strip().upper()
             )
         )
-        return _account(row) if row else None
+        return account_of(row) if row else None
 
 
 class SqlAlchemyLinkRepository(AbstractLinkRepository):
@@ -274,13 +212,13 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
         self.session = session
 
     async def accounts_of(self, person_id: int) -> Sequence[Account]:
-        found, accounts = turn_queries.take(self.session, "accounts_of", person_id)
-        if found:
-            return accounts  # type: ignore[no-any-return]
-        rows = await turn_queries.fetch(
-            self.session, turn_queries.accounts_of(), {"person_id": person_id}
+        rows = await self.session.scalars(
+            select(AccountRow)
+            .join(AccountLinkRow, AccountLinkRow.account_id == AccountRow.id)
+            .where(AccountLinkRow.person_id == person_id)
+            .order_by(AccountLinkRow.linked_at, AccountLinkRow.id)
         )
-        return [_account(SimpleNamespace(**row)) for row in rows]  # type: ignore[arg-type]
+        return [account_of(row) for row in rows]
 
     async def is_linked(self, person_id: int, account_id: int) -> bool:
         found = await self.session.scalar(
@@ -292,7 +230,6 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
 
     async def link(self, person_id: int, account_id: int, at: datetime) -> None:
         """Link them; linking an already linked pair keeps the first link time."""
-        turn_queries.forget(self.session, "accounts_of")
         statement = (
             dialect_insert(self.session, AccountLinkRow)
             .values(person_id=person_id, account_id=account_id, linked_at=at)
@@ -303,7 +240,6 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
         await self.session.flush()
 
     async def unlink(self, person_id: int, account_id: int) -> None:
-        turn_queries.forget(self.session, "accounts_of")
         await self.session.execute(
             delete(AccountLinkRow).where(
                 AccountLinkRow.person_id == person_id, AccountLinkRow.account_id == account_id
@@ -415,17 +351,6 @@ class SqlAlchemyReadingRepository(AbstractReadingRepository):
         readings = self._group_billing(rows)
         return readings[0] if readings else None
 
-    async def latest_billing_with_consumption(
-        self, account_id: int
-    ) -> tuple[BillingReading | None, Readings]:
-        found, latest = turn_queries.take(self.session, "latest_billing", account_id)
-        if found:
-            return latest  # type: ignore[no-any-return]
-        rows = await turn_queries.fetch(
-            self.session, turn_queries.latest_billing_with_consumption(), {"account_id": account_id}
-        )
-        return _latest_billing(account_id, rows)
-
     async def billing(
         self, account_id: int, since_period: str | None = None
     ) -> Sequence[BillingReading]:
@@ -449,7 +374,7 @@ class SqlAlchemyReadingRepository(AbstractReadingRepository):
             for row in rows
         ]
         # Periods compare as text ("YYYY-MM"); within a period keep the plan's zone order.
-        items.sort(key=lambda item: _ZONE_ORDER[item.zone])
+        items.sort(key=lambda item: ZONE_ORDER[item.zone])
         items.sort(key=lambda item: item.period, reverse=True)
         return items
 
@@ -474,7 +399,7 @@ class SqlAlchemyReadingRepository(AbstractReadingRepository):
             by_period.setdefault(row.period, []).append(row)
         readings = []
         for period in sorted(by_period, reverse=True):
-            zone_rows = sorted(by_period[period], key=lambda row: _ZONE_ORDER[Zone(row.zone)])
+            zone_rows = sorted(by_period[period], key=lambda row: ZONE_ORDER[Zone(row.zone)])
             first = zone_rows[0]
             readings.append(
                 BillingReading(
@@ -534,31 +459,7 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
             .scalar_subquery()
         )
         row = (await self.session.execute(select(charged, paid))).one()
-        return _money(row[0]), _money(row[1])
-
-    async def balance_facts(
-        self, account_id: int
-    ) -> tuple[Decimal, Decimal, Bill | None, Payment | None]:
-        rows = await turn_queries.fetch(
-            self.session, turn_queries.balance_facts(), {"account_id": account_id}
-        )
-        row = rows[0]
-        period_rows = [
-            vars(_columns_with_prefix(period, "period_"))
-            for period in rows
-            if period["period_kind"] is not None
-        ]
-        turn_queries.remember(
-            self.session, "latest_billing", account_id, _latest_billing(account_id, period_rows)
-        )
-        bill = _columns_with_prefix(row, "bill_")
-        payment = _columns_with_prefix(row, "payment_")
-        return (
-            _money(row["charged"]),
-            _money(row["paid"]),
-            self._bill(bill) if bill.id is not None else None,  # type: ignore[arg-type]
-            self._payment(payment) if payment.id is not None else None,  # type: ignore[arg-type]
-        )
+        return money(row[0]), money(row[1])
 
     async def add_payment(self, payment: Payment) -> bool:
         """Store it (its `id` is ignored; the database assigns one).
@@ -606,7 +507,8 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
         )
 
 
-def _money(value: Any) -> Decimal:
+def money(value: Any) -> Decimal:
+    """An amount of hryvnias with kopecks."""
     # SUM over NUMERIC comes back as Decimal on PostgreSQL but may be int/float on SQLite.
     return Decimal(str(value)).quantize(Decimal("0.01"))
 
@@ -658,19 +560,6 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         )
         return self._identity(row) if row else None
 
-    async def caller(self, channel: Channel, external_id: str) -> Caller | None:
-        found, caller = turn_queries.take(
-            self.session, "caller", (Channel(channel).value, external_id)
-        )
-        if found:
-            return caller  # type: ignore[no-any-return]
-        rows = await turn_queries.fetch(
-            self.session,
-            turn_queries.caller(),
-            {"channel": Channel(channel).value, "external_id": external_id},
-        )
-        return _caller_from_rows(self.session, rows)
-
     async def create_person_with_identity(
         self,
         channel: Channel,
@@ -679,7 +568,6 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         locale: str | None,
         at: datetime,
     ) -> ChannelIdentity:
-        turn_queries.forget(self.session, "caller")
         person = PersonRow(name=display_name, locale=locale, created_at=at)
         self.session.add(person)
         await self.session.flush()
@@ -696,10 +584,9 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
 
     async def get(self, person_id: int) -> Person | None:
         row = await self.session.get(PersonRow, person_id)
-        return _person(row, row.id) if row is not None else None
+        return person_of(row, row.id) if row is not None else None
 
     async def update(self, person: Person) -> None:
-        turn_queries.forget(self.session, "caller")
         await self.session.execute(
             update(PersonRow)
             .where(PersonRow.id == person.id)
@@ -715,7 +602,6 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         return [self._identity(row) for row in rows]
 
     async def set_reachable(self, identity_id: int, reachable: bool) -> None:
-        turn_queries.forget(self.session, "caller")
         await self.session.execute(
             update(ChannelIdentityRow)
             .where(ChannelIdentityRow.id == identity_id)
@@ -723,7 +609,6 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         )
 
     async def add_consent(self, consent: Consent) -> None:
-        turn_queries.forget(self.session, "caller")
         self.session.add(
             ConsentRow(
                 person_id=consent.person_id,
@@ -751,7 +636,6 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         )
 
     async def move_identity(self, identity_id: int, person_id: int) -> None:
-        turn_queries.forget(self.session, "caller")
         await self.session.execute(
             update(ChannelIdentityRow)
             .where(ChannelIdentityRow.id == identity_id)
@@ -778,7 +662,6 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
                     DialogStateRow.channel == channel, DialogStateRow.user_id == external_id
                 )
             )
-        turn_queries.forget(self.session)
         for row_type in (ChannelIdentityRow, AccountLinkRow, LinkCodeRow, LinkAttemptRow):
             await self.session.execute(delete(row_type).where(row_type.person_id == person_id))
         await self.session.execute(
@@ -1225,50 +1108,6 @@ class SqlAlchemyDialogRepository(AbstractDialogRepository):
             set_={"state": values["state"], "data": values["data"], "updated_at": at},
         )
         await self.session.execute(statement)
-
-    async def begin_turn(
-        self, channel: Channel, user_id: str, update_key: str | None, at: datetime
-    ) -> DialogState | None:
-        if update_key is None:
-            return await super().begin_turn(channel, user_id, update_key, at)
-        driver = await turn_queries.driver_connection(self.session)
-        if driver is None:
-            return await super().begin_turn(channel, user_id, update_key, at)
-        if at.tzinfo is None:
-            raise ValueError(f"naive datetime {at!r}: times must be timezone-aware")
-        channel_value = Channel(channel).value
-        rows = await turn_queries.fetch(
-            self.session,
-            turn_queries.begin_turn(),
-            {
-                "channel": channel_value,
-                "key": update_key,
-                "at": at,
-                "user_id": user_id,
-                "external_id": user_id,
-            },
-        )
-        first = rows[0]
-        if not first["fresh"]:
-            return None
-        if first["current"]:
-            state, data = first["dialog_state"], first["dialog_data"]
-            turn_queries.remember(
-                self.session,
-                "caller",
-                (channel_value, user_id),
-                _caller_from_rows(self.session, rows),
-            )
-        else:
-            # Another process's turn of this person committed after the statement's
-            # snapshot (see turn_queries.begin_turn): the row is locked now, so read it
-            # again; the caller is read again by its own query.
-            state, data = await driver.fetchrow(
-                turn_queries.STATE_AFTER_WAIT_ASYNCPG, channel_value, user_id
-            )
-        if isinstance(data, str):  # the driver hands json over as text
-            data = json.loads(data)
-        return DialogState(Channel(channel), user_id, state, dict(data or {}))
 
     async def first_time_seen(self, channel: Channel, key: str, at: datetime) -> bool:
         statement = (

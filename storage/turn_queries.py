@@ -1,4 +1,4 @@
-"""Statements on the path of every chat turn, built once and reused.
+"""The statements of a chat turn, built once, and what their rows mean.
 
 A chat turn is a handful of small queries, and with SQLAlchemy most of their cost is
 Python: building the statement and computing its cache key each time costs more than
@@ -7,20 +7,21 @@ use each execution goes straight to the compiled form. They are built on first u
 at import) and read only `storage.orm` tables, with plain columns rather than ORM
 entities, so results come back as rows without the identity map's bookkeeping.
 
-On PostgreSQL, `fetch` goes one step further: it runs the statement, compiled once by
-SQLAlchemy's own asyncpg dialect, directly on the unit of work's asyncpg connection,
-beginning the unit of work's transaction there when it is the first statement (see
-`DriverTransaction`). Profiles of a busy bot showed SQLAlchemy's execution machinery
-(session, connection, cursor adapter, result) costing several times what asyncpg itself
-costs per statement. The statement, its parameters, its transaction and its result values
-are the same either way; only the Python path is shorter.
+Two statements make a balance turn: `begin_turn` (the update, the conversation's lock, the
+caller and their accounts) and `balance_facts`. The unit of work runs them (see
+`storage.uow`); on PostgreSQL it compiles them once for asyncpg (`for_driver`) and runs
+them on its connection directly, inside the one transaction it owns. The functions at the
+end turn their rows into the `core.model` records a turn works with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import (
@@ -32,15 +33,26 @@ from sqlalchemy import (
     func,
     literal_column,
     null,
+    or_,
     select,
     true,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import CompoundSelect
 
+from core.model import (
+    BalanceFacts,
+    BillingReading,
+    Caller,
+    Channel,
+    DialogState,
+    Readings,
+    ReadingSource,
+    TurnSnapshot,
+    Zone,
+)
 from storage.orm import (
     AccountLinkRow,
     AccountRow,
@@ -53,6 +65,16 @@ from storage.orm import (
     PaymentRow,
     PersonRow,
     ProcessedUpdateRow,
+    SubmittedReadingRow,
+)
+from storage.repositories import (
+    ZONE_ORDER,
+    SqlAlchemyBillingRepository,
+    SqlAlchemyPersonRepository,
+    SqlAlchemyReadingRepository,
+    account_of,
+    money,
+    person_of,
 )
 
 
@@ -104,21 +126,9 @@ def caller() -> Select:
 
 
 @cache
-def accounts_of() -> Select:
-    """Accounts linked to :person_id, oldest link first."""
-    account = AccountRow.__table__
-    link = AccountLinkRow.__table__
-    return (
-        select(*account.c)
-        .join_from(account, link, link.c.account_id == account.c.id)
-        .where(link.c.person_id == bindparam("person_id", type_=Integer))
-        .order_by(link.c.linked_at, link.c.id)
-    )
-
-
-@cache
 def balance_facts() -> Select:
-    """One row: both totals of :account_id, its latest bill and latest payment (or NULLs)."""
+    """Both totals of :account_id, its latest bill and payment, its latest billing period
+    and what was submitted in [:since, :until): one row per period row and submission."""
     bill = BillRow.__table__
     payment = PaymentRow.__table__
     account_id = bindparam("account_id", type_=Integer)
@@ -149,6 +159,19 @@ def balance_facts() -> Select:
     # The latest billing period's readings and kWh come along (one row each): the balance
     # shows them too, and one round trip fewer is worth repeating the totals on each row.
     period = latest_billing_with_consumption().subquery("period")
+    # So do the readings submitted in [:since, :until) (none when those are NULL): rows are
+    # the periods' times the submissions, both a few at most.
+    submitted = SubmittedReadingRow.__table__
+    taken_at = submitted.c.taken_at
+    window = (
+        select(submitted)
+        .where(
+            submitted.c.account_id == account_id,
+            taken_at >= bindparam("since", type_=taken_at.type),
+            taken_at < bindparam("until", type_=taken_at.type),
+        )
+        .subquery("submitted")
+    )
     # A one-row base, so a row exists even when there is no bill, payment or reading.
     base = select(literal_column("1").label("one")).subquery("base")
     return select(
@@ -157,8 +180,12 @@ def balance_facts() -> Select:
         *(column.label(f"bill_{column.name}") for column in last_bill.c),
         *(column.label(f"payment_{column.name}") for column in last_payment.c),
         *(column.label(f"period_{column.name}") for column in period.c),
+        *(column.label(f"submitted_{column.name}") for column in window.c),
     ).select_from(
-        base.outerjoin(last_bill, true()).outerjoin(last_payment, true()).outerjoin(period, true())
+        base.outerjoin(last_bill, true())
+        .outerjoin(last_payment, true())
+        .outerjoin(period, true())
+        .outerjoin(window, true())
     )
 
 
@@ -189,9 +216,11 @@ def latest_billing_with_consumption() -> CompoundSelect:
 @cache
 def begin_turn() -> Select:
     """Remember update :key of :channel (at :at), lock and read the state of :user_id, and
-    read the caller (as `caller()`, one row per linked account), in one statement.
+    read the caller (as `caller()`, one row per linked account), in one statement: the
+    first of a turn on PostgreSQL.
 
-    `fresh` is false for an update seen before; then nothing else matters. The upsert that
+    `fresh` is false for an update seen before; then nothing else matters (a NULL key, as
+    the console has, is always fresh). The upsert that
     touches the state row takes its lock as SELECT ... FOR UPDATE would, and creates the row
     on a first contact so that there is always a row to lock.
 
@@ -205,13 +234,21 @@ def begin_turn() -> Select:
     dialog = DialogStateRow.__table__
     channel = bindparam("channel", type_=String)
     user_id = bindparam("user_id", type_=String)
+    key = bindparam("key", type_=String)
+    # Without a key (the console) nothing is remembered and the turn is always fresh.
     seen = (
         pg_insert(seen_table)
-        .values(channel=channel, key=bindparam("key", type_=String), seen_at=bindparam("at"))
+        .from_select(
+            ["channel", "key", "seen_at"],
+            select(channel, key, bindparam("at", type_=seen_table.c.seen_at.type)).where(
+                key.is_not(None)
+            ),
+        )
         .on_conflict_do_nothing()
         .returning(literal_column("1").label("one"))
         .cte("seen")
     )
+    fresh = or_(key.is_(None), exists(select(seen.c.one)))
     version_seen = (
         select(literal_column("xmin"))
         .select_from(dialog)
@@ -222,7 +259,7 @@ def begin_turn() -> Select:
         ["channel", "user_id", "state", "data", "updated_at"],
         # Untyped literals, as the column types take them (no bind processing on this path).
         select(channel, user_id, literal_column("''"), literal_column("'{}'"), func.now()).where(
-            exists(select(seen.c.one))
+            fresh
         ),
     )
     locked = (
@@ -238,7 +275,7 @@ def begin_turn() -> Select:
     base = select(literal_column("1").label("one")).subquery("base")
     return (
         select(
-            exists(select(seen.c.one)).label("fresh"),
+            fresh.label("fresh"),
             (locked.c.state.is_not(None)).label("current"),
             locked.c.state.label("dialog_state"),
             locked.c.data.label("dialog_data"),
@@ -249,107 +286,18 @@ def begin_turn() -> Select:
     )
 
 
-STATE_AFTER_WAIT_ASYNCPG = (
-    "SELECT state, data FROM dialog_states WHERE channel = $1 AND user_id = $2"
-)
-"""The state of ($1, $2) read again by a fresh statement, once the turn holds its row lock."""
-
-
-# What one query of a turn brought along for the next one, kept in the session's `info`
-# until that next query takes it. Any write through the repositories that could change it,
-# and every commit and rollback, forget it (see storage.repositories and storage.uow).
-_PREFETCHED = "kabinet.prefetched"
-_DRIVER = "kabinet.driver"
-
-
-class DriverTransaction:
-    """The asyncpg connection of a unit of work's session, and the transaction begun on it.
-
-    A turn statement begins the transaction on the driver itself: BEGIN, the statements and
-    COMMIT go straight to asyncpg. When a repository then uses the session, SQLAlchemy's
-    asyncpg adapter opens its own transaction on the same connection, which asyncpg nests
-    as a savepoint; the unit of work commits the session (releasing the savepoint) before
-    this one. When the session was used first, its transaction is the outer one and turn
-    statements simply run inside it.
-    """
-
-    def __init__(self, connection: Any) -> None:
-        self.connection = connection
-        self._transaction: Any = None
-
-    async def begin(self) -> Any:
-        """The connection, inside a transaction (this one's, or the session's)."""
-        if not self.connection.is_in_transaction():
-            transaction = self.connection.transaction()
-            await transaction.start()
-            self._transaction = transaction
-        return self.connection
-
-    async def end(self, *, commit: bool) -> None:
-        """Commit or roll back the transaction begun here, if one is open."""
-        transaction, self._transaction = self._transaction, None
-        if transaction is not None:
-            if commit:
-                await transaction.commit()
-            else:
-                await transaction.rollback()
-
-
-def attach(session: AsyncSession, connection: Any) -> None:
-    """Let turn statements of `session` run on its asyncpg `connection` directly."""
-    session.info[_DRIVER] = DriverTransaction(connection)
-
-
-async def end(session: AsyncSession, *, commit: bool) -> None:
-    """End the driver-level transaction of `session` (after the session's own)."""
-    driver = session.info.get(_DRIVER)
-    if driver is not None:
-        await driver.end(commit=commit)
-
-
-def still_open(session: AsyncSession) -> bool:
-    """Whether the session's asyncpg connection is still inside a transaction."""
-    driver = session.info.get(_DRIVER)
-    return driver is not None and driver.connection.is_in_transaction()
-
-
-def connection_lost(session: AsyncSession) -> bool:
-    """Whether the session's asyncpg connection was closed under it (server gone)."""
-    driver = session.info.get(_DRIVER)
-    return driver is not None and driver.connection.is_closed()
-
-
-async def driver_connection(session: AsyncSession) -> Any | None:
-    """The session's asyncpg connection inside the unit of work's transaction, if attached."""
-    driver = session.info.get(_DRIVER)
-    return None if driver is None else await driver.begin()
-
-
-def remember(session: AsyncSession, what: str, key: object, value: object) -> None:
-    """Keep `value` for one later `take(session, what, key)`."""
-    session.info.setdefault(_PREFETCHED, {})[what] = (key, value)
-
-
-def take(session: AsyncSession, what: str, key: object) -> tuple[bool, Any]:
-    """(True, value) when `value` was remembered for this key; it is taken either way."""
-    found = session.info.get(_PREFETCHED, {}).pop(what, None)
-    if found is not None and found[0] == key:
-        return True, found[1]
-    return False, None
-
-
-def forget(session: AsyncSession, what: str | None = None) -> None:
-    """Drop what was remembered (of one kind, or all)."""
-    prefetched = session.info.get(_PREFETCHED)
-    if prefetched:
-        if what is None:
-            prefetched.clear()
-        else:
-            prefetched.pop(what, None)
+@cache
+def state_of() -> Select:
+    """The state of (:channel, :user_id), read again once the turn holds its row lock."""
+    dialog = DialogStateRow.__table__
+    return select(dialog.c.state.label("dialog_state"), dialog.c.data.label("dialog_data")).where(
+        dialog.c.channel == bindparam("channel", type_=String),
+        dialog.c.user_id == bindparam("user_id", type_=String),
+    )
 
 
 @dataclass(frozen=True)
-class _DriverStatement:
+class DriverStatement:
     """A statement as asyncpg takes it: SQL with $n placeholders and the names behind them."""
 
     sql: str
@@ -357,20 +305,27 @@ class _DriverStatement:
     defaults: Mapping[str, Any]
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        """The positional arguments for `params` (by name)."""
         values = {**self.defaults, **params}
         return [values[name] for name in self.names]
 
 
-_driver_statements: dict[int, tuple[Select | CompoundSelect, _DriverStatement]] = {}
+_driver_statements: dict[int, tuple[Select | CompoundSelect, DriverStatement]] = {}
 
 
-def _for_driver(statement: Select | CompoundSelect, dialect: Dialect) -> _DriverStatement:
+def for_driver(statement: Select | CompoundSelect, dialect: Dialect) -> DriverStatement:
+    """`statement` compiled once by `dialect` (SQLAlchemy's asyncpg dialect) for asyncpg.
+
+    The value, its parameters and its result values are those SQLAlchemy would use; only
+    the Python path around asyncpg is shorter (profiles of a busy bot showed SQLAlchemy's
+    execution machinery costing several times what asyncpg itself costs per statement).
+    """
     # Keyed by identity: the statements here are built once and live as long as the process
     # (the statement is kept in the value so its id cannot be reused by another object).
     found = _driver_statements.get(id(statement))
     if found is None:
         compiled = statement.compile(dialect=dialect)
-        driver = _DriverStatement(
+        driver = DriverStatement(
             sql=str(compiled),
             names=tuple(compiled.positiontup or ()),
             defaults={name: value for name, value in compiled.params.items() if value is not None},
@@ -379,12 +334,102 @@ def _for_driver(statement: Select | CompoundSelect, dialect: Dialect) -> _Driver
     return found[1]
 
 
-async def fetch(
-    session: AsyncSession, statement: Select | CompoundSelect, params: Mapping[str, Any]
-) -> Sequence[Mapping[str, Any]]:
-    """The rows of one of the statements above, each a mapping of column name to value."""
-    driver = await driver_connection(session)
-    if driver is not None:
-        prepared = _for_driver(statement, session.get_bind().dialect)
-        return await driver.fetch(prepared.sql, *prepared.arguments(params))
-    return (await session.execute(statement, params)).mappings().all()
+# ---- rows to records ------------------------------------------------------------------------
+
+
+def snapshot(
+    channel: Channel, user_id: str, state: str, data: Any, rows: Sequence[Mapping[str, Any]]
+) -> TurnSnapshot:
+    """The turn's snapshot: the state, and the caller of `caller()` rows (none: a stranger)."""
+    if isinstance(data, str):  # the driver hands json over as text
+        data = json.loads(data)
+    dialog_state = DialogState(Channel(channel), user_id, state, dict(data or {}))
+    if not rows or rows[0]["id"] is None:
+        return TurnSnapshot(dialog_state, None)
+    row = SimpleNamespace(**rows[0])
+    accounts = tuple(
+        account_of(_columns_with_prefix(account, "account_"))  # type: ignore[arg-type]
+        for account in rows
+        if account["account_id"] is not None
+    )
+    identity = SqlAlchemyPersonRepository._identity(row)  # type: ignore[arg-type]
+    caller = Caller(identity, person_of(row, row.person_id), row.consent_version)
+    return TurnSnapshot(dialog_state, caller, accounts)
+
+
+def balance_facts_of(account_id: int, rows: Sequence[Mapping[str, Any]]) -> BalanceFacts:
+    """The balance facts of `balance_facts()` rows (one or more; the totals on each)."""
+    first = rows[0]
+    period_rows: dict[tuple[Any, Any], Mapping[str, Any]] = {}
+    submitted_rows: dict[int, SimpleNamespace] = {}
+    for row in rows:
+        if row["period_kind"] is not None:
+            period = vars(_columns_with_prefix(row, "period_"))
+            period_rows.setdefault((period["kind"], period["zone"]), period)
+        if row["submitted_id"] is not None and row["submitted_id"] not in submitted_rows:
+            found = _columns_with_prefix(row, "submitted_")
+            if isinstance(found.values, str):  # the driver hands json over as text
+                found.values = json.loads(found.values)
+            submitted_rows[found.id] = found
+    reading, used = _latest_billing(account_id, period_rows.values())
+    submitted = sorted(
+        submitted_rows.values(), key=lambda found: (found.taken_at, found.id), reverse=True
+    )
+    bill = _columns_with_prefix(first, "bill_")
+    payment = _columns_with_prefix(first, "payment_")
+    return BalanceFacts(
+        charged=money(first["charged"]),
+        paid=money(first["paid"]),
+        last_bill=SqlAlchemyBillingRepository._bill(bill) if bill.id is not None else None,  # type: ignore[arg-type]
+        last_payment=(
+            SqlAlchemyBillingRepository._payment(payment)  # type: ignore[arg-type]
+            if payment.id is not None
+            else None
+        ),
+        last_billing_reading=reading,
+        last_period_consumption=used,
+        submitted=tuple(
+            SqlAlchemyReadingRepository._submitted(found)  # type: ignore[arg-type]
+            for found in submitted
+        ),
+    )
+
+
+def _latest_billing(
+    account_id: int, rows: Iterable[Mapping[str, Any]]
+) -> tuple[BillingReading | None, Readings]:
+    """The reading and kWh of `latest_billing_with_consumption()` rows."""
+    rows = list(rows)
+    readings = sorted((row for row in rows if row["kind"] == 1), key=_zone_rank)
+    if not readings:
+        return None, {}
+    first = readings[0]
+    reading = BillingReading(
+        account_id=account_id,
+        meter_id=first["meter_id"],
+        period=first["period"],
+        taken_on=first["taken_on"],
+        values={Zone(row["zone"]): int(row["amount"]) for row in readings},
+        source=ReadingSource(first["source"]),
+    )
+    used = sorted((row for row in rows if row["kind"] == 2), key=_zone_rank)
+    return reading, {Zone(row["zone"]): int(row["amount"]) for row in used}
+
+
+def _zone_rank(row: Mapping[str, Any]) -> int:
+    return ZONE_ORDER[Zone(row["zone"])]
+
+
+def _columns_with_prefix(row: Mapping[str, Any], prefix: str) -> SimpleNamespace:
+    """The columns a joined row labels `<prefix><column>`, under their own names."""
+    return SimpleNamespace(
+        **{name: row[label] for label, name in _prefixed(prefix, tuple(row.keys()))}
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _prefixed(prefix: str, labels: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    # The turn statements' rows have dozens of columns and few shapes: which labels carry
+    # the prefix is worked out once per shape, not for every row.
+    start = len(prefix)
+    return tuple((label, label[start:]) for label in labels if label.startswith(prefix))

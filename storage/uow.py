@@ -1,23 +1,35 @@
 """The SQLAlchemy unit of work: one session, one transaction, every repository.
 
-On PostgreSQL (asyncpg) the unit of work checks a connection out of the engine's pool when
-it opens, binds its session to it, and leaves the transaction to whoever needs it first: a
-turn statement of `storage.turn_queries` begins it on the driver (a chat turn then never
-goes through the session's transaction machinery, which cost more CPU than the turn's SQL),
-and a repository method that uses the session joins it through SQLAlchemy (see
-`turn_queries.DriverTransaction`). Commit and rollback end both, in that order.
+Repositories work through the session. The turn's own questions — `begin_turn` and
+`balance_facts`, the two statements of a balance turn — are the unit of work's: it runs the
+prebuilt statements of `storage.turn_queries` and turns their rows into records.
+
+On SQLite the session's transaction is the unit of work's (BEGIN IMMEDIATE, see
+storage.database). On PostgreSQL (asyncpg) the unit of work owns its transaction on the
+driver: it checks a connection out when it opens, with SQLAlchemy in AUTOCOMMIT so that
+SQLAlchemy itself never begins, commits or nests anything on it, and begins the
+transaction on asyncpg before the first statement, whichever path that statement takes —
+a turn statement on the driver directly (a chat turn then never goes through SQLAlchemy's
+execution machinery, which cost more CPU than the turn's SQL), or the session, whose
+`after_begin` asks the unit of work to begin. Commit flushes the session and commits that
+one transaction; rollback rolls it back.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
+from datetime import datetime
 from types import TracebackType
-from typing import Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, overload
 
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.sql.selectable import CompoundSelect, Select
 
-from core.model import Channel
+from core.model import BalanceFacts, Channel, TurnSnapshot
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
 from storage import turn_queries
 from storage.importing import SqlAlchemyOperatorRepository
@@ -110,10 +122,13 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     ) -> None:
         self._session_factory = session_factory
         self.push_channels = push_channels
-        # Set for PostgreSQL on asyncpg only: the engine to check the connection out of.
+        # Set for PostgreSQL on asyncpg only: the engine (in AUTOCOMMIT) to connect with.
         self._driver_engine = engine
         self._session: AsyncSession | None = None
         self._connection: AsyncConnection | None = None
+        # On PostgreSQL: the block's asyncpg connection, and the transaction open on it.
+        self._driver: Any = None
+        self._transaction: Any = None
 
     @property
     def session(self) -> AsyncSession:
@@ -128,13 +143,13 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         if self._driver_engine is not None:
             connection = await self._driver_engine.connect()
             try:
-                session = self._session_factory(bind=connection)
                 raw = await connection.get_raw_connection()
-                turn_queries.attach(session, raw.driver_connection)
+                session = self._session_factory(bind=connection, info={_BEGIN: self._begin})
             except BaseException:
                 await connection.close()
                 raise
             self._connection = connection
+            self._driver = raw.driver_connection
         else:
             session = self._session_factory()
         self._session = session
@@ -149,23 +164,26 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        session, self._session = self.session, None
+        session = self.session
         connection, self._connection = self._connection, None
-        turn_queries.forget(session)
         try:
-            await session.rollback()
-            await turn_queries.end(session, commit=False)
+            await self.rollback()
         finally:
+            self._session = None
+            # The session's way back to this unit of work (a reference cycle otherwise).
+            session.info.pop(_BEGIN, None)
             try:
                 await session.close()
             finally:
                 if connection is not None:
-                    await self._release(session, connection)
+                    await self._release(connection)
+                self._driver = self._transaction = None
 
-    async def _release(self, session: AsyncSession, connection: AsyncConnection) -> None:
+    async def _release(self, connection: AsyncConnection) -> None:
         """Give the connection back to the pool, unless it is lost or stuck in a transaction."""
+        driver = self._driver
         try:
-            if turn_queries.connection_lost(session):
+            if driver.is_closed():
                 # What SQLAlchemy does when it sees a lost connection, for one it did not
                 # see: the database restarted or dropped us, so the pooled connections are
                 # likely gone too. Drop this one and the idle ones; new ones are opened.
@@ -173,7 +191,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
                 await connection.invalidate()
                 if self._driver_engine is not None:
                     await self._driver_engine.dispose()
-            elif turn_queries.still_open(session):
+            elif driver.is_in_transaction():
                 # The rollback failed: such a connection must not go back to the pool in
                 # the middle of a transaction.
                 await connection.invalidate()
@@ -183,17 +201,105 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     async def commit(self) -> None:
         """Commit what the block did so far; the block may go on in a new transaction."""
         session = self.session
-        turn_queries.forget(session)
-        if self._connection is None or _session_has_work(session):
+        if self._driver is None or _session_has_work(session):
+            # On PostgreSQL this flushes and ends the session's own bookkeeping; SQLAlchemy,
+            # in AUTOCOMMIT, sends no COMMIT: the transaction is committed just below.
             await session.commit()
-        await turn_queries.end(session, commit=True)
+        transaction, self._transaction = self._transaction, None
+        if transaction is not None:
+            await transaction.commit()
 
     async def rollback(self) -> None:
         """Throw away what the block did since the last commit."""
         session = self.session
-        turn_queries.forget(session)
-        await session.rollback()
-        await turn_queries.end(session, commit=False)
+        try:
+            await session.rollback()
+        finally:
+            transaction, self._transaction = self._transaction, None
+            if transaction is not None:
+                await transaction.rollback()
+
+    async def _begin(self) -> Any:
+        """The asyncpg connection, inside the block's transaction (begun here if need be)."""
+        if self._transaction is None:
+            transaction = self._driver.transaction()
+            await transaction.start()
+            self._transaction = transaction
+        return self._driver
+
+    async def _fetch(
+        self, statement: Select | CompoundSelect, params: Mapping[str, Any]
+    ) -> Sequence[Mapping[str, Any]]:
+        """The rows of a statement of `storage.turn_queries`, as mappings by column name."""
+        if self._driver is None:
+            return (await self.session.execute(statement, params)).mappings().all()
+        driver = await self._begin()
+        prepared = turn_queries.for_driver(statement, self.session.get_bind().dialect)
+        return await driver.fetch(prepared.sql, *prepared.arguments(params))
+
+    async def begin_turn(
+        self, channel: Channel, user_id: str, update_key: str | None, at: datetime
+    ) -> TurnSnapshot | None:
+        """One statement on PostgreSQL (`turn_queries.begin_turn`); on SQLite, where BEGIN
+        IMMEDIATE already holds the database, the update, the state, then the caller."""
+        if at.tzinfo is None:
+            raise ValueError(f"naive datetime {at!r}: times must be timezone-aware")
+        channel_value = Channel(channel).value
+        caller = {"channel": channel_value, "external_id": user_id}
+        if self._driver is None:
+            if update_key is not None and not await self.dialogs.first_time_seen(
+                channel, update_key, at
+            ):
+                return None
+            state = await self.dialogs.load_for_update(channel, user_id)
+            rows = await self._fetch(turn_queries.caller(), caller)
+            return turn_queries.snapshot(channel, user_id, state.state, state.data, rows)
+        rows = await self._fetch(
+            turn_queries.begin_turn(),
+            {**caller, "key": update_key, "at": at, "user_id": user_id},
+        )
+        first = rows[0]
+        if not first["fresh"]:
+            return None
+        if not first["current"]:
+            # Another process's turn of this person committed after the statement's
+            # snapshot (see turn_queries.begin_turn): the row is locked now, so read it
+            # and the caller again.
+            where = {"channel": channel_value, "user_id": user_id}
+            first = (await self._fetch(turn_queries.state_of(), where))[0]
+            rows = await self._fetch(turn_queries.caller(), caller)
+        return turn_queries.snapshot(
+            channel, user_id, first["dialog_state"], first["dialog_data"], rows
+        )
+
+    async def balance_facts(
+        self, account_id: int, window: tuple[datetime, datetime] | None = None
+    ) -> BalanceFacts:
+        """One statement (`turn_queries.balance_facts`)."""
+        since, until = window if window is not None else (None, None)
+        rows = await self._fetch(
+            turn_queries.balance_facts(),
+            {"account_id": account_id, "since": since, "until": until},
+        )
+        return turn_queries.balance_facts_of(account_id, rows)
+
+
+_BEGIN = "kabinet.begin"
+"""Where a unit of work's session finds how to begin the unit of work's transaction."""
+
+
+class _UnitOfWorkSession(Session):
+    """The session of a unit of work on PostgreSQL (see `_join_transaction`)."""
+
+
+def _join_transaction(
+    session: Session, transaction: SessionTransaction, connection: Connection
+) -> None:
+    """Before the session's first statement, begin its unit of work's transaction."""
+    begin = session.info.get(_BEGIN)
+    if begin is not None:
+        # Events run inside SQLAlchemy's greenlet: this is how they await the driver.
+        connection.connection.dbapi_connection.run_async(lambda _driver: begin())  # type: ignore[union-attr]
 
 
 _REPOSITORIES = tuple(
@@ -217,8 +323,15 @@ class SqlAlchemyUnitOfWorkFactory(AbstractUnitOfWorkFactory):
     ) -> None:
         self.engine = engine
         self.push_channels = frozenset(push_channels) if push_channels is not None else None
-        self._session_factory = async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
-        self._driver_engine = engine if engine.dialect.driver == "asyncpg" else None
+        self._driver_engine: AsyncEngine | None = None
+        if engine.dialect.driver == "asyncpg":
+            # SQLAlchemy leaves the transaction to the unit of work (see the module's doc).
+            self._driver_engine = engine.execution_options(isolation_level="AUTOCOMMIT")
+            if not event.contains(_UnitOfWorkSession, "after_begin", _join_transaction):
+                event.listen(_UnitOfWorkSession, "after_begin", _join_transaction)
+        self._session_factory = async_sessionmaker(
+            engine, expire_on_commit=False, autoflush=True, sync_session_class=_UnitOfWorkSession
+        )
 
     def __call__(self) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(self._session_factory, self._driver_engine, self.push_channels)

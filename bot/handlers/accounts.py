@@ -76,7 +76,7 @@ async def resolve_account(ctx: Context, argument: str, action: str) -> Account |
             return None
         remember_account(ctx, account)
         return account
-    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    accounts = ctx.accounts
     if not accounts:
         ctx.reset()
         ctx.say(ctx.t("account.none"), with_menu(ctx.t, [Button(ctx.t("menu.link"), "link")]))
@@ -101,7 +101,7 @@ def _ask_account(ctx: Context, accounts: Sequence[Account], action: str, head: s
 @router.step("acc.choose")
 async def typed_account(ctx: Context) -> None:
     """An account number typed instead of pressed (all of it, or its last digits)."""
-    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    accounts = ctx.accounts
     action = ctx.data.get("action", "accs")
     typed = "".join(ch for ch in ctx.event.text or "" if ch.isdigit())
     matches = [a for a in accounts if typed and a.number.endswith(typed) and len(typed) >= 3]
@@ -118,7 +118,7 @@ async def preselect_account(ctx: Context, argument: str) -> tuple[Account | None
     answer can offer to switch. (None, []) after telling a person with no account to add
     one, or that the named account is not theirs.
     """
-    accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
+    accounts = list(ctx.accounts)
     if argument:
         account = await resolve_account(ctx, argument, "")
         if account is None:
@@ -207,6 +207,7 @@ async def link_eic(ctx: Context) -> None:
         ctx.reset()
         ctx.say(ctx.t("link.already"), with_menu(ctx.t, [Button(ctx.t("menu.accounts"), "accs")]))
         return
+    await ctx.reload_accounts()
     ctx.reset()
     remember_account(ctx, account)
     ctx.say(
@@ -219,7 +220,7 @@ async def link_eic(ctx: Context) -> None:
 async def my_accounts(ctx: Context, argument: str) -> None:
     """The linked accounts, one button each, and "add"."""
     ctx.reset()
-    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    accounts = ctx.accounts
     add = [Button(ctx.t("menu.link"), "link")]
     if not accounts:
         ctx.say(ctx.t("account.none"), with_menu(ctx.t, add))
@@ -283,6 +284,7 @@ async def unlink(ctx: Context, argument: str) -> None:
     if account is None:
         return
     await unlink_account(ctx.uow, ctx.person.id, account.id)
+    await ctx.reload_accounts()
     ctx.reset()
     ctx.data.pop("acc", None)
     ctx.say(

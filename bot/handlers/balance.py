@@ -24,7 +24,7 @@ router = Router()
 async def balance(ctx: Context, argument: str) -> None:
     """One account's balance; with several linked and none named, all of them at once."""
     if not argument:
-        accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
+        accounts = list(ctx.accounts)
         if len(accounts) > 1:
             await _show_all(ctx, accounts)
             return

@@ -218,7 +218,7 @@ async def receipt(ctx: Context, argument: str) -> None:
 async def _own_payment(ctx: Context, argument: str) -> Payment | None:
     if not argument.isdigit():
         return None
-    for account in await ctx.uow.links.accounts_of(ctx.person.id):
+    for account in ctx.accounts:
         for payment in await ctx.uow.billing.payments(account.id):
             if payment.id == int(argument):
                 return payment

@@ -12,7 +12,7 @@ from core.balances import BillingRules
 from core.clock import Clock
 from core.documents import DocumentRenderer, StoredDocuments
 from core.evidence import PhotoStore
-from core.model import Channel, ChannelIdentity, DialogState, Person
+from core.model import Account, Channel, ChannelIdentity, DialogState, Person
 from core.payment_qr import BankTransferRules
 from core.payments import PaymentProvider
 from core.photo_reading import MeterPhotoReader, PhotoRecognition
@@ -67,6 +67,9 @@ class Context:
     state: DialogState
     clock: Clock
     rules: DialogRules
+    accounts: tuple[Account, ...] = ()
+    """The person's linked accounts, oldest link first: read with the state when the turn
+    began (`TurnSnapshot`), read again by `reload_accounts` after a flow changes them."""
     services: Services = field(default_factory=Services)
     recognition: PhotoRecognition | None = None
     consented: bool | None = None
@@ -74,6 +77,10 @@ class Context:
     follow: str | None = None
     """A payload the dialog routes next in the same turn (what was asked for before consent,
     or a question asked again after an answer it could not take)."""
+
+    async def reload_accounts(self) -> None:
+        """Read the linked accounts again: the flow linked or unlinked one."""
+        self.accounts = tuple(await self.uow.links.accounts_of(self.person.id))
 
     @property
     def now(self) -> datetime:

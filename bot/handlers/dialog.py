@@ -1,10 +1,11 @@
 """The dialog engine: one input in, replies out, state kept in the database.
 
-For each input it opens one unit of work, skips updates already processed, locks the
-conversation's state row, finds or creates the person, routes to a flow and commits. A
-flow that fails rolls everything back and the person gets an apology, so nothing is
-half-written. Inputs of one user are handled one after the other (an in-process lock here,
-the state row lock across processes).
+For each input it opens one unit of work whose first statement skips updates already
+processed, locks the conversation's state row and reads who wrote with their accounts (a
+`TurnSnapshot`, put on the flow's context); it creates the person on first contact, routes
+to a flow and commits. A flow that fails rolls everything back and the person gets an
+apology, so nothing is half-written. Inputs of one user are handled one after the other (an
+in-process lock here, the state row lock across processes).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from bot.menu import (
 from bot.messages import Incoming, Reply
 from core.clock import Clock
 from core.errors import DomainError
-from core.model import ChannelIdentity, DialogState, Person
+from core.model import Caller, ChannelIdentity, DialogState, Person
 from core.photo_reading import PhotoRecognition
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
 from core.privacy import mask
@@ -136,13 +137,12 @@ class Dialog:
         recognition = await self._recognise(event)
         now = self._clock.now()
         async with self._uow_factory() as uow:
-            state = await uow.dialogs.begin_turn(
-                event.channel, event.user_id, event.update_key, now
-            )
-            if state is None:
+            snapshot = await uow.begin_turn(event.channel, event.user_id, event.update_key, now)
+            if snapshot is None:
                 log.info("duplicate update %s on %s ignored", event.update_key, event.channel)
                 return []
-            identity, person, consent_version = await self._identify(uow, event)
+            state = snapshot.state
+            identity, person, consent_version = await self._identify(uow, event, snapshot.caller)
             ctx = Context(
                 event=event,
                 uow=uow,
@@ -152,6 +152,7 @@ class Dialog:
                 # A copy: the flow may change it in place, and what was loaded must stay
                 # as it was to tell whether anything changed (fakes hand out their own).
                 state=DialogState(state.channel, state.user_id, state.state, deepcopy(state.data)),
+                accounts=snapshot.accounts,
                 clock=self._clock,
                 rules=self._rules,
                 services=self._services,
@@ -168,10 +169,9 @@ class Dialog:
             return ctx.replies
 
     async def _identify(
-        self, uow: AbstractUnitOfWork, event: Incoming
+        self, uow: AbstractUnitOfWork, event: Incoming, caller: Caller | None
     ) -> tuple[ChannelIdentity, Person, str | None]:
         """The identity, person and consent version of the sender, created on first contact."""
-        caller = await uow.persons.caller(event.channel, event.user_id)
         if caller is None:
             identity = await uow.persons.create_person_with_identity(
                 event.channel,

@@ -80,7 +80,7 @@ async def photo(ctx: Context, argument: str) -> None:
     t = ctx.t
     account, zone = await _target(ctx.uow, ctx.person.id, ctx.state)
     if account is None or zone is None:
-        accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+        accounts = ctx.accounts
         if not accounts:
             ctx.say(t("account.none"), with_menu(t, [Button(t("menu.link"), "link")]))
         else:

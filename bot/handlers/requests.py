@@ -214,7 +214,7 @@ async def _back_to_list(ctx: Context) -> None:
 async def call_center(ctx: Context, argument: str) -> None:
     """My requests (created, type, account, status, text, answer) and "new request"."""
     requests = await ctx.uow.requests.call_center_of(ctx.person.id)
-    accounts = {a.id: a.number for a in await ctx.uow.links.accounts_of(ctx.person.id)}
+    accounts = {a.id: a.number for a in ctx.accounts}
 
     def render(request: CallCenterRequest) -> str:
         details = []
@@ -248,7 +248,7 @@ async def new_call_center_request(ctx: Context, argument: str) -> None:
     type of the request."""
     ctx.reset()
     t = ctx.t
-    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    accounts = ctx.accounts
     account = next((a for a in accounts if argument == str(a.id)), None)
     if account is None and len(accounts) == 1:
         account = accounts[0]
@@ -275,7 +275,7 @@ async def call_center_type(ctx: Context, argument: str) -> None:
     """Type chosen (with the account in the payload): ask for the text."""
     index, _, account_id = argument.partition(":")
     request_type = _chosen(ctx.rules.requests.call_center_types, index)
-    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    accounts = ctx.accounts
     account = next((a for a in accounts if account_id == str(a.id)), None)
     if request_type is None or (accounts and account is None):
         await new_call_center_request(ctx, "")
@@ -319,7 +319,7 @@ _SUBMIT["cc.text"] = _submit_call_center
 async def free_services(ctx: Context, argument: str) -> None:
     """My orders with status and the operator's answer, and "order a service"."""
     orders = await ctx.uow.requests.free_services_of(ctx.person.id)
-    accounts = {a.id: a.number for a in await ctx.uow.links.accounts_of(ctx.person.id)}
+    accounts = {a.id: a.number for a in ctx.accounts}
 
     def render(order: FreeServiceOrder) -> str:
         details = []

@@ -117,7 +117,7 @@ async def schedule(ctx: Context, argument: str) -> None:
     ctx.reset()
     t = ctx.t
     zone = ctx.rules.readings.zone
-    accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
+    accounts = list(ctx.accounts)
     if not accounts:
         ctx.say(t("schedule.no_accounts"), main_menu(t, has_accounts=False))
         return
@@ -184,7 +184,7 @@ async def picture(ctx: Context, argument: str) -> None:
     ctx.reset()
     t = ctx.t
     zone = ctx.rules.readings.zone
-    accounts = list(await ctx.uow.links.accounts_of(ctx.person.id))
+    accounts = list(ctx.accounts)
     groups, found, today = await _schedules_of(ctx, accounts)
     if not accounts:
         ctx.say(t("schedule.no_accounts"), main_menu(t, has_accounts=False))

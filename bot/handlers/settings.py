@@ -347,6 +347,7 @@ async def ask_delete(ctx: Context, argument: str) -> None:
 async def delete(ctx: Context, argument: str) -> None:
     """Erase the person; the next message starts afresh."""
     await ctx.uow.persons.erase(ctx.person.id, ctx.now)
+    ctx.accounts = ()
     ctx.reset()
     ctx.state = replace(ctx.state, data={})
     ctx.consented = False  # the standing keyboard goes too

@@ -25,7 +25,7 @@ def consent_buttons(ctx: Context) -> list[list[Button]]:
 async def show_menu(ctx: Context) -> None:
     """The main menu; a person with no account is pointed at adding one."""
     ctx.reset()
-    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    accounts = ctx.accounts
     text = ctx.t("menu.title") if accounts else ctx.t("menu.title_no_accounts")
     ctx.say(text, main_menu(ctx.t, has_accounts=bool(accounts)))
 
@@ -90,7 +90,7 @@ async def menu(ctx: Context, argument: str) -> None:
 async def help_(ctx: Context, argument: str) -> None:
     """What the bot can do and how to talk to it."""
     ctx.reset()
-    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    accounts = ctx.accounts
     text = ctx.t("help.text", window=window_rule(ctx.t, ctx.rules.readings))
     ctx.say(text, main_menu(ctx.t, has_accounts=bool(accounts)))
 
@@ -116,7 +116,7 @@ async def unknown(ctx: Context, argument: str) -> None:
     if consent is None or consent.version != ctx.rules.consent_version:
         ctx.say(ctx.t("consent.needed") + "\n\n" + ctx.t("consent.text"), consent_buttons(ctx))
         return
-    accounts = await ctx.uow.links.accounts_of(ctx.person.id)
+    accounts = ctx.accounts
     ctx.say(ctx.t("unknown.hint"), main_menu(ctx.t, has_accounts=bool(accounts)))
 
 

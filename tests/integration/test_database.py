@@ -86,7 +86,7 @@ async def test_a_lost_connection_costs_one_unit_of_work(engine: AsyncEngine) -> 
 
     async def turn() -> None:
         async with factory() as uow:
-            assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "5", next(keys), NOON) is not None
+            assert await uow.begin_turn(Channel.TELEGRAM, "5", next(keys), NOON) is not None
             await uow.commit()
 
     async def drop_every_connection() -> None:

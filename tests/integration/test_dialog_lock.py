@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import pytest
 
-from core.model import Caller, Channel, Consent, DialogState, OrderStatus, PaymentOrder
+from core.model import Channel, Consent, DialogState, OrderStatus, PaymentOrder, TurnSnapshot
 from storage.orm import AccountRow, DsoRow, RegionRow, SupplierRow
 from storage.uow import SqlAlchemyUnitOfWorkFactory
 
@@ -147,9 +147,9 @@ async def test_a_turn_that_waited_reads_what_the_other_turn_committed(
 
     async def first_turn(locked: asyncio.Event, release: asyncio.Event) -> None:
         async with uow_factory() as uow:
-            state = await uow.dialogs.begin_turn(Channel.TELEGRAM, "7", "u-1", T0)
-            assert state is not None and state.state == "menu"
-            caller = await uow.persons.caller(Channel.TELEGRAM, "7")
+            snapshot = await uow.begin_turn(Channel.TELEGRAM, "7", "u-1", T0)
+            assert snapshot is not None and snapshot.state.state == "menu"
+            caller = snapshot.caller
             assert caller is not None and caller.consent_version is None
             locked.set()
             await release.wait()
@@ -158,15 +158,16 @@ async def test_a_turn_that_waited_reads_what_the_other_turn_committed(
             await uow.dialogs.save(DialogState(Channel.TELEGRAM, "7", "first", {"n": 1}), T0)
             await uow.commit()
 
-    async def second_turn() -> tuple[DialogState | None, Caller | None]:
+    async def second_turn() -> TurnSnapshot | None:
         async with uow_factory() as uow:
-            state = await uow.dialogs.begin_turn(Channel.TELEGRAM, "7", "u-2", T0)
-            caller = await uow.persons.caller(Channel.TELEGRAM, "7")
+            snapshot = await uow.begin_turn(Channel.TELEGRAM, "7", "u-2", T0)
             await uow.commit()
-            return state, caller
+            return snapshot
 
-    _, (state, caller) = await one_after_the_other(first_turn, second_turn)
-    assert state == DialogState(Channel.TELEGRAM, "7", "first", {"n": 1})
+    _, snapshot = await one_after_the_other(first_turn, second_turn)
+    assert snapshot is not None
+    assert snapshot.state == DialogState(Channel.TELEGRAM, "7", "first", {"n": 1})
+    caller = snapshot.caller
     assert caller is not None
     assert (caller.person.locale, caller.consent_version) == ("en", "v9")
 
@@ -179,8 +180,9 @@ async def test_two_first_contacts_of_one_user_make_one_person(
 
     async def turn(key: str, locked: asyncio.Event | None, release: asyncio.Event | None) -> int:
         async with uow_factory() as uow:
-            assert await uow.dialogs.begin_turn(Channel.VIBER, "new", key, T0) is not None
-            caller = await uow.persons.caller(Channel.VIBER, "new")
+            snapshot = await uow.begin_turn(Channel.VIBER, "new", key, T0)
+            assert snapshot is not None
+            caller = snapshot.caller
             if locked is not None and release is not None:
                 locked.set()
                 await release.wait()

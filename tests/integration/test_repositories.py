@@ -28,14 +28,10 @@ from core.model import (
     SubmittedReading,
     SupportRequest,
     TariffPlan,
+    TurnSnapshot,
     Zone,
 )
-from core.ports import (
-    AbstractBillingRepository,
-    AbstractPersonRepository,
-    AbstractReadingRepository,
-)
-from storage import turn_queries
+from core.ports import AbstractUnitOfWork
 from storage.orm import (
     AccountRow,
     BillingReadingRow,
@@ -998,10 +994,10 @@ async def test_photos(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) ->
         assert row.retain_until == T0 + timedelta(days=1095)
 
 
-async def test_turn_queries_agree_with_the_composed_answers(
+async def test_balance_facts_agree_with_the_composed_answers(
     uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
 ) -> None:
-    """The one-statement answers of a chat turn give what the separate queries give."""
+    """The one statement of the balance gives what the repositories' answers add up to."""
     async with uow_factory() as uow:
 
         def payment(txn: str, amount: str, days: int) -> Payment:
@@ -1011,209 +1007,170 @@ async def test_turn_queries_agree_with_the_composed_answers(
 
         assert await uow.billing.add_payment(payment("tx-1", "635.66", -40))
         assert await uow.billing.add_payment(payment("tx-2", "561.61", -10))
+        for days, day, night in ((-40, 11000, 5000), (-2, 11300, 5150), (-1, 11310, 5155)):
+            await uow.readings.add_submitted(
+                SubmittedReading(
+                    id=None,
+                    account_id=world.two_zone_account_id,
+                    meter_id=world.two_zone_meter_id,
+                    taken_at=T0 + timedelta(days=days),
+                    values={Zone.DAY: day, Zone.NIGHT: night},
+                    source=ReadingSource.TELEGRAM,
+                )
+            )
         await uow.commit()
 
+    window = (T0 - timedelta(days=5), T0)
     async with uow_factory() as uow:
         for account_id in (world.account_id, world.two_zone_account_id):
-            facts = await uow.billing.balance_facts(account_id)
-            composed = await AbstractBillingRepository.balance_facts(uow.billing, account_id)
-            assert facts == composed
-            latest = await uow.readings.latest_billing_with_consumption(account_id)
-            assert latest == await AbstractReadingRepository.latest_billing_with_consumption(
-                uow.readings, account_id
-            )
-        charged, paid, bill, last = await uow.billing.balance_facts(world.account_id)
-        assert (charged, paid) == (Decimal("1209.60"), Decimal("1197.27"))
+            for asked in (None, window):
+                facts = await uow.balance_facts(account_id, asked)
+                assert facts == await AbstractUnitOfWork.balance_facts(uow, account_id, asked)
+        facts = await uow.balance_facts(world.account_id)
+        assert (facts.charged, facts.paid) == (Decimal("1209.60"), Decimal("1197.27"))
+        bill = facts.last_bill
         assert bill is not None and bill.period == "2026-10" and bill.pdf_ref == "bills/2026-10.pdf"
+        last = facts.last_payment
         assert last is not None and last.provider_txn_id == "tx-2"
         assert last.paid_at == T0 - timedelta(days=10)
-        assert await uow.billing.balance_facts(world.two_zone_account_id) == (
+        assert (facts.last_billing_reading, facts.last_period_consumption) == (None, {})
+
+        facts = await uow.balance_facts(world.two_zone_account_id, window)
+        assert (facts.charged, facts.paid, facts.last_bill, facts.last_payment) == (
             Decimal("0.00"),
             Decimal("0.00"),
             None,
             None,
         )
-        reading, used = await uow.readings.latest_billing_with_consumption(
-            world.two_zone_account_id
-        )
+        reading = facts.last_billing_reading
         assert reading is not None and reading.period == "2026-10"
         assert list(reading.values.items()) == [(Zone.DAY, 11200), (Zone.NIGHT, 5100)]
         assert reading.taken_on == date(2026, 11, 1) and reading.source is ReadingSource.VIBER
-        assert list(used.items()) == [(Zone.DAY, 200), (Zone.NIGHT, 100)]
-        assert await uow.readings.latest_billing_with_consumption(world.account_id) == (None, {})
-
-        assert await uow.persons.caller(Channel.TELEGRAM, "77") is None
-        person_id = await _person(uow, "77")
-        caller = await uow.persons.caller(Channel.TELEGRAM, "77")
-        assert caller is not None and caller.consent_version is None
-        assert caller.person.id == person_id and caller.person.name == "Іван"
-        assert caller.identity.external_id == "77" and caller.identity.reachable
-        for version, minutes in (("v1", 0), ("v2", 5)):
-            await uow.persons.add_consent(
-                Consent(person_id, T0 + timedelta(minutes=minutes), version, Channel.TELEGRAM)
-            )
-        caller = await uow.persons.caller(Channel.TELEGRAM, "77")
-        assert caller == await AbstractPersonRepository.caller(uow.persons, Channel.TELEGRAM, "77")
-        assert caller is not None and caller.consent_version == "v2"
-        assert await uow.persons.caller(Channel.VIBER, "77") is None
-
-        assert await uow.links.accounts_of(person_id) == []
-        await uow.links.link(person_id, world.two_zone_account_id, T0)
-        await uow.links.link(person_id, world.account_id, T0 + timedelta(minutes=1))
-        accounts = await uow.links.accounts_of(person_id)
-        assert [a.id for a in accounts] == [world.two_zone_account_id, world.account_id]
-        assert accounts[1] == await uow.accounts.get(world.account_id)
+        assert list(facts.last_period_consumption.items()) == [(Zone.DAY, 200), (Zone.NIGHT, 100)]
+        # Newest first, only those in the window, zones in plan order.
+        assert [list(r.values.items()) for r in facts.submitted] == [
+            [(Zone.DAY, 11310), (Zone.NIGHT, 5155)],
+            [(Zone.DAY, 11300), (Zone.NIGHT, 5150)],
+        ]
+        assert facts.submitted[0].taken_at == T0 - timedelta(days=1)
+        assert (await uow.balance_facts(world.two_zone_account_id)).submitted == ()
 
 
 async def test_begin_turn_remembers_the_update_and_locks_the_state(
     uow_factory: SqlAlchemyUnitOfWorkFactory,
 ) -> None:
     async with uow_factory() as uow:
-        fresh = await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", "u-1", T0)
-        assert fresh == DialogState(Channel.TELEGRAM, "42")
+        fresh = await uow.begin_turn(Channel.TELEGRAM, "42", "u-1", T0)
+        assert fresh == TurnSnapshot(DialogState(Channel.TELEGRAM, "42"), None)
         await uow.dialogs.save(DialogState(Channel.TELEGRAM, "42", "reading", {"a": 1}), T0)
         await uow.commit()
 
     async with uow_factory() as uow:
-        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", "u-1", T0) is None
-        state = await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", "u-2", T0)
-        assert state == DialogState(Channel.TELEGRAM, "42", "reading", {"a": 1})
+        assert await uow.begin_turn(Channel.TELEGRAM, "42", "u-1", T0) is None
+        snapshot = await uow.begin_turn(Channel.TELEGRAM, "42", "u-2", T0)
+        assert snapshot is not None
+        assert snapshot.state == DialogState(Channel.TELEGRAM, "42", "reading", {"a": 1})
         # Without a key (the console) nothing is remembered, the state is still read.
-        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", None, T0) == state
+        assert await uow.begin_turn(Channel.TELEGRAM, "42", None, T0) == snapshot
         # The same key on another channel is another update.
-        assert await uow.dialogs.begin_turn(Channel.VIBER, "42", "u-1", T0) == DialogState(
-            Channel.VIBER, "42"
-        )
+        other = await uow.begin_turn(Channel.VIBER, "42", "u-1", T0)
+        assert other is not None and other.state == DialogState(Channel.VIBER, "42")
         await uow.commit()
 
     async with uow_factory() as uow:
         # A rolled-back turn leaves its update to be processed again.
-        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", "u-3", T0) is not None
+        assert await uow.begin_turn(Channel.TELEGRAM, "42", "u-3", T0) is not None
     async with uow_factory() as uow:
-        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "42", "u-3", T0) is not None
+        assert await uow.begin_turn(Channel.TELEGRAM, "42", "u-3", T0) is not None
         assert not await uow.dialogs.first_time_seen(Channel.TELEGRAM, "u-2", T0)
 
 
-async def test_begin_turn_brings_the_caller_along(
+async def test_begin_turn_reads_the_caller_and_their_accounts(
     uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
 ) -> None:
-    """On PostgreSQL the turn statement reads the caller too; what it brings is what the
-    caller query would read, for a new user, a known one and one with linked accounts."""
+    """What the turn's first statement reads is what the repositories would answer, for a
+    new user, a known one and one with linked accounts."""
+
+    async def both(uow: SqlAlchemyUnitOfWork, key: str) -> TurnSnapshot | None:
+        snapshot = await uow.begin_turn(Channel.TELEGRAM, "66", key, T0)
+        composed = await AbstractUnitOfWork.begin_turn(uow, Channel.TELEGRAM, "66", None, T0)
+        assert snapshot == composed
+        return snapshot
+
     async with uow_factory() as uow:
-        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "66", "b-1", T0) is not None
-        assert await uow.persons.caller(Channel.TELEGRAM, "66") is None
+        snapshot = await both(uow, "b-1")
+        assert snapshot is not None and snapshot.caller is None
         person_id = await _person(uow, "66")
-        caller = await uow.persons.caller(Channel.TELEGRAM, "66")
-        assert caller is not None and caller.person.id == person_id
         await uow.commit()
 
     async with uow_factory() as uow:
-        await uow.dialogs.begin_turn(Channel.TELEGRAM, "66", "b-2", T0)
-        brought = await uow.persons.caller(Channel.TELEGRAM, "66")
-        assert brought == await AbstractPersonRepository.caller(uow.persons, Channel.TELEGRAM, "66")
-        assert brought is not None and brought.consent_version is None
-        await uow.persons.add_consent(Consent(person_id, T0, "v3", Channel.TELEGRAM))
+        snapshot = await both(uow, "b-2")
+        assert snapshot is not None and snapshot.caller is not None
+        assert snapshot.caller.person.id == person_id and snapshot.caller.person.name == "Іван"
+        assert snapshot.caller.identity.external_id == "66" and snapshot.caller.identity.reachable
+        assert (snapshot.caller.consent_version, snapshot.accounts) == (None, ())
+        for version, minutes in (("v1", 0), ("v3", 5)):
+            await uow.persons.add_consent(
+                Consent(person_id, T0 + timedelta(minutes=minutes), version, Channel.TELEGRAM)
+            )
         await uow.links.link(person_id, world.two_zone_account_id, T0)
         await uow.links.link(person_id, world.account_id, T0 + timedelta(minutes=1))
         await uow.commit()
 
     async with uow_factory() as uow:
-        await uow.dialogs.begin_turn(Channel.TELEGRAM, "66", "b-3", T0)
-        brought = await uow.persons.caller(Channel.TELEGRAM, "66")
-        assert brought is not None and brought.consent_version == "v3"
-        assert brought == await AbstractPersonRepository.caller(uow.persons, Channel.TELEGRAM, "66")
-        accounts = await uow.links.accounts_of(person_id)
-        assert [a.id for a in accounts] == [world.two_zone_account_id, world.account_id]
-        assert accounts[1] == await uow.accounts.get(world.account_id)
-        # A duplicate update brings nothing and locks nothing.
-        assert await uow.dialogs.begin_turn(Channel.TELEGRAM, "66", "b-3", T0) is None
-        assert turn_queries.take(uow.session, "caller", ("telegram", "66")) == (False, None)
+        snapshot = await both(uow, "b-3")
+        assert snapshot is not None and snapshot.caller is not None
+        assert snapshot.caller.consent_version == "v3"
+        assert [a.id for a in snapshot.accounts] == [world.two_zone_account_id, world.account_id]
+        assert snapshot.accounts[1] == await uow.accounts.get(world.account_id)
+        # A duplicate update reads nothing.
+        assert await uow.begin_turn(Channel.TELEGRAM, "66", "b-3", T0) is None
+        # Another channel's user of the same id is a stranger.
+        other = await uow.begin_turn(Channel.VIBER, "66", "b-3", T0)
+        assert other is not None and other.caller is None
 
 
-async def test_turn_queries_read_the_same_first_and_inside_a_transaction(
+async def test_turn_statements_and_repositories_share_one_transaction(
     uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
 ) -> None:
-    """On PostgreSQL a turn statement runs on the driver directly, beginning the unit of
-    work's transaction when it is the first statement, joining it when it is not."""
+    """A turn statement sees what the repositories wrote before it in the same block, the
+    repositories see what it wrote, and both commit or roll back together, whichever runs
+    first (on PostgreSQL one begins the unit of work's transaction on the driver, the other
+    through the session)."""
     async with uow_factory() as uow:
         person_id = await _person(uow, "88")
         await uow.persons.add_consent(Consent(person_id, T0, "v1", Channel.TELEGRAM))
-        await uow.links.link(person_id, world.two_zone_account_id, T0)
         await uow.commit()
 
-    reads = (
-        lambda uow: uow.persons.caller(Channel.TELEGRAM, "88"),
-        lambda uow: uow.links.accounts_of(person_id),
-        lambda uow: uow.billing.balance_facts(world.account_id),
-        lambda uow: uow.readings.latest_billing_with_consumption(world.two_zone_account_id),
-    )
-    for read in reads:
-        async with uow_factory() as uow:
-            as_first = await read(uow)
-            inside = await read(uow)
-        assert as_first == inside
-        assert inside not in (None, [], (None, {}))
-
     async with uow_factory() as uow:
-        await uow.persons.caller(Channel.TELEGRAM, "88")
-        # A write earlier in the same transaction is seen by the direct path.
+        # The session first: a consent and a link, then the turn statement sees them.
         await uow.persons.add_consent(
             Consent(person_id, T0 + timedelta(hours=1), "v2", Channel.TELEGRAM)
         )
-        caller = await uow.persons.caller(Channel.TELEGRAM, "88")
-        assert caller is not None and caller.consent_version == "v2"
-    async with uow_factory() as uow:
-        # ... and rolled back with it.
-        caller = await uow.persons.caller(Channel.TELEGRAM, "88")
-        assert caller is not None and caller.consent_version == "v1"
-
-
-async def test_what_a_turn_query_brings_along_is_what_the_next_would_read(
-    uow_factory: SqlAlchemyUnitOfWorkFactory, world: World
-) -> None:
-    """The caller query brings the person's accounts, the balance query the latest billing
-    period; linking, unlinking, commit and rollback drop what was brought."""
-    async with uow_factory() as uow:
-        person_id = await _person(uow, "99")
         await uow.links.link(person_id, world.account_id, T0)
-        await uow.links.link(person_id, world.two_zone_account_id, T0 + timedelta(minutes=1))
-        await uow.commit()
-
+        snapshot = await uow.begin_turn(Channel.TELEGRAM, "88", "t-1", T0)
+        assert snapshot is not None and snapshot.caller is not None
+        assert snapshot.caller.consent_version == "v2"
+        assert [a.id for a in snapshot.accounts] == [world.account_id]
+        # The turn statement's update key is seen by the session.
+        assert not await uow.dialogs.first_time_seen(Channel.TELEGRAM, "t-1", T0)
     async with uow_factory() as uow:
-        plain = await uow.links.accounts_of(person_id)
-        assert [a.id for a in plain] == [world.account_id, world.two_zone_account_id]
-        await uow.persons.caller(Channel.TELEGRAM, "99")
-        assert await uow.links.accounts_of(person_id) == plain  # brought along
-        await uow.persons.caller(Channel.TELEGRAM, "99")
-        await uow.links.unlink(person_id, world.account_id)
-        assert [a.id for a in await uow.links.accounts_of(person_id)] == [world.two_zone_account_id]
-        await uow.persons.caller(Channel.TELEGRAM, "99")
-        await uow.links.link(person_id, world.account_id, T0 + timedelta(minutes=2))
+        # ... and all of it rolled back together.
+        snapshot = await uow.begin_turn(Channel.TELEGRAM, "88", "t-1", T0)
+        assert snapshot is not None and snapshot.caller is not None
+        assert (snapshot.caller.consent_version, snapshot.accounts) == ("v1", ())
+        # The turn statement first, the session after it; then commit keeps both.
+        await uow.links.link(person_id, world.two_zone_account_id, T0)
+        await uow.commit()
+        # The block goes on in a new transaction, begun by the session this time.
+        await uow.links.link(person_id, world.account_id, T0 + timedelta(minutes=1))
+        await uow.commit()
+    async with uow_factory() as uow:
+        assert await uow.begin_turn(Channel.TELEGRAM, "88", "t-1", T0) is None
+        snapshot = await uow.begin_turn(Channel.TELEGRAM, "88", "t-2", T0)
+        assert snapshot is not None
+        assert [a.id for a in snapshot.accounts] == [world.two_zone_account_id, world.account_id]
         assert [a.id for a in await uow.links.accounts_of(person_id)] == [
             world.two_zone_account_id,
             world.account_id,
         ]
-        await uow.persons.caller(Channel.TELEGRAM, "99")
-        await uow.rollback()
-        assert [a.id for a in await uow.links.accounts_of(person_id)] == [
-            world.account_id,
-            world.two_zone_account_id,
-        ]
-
-    async with uow_factory() as uow:
-        for account_id in (world.account_id, world.two_zone_account_id):
-            plain_latest = await uow.readings.latest_billing_with_consumption(account_id)
-            await uow.billing.balance_facts(account_id)
-            assert await uow.readings.latest_billing_with_consumption(account_id) == plain_latest
-        # Brought for one account, asked for another: read, not taken.
-        await uow.billing.balance_facts(world.account_id)
-        reading, used = await uow.readings.latest_billing_with_consumption(
-            world.two_zone_account_id
-        )
-        assert reading is not None and used == {Zone.DAY: 200, Zone.NIGHT: 100}
-        await uow.billing.balance_facts(world.two_zone_account_id)
-        await uow.commit()
-        assert turn_queries.take(uow.session, "latest_billing", world.two_zone_account_id) == (
-            False,
-            None,
-        )
