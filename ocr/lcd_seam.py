@@ -28,6 +28,8 @@ class LcdLineReading:
     unit: bool = False
     tariff: str = ""
     clock: bool = False
+    # The digits read after the point: where the point really is, if it was missed.
+    fraction: str = ""
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ def lcd_reader() -> LcdReader | None:
                 unit=candidate.unit or (seen.unit if seen else False),
                 tariff=candidate.tariff,
                 clock=candidate.clock,
+                fraction=candidate.decimals if candidate.decimals.isdigit() else "",
             )
         ordered = sorted(merged.values(), key=lambda r: r.confidence, reverse=True)
         return LcdLine(likeness=float(reading.lcd_likeness), readings=tuple(ordered))

@@ -42,6 +42,7 @@ from ocr.counter import (
     merge_fragments,
     readings_of,
     union_box,
+    widen_box,
 )
 from ocr.decoding import decode_photo
 from ocr.lcd_seam import LcdReader, lcd_reader
@@ -63,6 +64,12 @@ GHOST_EIGHTS = 0.4
 DEGHOSTED_DOUBT = 0.5
 # Digits unevenly spaced across their line: one was probably not read.
 UNEVEN_DOUBT = 2.0
+# How far (in character widths) a row of drum windows boxed one by one is stretched each way.
+WIDEN_PITCHES = 1.2
+# Boxes this close (in line heights) beside an LCD line are the rest of its row.
+LCD_ROW_GAP = 1.0
+# How many digits an LCD's point may be off by.
+POINT_SHIFT = 2
 # Too dark to hope for digits: mean brightness of the whole photo (0..255).
 DARK_BRIGHTNESS = 12.0
 # A photo whose grey levels vary less than this shows nothing at all.
@@ -131,7 +138,15 @@ def step_likelihood(increase: int, max_increase: int) -> float:
 
 # How much each cut of the integer part weighs against a reading's confidence (prefix: per
 # digit dropped).
-CUT_DOUBT = {"prefix": 0.3, "suffix": 1.0, "joined": 0.5, "split": 0.7, "lcd?": 1.5}
+CUT_DOUBT = {
+    "prefix": 0.3,
+    "suffix": 1.0,
+    "joined": 0.5,
+    "split": 0.7,
+    "lcd?": 1.5,
+    "lcd-point": 1.0,
+    "lcd?-point": 2.0,
+}
 # A reading no other plausible one competes with counts as this far ahead.
 NO_RIVAL_MARGIN = 4.0
 # A runner-up digit weaker than this share of the chosen one is noise.
@@ -153,6 +168,12 @@ CUT_WEIGHT = {
     "lcd": 0.3,
     # The LCD reader on a line with no sign of an LCD (it reads printed digits and drums too).
     "lcd?": -0.5,
+    # The LCD reader's digits with the point moved (a faint point missed or one seen where
+    # there is none): only the prior can back those.
+    # (They weigh enough that a point shifted into the decimals is no close rival to the
+    # point as read when both fit: a new meter's "000000.02" is 0, not 2.)
+    "lcd-point": -1.5,
+    "lcd?-point": -2.0,
     "prefix": -1.0,
     "suffix": -1.3,
 }
@@ -210,14 +231,67 @@ def detect_lines(bgr: np.ndarray, engine: Engine) -> list[TextLine]:
     groups = merge_fragments(lines)
     if groups:
         joined = [union_box([lines[i].box for i in group]) for group in groups]
+        # The same rows stretched by about one drum window each way: a window the detector
+        # missed at either end of the counter (often a narrow "1") is read too.
+        joined += [
+            widen_box(box, WIDEN_PITCHES, sum(len(lines[i].text.text) for i in group))
+            for box, group in zip(joined, groups, strict=True)
+        ]
         joined_crops = [crop_box(bgr, b.corners) for b in joined]
         joined_texts = engine.recognizer.recognise(joined_crops)
+        found = list(zip(joined, joined_crops, joined_texts, strict=True))
+        rows, widened = found[: len(groups)], found[len(groups) :]
+        lines += [TextLine(b, c, t, merged=True) for b, c, t in rows]
+        # A widened row counts only where it found more digits around the same ones: else
+        # it is the same row read again, or a label's fragment out of its context.
         lines += [
             TextLine(b, c, t, merged=True)
-            for b, c, t in zip(joined, joined_crops, joined_texts, strict=True)
+            for (b, c, t), (_, _, narrow) in zip(widened, rows, strict=True)
+            if extends(_digits_of(t.text), _digits_of(narrow.text))
         ]
     attach_neighbours(lines)
-    return lines + deghosted_lines(lines, engine)
+    lines += deghosted_lines(lines, engine)
+    return lines + joined_lcd_rows(lines, bgr, engine)
+
+
+def _digits_of(text: str) -> str:
+    return "".join(c for c in text if c.isdigit())
+
+
+def extends(wide: str, narrow: str) -> bool:
+    """Whether `wide` is `narrow` with digits added at either end (or both)."""
+    return len(wide) > len(narrow) > 0 and narrow in wide
+
+
+def joined_lcd_rows(lines: list[TextLine], bgr: np.ndarray, engine: Engine) -> list[TextLine]:
+    """An LCD row the detector cut in two (a glare spot, a wide gap before the decimals),
+    joined again: a ghostly line and the boxes beside it on the same row, as one line."""
+    joined = []
+    for line in lines:
+        if not line.ghostly:
+            continue
+        box = line.box
+        row = [line]
+        for other in lines:
+            near = other.box
+            if other is line or other.merged or other.deghosted:
+                continue
+            if not 0.6 <= near.height / max(box.height, 1.0) <= 1.6:
+                continue
+            if abs(near.centre[1] - box.centre[1]) > 0.35 * box.height:
+                continue
+            gap = max(
+                (near.centre[0] - near.width / 2) - (box.centre[0] + box.width / 2),
+                (box.centre[0] - box.width / 2) - (near.centre[0] + near.width / 2),
+            )
+            if gap < LCD_ROW_GAP * box.height:
+                row.append(other)
+        if len(row) > 1:
+            united = union_box([r.box for r in row])
+            crop = crop_box(bgr, united.corners)
+            text = engine.recognizer.recognise([crop])[0]
+            joined.append(TextLine(united, crop, text, ghostly=True))
+    return joined
 
 
 def deghosted_lines(lines: list[TextLine], engine: Engine) -> list[TextLine]:
@@ -277,27 +351,43 @@ def lcd_readings(lines: list[TextLine], reader: LcdReader) -> list[Reading]:
         seen = reader(Image.fromarray(cv2.cvtColor(line.crop, cv2.COLOR_BGR2RGB)))
         if seen.likeness < LCD_LIKENESS:
             continue
+        cut = "lcd" if line.ghostly else "lcd?"
         for reading in seen.readings:
-            if reading.clock or len(reading.integer) < MIN_DIGITS:
+            if reading.clock:
                 continue
-            found.append(
-                Reading(
-                    digits=reading.integer,
-                    scores=(reading.confidence,) * len(reading.integer),
-                    line=line,
-                    cut="lcd" if line.ghostly else "lcd?",
-                    dropped=reading.decimals,
-                    features={
-                        # A tariff register (T1, T2...) is not the total; T0 or T is.
-                        "label_before": float(reading.tariff not in ("", "T", "T0")),
-                        "rating_after": 0.0,
-                        "unit_after": float(reading.unit),
-                        "letters": 0.0,
-                        "other_runs": 0.0,
-                    },
+            features = {
+                # A tariff register (T1, T2...) is not the total; T0 or T is.
+                "label_before": float(reading.tariff not in ("", "T", "T0")),
+                "rating_after": 0.0,
+                "unit_after": float(reading.unit),
+                "letters": 0.0,
+                "other_runs": 0.0,
+            }
+            for digits, how in point_shifts(reading.integer, reading.fraction):
+                if len(digits) < MIN_DIGITS:
+                    continue
+                found.append(
+                    Reading(
+                        digits=digits,
+                        scores=(reading.confidence,) * len(digits),
+                        line=line,
+                        cut=cut if how == "read" else f"{cut}-point",
+                        dropped=reading.decimals if how == "read" else 1,
+                        features=dict(features),
+                    )
                 )
-            )
     return found
+
+
+def point_shifts(integer: str, fraction: str) -> list[tuple[str, str]]:
+    """The integer part as read, then as it would be with the point up to `POINT_SHIFT`
+    digits to the left or right (a faint point missed, or a segment taken for one)."""
+    shifts = [(integer, "read")]
+    whole = integer + fraction
+    for position in range(len(integer) - POINT_SHIFT, len(integer) + POINT_SHIFT + 1):
+        if position != len(integer) and 0 < position <= len(whole):
+            shifts.append((whole[:position], "shifted"))
+    return shifts
 
 
 def score_readings(
@@ -382,11 +472,22 @@ def weigh(
                 for other in ranked
                 if other is not items
                 and other[0].fits == head.fits
-                and (other[0].reading.cut != "lcd?" or head.reading.cut.startswith("lcd"))
+                and (
+                    not other[0].reading.cut.startswith("lcd?")
+                    or head.reading.cut.startswith("lcd")
+                )
+                # The point moved on the head's own line is the same evidence read again.
+                and not (
+                    other[0].reading.cut.endswith("-point")
+                    and other[0].reading.line is head.reading.line
+                )
             ),
             None,
         )
-        doubt = digit_doubt(head.reading, prior, engine.recognizer.digit_index)
+        doubt = max(
+            digit_doubt(head.reading, prior, engine.recognizer.digit_index),
+            lcd_doubt(head, scored),
+        )
         confidence = confidence_of(
             head, rival, prior, second_opinions.get(head.reading.value), doubt
         )
@@ -419,6 +520,30 @@ def digit_doubt(reading: Reading, prior: ReadingPrior | None, digit_index: np.nd
         ):
             doubt = min(ratio, 1.0)
     return doubt
+
+
+def lcd_doubt(head: Scored, scored: list[Scored]) -> float:
+    """For an LCD reading: how strongly the LCD reader also read the same line as another
+    value that fits the prior (the ratio of its confidence to the chosen one's, 0..1).
+
+    PP-OCR's readings carry a runner-up per digit (`digit_doubt`); the LCD reader's carry
+    whole-line alternatives instead: "0005889" at 0.66 with "0005887" at 0.23 is a 7 that
+    may be a 9, and must not reach one tap on the margin of its score alone.
+    """
+    reading = head.reading
+    if reading.cut not in ("lcd", "lcd?"):
+        return 0.0
+    doubt = 0.0
+    for other in scored:
+        seen = other.reading
+        if (
+            other.fits
+            and seen.cut == reading.cut
+            and seen.line is reading.line
+            and seen.value != reading.value
+        ):
+            doubt = max(doubt, seen.weakest / max(reading.weakest, 1e-6))
+    return min(doubt, 1.0)
 
 
 def confidence_of(
