@@ -32,6 +32,7 @@ from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
 from core.readings import ReadingRules
 from documents.rendering import DirectoryDocuments, ThreadedDocumentRenderer
+from observability.logs import log_ids, new_id
 from observability.metrics import Metrics
 from storage.database import make_engine
 from storage.photo_files import DirectoryPhotoStore
@@ -136,7 +137,12 @@ class App:
     async def handle(self, event: Incoming) -> list[Reply]:
         """The dialog's entry point for channels, counted and timed."""
         started = time.perf_counter()
-        replies = await self.dialog.handle(event)
+        key = event.update_key
+        # The platform's update id ties the turn's log lines to it, unless it holds the
+        # person's id (Messenger's fallback keys do): then a random one.
+        update_id = key if key and event.user_id not in key else new_id()
+        with log_ids(update_id=update_id):
+            replies = await self.dialog.handle(event)
         self.metrics.handling_seconds.labels(event.channel.value).observe(
             time.perf_counter() - started
         )
@@ -193,7 +199,11 @@ async def build_app(
 
     `payments` replaces the provider the settings describe (the demo's fake EasyPay).
     """
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     if run_migrations:
         from storage.migrate import migrate  # Alembic loads only for commands that migrate
 

@@ -39,6 +39,7 @@ from core.delivery import RetryPolicy, Route, Topic, choose_route
 from core.model import Channel, DialogState
 from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
+from observability.logs import bind_ids
 from storage.outbox import (
     FAILED,
     PENDING,
@@ -267,6 +268,7 @@ class DeliveryWorkers:
             await self.queue.offer_step(step.channel, step.user_id, step.state, step.data)
 
     async def _send(self, push: ClaimedPush, rendered: RenderedPush) -> DeliveryResult:
+        bind_ids(push_id=str(push.id))  # a task of its own (gather): tags this push's lines
         adapter = self.channels[push.channel]
         user_id = push.email if push.channel == Channel.EMAIL else push.external_id
         if not user_id:
