@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from operator_api.operations import Operator
     from payments.callback import EasyPayCallbacks, Pusher
     from scheduler.delivery import Pushes
+    from storage.retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -467,9 +468,13 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
             reading_rules=make_rules(settings).readings,
             reminder_at=clock_time(hour, minute),
             queued=lambda: pushes_ref[0].queued() if pushes_ref else None,
+            pruner=make_retention(app),
         )
         runner = KabinetScheduler(
-            jobs, SchedulerLock(app.engine), outage_every_seconds=settings.scheduler_tick_seconds
+            jobs,
+            SchedulerLock(app.engine),
+            outage_every_seconds=settings.scheduler_tick_seconds,
+            retention_every_seconds=settings.retention_every_minutes * 60,
         )
         pushes = Pushes(workers, runner)
         pushes_ref.append(pushes)
@@ -477,6 +482,30 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
         pushes = Pushes(workers, None)
     app.pushes = pushes
     return pushes
+
+
+def make_retention(app: App) -> Retention | None:
+    """The retention job's work as configured (RETENTION_*); None when it is off."""
+    from storage.retention import Retention, RetentionPolicy
+
+    settings = app.settings
+    if not settings.retention_enabled:
+        return None
+
+    def days(value: int) -> timedelta | None:
+        return timedelta(days=value) if value else None
+
+    hours = settings.retention_pending_photo_hours
+    policy = RetentionPolicy(
+        processed_updates=days(settings.retention_processed_updates_days),
+        outbox=days(settings.retention_outbox_days),
+        expired_photos=settings.retention_expired_photos,
+        pending_photos=timedelta(hours=hours) if hours else None,
+        batch=settings.retention_batch,
+    )
+    return Retention(
+        app.engine, Path(settings.photos_dir), policy, on_batch=app.metrics.retention_batch
+    )
 
 
 def make_operator(app: App) -> Operator:
