@@ -111,9 +111,7 @@ class Retention:
             .where(_updates.c.seen_at < before)
             .limit(self.policy.batch)
         )
-        statement = delete(_updates).where(
-            tuple_(_updates.c.channel, _updates.c.key).in_(oldest)
-        )
+        statement = delete(_updates).where(tuple_(_updates.c.channel, _updates.c.key).in_(oldest))
         total = 0
         while True:
             started = time.perf_counter()
@@ -147,9 +145,7 @@ class Retention:
                     count = 0
                 else:
                     result = await connection.execute(
-                        delete(outbox).where(
-                            outbox.c.id > after, outbox.c.id <= upto, *qualifies
-                        )
+                        delete(outbox).where(outbox.c.id > after, outbox.c.id <= upto, *qualifies)
                     )
                     count = result.rowcount
             self._observed("outbox", count, started)
