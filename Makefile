@@ -30,3 +30,9 @@ bench-broadcast: setup
 	.venv/bin/python -m bench.broadcast --write
 
 bench: bench-broadcast
+
+.PHONY: bench-retention
+bench-retention: setup
+	.venv/bin/python -m bench.retention --write
+
+bench: bench-retention
