@@ -137,9 +137,11 @@ class TextFormatter(logging.Formatter):
 
 # Libraries whose DEBUG lines carry statement parameters or message bodies (personal data):
 # they stay at INFO whatever LOG_LEVEL says.
-_CHATTY = ("aiosqlite", "asyncpg", "sqlalchemy.engine")
-# Libraries that say at INFO what no operator needs (Alembic lists its plugins on import).
-_NOISY = ("alembic.runtime.plugins",)
+_CHATTY = ("aiosqlite", "asyncpg")
+# Libraries that say at INFO what no operator needs: SQLAlchemy echoes every statement at
+# INFO (its own default is WARNING), Alembic lists its plugins on import, APScheduler
+# every run of every job.
+_NOISY = ("sqlalchemy", "alembic.runtime.plugins", "apscheduler")
 
 
 def configure_logging(
