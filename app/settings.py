@@ -126,7 +126,7 @@ class Settings(BaseSettings):
     # keeps that kind forever). Rows go in batches of RETENTION_BATCH, one commit each.
     retention_enabled: bool = True
     retention_every_minutes: float = Field(60.0, ge=1)
-    retention_batch: int = Field(5000, ge=100, le=100_000)
+    retention_batch: int = Field(1000, ge=100, le=100_000)
     retention_processed_updates_days: int = Field(7, ge=0)
     retention_outbox_days: int = Field(30, ge=0)
     retention_expired_photos: bool = True

@@ -244,9 +244,14 @@ def _section(figures: list[dict[str, object]], args: argparse.Namespace) -> str:
             f"{row['left_old_finished']} | {'yes' if row['kept_intact'] else 'NO'} |"
         )
     lines.append(
-        "\nA batch holds the row locks of its own rows only, for the length of its "
-        "transaction; writers of other rows (new pushes, deliveries) do not wait for it, as "
-        "the concurrent writes show. The default batch is 5,000.\n"
+        "\nA batch's DELETE takes the row locks of its own rows only (and the table lock "
+        "every INSERT and UPDATE takes too, which conflicts with neither), for the length of "
+        "its transaction; the concurrent writes touch other rows and never wait for a lock. "
+        "What slows them is the shared machine: the two cores and the write-ahead log, "
+        "whose flush at their commit carries the batch's deletions written before it; the "
+        "bigger the batch, the longer that flush. Hence the default batch of 1,000: a "
+        "steady-state run deletes an hour's finished pushes (a 100,000-person broadcast "
+        "in about two seconds) while turns stay fast.\n"
     )
     return "\n".join(lines)
 

@@ -54,7 +54,7 @@ class RetentionPolicy:
     outbox: timedelta | None = timedelta(days=30)
     expired_photos: bool = True
     pending_photos: timedelta | None = timedelta(hours=24)
-    batch: int = 5000
+    batch: int = 1000
 
 
 BatchObserver = Callable[[str, int, float], None]
