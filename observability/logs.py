@@ -150,16 +150,22 @@ def configure_logging(
     json_lines: bool,
     secret_values: Iterable[str] = (),
     stream: IO[str] | None = None,
+    force: bool = False,
 ) -> None:
-    """Send the root logger's records to `stream` (stderr) as text or JSON lines."""
-    redact = Redactor(secret_values)
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter(redact) if json_lines else TextFormatter(redact))
+    """Send the root logger's records to `stream` (stderr) as text or JSON lines.
+
+    Like `logging.basicConfig`, it leaves a root logger that already has handlers alone
+    (a test runner's, or a program embedding Kabinet) unless `force` replaces them.
+    """
     root = logging.getLogger()
-    for old in list(root.handlers):
-        root.removeHandler(old)
-    root.addHandler(handler)
-    root.setLevel(level)
+    if not root.handlers or force:
+        redact = Redactor(secret_values)
+        handler = logging.StreamHandler(stream or sys.stderr)
+        handler.setFormatter(JsonFormatter(redact) if json_lines else TextFormatter(redact))
+        for old in list(root.handlers):
+            root.removeHandler(old)
+        root.addHandler(handler)
+        root.setLevel(level)
     for name in _CHATTY:
         logging.getLogger(name).setLevel(max(level, logging.INFO))
     for name in _NOISY:

@@ -30,7 +30,11 @@ def lines() -> Iterator[io.StringIO]:
     saved = (root.handlers[:], root.level)
     stream = io.StringIO()
     configure_logging(
-        logging.DEBUG, json_lines=True, secret_values=["s3cret-admin-token"], stream=stream
+        logging.DEBUG,
+        json_lines=True,
+        secret_values=["s3cret-admin-token"],
+        stream=stream,
+        force=True,
     )
     try:
         yield stream
