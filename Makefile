@@ -45,3 +45,9 @@ lock:
 
 lock-upgrade:
 	bash scripts/lock --upgrade
+
+.PHONY: bench-retention
+bench-retention: setup
+	.venv/bin/python -m bench.retention --write
+
+bench: bench-retention

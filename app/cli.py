@@ -6,12 +6,18 @@ import argparse
 import asyncio
 import logging
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from importlib import metadata
 from typing import TYPE_CHECKING
 
+from pydantic import SecretStr
+from sqlalchemy.engine import make_url
+
 from app.settings import ConfigError, Settings, load_settings
+from observability.logs import configure_logging
 from operator_api import cli as operator_commands
 from operator_api import schedules as schedule_commands
+from storage.database import DatabaseUnreachable
 
 if TYPE_CHECKING:
     from payments.local import LocalEasyPay
@@ -19,6 +25,7 @@ if TYPE_CHECKING:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="kabinet", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"kabinet {_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="migrate the database, load demo data, open a console chat")
     chat = commands.add_parser("chat", help="console chat against the configured database")
@@ -37,16 +44,54 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    """The installed package's version (pyproject's), or "unknown" when run from a tree
+    that was never installed."""
+    try:
+        return metadata.version("kabinet")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _secret_values(settings: Settings) -> Iterator[str]:
+    """Every secret of the settings, to be hidden wherever it would reach a log."""
+    for name in type(settings).model_fields:
+        value = getattr(settings, name)
+        if isinstance(value, SecretStr):
+            yield value.get_secret_value()
+    for name in ("easypay_partner_key", "easypay_service_key"):
+        value = getattr(settings, name)
+        if value:
+            yield value
+    password = make_url(settings.database_url).password
+    if password:
+        yield str(password)
+
+
 def _configure_logging(settings: Settings, console: bool) -> None:
-    # In a console chat, logs would mix with the conversation on stdout: send them to stderr
-    # and keep only warnings.
+    # In a console chat, logs would mix with the conversation on stdout: they go to stderr,
+    # and only warnings.
     level = logging.WARNING if console else getattr(logging, settings.log_level.upper(), 20)
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    configure_logging(
+        level,
+        json_lines=settings.log_format.lower() == "json",
+        secret_values=_secret_values(settings),
     )
 
 
+async def _check_database(settings: Settings) -> None:
+    """Stop with one line (DatabaseUnreachable) when the database does not answer."""
+    from storage.database import check_reachable, make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        await check_reachable(engine)
+    finally:
+        await engine.dispose()
+
+
 async def _chat(settings: Settings, user: str, locale: str | None, demo: bool) -> None:
+    await _check_database(settings)
     fake_payments = settings.easypay_fake if settings.easypay_fake is not None else demo
     if not fake_payments:
         await _console(settings, user, locale, demo, None)
@@ -92,6 +137,7 @@ async def _serve(settings: Settings, scheduler: bool = True) -> None:
     from app.compose import build_app, build_channels, build_pushes
     from app.server import serve
 
+    await _check_database(settings)
     app = await build_app(settings)
     try:
         channels = build_channels(app)
@@ -110,6 +156,7 @@ async def _migrate(settings: Settings) -> None:
     from storage.database import make_engine
     from storage.migrate import migrate
 
+    await _check_database(settings)
     engine = make_engine(settings.database_url)
     try:
         await migrate(engine)
@@ -123,6 +170,7 @@ async def _seed(settings: Settings, accounts: int) -> None:
     from storage.demo import seed_demo
     from storage.migrate import migrate
 
+    await _check_database(settings)
     engine = make_engine(settings.database_url)
     try:
         await migrate(engine)
@@ -154,6 +202,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"kabinet: {error}", file=sys.stderr)
         return 2
     _configure_logging(settings, console=args.command in ("demo", "chat", "ocr"))
+    try:
+        return _run(args, settings)
+    except DatabaseUnreachable as error:
+        print(f"kabinet: cannot reach the database {error}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     if args.command in ("demo", "chat"):
         user = getattr(args, "user", "console")
         asyncio.run(

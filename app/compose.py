@@ -34,6 +34,7 @@ from core.privacy import mask
 from core.readings import ReadingRules
 from core.schedules import ScheduleRules
 from documents.rendering import DirectoryDocuments, ThreadedDocumentRenderer
+from observability.logs import log_ids, new_id
 from observability.metrics import Metrics
 from storage.database import make_engine
 from storage.photo_files import DirectoryPhotoStore
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
     from operator_api.operations import Operator
     from payments.callback import EasyPayCallbacks, Pusher
     from scheduler.delivery import Pushes
+    from storage.retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +141,12 @@ class App:
     async def handle(self, event: Incoming) -> list[Reply]:
         """The dialog's entry point for channels, counted and timed."""
         started = time.perf_counter()
-        replies = await self.dialog.handle(event)
+        key = event.update_key
+        # The platform's update id ties the turn's log lines to it, unless it holds the
+        # person's id (Messenger's fallback keys do): then a random one.
+        update_id = key if key and event.user_id not in key else new_id()
+        with log_ids(update_id=update_id):
+            replies = await self.dialog.handle(event)
         self.metrics.handling_seconds.labels(event.channel.value).observe(
             time.perf_counter() - started
         )
@@ -196,7 +203,11 @@ async def build_app(
 
     `payments` replaces the provider the settings describe (the demo's fake EasyPay).
     """
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+    )
     if run_migrations:
         from storage.migrate import migrate  # Alembic loads only for commands that migrate
 
@@ -472,9 +483,13 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
             reading_rules=make_rules(settings).readings,
             reminder_at=clock_time(hour, minute),
             queued=lambda: pushes_ref[0].queued() if pushes_ref else None,
+            pruner=make_retention(app),
         )
         runner = KabinetScheduler(
-            jobs, SchedulerLock(app.engine), outage_every_seconds=settings.scheduler_tick_seconds
+            jobs,
+            SchedulerLock(app.engine),
+            outage_every_seconds=settings.scheduler_tick_seconds,
+            retention_every_seconds=settings.retention_every_minutes * 60,
         )
         pushes = Pushes(workers, runner)
         pushes_ref.append(pushes)
@@ -482,6 +497,30 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
         pushes = Pushes(workers, None)
     app.pushes = pushes
     return pushes
+
+
+def make_retention(app: App) -> Retention | None:
+    """The retention job's work as configured (RETENTION_*); None when it is off."""
+    from storage.retention import Retention, RetentionPolicy
+
+    settings = app.settings
+    if not settings.retention_enabled:
+        return None
+
+    def days(value: int) -> timedelta | None:
+        return timedelta(days=value) if value else None
+
+    hours = settings.retention_pending_photo_hours
+    policy = RetentionPolicy(
+        processed_updates=days(settings.retention_processed_updates_days),
+        outbox=days(settings.retention_outbox_days),
+        expired_photos=settings.retention_expired_photos,
+        pending_photos=timedelta(hours=hours) if hours else None,
+        batch=settings.retention_batch,
+    )
+    return Retention(
+        app.engine, Path(settings.photos_dir), policy, on_batch=app.metrics.retention_batch
+    )
 
 
 def make_operator(app: App) -> Operator:

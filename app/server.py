@@ -1,11 +1,13 @@
-"""The HTTP server of `kabinet serve`: webhooks, health and metrics, channels on and off."""
+"""The HTTP server of `kabinet serve`: webhooks, probes and metrics, channels on and off."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
+import hmac
 import logging
 import signal
+from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -13,38 +15,97 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from app.compose import App, make_operator, payment_callbacks
 from bot.channels.base import ChannelAdapter
 from bot.channels.media import register_media_route
+from observability.logs import foreign_id, log_ids, new_id
+from storage.migrate import schema_state
 
 log = logging.getLogger(__name__)
 
 APP_KEY = web.AppKey("kabinet_app", App)
 REGISTRY_KEY = web.AppKey("kabinet_registry", CollectorRegistry)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-async def healthz(request: web.Request) -> web.Response:
-    """Liveness and database reachability."""
-    app = request.app[APP_KEY]
-    try:
-        async with app.engine.connect() as connection:
-            await connection.exec_driver_sql("SELECT 1")
-    except Exception as error:  # the probe reports any database failure as unhealthy
-        log.warning("health check: database unreachable: %s", type(error).__name__)
-        return web.json_response({"status": "unhealthy", "database": "unreachable"}, status=503)
+# A probe that cannot get an answer in this time reports the database unreachable rather
+# than hanging past the orchestrator's own probe timeout.
+PROBE_TIMEOUT_SECONDS = 5.0
+
+
+@web.middleware
+async def request_ids(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Every request gets an id (the proxy's X-Request-Id when it sends a usable one) that
+    the log lines of its work carry and the answer returns."""
+    request_id = foreign_id(request.headers.get("X-Request-Id")) or new_id()
+    with log_ids(request_id=request_id):
+        try:
+            response = await handler(request)
+        except web.HTTPException as error:
+            error.headers["X-Request-Id"] = request_id
+            raise
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+async def livez(_: web.Request) -> web.Response:
+    """Liveness: the process answers. No database: an outage of it must not restart pods."""
     return web.json_response({"status": "ok"})
 
 
-async def metrics(request: web.Request) -> web.Response:
-    """Prometheus text format."""
-    body = generate_latest(request.app[REGISTRY_KEY])
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: the database answers and its schema is the one this code needs.
+
+    A database migrated by a newer release (a revision this code does not know) is ready:
+    during a rolling update the old replicas keep serving until they are replaced.
+    """
+    app = request.app[APP_KEY]
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_SECONDS):
+            state = await schema_state(app.engine)
+    except Exception as error:  # the probe reports any database failure as not ready
+        log.warning("readiness: database unreachable: %s", type(error).__name__)
+        return web.json_response({"status": "unhealthy", "database": "unreachable"}, status=503)
+    if state.behind:
+        body = {
+            "status": "unhealthy",
+            "database": "ok",
+            "migrations": "behind",
+            "revision": state.current,
+            "head": state.head,
+        }
+        return web.json_response(body, status=503)
+    return web.json_response({"status": "ok"})
+
+
+def metrics_route(token: str | None) -> Handler:
+    """/metrics in Prometheus text format behind `Authorization: Bearer <token>`; without a
+    token configured the route answers 404, as if it did not exist."""
+    expected = f"Bearer {token}".encode() if token else None
+
+    async def metrics(request: web.Request) -> web.Response:
+        if expected is None:
+            raise web.HTTPNotFound()
+        given = request.headers.get("Authorization", "").encode()
+        if not hmac.compare_digest(given, expected):
+            raise web.HTTPUnauthorized(headers={"WWW-Authenticate": "Bearer"})
+        body = generate_latest(request.app[REGISTRY_KEY])
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    return metrics
 
 
 def build_web_app(app: App, channels: list[ChannelAdapter]) -> web.Application:
     """The aiohttp application with every enabled channel's routes."""
-    web_app = web.Application(client_max_size=25 * 1024 * 1024)
+    web_app = web.Application(client_max_size=25 * 1024 * 1024, middlewares=[request_ids])
     web_app[APP_KEY] = app
     web_app[REGISTRY_KEY] = app.metrics.registry
-    web_app.router.add_get("/healthz", healthz)
-    web_app.router.add_get("/metrics", metrics)
+    web_app.router.add_get("/livez", livez)
+    web_app.router.add_get("/readyz", readyz)
+    web_app.router.add_get("/healthz", readyz)  # the old name, kept for existing probes
+    metrics_token = app.settings.metrics_token
+    web_app.router.add_get(
+        "/metrics", metrics_route(metrics_token.get_secret_value() if metrics_token else None)
+    )
     for channel in channels:
         channel.register_routes(web_app)
     register_media_route(web_app, channels)

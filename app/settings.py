@@ -124,6 +124,24 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_tls: bool = False
 
+    # --- Operations (issue 16): retention, probes, metrics, logs, the connection pool ---
+    # Retention jobs (run by the scheduler every RETENTION_EVERY_MINUTES; 0 days/hours
+    # keeps that kind forever). Rows go in batches of RETENTION_BATCH, one commit each.
+    retention_enabled: bool = True
+    retention_every_minutes: float = Field(60.0, ge=1)
+    retention_batch: int = Field(1000, ge=100, le=100_000)
+    retention_processed_updates_days: int = Field(7, ge=0)
+    retention_outbox_days: int = Field(30, ge=0)
+    retention_expired_photos: bool = True
+    retention_pending_photo_hours: int = Field(24, ge=0)
+    # /metrics answers only with `Authorization: Bearer $METRICS_TOKEN`; 404 without it.
+    metrics_token: SecretStr | None = None
+    # text (one line a record) or json (one JSON object a line, with request/update/push ids).
+    log_format: str = Field("text", pattern=r"(?i)^(text|json)$")
+    # PostgreSQL connection pool of each process (SQLite has none).
+    database_pool_size: int = Field(15, ge=1, le=500)
+    database_max_overflow: int = Field(0, ge=0, le=500)
+
     @field_validator("kabinet_now")
     @classmethod
     def _aware(cls, value: datetime | None) -> datetime | None:

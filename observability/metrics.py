@@ -36,3 +36,21 @@ class Metrics:
             ["provider", "reason"],
             registry=self.registry,
         )
+        self.retention_deleted = Counter(
+            "kabinet_retention_deleted_total",
+            "Rows and files deleted by the retention job, by kind",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.retention_batch_seconds = Histogram(
+            "kabinet_retention_batch_seconds",
+            "Time of one retention batch's transaction (how long its row locks are held)",
+            ["kind"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
+
+    def retention_batch(self, kind: str, count: int, seconds: float) -> None:
+        """Record one committed retention batch."""
+        self.retention_deleted.labels(kind).inc(count)
+        self.retention_batch_seconds.labels(kind).observe(seconds)

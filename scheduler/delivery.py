@@ -40,6 +40,7 @@ from core.delivery import RetryPolicy, Route, Topic, choose_route
 from core.model import Channel, DialogState
 from core.ports import AbstractUnitOfWorkFactory
 from core.privacy import mask
+from observability.logs import bind_ids
 from storage.outbox import (
     FAILED,
     PENDING,
@@ -260,6 +261,7 @@ class DeliveryWorkers:
             await self.queue.offer_step(step.channel, step.user_id, step.state, step.data)
 
     async def _send(self, push: ClaimedPush, rendered: RenderedPush) -> DeliveryResult:
+        bind_ids(push_id=str(push.id))  # a task of its own (gather): tags this push's lines
         adapter = self.channels[push.channel]
         # A messenger identity is addressed by its user id there; an address channel
         # (e-mail) by the person's address.

@@ -9,6 +9,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import TYPE_CHECKING
 
 from bot.i18n import Catalogues
 from bot.pushes import push_texts
@@ -18,6 +19,9 @@ from core.outages import queue_due_reminders
 from core.ports import AbstractUnitOfWorkFactory
 from core.readings import ReadingRules, current_window, window_start
 from core.schedules import PushTexts, queue_schedule_reminders
+
+if TYPE_CHECKING:
+    from storage.retention import Retention
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +37,7 @@ class Jobs:
     reminder_at: time = time(9, 0)
     queued: Callable[[], None] | None = None
     schedule_texts: PushTexts | None = None  # built on the first schedule tick
+    pruner: Retention | None = None  # retention (RETENTION_*); None: nothing is deleted
 
     async def schedule_reminders(self) -> int:
         """Reminders N minutes before power goes off (or comes back) by the outage
@@ -75,6 +80,17 @@ class Jobs:
             await uow.commit()
         self._after("reading reminders", count)
         return count
+
+    async def retention(self) -> int:
+        """Delete what is kept no longer (storage/retention.py); how many rows and files."""
+        if self.pruner is None:
+            return 0
+        done = await self.pruner.run(self.clock.now())
+        total = sum(done.values())
+        if total:
+            summary = ", ".join(f"{kind} {count}" for kind, count in done.items() if count)
+            log.info("scheduler: retention deleted %s", summary)
+        return total
 
     def _after(self, what: str, count: int) -> None:
         if count:

@@ -90,6 +90,7 @@ class KabinetScheduler:
         *,
         outage_every_seconds: float = 60.0,
         reading_every_seconds: float = 300.0,
+        retention_every_seconds: float = 3600.0,
     ) -> None:
         self.jobs = jobs
         self.lock = lock
@@ -99,6 +100,9 @@ class KabinetScheduler:
             # Reminders fire at the minute: the schedule job ticks as often as outages'.
             "schedule_reminders": outage_every_seconds,
         }
+        if jobs.pruner is not None:
+            # Batched and idempotent: a run cut short by a restart is finished by the next.
+            self._intervals["retention"] = retention_every_seconds
         self._scheduler: Any = None
 
     def _guarded(

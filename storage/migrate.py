@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from dataclasses import dataclass
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -42,3 +47,47 @@ async def migrate(engine: AsyncEngine) -> None:
     """
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
+
+
+@dataclass(frozen=True)
+class SchemaState:
+    """The database's Alembic revision against the scripts shipped with this code."""
+
+    current: str | None
+    head: str
+    known: bool
+    """`current` is one of this code's revisions (False: a newer release migrated it)."""
+
+    @property
+    def at_head(self) -> bool:
+        """The schema is exactly what this code expects."""
+        return self.current == self.head
+
+    @property
+    def behind(self) -> bool:
+        """This code needs migrations the database does not have yet (or has none)."""
+        return self.known and not self.at_head
+
+
+@functools.cache
+def _script_revisions() -> tuple[str, frozenset[str]]:
+    script = ScriptDirectory.from_config(alembic_config())
+    (head,) = script.get_heads()  # one line of history: a fork would be a bug
+    return head, frozenset(revision.revision for revision in script.walk_revisions())
+
+
+def _current(connection: Connection) -> str | None:
+    heads = MigrationContext.configure(connection).get_current_heads()
+    return heads[0] if heads else None
+
+
+async def schema_state(engine: AsyncEngine) -> SchemaState:
+    """Where the database's schema is (raises what the driver raises when unreachable).
+
+    The scripts are read from disk once per process, in a thread.
+    """
+    head, revisions = await asyncio.to_thread(_script_revisions)
+    async with engine.connect() as connection:
+        current = await connection.run_sync(_current)
+    known = current is None or current in revisions
+    return SchemaState(current=current, head=head, known=known)

@@ -1,0 +1,1 @@
+"""Operating Kabinet: probes, metrics, logs, the command line, retention."""
