@@ -162,10 +162,23 @@ async def publish_outage(uow: AbstractUnitOfWork, draft: OutageDraft, now: datet
     With an `external_id` already known for the DSO, the existing outage is returned and
     nothing is queued (an import re-run publishes once).
     """
+    outage, _ = await publish_outage_once(uow, draft, now)
+    return outage
+
+
+async def publish_outage_once(
+    uow: AbstractUnitOfWork, draft: OutageDraft, now: datetime
+) -> tuple[Outage, bool]:
+    """`publish_outage`, also saying whether this call stored it (True) or found it (False).
+
+    A grid system that retries after a timeout posts the same `external_id` several times
+    at once: the database keeps one per DSO, and the publishers that lose the race return
+    the winner's outage without queueing anything.
+    """
     if draft.external_id:
         existing = await uow.outage_store.by_external_id(draft.dso_id, draft.external_id)
         if existing is not None:
-            return existing
+            return existing, False
     outage = Outage(
         id=0,
         kind=OutageKind(draft.kind),
@@ -179,8 +192,14 @@ async def publish_outage(uow: AbstractUnitOfWork, draft: OutageDraft, now: datet
     )
     _validate(outage)
     stored = await uow.outage_store.add(outage, external_id=draft.external_id)
+    if stored is None:
+        assert draft.external_id is not None  # only a known external_id can collide
+        winner = await uow.outage_store.by_external_id(draft.dso_id, draft.external_id)
+        if winner is None:
+            raise LookupError(f"outage {draft.external_id!r} collided but is not stored")
+        return winner, False
     await _alert_targets(uow, stored, now, exclude_told=False)
-    return stored
+    return stored, True
 
 
 async def _load_open(uow: AbstractUnitOfWork, outage_id: int) -> Outage:

@@ -448,8 +448,12 @@ class AbstractOutageStore(abc.ABC):
     """Outages as the operator publishes and changes them."""
 
     @abc.abstractmethod
-    async def add(self, outage: Outage, external_id: str | None = None) -> Outage:
-        """Store a new outage with its targets; returned with its id."""
+    async def add(self, outage: Outage, external_id: str | None = None) -> Outage | None:
+        """Store a new outage with its targets; returned with its id.
+
+        None, storing nothing, when the DSO already has an outage under `external_id`
+        (a concurrent publisher of the same outage committed first).
+        """
 
     @abc.abstractmethod
     async def get(self, outage_id: int) -> Outage | None:

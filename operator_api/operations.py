@@ -14,12 +14,12 @@ import hashlib
 import io
 import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from core.clock import Clock
 from core.errors import DomainError
@@ -58,7 +58,7 @@ from core.outages import (
     OutageInvalid,
     OutageNotFound,
     cancel_outage,
-    publish_outage,
+    publish_outage_once,
     restore_outage,
     update_outage,
 )
@@ -67,6 +67,7 @@ from core.privacy import mask
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 Format = Literal["csv", "json"]
 Row = Mapping[str, Any] | Unreadable
 DEFAULT_MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -311,12 +312,8 @@ class Operator:
         async with self.uow_factory() as uow:
             if await uow.references.dso(draft.dso_id) is None:
                 raise bad_request("unknown DSO", "dso_id")
-            known = draft.external_id is not None and (
-                await uow.outage_store.by_external_id(draft.dso_id, draft.external_id)
-            )
-            outage = await _outage_call(publish_outage(uow, draft, now))
+            outage, created = await _outage_call(publish_outage_once(uow, draft, now))
             await uow.commit()
-        created = not known
         log.info("outage %d %s", outage.id, "published" if created else "already published")
         return outage, created
 
@@ -492,7 +489,7 @@ class Operator:
             return await uow.operator.submitted_readings(since, until, after_id, limit)
 
 
-async def _outage_call(call: Any) -> Outage:
+async def _outage_call(call: Awaitable[_T]) -> _T:
     """Await a core outage service, turning its refusals into operator errors."""
     try:
         return await call

@@ -474,7 +474,11 @@ class OutageRow(Base):
     """A planned or emergency outage of one DSO."""
 
     __tablename__ = "outages"
-    __table_args__ = (Index(None, "dso_id", "updated_at"),)
+    __table_args__ = (
+        Index(None, "dso_id", "updated_at"),
+        # A grid system's retries store one outage (migration 0006); NULLs never collide.
+        Index("uq_outages_dso_external_id", "dso_id", "external_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))
