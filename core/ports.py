@@ -101,15 +101,16 @@ class AbstractLinkRepository(abc.ABC):
 
     @abc.abstractmethod
     async def record_failed_attempt(
-        self, person_id: int, at: datetime, kind: str = "account"
+        self, keys: Sequence[str], at: datetime, kind: str = "account"
     ) -> None:
-        """Remember a failed try of `kind` ("account" number+EIC, "code" one-time code)."""
+        """Count a failed try of `kind` ("account" number+EIC, "code" one-time code) under
+        each of `keys` (core.privacy.attempt_key: an identity, an account number)."""
 
     @abc.abstractmethod
     async def failed_attempts_since(
-        self, person_id: int, since: datetime, kind: str = "account"
+        self, key: str, since: datetime, kind: str = "account"
     ) -> Sequence[datetime]:
-        """Times of failed tries of `kind` since `since`, oldest first."""
+        """Times of failed tries of `kind` counted under `key` since `since`, oldest first."""
 
 
 class AbstractMeterRepository(abc.ABC):

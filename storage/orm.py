@@ -352,15 +352,19 @@ class AccountLinkRow(Base):
 
 
 class LinkAttemptRow(Base):
-    """A try to link an account ("account") or join a messenger ("code"); failures rate-limit."""
+    """A failed try to link an account ("account") or join a messenger ("code").
+
+    Counted under `subject`, a hash of the messenger identity or of the account number
+    tried (core.privacy.attempt_key), never under a person: the limits outlive erasure
+    (migration 0006).
+    """
 
     __tablename__ = "link_attempts"
-    __table_args__ = (Index(None, "person_id", "at"),)
+    __table_args__ = (Index(None, "subject", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
-    success: Mapped[bool] = mapped_column(Boolean)
     kind: Mapped[str] = mapped_column(String(20), default="account", server_default="account")
 
 

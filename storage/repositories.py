@@ -299,8 +299,6 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
             .on_conflict_do_nothing()
         )
         await self.session.execute(statement)
-        self.session.add(LinkAttemptRow(person_id=person_id, at=at, success=True, kind="account"))
-        await self.session.flush()
 
     async def unlink(self, person_id: int, account_id: int) -> None:
         turn_queries.forget(self.session, "accounts_of")
@@ -319,21 +317,20 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
         return list(ids)
 
     async def record_failed_attempt(
-        self, person_id: int, at: datetime, kind: str = "account"
+        self, keys: Sequence[str], at: datetime, kind: str = "account"
     ) -> None:
-        self.session.add(LinkAttemptRow(person_id=person_id, at=at, success=False, kind=kind))
+        self.session.add_all(LinkAttemptRow(subject=key, at=at, kind=kind) for key in keys)
         await self.session.flush()
 
     async def failed_attempts_since(
-        self, person_id: int, since: datetime, kind: str = "account"
+        self, key: str, since: datetime, kind: str = "account"
     ) -> Sequence[datetime]:
         times = await self.session.scalars(
             select(LinkAttemptRow.at)
             .where(
-                LinkAttemptRow.person_id == person_id,
-                LinkAttemptRow.at >= since,
-                LinkAttemptRow.success.is_(False),
+                LinkAttemptRow.subject == key,
                 LinkAttemptRow.kind == kind,
+                LinkAttemptRow.at >= since,
             )
             .order_by(LinkAttemptRow.at, LinkAttemptRow.id)
         )
@@ -795,7 +792,7 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
                 )
             )
         turn_queries.forget(self.session)
-        for row_type in (ChannelIdentityRow, AccountLinkRow, LinkCodeRow, LinkAttemptRow):
+        for row_type in (ChannelIdentityRow, AccountLinkRow, LinkCodeRow):
             await self.session.execute(delete(row_type).where(row_type.person_id == person_id))
         await self.session.execute(
             delete(NotificationPrefsRow).where(NotificationPrefsRow.person_id == person_id)

@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from core.privacy import attempt_key
 from storage.database import make_engine
 from storage.migrate import alembic_config, migrate
 from storage.orm import Base
@@ -79,14 +80,25 @@ async def test_upgrade_keeps_rows_written_under_the_first_revision(
             )
             await connection.execute(
                 text(
+                    "INSERT INTO channel_identities (person_id, channel, external_id,"
+                    " display_name, reachable) VALUES (1, 'telegram', '42', '', true)"
+                )
+            )
+            await connection.execute(
+                text(
                     "INSERT INTO link_attempts (person_id, at, success)"
                     " VALUES (1, CURRENT_TIMESTAMP, false)"
                 )
             )
         await migrate(engine)
         async with engine.connect() as connection:
-            kinds = (await connection.scalars(text("SELECT kind FROM link_attempts"))).all()
-            assert kinds == ["account"]
+            # 0006 carries a person's failed tries over to their identities' keys.
+            carried = (
+                await connection.execute(text("SELECT subject, kind FROM link_attempts"))
+            ).all()
+            assert [tuple(row) for row in carried] == [
+                (attempt_key("identity", "telegram", "42"), "account")
+            ]
             assert await connection.run_sync(_differences) == []
     finally:
         await engine.dispose()

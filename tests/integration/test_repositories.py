@@ -272,7 +272,7 @@ async def test_links_and_attempts(uow_factory: SqlAlchemyUnitOfWorkFactory, worl
         await uow.links.link(person_id, world.account_id, T0 + timedelta(minutes=2))  # again
         await uow.links.link(other_id, world.account_id, T0 + timedelta(minutes=3))
         for minutes in (5, 1, 30):
-            await uow.links.record_failed_attempt(person_id, T0 - timedelta(minutes=minutes))
+            await uow.links.record_failed_attempt(["me", "acct"], T0 - timedelta(minutes=minutes))
         await uow.commit()
 
     async with uow_factory() as uow:
@@ -282,11 +282,12 @@ async def test_links_and_attempts(uow_factory: SqlAlchemyUnitOfWorkFactory, worl
         assert not await uow.links.is_linked(other_id, world.two_zone_account_id)
         assert await uow.links.persons_of(world.account_id) == [person_id, other_id]
         since = T0 - timedelta(minutes=10)
-        assert await uow.links.failed_attempts_since(person_id, since) == [
-            T0 - timedelta(minutes=5),
-            T0 - timedelta(minutes=1),
-        ]
-        assert await uow.links.failed_attempts_since(other_id, since) == []
+        for key in ("me", "acct"):
+            assert await uow.links.failed_attempts_since(key, since) == [
+                T0 - timedelta(minutes=5),
+                T0 - timedelta(minutes=1),
+            ]
+        assert await uow.links.failed_attempts_since("other", since) == []
         await uow.links.unlink(person_id, world.two_zone_account_id)
         await uow.commit()
 
@@ -775,14 +776,14 @@ async def test_failed_attempts_are_counted_per_kind(
     uow_factory: SqlAlchemyUnitOfWorkFactory,
 ) -> None:
     async with uow_factory() as uow:
-        person_id = await _person(uow)
-        await uow.links.record_failed_attempt(person_id, T0)
-        await uow.links.record_failed_attempt(person_id, T0 + timedelta(seconds=1), "code")
-        await uow.links.record_failed_attempt(person_id, T0 + timedelta(seconds=2), "code")
+        await _person(uow)
+        await uow.links.record_failed_attempt(["me"], T0)
+        await uow.links.record_failed_attempt(["me"], T0 + timedelta(seconds=1), "code")
+        await uow.links.record_failed_attempt(["me"], T0 + timedelta(seconds=2), "code")
         await uow.commit()
     async with uow_factory() as uow:
-        assert await uow.links.failed_attempts_since(person_id, T0) == [T0]
-        assert await uow.links.failed_attempts_since(person_id, T0, "code") == [
+        assert await uow.links.failed_attempts_since("me", T0) == [T0]
+        assert await uow.links.failed_attempts_since("me", T0, "code") == [
             T0 + timedelta(seconds=1),
             T0 + timedelta(seconds=2),
         ]
@@ -831,7 +832,7 @@ async def test_erase_removes_personal_data_and_keeps_billing(
         )
         await uow.links.link(person_id, world.account_id, T0)
         await uow.links.link(keeper, world.account_id, T0)
-        await uow.links.record_failed_attempt(person_id, T0)
+        await uow.links.record_failed_attempt(["to-erase-key"], T0)
         await uow.persons.add_consent(Consent(person_id, T0, "v1", Channel.TELEGRAM))
         await uow.persons.save_prefs(NotificationPrefs(person_id=person_id, changed_at=T0))
         await uow.persons.add_link_code(person_id, "hash-erase", T0 + timedelta(hours=1))
@@ -906,7 +907,8 @@ async def test_erase_removes_personal_data_and_keeps_billing(
         assert await uow.persons.identities(person_id) == []
         assert await uow.links.accounts_of(person_id) == []
         assert await uow.links.persons_of(world.account_id) == [keeper]
-        assert await uow.links.failed_attempts_since(person_id, T0) == []
+        # Brute-force counters hold no personal data and outlive erasure (issue 18).
+        assert await uow.links.failed_attempts_since("to-erase-key", T0) == [T0]
         assert await uow.persons.prefs(person_id) is None
         assert await uow.persons.use_link_code("hash-erase", T0) is None
         assert await uow.dialogs.load_for_update(Channel.TELEGRAM, "to-erase") == DialogState(
