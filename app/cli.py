@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from app.settings import ConfigError, Settings, load_settings
+from observability.logs import quiet_chatty_libraries
 from operator_api import cli as operator_commands
 from operator_api import schedules as schedule_commands
 
@@ -44,6 +45,7 @@ def _configure_logging(settings: Settings, console: bool) -> None:
     logging.basicConfig(
         level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    quiet_chatty_libraries()
 
 
 async def _chat(settings: Settings, user: str, locale: str | None, demo: bool) -> None:
