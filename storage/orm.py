@@ -296,7 +296,11 @@ class PaymentOrderRow(Base):
     )
     amount: Mapped[Decimal]
     created_at: Mapped[datetime]
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    # None, with user_id "", once the person erased their data: the order and its payment
+    # stay for accounting, without whom they were for (migration 0006).
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))

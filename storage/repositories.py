@@ -89,6 +89,7 @@ from storage.orm import (
     NotificationPrefsRow,
     OutageRow,
     OutageTargetRow,
+    OutboxRow,
     PaymentOrderRow,
     PaymentRow,
     PersonRow,
@@ -811,6 +812,24 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
             update(PersonRow)
             .where(PersonRow.id == person_id)
             .values(name="", phone=None, email=None, locale=None, deleted_at=at)
+        )
+        await self._erase_elsewhere(person_id)
+
+    async def _erase_elsewhere(self, person_id: int) -> None:
+        """What other parts keep about the person: payment orders lose who paid (the order
+        and the payment stay for accounting), the outage-schedule reminder settings and the
+        pushes (with the texts they carried) go."""
+        await self.session.execute(
+            update(PaymentOrderRow)
+            .where(PaymentOrderRow.person_id == person_id)
+            .values(person_id=None, user_id="")
+        )
+        await self.session.execute(delete(OutboxRow).where(OutboxRow.person_id == person_id))
+        # Imported here: storage.schedule_store imports this module (through the outbox).
+        from storage.schedule_store import ScheduleSettingsRow
+
+        await self.session.execute(
+            delete(ScheduleSettingsRow).where(ScheduleSettingsRow.person_id == person_id)
         )
 
     async def add_link_code(self, person_id: int, code_hash: str, expires_at: datetime) -> None:

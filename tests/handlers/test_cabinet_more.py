@@ -330,6 +330,7 @@ async def test_delete_my_data(chat: Chat, factory: FakeUnitOfWorkFactory) -> Non
     assert not factory.data.links and not factory.data.identities
     assert all(not p.name for p in factory.data.persons.values())
     assert factory.data.bills  # billing data stays
+    assert not factory.data.dialogs  # the erasing turn does not write its state back
     assert "згод" in await chat.send("/start")
 
 

@@ -12,6 +12,10 @@ erasure.
   over under every messenger identity its person has (the hash is the one of
   core.privacy.attempt_key, spelled out here so the revision never changes with the code);
   successful tries were never read and are not kept.
+- `payment_orders.person_id` may be NULL: erasing a person keeps their orders (and the
+  payments) for accounting but drops who they were (person and messenger user id). People
+  erased before this revision get the same now, and lose their outage-schedule reminder
+  settings and queued or sent pushes, which erasure left behind.
 
 Revision ID: 0006
 Revises: 0005
@@ -36,10 +40,15 @@ def upgrade() -> None:
     """Apply this revision."""
     _unique_outage_external_ids()
     _attempts_by_subject()
+    _anonymous_payment_orders()
 
 
 def downgrade() -> None:
-    """Back to per-person counters (emptied) and non-unique external ids."""
+    """Back to per-person counters (emptied) and non-unique external ids; orders of erased
+    people are deleted (they cannot point at nobody)."""
+    op.execute(sa.text("DELETE FROM payment_orders WHERE person_id IS NULL"))
+    with op.batch_alter_table("payment_orders", schema=None) as batch_op:
+        batch_op.alter_column("person_id", existing_type=sa.Integer(), nullable=False)
     op.drop_table("link_attempts")
     _create_person_attempts()
     with op.batch_alter_table("outages", schema=None) as batch_op:
@@ -56,6 +65,18 @@ def _unique_outage_external_ids() -> None:
     )
     with op.batch_alter_table("outages", schema=None) as batch_op:
         batch_op.create_index("uq_outages_dso_external_id", ["dso_id", "external_id"], unique=True)
+
+
+def _anonymous_payment_orders() -> None:
+    with op.batch_alter_table("payment_orders", schema=None) as batch_op:
+        batch_op.alter_column("person_id", existing_type=sa.Integer(), nullable=True)
+    erased = "person_id IN (SELECT id FROM persons WHERE deleted_at IS NOT NULL)"
+    for statement in (
+        "UPDATE payment_orders SET person_id = NULL, user_id = '' WHERE ",
+        "DELETE FROM schedule_settings WHERE ",
+        "DELETE FROM outbox WHERE ",
+    ):
+        op.execute(sa.text(statement + erased))
 
 
 def _identity_key(channel: str, external_id: str) -> str:
