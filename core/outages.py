@@ -22,6 +22,7 @@ from datetime import datetime, time, timedelta, tzinfo
 
 from core.delivery import Topic
 from core.errors import DomainError
+from core.imports import BadValue, parse_outage_group
 from core.model import Outage, OutageKind, OutageTarget
 from core.notifications import PushKind
 from core.ports import AbstractUnitOfWork
@@ -102,6 +103,11 @@ def _validate(outage: Outage) -> None:
     for target in outage.targets:
         if not target.outage_group and not target.street:
             raise OutageInvalid("a target needs a group or a street")
+        if target.outage_group is not None:
+            try:
+                parse_outage_group(target.outage_group)
+            except BadValue as error:  # the rule accounts are imported with
+                raise OutageInvalid(f"outage group {target.outage_group!r}: {error}") from None
 
 
 def subject_of(outage_id: int) -> str:

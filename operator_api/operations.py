@@ -12,7 +12,6 @@ import asyncio
 import csv
 import hashlib
 import io
-import json
 import logging
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -64,6 +63,7 @@ from core.outages import (
 )
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
 from core.privacy import mask
+from operator_api import strict_json
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def parse_payload(content: bytes, fmt: Format, kind: ImportKind) -> list[tuple[i
 
 def _json_rows(content: bytes) -> list[tuple[int, Row]]:
     try:
-        body = json.loads(content, parse_float=Decimal)
+        body = strict_json.loads(content, parse_float=Decimal)
     except (ValueError, RecursionError) as error:
         raise bad_request(f"not JSON: {str(error)[:200]}") from None
     rows = body.get("rows") if isinstance(body, dict) else body
@@ -183,15 +183,28 @@ EXPORT_COLUMNS = ("id", "account_number", "eic", "meter_serial", "taken_at", "zo
                   "source", "photo")  # fmt: skip
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A text cell a spreadsheet will not run: one starting like a formula gets a leading
+    apostrophe (a meter serial `=cmd|' /C calc'!A0` is shown, not executed)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def readings_csv(readings: Iterable[ReadingExport]) -> str:
-    """One line per reading and zone, in the columns of EXPORT_COLUMNS."""
+    """One line per reading and zone, in the columns of EXPORT_COLUMNS; text cells are
+    neutralised against formula injection (see _cell)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for reading in readings:
         for zone, value in reading.values.items():
             writer.writerow(
-                (
+                _cell(cell)
+                for cell in (
                     reading.id,
                     reading.account_number,
                     reading.eic,

@@ -458,3 +458,23 @@ async def test_concurrent_imports_of_the_same_rows_take_turns(
     assert [status for status, _ in answers] == [200] * 8, answers
     assert sum(report["inserted"] for _, report in answers) == 20
     assert len(await rows(engine, AccountRow.__table__)) == 20
+
+
+async def test_absurd_dates_negative_bills_and_duplicate_keys_are_bad(
+    api: Api, world: Builder
+) -> None:
+    """Issue 18: year 9999 and negative bill amounts would be shown to consumers."""
+    report = await post(api, "accounts", [account(1, world, contract_date="9999-12-31")],
+                        status=400)  # fmt: skip
+    assert [(p["field"], p["reason"]) for p in report["problems"]] == [
+        ("contract_date", "year must be 1900–2100")
+    ]
+    await post(api, "accounts", [account(1, world)], status=200)
+    bill = {"account_number": "7700000001", "period": "2026-10", "issued_on": "2026-11-01",
+            "charged": "-100.00", "amount_due": "-100.00", "kwh": 10}  # fmt: skip
+    report = await post(api, "bills", [bill], status=400)
+    assert {p["field"] for p in report["problems"]} == {"charged", "amount_due"}
+    duplicated = b'{"rows": [], "rows": [{"number": "1"}]}'
+    answer = await api.call("POST", "/api/v1/imports/accounts", data=duplicated,
+                            headers={"Content-Type": "application/json"}, status=400)  # fmt: skip
+    assert "twice" in answer["message"]

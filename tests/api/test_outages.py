@@ -4,6 +4,7 @@ change and queueing its alerts in one unit of work (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -152,6 +153,8 @@ async def test_outage_input_errors_are_400_and_unknown_ids_404(api: Api, world: 
         planned(world, starts_at="9999-12-31T23:59:59+14:00"),
         planned(world, reason="a\x00b"),
         {**planned(world), "colour": "red"},
+        planned(world, targets=[{"outage_group": "3.2; DROP"}]),  # not a group label
+        planned(world, targets=[{"outage_group": "<b>1</b>"}]),
     ]
     for body in bad_bodies:
         answer = await api.call("POST", "/api/v1/outages", json=body, status=400)
@@ -174,3 +177,17 @@ async def test_restoration_cannot_be_in_the_future(api: Api, world: Builder) -> 
         json={"restored_at": (NOW + timedelta(hours=1)).isoformat()}, status=400,
     )  # fmt: skip
     assert answer["problems"][0]["field"] == "restored_at"
+
+
+async def test_duplicate_json_keys_are_refused(api: Api, world: Builder) -> None:
+    """Issue 18: a key twice is a bug in the sender; "last wins" would guess."""
+    body = json.dumps(planned(world))[:-1] + ', "kind": "emergency"}'
+    answer = await api.call(
+        "POST", "/api/v1/outages", data=body, headers={"Content-Type": "application/json"},
+        status=400,
+    )  # fmt: skip
+    assert answer["problems"][0]["field"] == "kind"
+    nested = json.dumps(planned(world)).replace(
+        '{"outage_group": "3.2"}', '{"outage_group": "3.2", "outage_group": "1.1"}'
+    )
+    await api.call("POST", "/api/v1/outages", data=nested, status=400)
