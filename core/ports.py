@@ -199,6 +199,10 @@ class AbstractBillingRepository(abc.ABC):
     async def add_payment(self, payment: Payment) -> bool:
         """Store a payment; False when its provider transaction id is already stored."""
 
+    @abc.abstractmethod
+    async def payment_by_transaction(self, provider: str, provider_txn_id: str) -> Payment | None:
+        """The stored payment with this provider's transaction id (imported or settled)."""
+
 
 class AbstractTariffRepository(abc.ABC):
     @abc.abstractmethod
@@ -353,6 +357,10 @@ class AbstractPaymentOrderRepository(abc.ABC):
     @abc.abstractmethod
     async def update(self, order: PaymentOrder) -> None:
         """Store status, amount, transaction id and paid_at."""
+
+    @abc.abstractmethod
+    async def paid_by(self, provider: str, provider_txn_id: str) -> PaymentOrder | None:
+        """The order this provider's transaction settled, if any."""
 
 
 class AbstractPhotoRepository(abc.ABC):

@@ -595,6 +595,14 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
         inserted = await self.session.scalar(statement)
         return inserted is not None
 
+    async def payment_by_transaction(self, provider: str, provider_txn_id: str) -> Payment | None:
+        row = await self.session.scalar(
+            select(PaymentRow).where(
+                PaymentRow.provider == provider, PaymentRow.provider_txn_id == provider_txn_id
+            )
+        )
+        return self._payment(row) if row is not None else None
+
     @staticmethod
     def _payment(row: PaymentRow) -> Payment:
         return Payment(
@@ -1137,7 +1145,16 @@ class SqlAlchemyPaymentOrderRepository(AbstractPaymentOrderRepository):
 
     async def get(self, order_id: str) -> PaymentOrder | None:
         """The order; on PostgreSQL its row is locked (SQLite: BEGIN IMMEDIATE already is)."""
-        query = select(PaymentOrderRow).where(PaymentOrderRow.order_id == order_id)
+        return await self._one(PaymentOrderRow.order_id == order_id)
+
+    async def paid_by(self, provider: str, provider_txn_id: str) -> PaymentOrder | None:
+        return await self._one(
+            PaymentOrderRow.provider == provider,
+            PaymentOrderRow.provider_txn_id == provider_txn_id,
+        )
+
+    async def _one(self, *where: Any) -> PaymentOrder | None:
+        query = select(PaymentOrderRow).where(*where)
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         row = await self.session.scalar(query.execution_options(populate_existing=True))
