@@ -1,11 +1,12 @@
-"""Names and texts PostgreSQL cannot store (NUL, lone surrogates, over 300 characters) are
-cleaned on the way in, so they never lock a person out (issue 18, point 9)."""
+"""Through the Telegram webhook on PostgreSQL: names and texts PostgreSQL cannot store (NUL,
+lone surrogates, over 300 characters) are cleaned on the way in, so they never lock a person
+out (issue 18, point 9); the erasing turn leaves no dialog state (point 11)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
-from storage.orm import PersonRow
+from storage.orm import DialogStateRow, PersonRow
 from tests.channels.conftest import HarnessFactory
 from tests.channels.fake_telegram import message_update, user_json
 
@@ -41,3 +42,22 @@ async def test_a_typed_name_with_nul_is_stored_without_it(
     await user.press("Змінити ім'я")
     assert "300" in await user.say("я" * 301)  # too long: said so politely, asked again
     assert "Олена Петренко" in await user.say("Олена Петренко")
+
+
+async def test_the_erasing_turn_leaves_no_dialog_state(
+    make_harness: HarnessFactory, postgres_demo_url: str
+) -> None:
+    """Issue 18, point 11: the turn that erases does not write the state back."""
+    harness = await make_harness(postgres_demo_url)
+    user = harness.user()
+    await user.say("/start")
+    await user.press("Погоджуюсь")
+    await user.say("/delete")
+    assert "видалено" in await user.press("Так, видалити")
+    async with harness.app.engine.connect() as connection:
+        left = await connection.scalar(
+            select(func.count())
+            .select_from(DialogStateRow)
+            .where(DialogStateRow.user_id == str(user.user_id))
+        )
+    assert left == 0
