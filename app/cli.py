@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
 from app.settings import ConfigError, Settings, load_settings
-from observability.logs import configure_logging
+from observability.logs import configure_logging, quiet_chatty_libraries
 from operator_api import cli as operator_commands
 from operator_api import schedules as schedule_commands
 from storage.database import DatabaseUnreachable
@@ -77,6 +77,7 @@ def _configure_logging(settings: Settings, console: bool) -> None:
         json_lines=settings.log_format.lower() == "json",
         secret_values=_secret_values(settings),
     )
+    quiet_chatty_libraries()
 
 
 async def _check_database(settings: Settings) -> None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from core.model import Channel
+from core.requests import MAX_NAME
+from core.text import storable, storable_name
 
 MAX_PAYLOAD_BYTES = 64
 
@@ -28,6 +30,17 @@ class Incoming:
     profile_name: str = ""
     update_key: str | None = None
     unsupported: str | None = None
+
+    def __post_init__(self) -> None:
+        # Every channel's input passes here: keep out what the database cannot store
+        # (core.text), so no profile name or message can fail a person's every turn.
+        for name in ("text", "payload", "contact_phone"):
+            value = getattr(self, name)
+            if value is not None and value != (clean := storable(value)):
+                object.__setattr__(self, name, clean)
+        name = storable_name(self.profile_name, MAX_NAME)
+        if name != self.profile_name:
+            object.__setattr__(self, "profile_name", name)
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,17 @@ from core.errors import (
     AlreadyLinked,
     TooManyLinkAttempts,
 )
-from core.model import Account, BalanceFacts, Bill, BillingReading, Payment, Readings
+from core.model import (
+    Account,
+    BalanceFacts,
+    Bill,
+    BillingReading,
+    ChannelIdentity,
+    Payment,
+    Readings,
+)
 from core.ports import AbstractUnitOfWork
+from core.privacy import attempt_key
 
 _ACCOUNT_NUMBER = re.compile(r"\d{6,13}")
 
@@ -38,41 +47,63 @@ def normalise_account_number(text: str) -> str:
     return compact
 
 
+def identity_key(identity: ChannelIdentity) -> str:
+    """The key a messenger identity's failed tries count under (it survives erasure)."""
+    return attempt_key("identity", str(identity.channel), identity.external_id)
+
+
+def account_key(number: str) -> str:
+    """The key failed tries at one account number count under, whoever makes them."""
+    return attempt_key("account", number)
+
+
 async def wait_before_next_try(
-    uow: AbstractUnitOfWork, person_id: int, now: datetime, policy: LinkPolicy
+    uow: AbstractUnitOfWork,
+    keys: Sequence[str],
+    now: datetime,
+    policy: LinkPolicy,
+    kind: str = "account",
 ) -> timedelta | None:
-    """How long the person must wait before trying to link again, or None."""
-    failures = await uow.links.failed_attempts_since(person_id, now - policy.period)
-    if len(failures) < policy.max_failures:
-        return None
-    # The try that frees a slot is the oldest of the last `max_failures` leaving the period.
-    oldest_counted = failures[-policy.max_failures]
-    return max(timedelta(minutes=1), oldest_counted + policy.period - now)
+    """How long to wait before the next try counted under any of `keys`, or None."""
+    waits = []
+    for key in keys:
+        failures = await uow.links.failed_attempts_since(key, now - policy.period, kind)
+        if len(failures) < policy.max_failures:
+            continue
+        # The try that frees a slot is the oldest of the last `max_failures` leaving the period.
+        oldest_counted = failures[-policy.max_failures]
+        waits.append(max(timedelta(minutes=1), oldest_counted + policy.period - now))
+    return max(waits, default=None)
 
 
 async def link_account(
     uow: AbstractUnitOfWork,
-    person_id: int,
+    identity: ChannelIdentity,
     number_text: str,
     eic_text: str,
     now: datetime,
     policy: LinkPolicy,
 ) -> Account:
-    """Link the account whose number and EIC both match; raise a DomainError otherwise.
+    """Link the account whose number and EIC both match to the identity's person; raise a
+    DomainError otherwise.
 
     Typos in the EIC are caught before the lookup so they do not count as a failed try.
     An unknown number and a number with another account's EIC get the same error, so the
-    answer never tells whether an account number exists.
+    answer never tells whether an account number exists. Failures count against the
+    messenger identity and against the account number: whoever tries, an account gets
+    `policy.max_failures` wrong EICs per period, and erasing one's data resets nothing.
     """
     number = normalise_account_number(number_text)
     eic = normalise_eic(eic_text)
-    wait = await wait_before_next_try(uow, person_id, now, policy)
+    keys = (identity_key(identity), account_key(number))
+    wait = await wait_before_next_try(uow, keys, now, policy)
     if wait is not None:
         raise TooManyLinkAttempts(wait)
     account = await uow.accounts.find(number, eic)
     if account is None:
-        await uow.links.record_failed_attempt(person_id, now)
+        await uow.links.record_failed_attempt(keys, now)
         raise AccountNotFound(number)
+    person_id = identity.person_id
     if await uow.links.is_linked(person_id, account.id):
         raise AlreadyLinked(number)
     await uow.links.link(person_id, account.id, now)

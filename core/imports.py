@@ -154,11 +154,15 @@ def parse_period(text: str) -> str:
 
 
 def parse_date(text: str) -> date:
-    """An ISO date YYYY-MM-DD."""
+    """An ISO date YYYY-MM-DD of 1900–2100 (contracts and meters may predate 2000; a
+    year 9999 is a typo that consumers would be shown)."""
     try:
-        return date.fromisoformat(text.strip())
+        day = date.fromisoformat(text.strip())
     except ValueError:
         raise BadValue("must be a date YYYY-MM-DD") from None
+    if not 1900 <= day.year <= 2100:
+        raise BadValue("year must be 1900–2100")
+    return day
 
 
 def parse_datetime(text: str, zone: tzinfo) -> datetime:
@@ -413,6 +417,10 @@ def _parse_bill(row: _Row, zone: tzinfo) -> BillRecord | None:
         "kwh": row.get("kwh", parse_whole),
         "pdf": row.get("pdf_base64", _pdf_field, optional=True),
     }
+    for name in ("charged", "amount_due"):
+        if isinstance(values[name], Decimal) and values[name] < 0:
+            # A negative bill would be shown to the consumer as an overpayment.
+            row.problems.append(RowProblem(row.line, name, "must not be negative"))
     if row.problems:
         return None
     return BillRecord(line=row.line, **values)

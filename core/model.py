@@ -499,7 +499,7 @@ class PaymentOrder:
     account_id: int
     amount: Decimal
     created_at: datetime
-    person_id: int
+    person_id: int | None  # None (and user_id "") once the person erased their data
     channel: Channel
     user_id: str
     status: OrderStatus = OrderStatus.NEW

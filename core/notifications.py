@@ -97,6 +97,8 @@ async def notify_support_answer(
 
 async def notify_payment(uow: AbstractUnitOfWork, order: PaymentOrder, now: datetime) -> bool:
     """Queue thanks and the receipt for a paid order, where the person paid from."""
+    if order.person_id is None:  # they erased their data: the payment stays, nobody to tell
+        return False
     return await notify_person(
         uow,
         order.person_id,
@@ -113,6 +115,8 @@ async def notify_payment_held(
 ) -> bool:
     """Queue "your payment is being checked" for an order whose payment notice conflicts
     with a recorded payment (once per order), where the person paid from."""
+    if order.person_id is None:
+        return False
     return await notify_person(
         uow,
         order.person_id,

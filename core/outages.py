@@ -22,6 +22,7 @@ from datetime import datetime, time, timedelta, tzinfo
 
 from core.delivery import Topic
 from core.errors import DomainError
+from core.imports import BadValue, parse_outage_group
 from core.model import Outage, OutageKind, OutageTarget
 from core.ports import AbstractUnitOfWork
 from core.records import PushKind
@@ -102,6 +103,11 @@ def _validate(outage: Outage) -> None:
     for target in outage.targets:
         if not target.outage_group and not target.street:
             raise OutageInvalid("a target needs a group or a street")
+        if target.outage_group is not None:
+            try:
+                parse_outage_group(target.outage_group)
+            except BadValue as error:  # the rule accounts are imported with
+                raise OutageInvalid(f"outage group {target.outage_group!r}: {error}") from None
 
 
 def subject_of(outage_id: int) -> str:
@@ -162,10 +168,23 @@ async def publish_outage(uow: AbstractUnitOfWork, draft: OutageDraft, now: datet
     With an `external_id` already known for the DSO, the existing outage is returned and
     nothing is queued (an import re-run publishes once).
     """
+    outage, _ = await publish_outage_once(uow, draft, now)
+    return outage
+
+
+async def publish_outage_once(
+    uow: AbstractUnitOfWork, draft: OutageDraft, now: datetime
+) -> tuple[Outage, bool]:
+    """`publish_outage`, also saying whether this call stored it (True) or found it (False).
+
+    A grid system that retries after a timeout posts the same `external_id` several times
+    at once: the database keeps one per DSO, and the publishers that lose the race return
+    the winner's outage without queueing anything.
+    """
     if draft.external_id:
         existing = await uow.outage_store.by_external_id(draft.dso_id, draft.external_id)
         if existing is not None:
-            return existing
+            return existing, False
     outage = Outage(
         id=0,
         kind=OutageKind(draft.kind),
@@ -179,8 +198,14 @@ async def publish_outage(uow: AbstractUnitOfWork, draft: OutageDraft, now: datet
     )
     _validate(outage)
     stored = await uow.outage_store.add(outage, external_id=draft.external_id)
+    if stored is None:
+        assert draft.external_id is not None  # only a known external_id can collide
+        winner = await uow.outage_store.by_external_id(draft.dso_id, draft.external_id)
+        if winner is None:
+            raise LookupError(f"outage {draft.external_id!r} collided but is not stored")
+        return winner, False
     await _alert_targets(uow, stored, now, exclude_told=False)
-    return stored
+    return stored, True
 
 
 async def _load_open(uow: AbstractUnitOfWork, outage_id: int) -> Outage:

@@ -147,14 +147,25 @@ async def settle(uow: AbstractUnitOfWork, notice: PaymentNotice) -> PaymentOrder
             provider_txn_id=notice.provider_txn_id,
         )
     )
+    paid_at = notice.paid_at
     if not stored:
-        # The order is open, so the payment holding this id is another one.
-        raise PaymentConflict("transaction_reused", order, notice.provider_txn_id)
+        existing = await uow.billing.payment_by_transaction(notice.provider, notice.provider_txn_id)
+        if (
+            existing is None
+            or existing.account_id != order.account_id
+            or existing.amount != order.amount
+            or await uow.payment_orders.paid_by(notice.provider, notice.provider_txn_id)
+        ):
+            # The order is open, so the payment holding this id is another one.
+            raise PaymentConflict("transaction_reused", order, notice.provider_txn_id)
+        # Billing imported this very payment before the provider's notice came: it is
+        # what paid the order (same provider, transaction, account and amount).
+        paid_at = existing.paid_at
     paid = replace(
         order,
         status=OrderStatus.PAID,
         provider_txn_id=notice.provider_txn_id,
-        paid_at=notice.paid_at,
+        paid_at=paid_at,
     )
     await uow.payment_orders.update(paid)
     return paid

@@ -101,15 +101,16 @@ class AbstractLinkRepository(abc.ABC):
 
     @abc.abstractmethod
     async def record_failed_attempt(
-        self, person_id: int, at: datetime, kind: str = "account"
+        self, keys: Sequence[str], at: datetime, kind: str = "account"
     ) -> None:
-        """Remember a failed try of `kind` ("account" number+EIC, "code" one-time code)."""
+        """Count a failed try of `kind` ("account" number+EIC, "code" one-time code) under
+        each of `keys` (core.privacy.attempt_key: an identity, an account number)."""
 
     @abc.abstractmethod
     async def failed_attempts_since(
-        self, person_id: int, since: datetime, kind: str = "account"
+        self, key: str, since: datetime, kind: str = "account"
     ) -> Sequence[datetime]:
-        """Times of failed tries of `kind` since `since`, oldest first."""
+        """Times of failed tries of `kind` counted under `key` since `since`, oldest first."""
 
 
 class AbstractMeterRepository(abc.ABC):
@@ -175,6 +176,10 @@ class AbstractBillingRepository(abc.ABC):
     @abc.abstractmethod
     async def add_payment(self, payment: Payment) -> bool:
         """Store a payment; False when its provider transaction id is already stored."""
+
+    @abc.abstractmethod
+    async def payment_by_transaction(self, provider: str, provider_txn_id: str) -> Payment | None:
+        """The stored payment with this provider's transaction id (imported or settled)."""
 
 
 class AbstractTariffRepository(abc.ABC):
@@ -306,6 +311,10 @@ class AbstractPaymentOrderRepository(abc.ABC):
     async def update(self, order: PaymentOrder) -> None:
         """Store status, amount, transaction id and paid_at."""
 
+    @abc.abstractmethod
+    async def paid_by(self, provider: str, provider_txn_id: str) -> PaymentOrder | None:
+        """The order this provider's transaction settled, if any."""
+
 
 class AbstractPhotoRepository(abc.ABC):
     """Meter photos kept as evidence of confirmed photo readings."""
@@ -401,8 +410,12 @@ class AbstractOutageStore(abc.ABC):
     """Outages as the operator publishes and changes them."""
 
     @abc.abstractmethod
-    async def add(self, outage: Outage, external_id: str | None = None) -> Outage:
-        """Store a new outage with its targets; returned with its id."""
+    async def add(self, outage: Outage, external_id: str | None = None) -> Outage | None:
+        """Store a new outage with its targets; returned with its id.
+
+        None, storing nothing, when the DSO already has an outage under `external_id`
+        (a concurrent publisher of the same outage committed first).
+        """
 
     @abc.abstractmethod
     async def get(self, outage_id: int) -> Outage | None:

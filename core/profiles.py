@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from core.accounts import LinkPolicy, identity_key, wait_before_next_try
 from core.errors import DomainError
 from core.model import ChannelIdentity
 from core.ports import AbstractUnitOfWork
@@ -14,12 +15,13 @@ from core.ports import AbstractUnitOfWork
 
 @dataclass(frozen=True)
 class CodePolicy:
-    """How long a code lives and how many wrong codes a person may try per period."""
+    """How long a code lives and how many wrong codes a messenger identity may try per
+    period; the length makes guessing hopeless within that limit (README, "Security")."""
 
     ttl: timedelta = timedelta(minutes=15)
     max_failures: int = 5
     period: timedelta = timedelta(hours=1)
-    digits: int = 6
+    digits: int = 10
 
 
 class CodeInvalid(DomainError):
@@ -37,9 +39,14 @@ class SameProfile(DomainError):
     """The code belongs to the person who typed it."""
 
 
+def normalise_code(code: str) -> str:
+    """The code as issued: people copy it with the spaces and dashes it is shown with."""
+    return "".join(code.replace("-", " ").split())
+
+
 def code_hash(code: str) -> str:
     """Codes are stored hashed, so a database reader cannot use them."""
-    return hashlib.sha256(code.strip().encode()).hexdigest()
+    return hashlib.sha256(normalise_code(code).encode()).hexdigest()
 
 
 async def issue_code(
@@ -63,16 +70,17 @@ async def join_with_code(
     Accounts linked in the messenger being joined are kept (linked to the joined profile);
     the now-empty person is erased.
     """
-    failures = await uow.links.failed_attempts_since(
-        identity.person_id, now - policy.period, "code"
-    )
-    if len(failures) >= policy.max_failures:
-        raise TooManyCodeAttempts(failures[-policy.max_failures] + policy.period - now)
-    target = (
-        await uow.persons.use_link_code(code_hash(code), now) if code.strip().isdigit() else None
-    )
+    # Counted per messenger identity, not per person: the counter survives erasing the
+    # person (a wrong code names no account, so there is no second key as for linking).
+    keys = (identity_key(identity),)
+    limit = LinkPolicy(policy.max_failures, policy.period)
+    wait = await wait_before_next_try(uow, keys, now, limit, "code")
+    if wait is not None:
+        raise TooManyCodeAttempts(wait)
+    typed = normalise_code(code)
+    target = await uow.persons.use_link_code(code_hash(typed), now) if typed.isdigit() else None
     if target is None:
-        await uow.links.record_failed_attempt(identity.person_id, now, "code")
+        await uow.links.record_failed_attempt(keys, now, "code")
         raise CodeInvalid(code)
     if target == identity.person_id:
         raise SameProfile

@@ -9,6 +9,7 @@ from core.contacts import PhoneInvalid, national_mobile, normalise_mobile
 from core.errors import DomainError
 from core.model import CallCenterRequest, FreeServiceOrder, RequestStatus, SupportRequest
 from core.ports import AbstractUnitOfWork
+from core.text import storable
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,8 @@ class UnknownType(DomainError):
 
 
 def clean_text(text: str, limit: int) -> str:
-    """Trimmed text within the limit; empty and too long are refused."""
-    cleaned = text.strip()
+    """Trimmed, storable (core.text) text within the limit; empty and too long are refused."""
+    cleaned = storable(text).strip()
     if not cleaned:
         raise TextEmpty
     if len(cleaned) > limit:

@@ -12,14 +12,13 @@ import asyncio
 import csv
 import hashlib
 import io
-import json
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from core.clock import Clock
 from core.errors import DomainError
@@ -55,16 +54,18 @@ from core.outages import (
     OutageInvalid,
     OutageNotFound,
     cancel_outage,
-    publish_outage,
+    publish_outage_once,
     restore_outage,
     update_outage,
 )
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
 from core.privacy import mask
 from core.records import BillRecord, ReadingExport, Record
+from operator_api import strict_json
 
 log = logging.getLogger(__name__)
 
+_T = TypeVar("_T")
 Format = Literal["csv", "json"]
 Row = Mapping[str, Any] | Unreadable
 DEFAULT_MAX_IMPORT_BYTES = 64 * 1024 * 1024
@@ -120,7 +121,7 @@ def parse_payload(content: bytes, fmt: Format, kind: ImportKind) -> list[tuple[i
 
 def _json_rows(content: bytes) -> list[tuple[int, Row]]:
     try:
-        body = json.loads(content, parse_float=Decimal)
+        body = strict_json.loads(content, parse_float=Decimal)
     except (ValueError, RecursionError) as error:
         raise bad_request(f"not JSON: {str(error)[:200]}") from None
     rows = body.get("rows") if isinstance(body, dict) else body
@@ -180,15 +181,28 @@ EXPORT_COLUMNS = ("id", "account_number", "eic", "meter_serial", "taken_at", "zo
                   "source", "photo")  # fmt: skip
 
 
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: object) -> object:
+    """A text cell a spreadsheet will not run: one starting like a formula gets a leading
+    apostrophe (a meter serial `=cmd|' /C calc'!A0` is shown, not executed)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def readings_csv(readings: Iterable[ReadingExport]) -> str:
-    """One line per reading and zone, in the columns of EXPORT_COLUMNS."""
+    """One line per reading and zone, in the columns of EXPORT_COLUMNS; text cells are
+    neutralised against formula injection (see _cell)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     for reading in readings:
         for zone, value in reading.values.items():
             writer.writerow(
-                (
+                _cell(cell)
+                for cell in (
                     reading.id,
                     reading.account_number,
                     reading.eic,
@@ -309,12 +323,8 @@ class Operator:
         async with self.uow_factory() as uow:
             if await uow.references.dso(draft.dso_id) is None:
                 raise bad_request("unknown DSO", "dso_id")
-            known = draft.external_id is not None and (
-                await uow.outage_store.by_external_id(draft.dso_id, draft.external_id)
-            )
-            outage = await _outage_call(publish_outage(uow, draft, now))
+            outage, created = await _outage_call(publish_outage_once(uow, draft, now))
             await uow.commit()
-        created = not known
         log.info("outage %d %s", outage.id, "published" if created else "already published")
         return outage, created
 
@@ -490,7 +500,7 @@ class Operator:
             return await uow.operator.submitted_readings(since, until, after_id, limit)
 
 
-async def _outage_call(call: Any) -> Outage:
+async def _outage_call(call: Awaitable[_T]) -> _T:
     """Await a core outage service, turning its refusals into operator errors."""
     try:
         return await call

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from core.imports import ImportKind
 from core.model import RequestStatus
 from operator_api import models as m
-from operator_api import schedules
+from operator_api import schedules, strict_json
 from operator_api.openapi import Endpoint, build_document
 from operator_api.operations import (
     EXPORT_COLUMNS,
@@ -132,9 +132,17 @@ class _BadInput(Exception):
 async def _body(request: web.Request, model: type[ModelT]) -> ModelT:
     raw = await request.read()
     try:
-        return model.model_validate_json(raw or b"{}")
+        parsed = model.model_validate_json(raw or b"{}")
     except ValidationError as error:
         raise _BadInput(_validation_error(error, "body")) from None
+    try:
+        strict_json.loads(raw or b"{}")  # valid JSON by now: only duplicate keys are left
+    except strict_json.DuplicateKey as error:
+        problem = m.ProblemOut(field=error.key, reason=str(error))
+        raise _BadInput(_error(400, "bad_request", "invalid body", [problem])) from None
+    except (ValueError, RecursionError):
+        raise _BadInput(_error(400, "bad_request", "invalid body", [])) from None
+    return parsed
 
 
 def _query(request: web.Request, model: type[ModelT]) -> ModelT:

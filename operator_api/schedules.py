@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from contextlib import AbstractAsyncContextManager
 from datetime import date, datetime
@@ -32,6 +31,7 @@ from core.schedules import (
     slots_from_intervals,
 )
 from operator_api import models as m
+from operator_api import strict_json
 from operator_api.operations import Operator, OperatorError, bad_request, not_found
 
 _catalogues: dict[str, Catalogues] = {}
@@ -132,7 +132,7 @@ async def run(session: AbstractAsyncContextManager[Operator], args: argparse.Nam
     1 refused, 2 unusable input)."""
     try:
         content = await asyncio.to_thread(_read, args.file)
-        document = json.loads(content)
+        document = strict_json.loads(content)
         body = m.SchedulesIn.model_validate(document) if args.action == "publish" else None
         hourly = m.ScheduleHourlyIn.model_validate(document) if body is None else None
     except (OSError, ValueError, ValidationError) as error:

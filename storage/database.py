@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.engine import URL, Connection, ExceptionContext, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -26,19 +26,39 @@ def make_engine(
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, echo=echo)
-    return create_async_engine(
+    engine = create_async_engine(
         parsed,
         echo=echo,
+        # A database error would otherwise log the bound values: names, phones, e-mails,
+        # call-centre texts. The statement is still logged, with placeholders.
+        hide_parameters=True,
         # A fixed pool by default: under a burst of updates an overflow pool opens and
         # closes connections all the time, which costs more than waiting for one.
         # Connections are recycled instead of pinged before every use (a round trip per turn).
         pool_size=pool_size,
         max_overflow=max_overflow,
-        hide_parameters=True,
         pool_pre_ping=False,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": "kabinet"}},
     )
+    event.listen(engine.sync_engine, "handle_error", _drop_row_details)
+    return engine
+
+
+def _drop_row_details(context: ExceptionContext) -> None:
+    """Forget PostgreSQL's DETAIL of a failed statement before anyone logs the error.
+
+    hide_parameters keeps the bound values out of SQLAlchemy's message, but asyncpg's own
+    exception (chained below it, so in every logged traceback) ends with the server's
+    DETAIL: "Failing row contains (1, Олена, +380…)" or "Key (…)=(…) already exists".
+    """
+    error: BaseException | None = context.original_exception
+    seen = 0
+    while error is not None and seen < 5:  # the driver's error sits a link or two below
+        if isinstance(getattr(error, "detail", None), str):
+            error.detail = None  # type: ignore[attr-defined]
+        error = error.__cause__ or error.__context__
+        seen += 1
 
 
 class DatabaseUnreachable(Exception):
@@ -69,7 +89,7 @@ def _is_file_database(url: URL) -> bool:
 
 
 def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
-    engine = create_async_engine(url, echo=echo, hide_parameters=True)
+    engine = create_async_engine(url, echo=echo, hide_parameters=True)  # see make_engine
     on_file = _is_file_database(url)
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:

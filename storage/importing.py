@@ -40,6 +40,7 @@ from core.records import (
     UpsertResult,
 )
 from storage.addresses import street_key
+from storage.locks import lock_for_transaction
 from storage.orm import (
     AccountRow,
     BillingReadingRow,
@@ -253,6 +254,9 @@ class SqlAlchemyOperatorRepository(AbstractOperatorRepository):
         """
         if not rows:
             return UpsertResult()
+        # Two imports of one kind at once (a retried upload) take turns: the second finds
+        # the first one's rows instead of inserting them again into a unique key.
+        await lock_for_transaction(self.session, f"import:{table.name}")
         columns = sorted({name for row in rows for name in row})
         stored = await self._stored(table, key, columns, rows)
         new_rows: list[dict[str, Any]] = []

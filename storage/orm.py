@@ -296,7 +296,11 @@ class PaymentOrderRow(Base):
     )
     amount: Mapped[Decimal]
     created_at: Mapped[datetime]
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    # None, with user_id "", once the person erased their data: the order and its payment
+    # stay for accounting, without whom they were for (migration 0006).
+    person_id: Mapped[int | None] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), index=True
+    )
     channel: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20))
@@ -352,15 +356,19 @@ class AccountLinkRow(Base):
 
 
 class LinkAttemptRow(Base):
-    """A try to link an account ("account") or join a messenger ("code"); failures rate-limit."""
+    """A failed try to link an account ("account") or join a messenger ("code").
+
+    Counted under `subject`, a hash of the messenger identity or of the account number
+    tried (core.privacy.attempt_key), never under a person: the limits outlive erasure
+    (migration 0006).
+    """
 
     __tablename__ = "link_attempts"
-    __table_args__ = (Index(None, "person_id", "at"),)
+    __table_args__ = (Index(None, "subject", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
-    success: Mapped[bool] = mapped_column(Boolean)
     kind: Mapped[str] = mapped_column(String(20), default="account", server_default="account")
 
 
@@ -474,7 +482,11 @@ class OutageRow(Base):
     """A planned or emergency outage of one DSO."""
 
     __tablename__ = "outages"
-    __table_args__ = (Index(None, "dso_id", "updated_at"),)
+    __table_args__ = (
+        Index(None, "dso_id", "updated_at"),
+        # A grid system's retries store one outage (migration 0006); NULLs never collide.
+        Index("uq_outages_dso_external_id", "dso_id", "external_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[str] = mapped_column(String(20))

@@ -12,7 +12,7 @@ from core.model import Outage, OutageKind
 from core.ports import AbstractOutageStore
 from storage.addresses import street_key
 from storage.orm import OutageRow, OutageTargetRow
-from storage.repositories import SqlAlchemyOutageRepository
+from storage.repositories import SqlAlchemyOutageRepository, dialect_insert
 
 
 def _target_rows(outage: Outage) -> list[OutageTargetRow]:
@@ -34,23 +34,45 @@ class SqlAlchemyOutageStore(AbstractOutageStore):
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, outage: Outage, external_id: str | None = None) -> Outage:
-        row = OutageRow(
-            kind=OutageKind(outage.kind).value,
-            dso_id=outage.dso_id,
-            external_id=external_id,
-            starts_at=outage.starts_at,
-            ends_at=outage.ends_at,
-            reason=outage.reason,
-            published_at=outage.published_at,
-            updated_at=outage.updated_at,
-            cancelled=outage.cancelled,
-            restored_at=outage.restored_at,
-            targets=_target_rows(outage),
+    async def add(self, outage: Outage, external_id: str | None = None) -> Outage | None:
+        if external_id is None:
+            row = OutageRow(**self._columns(outage, None), targets=_target_rows(outage))
+            self.session.add(row)
+            await self.session.flush()
+            return SqlAlchemyOutageRepository._outage(row)
+        # ON CONFLICT DO NOTHING on the unique (dso_id, external_id): a concurrent insert of
+        # the same outage waits for the other transaction and then stores nothing, instead
+        # of failing (which would poison a PostgreSQL transaction) or making a copy.
+        outage_id = await self.session.scalar(
+            dialect_insert(self.session, OutageRow)
+            .values(**self._columns(outage, external_id))
+            .on_conflict_do_nothing(index_elements=["dso_id", "external_id"])
+            .returning(OutageRow.id)
         )
-        self.session.add(row)
+        if outage_id is None:
+            return None
+        for target in _target_rows(outage):
+            target.outage_id = outage_id
+            self.session.add(target)
         await self.session.flush()
+        row = await self.session.get(OutageRow, outage_id, populate_existing=True)
+        assert row is not None
         return SqlAlchemyOutageRepository._outage(row)
+
+    @staticmethod
+    def _columns(outage: Outage, external_id: str | None) -> dict[str, object]:
+        return {
+            "kind": OutageKind(outage.kind).value,
+            "dso_id": outage.dso_id,
+            "external_id": external_id,
+            "starts_at": outage.starts_at,
+            "ends_at": outage.ends_at,
+            "reason": outage.reason,
+            "published_at": outage.published_at,
+            "updated_at": outage.updated_at,
+            "cancelled": outage.cancelled,
+            "restored_at": outage.restored_at,
+        }
 
     async def _locked(self, *conditions: object) -> OutageRow | None:
         query = select(OutageRow).where(*conditions)  # type: ignore[arg-type]

@@ -83,6 +83,7 @@ from storage.orm import (
     NotificationPrefsRow,
     OutageRow,
     OutageTargetRow,
+    OutboxRow,
     PaymentOrderRow,
     PaymentRow,
     PersonRow,
@@ -236,8 +237,6 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
             .on_conflict_do_nothing()
         )
         await self.session.execute(statement)
-        self.session.add(LinkAttemptRow(person_id=person_id, at=at, success=True, kind="account"))
-        await self.session.flush()
 
     async def unlink(self, person_id: int, account_id: int) -> None:
         await self.session.execute(
@@ -247,21 +246,20 @@ class SqlAlchemyLinkRepository(AbstractLinkRepository):
         )
 
     async def record_failed_attempt(
-        self, person_id: int, at: datetime, kind: str = "account"
+        self, keys: Sequence[str], at: datetime, kind: str = "account"
     ) -> None:
-        self.session.add(LinkAttemptRow(person_id=person_id, at=at, success=False, kind=kind))
+        self.session.add_all(LinkAttemptRow(subject=key, at=at, kind=kind) for key in keys)
         await self.session.flush()
 
     async def failed_attempts_since(
-        self, person_id: int, since: datetime, kind: str = "account"
+        self, key: str, since: datetime, kind: str = "account"
     ) -> Sequence[datetime]:
         times = await self.session.scalars(
             select(LinkAttemptRow.at)
             .where(
-                LinkAttemptRow.person_id == person_id,
-                LinkAttemptRow.at >= since,
-                LinkAttemptRow.success.is_(False),
+                LinkAttemptRow.subject == key,
                 LinkAttemptRow.kind == kind,
+                LinkAttemptRow.at >= since,
             )
             .order_by(LinkAttemptRow.at, LinkAttemptRow.id)
         )
@@ -482,6 +480,14 @@ class SqlAlchemyBillingRepository(AbstractBillingRepository):
         inserted = await self.session.scalar(statement)
         return inserted is not None
 
+    async def payment_by_transaction(self, provider: str, provider_txn_id: str) -> Payment | None:
+        row = await self.session.scalar(
+            select(PaymentRow).where(
+                PaymentRow.provider == provider, PaymentRow.provider_txn_id == provider_txn_id
+            )
+        )
+        return self._payment(row) if row is not None else None
+
     @staticmethod
     def _payment(row: PaymentRow) -> Payment:
         return Payment(
@@ -662,7 +668,7 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
                     DialogStateRow.channel == channel, DialogStateRow.user_id == external_id
                 )
             )
-        for row_type in (ChannelIdentityRow, AccountLinkRow, LinkCodeRow, LinkAttemptRow):
+        for row_type in (ChannelIdentityRow, AccountLinkRow, LinkCodeRow):
             await self.session.execute(delete(row_type).where(row_type.person_id == person_id))
         await self.session.execute(
             delete(NotificationPrefsRow).where(NotificationPrefsRow.person_id == person_id)
@@ -681,6 +687,24 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
             update(PersonRow)
             .where(PersonRow.id == person_id)
             .values(name="", phone=None, email=None, locale=None, deleted_at=at)
+        )
+        await self._erase_elsewhere(person_id)
+
+    async def _erase_elsewhere(self, person_id: int) -> None:
+        """What other parts keep about the person: payment orders lose who paid (the order
+        and the payment stay for accounting), the outage-schedule reminder settings and the
+        pushes (with the texts they carried) go."""
+        await self.session.execute(
+            update(PaymentOrderRow)
+            .where(PaymentOrderRow.person_id == person_id)
+            .values(person_id=None, user_id="")
+        )
+        await self.session.execute(delete(OutboxRow).where(OutboxRow.person_id == person_id))
+        # Imported here: storage.schedule_store imports this module (through the outbox).
+        from storage.schedule_store import ScheduleSettingsRow
+
+        await self.session.execute(
+            delete(ScheduleSettingsRow).where(ScheduleSettingsRow.person_id == person_id)
         )
 
     async def add_link_code(self, person_id: int, code_hash: str, expires_at: datetime) -> None:
@@ -988,7 +1012,16 @@ class SqlAlchemyPaymentOrderRepository(AbstractPaymentOrderRepository):
 
     async def get(self, order_id: str) -> PaymentOrder | None:
         """The order; on PostgreSQL its row is locked (SQLite: BEGIN IMMEDIATE already is)."""
-        query = select(PaymentOrderRow).where(PaymentOrderRow.order_id == order_id)
+        return await self._one(PaymentOrderRow.order_id == order_id)
+
+    async def paid_by(self, provider: str, provider_txn_id: str) -> PaymentOrder | None:
+        return await self._one(
+            PaymentOrderRow.provider == provider,
+            PaymentOrderRow.provider_txn_id == provider_txn_id,
+        )
+
+    async def _one(self, *where: Any) -> PaymentOrder | None:
+        query = select(PaymentOrderRow).where(*where)
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update()
         row = await self.session.scalar(query.execution_options(populate_existing=True))

@@ -43,6 +43,7 @@ from core.delivery import Topic
 from core.model import Channel
 from core.ports import AbstractScheduleStore
 from core.records import DEFAULT_REMINDER, DaySchedule, ScheduleSettings
+from storage.locks import lock_for_transaction
 from storage.orm import AccountLinkRow, AccountRow, Base, PersonRow, UtcDateTime
 from storage.outbox import PENDING, _routes, insert_outbox_rows, outbox
 
@@ -118,6 +119,12 @@ class SqlAlchemyScheduleStore(AbstractScheduleStore):
         return self.session.get_bind().dialect.name
 
     async def latest(self, group: str, day: date) -> DaySchedule | None:
+        # The next version is the latest + 1: two publishers take turns (the lock lasts
+        # until the transaction ends), so the second stores the next version or finds the
+        # same slots, instead of failing on the unique (group, day, version). One lock for
+        # all groups and days: a publish covers several, and per-day locks taken in the
+        # publishers' own orders could deadlock; publishing is rare.
+        await lock_for_transaction(self.session, "schedules")
         row = await self.session.scalar(
             select(OutageScheduleRow)
             .where(OutageScheduleRow.outage_group == group, OutageScheduleRow.day == day)

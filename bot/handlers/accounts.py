@@ -9,6 +9,7 @@ from bot.handlers.router import Router
 from bot.menu import main_menu, menu_button, with_menu
 from bot.messages import Button
 from core.accounts import (
+    identity_key,
     link_account,
     linked_account,
     normalise_account_number,
@@ -153,7 +154,8 @@ async def with_account(
 @router.action("link", commands=("link", "add"))
 async def start_link(ctx: Context, argument: str) -> None:
     """Ask for the account number (after checking the person may try now)."""
-    wait = await wait_before_next_try(ctx.uow, ctx.person.id, ctx.now, ctx.rules.linking)
+    keys = (identity_key(ctx.identity),)
+    wait = await wait_before_next_try(ctx.uow, keys, ctx.now, ctx.rules.linking)
     if wait is not None:
         ctx.reset()
         ctx.say(
@@ -191,7 +193,7 @@ async def link_eic(ctx: Context) -> None:
         return
     try:
         account = await link_account(
-            ctx.uow, ctx.person.id, number, ctx.event.text or "", ctx.now, ctx.rules.linking
+            ctx.uow, ctx.identity, number, ctx.event.text or "", ctx.now, ctx.rules.linking
         )
     except AccountNotFound:
         # Either value may be wrong: the next EIC typed is tried again with the number,

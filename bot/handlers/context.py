@@ -77,6 +77,8 @@ class Context:
     follow: str | None = None
     """A payload the dialog routes next in the same turn (what was asked for before consent,
     or a question asked again after an answer it could not take)."""
+    erased: bool = False
+    """The person erased their data in this turn: no dialog state is written back."""
 
     async def reload_accounts(self) -> None:
         """Read the linked accounts again: the flow linked or unlinked one."""

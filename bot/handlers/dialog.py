@@ -163,7 +163,7 @@ class Dialog:
             await self._route(ctx)
             await self._keep_keyboard(ctx)
             # Most turns (a balance, a list) leave the state as it was: skip the write.
-            if ctx.state != loaded:
+            if ctx.state != loaded and not ctx.erased:
                 await uow.dialogs.save(ctx.state, now)
             await uow.commit()
             return ctx.replies

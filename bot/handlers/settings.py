@@ -350,5 +350,6 @@ async def delete(ctx: Context, argument: str) -> None:
     ctx.accounts = ()
     ctx.reset()
     ctx.state = replace(ctx.state, data={})
+    ctx.erased = True  # erase removed the dialog state; writing it back would re-create it
     ctx.consented = False  # the standing keyboard goes too
     ctx.say(ctx.t("delete.done"))

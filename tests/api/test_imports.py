@@ -3,6 +3,7 @@ every kind, bill PDFs and the new-bill notices they queue (SQLite and PostgreSQL
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from decimal import Decimal
@@ -21,7 +22,7 @@ from storage.orm import (
     MeterRow,
     PaymentRow,
 )
-from tests.api.conftest import Api, outbox_rows, rows
+from tests.api.conftest import AUTH, Api, outbox_rows, rows
 from tests.pushes.world import Builder
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -439,3 +440,41 @@ async def test_a_body_over_the_server_limit_is_a_json_413(api: Api) -> None:
         headers={"Content-Type": "text/csv"}, status=413,
     )  # fmt: skip
     assert answer["error"] == "too_large"
+
+
+async def test_concurrent_imports_of_the_same_rows_take_turns(
+    api: Api, world: Builder, engine: AsyncEngine
+) -> None:
+    """A retried upload racing itself: all answer 200, each row is stored once."""
+    batch = [account(n, world) for n in range(1, 21)]
+
+    async def upload() -> tuple[int, dict]:
+        response = await api.client.post(
+            "/api/v1/imports/accounts", json={"rows": batch}, headers=AUTH
+        )
+        return response.status, await response.json()
+
+    answers = await asyncio.gather(*(upload() for _ in range(8)))
+    assert [status for status, _ in answers] == [200] * 8, answers
+    assert sum(report["inserted"] for _, report in answers) == 20
+    assert len(await rows(engine, AccountRow.__table__)) == 20
+
+
+async def test_absurd_dates_negative_bills_and_duplicate_keys_are_bad(
+    api: Api, world: Builder
+) -> None:
+    """Issue 18: year 9999 and negative bill amounts would be shown to consumers."""
+    report = await post(api, "accounts", [account(1, world, contract_date="9999-12-31")],
+                        status=400)  # fmt: skip
+    assert [(p["field"], p["reason"]) for p in report["problems"]] == [
+        ("contract_date", "year must be 1900–2100")
+    ]
+    await post(api, "accounts", [account(1, world)], status=200)
+    bill = {"account_number": "7700000001", "period": "2026-10", "issued_on": "2026-11-01",
+            "charged": "-100.00", "amount_due": "-100.00", "kwh": 10}  # fmt: skip
+    report = await post(api, "bills", [bill], status=400)
+    assert {p["field"] for p in report["problems"]} == {"charged", "amount_due"}
+    duplicated = b'{"rows": [], "rows": [{"number": "1"}]}'
+    answer = await api.call("POST", "/api/v1/imports/accounts", data=duplicated,
+                            headers={"Content-Type": "application/json"}, status=400)  # fmt: skip
+    assert "twice" in answer["message"]

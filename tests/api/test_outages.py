@@ -3,6 +3,8 @@ change and queueing its alerts in one unit of work (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -10,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.orm import OutageRow
 from storage.outbox import SENT, outbox
-from tests.api.conftest import NOW, Api, outbox_rows, rows
+from tests.api.conftest import AUTH, NOW, Api, outbox_rows, rows
 from tests.pushes.world import Builder
 
 
@@ -65,6 +67,26 @@ async def test_an_external_id_publishes_once(api: Api, world: Builder, engine: A
     assert first["id"] == second["id"]
     assert len(await rows(engine, OutageRow.__table__)) == 1
     assert len(await outbox_rows(engine, "outage:")) == 1
+
+
+async def test_concurrent_posts_of_one_external_id_make_one_outage_and_one_alert_each(
+    api: Api, world: Builder, engine: AsyncEngine
+) -> None:
+    """A grid system retrying after a timeout: 20 posts at once, one outage (issue 18)."""
+    await _people(world)
+    body = planned(world, external_id="grid-retry-1",
+                   targets=[{"outage_group": "3.2"}, {"outage_group": "4.1"}])  # fmt: skip
+
+    async def post() -> tuple[int, dict]:
+        response = await api.client.post("/api/v1/outages", json=body, headers=AUTH)
+        return response.status, await response.json()
+
+    answers = await asyncio.gather(*(post() for _ in range(20)))
+    assert sorted(status for status, _ in answers) == [200] * 19 + [201]
+    assert len({answer["id"] for _, answer in answers}) == 1
+    assert len(await rows(engine, OutageRow.__table__)) == 1
+    alerts = await outbox_rows(engine, "outage:")
+    assert sorted(a["person_id"] for a in alerts) == sorted(world.world.persons.values())
 
 
 async def test_update_tells_those_told_what_changed(
@@ -131,6 +153,8 @@ async def test_outage_input_errors_are_400_and_unknown_ids_404(api: Api, world: 
         planned(world, starts_at="9999-12-31T23:59:59+14:00"),
         planned(world, reason="a\x00b"),
         {**planned(world), "colour": "red"},
+        planned(world, targets=[{"outage_group": "3.2; DROP"}]),  # not a group label
+        planned(world, targets=[{"outage_group": "<b>1</b>"}]),
     ]
     for body in bad_bodies:
         answer = await api.call("POST", "/api/v1/outages", json=body, status=400)
@@ -153,3 +177,17 @@ async def test_restoration_cannot_be_in_the_future(api: Api, world: Builder) -> 
         json={"restored_at": (NOW + timedelta(hours=1)).isoformat()}, status=400,
     )  # fmt: skip
     assert answer["problems"][0]["field"] == "restored_at"
+
+
+async def test_duplicate_json_keys_are_refused(api: Api, world: Builder) -> None:
+    """Issue 18: a key twice is a bug in the sender; "last wins" would guess."""
+    body = json.dumps(planned(world))[:-1] + ', "kind": "emergency"}'
+    answer = await api.call(
+        "POST", "/api/v1/outages", data=body, headers={"Content-Type": "application/json"},
+        status=400,
+    )  # fmt: skip
+    assert answer["problems"][0]["field"] == "kind"
+    nested = json.dumps(planned(world)).replace(
+        '{"outage_group": "3.2"}', '{"outage_group": "3.2", "outage_group": "1.1"}'
+    )
+    await api.call("POST", "/api/v1/outages", data=nested, status=400)

@@ -8,6 +8,7 @@ import csv
 import io
 from datetime import timedelta
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.model import (
@@ -242,3 +243,21 @@ async def test_export_query_errors(api: Api) -> None:
                    {"since": "0001-01-01T00:00:00+14:00"}):  # fmt: skip
         answer = await api.call("GET", "/api/v1/readings/submitted", params=params, status=400)
         assert answer["error"] == "bad_request"
+
+
+async def test_csv_export_neutralises_formulas(
+    api: Api, world: Builder, engine: AsyncEngine
+) -> None:
+    """Issue 18: a meter serial `=cmd|' /C calc'!A0` is shown by a spreadsheet, not run."""
+    await _readings(api, world, engine)
+    evil = "=cmd|' /C calc'!A0"
+    async with engine.begin() as connection:
+        await connection.execute(update(MeterRow).values(serial=evil))
+    since = (NOW - timedelta(days=1)).isoformat()
+    text = await api.call(
+        "GET", "/api/v1/readings/submitted", params={"since": since, "format": "csv"}, status=200
+    )
+    table = list(csv.DictReader(io.StringIO(text)))
+    assert {row["meter_serial"] for row in table} == {"'" + evil}
+    page = await api.call("GET", "/api/v1/readings/submitted", params={"since": since}, status=200)
+    assert page["readings"][0]["meter_serial"] == evil  # JSON is data: kept as stored

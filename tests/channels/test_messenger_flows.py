@@ -118,7 +118,7 @@ async def test_telegram_person_joins_on_messenger_with_an_m_me_ref(
     await tg_user.press("Додати особовий рахунок")
     await tg_user.say(NUMBER_777)
     await tg_user.say(EIC_777)
-    code = re.search(r"код: (\d{6})", await tg_user.say("/join")).group(1)
+    code = re.search(r"код: (\d{10})", await tg_user.say("/join")).group(1)
 
     fb = await make_messenger(sqlite_demo_url)
     user = fb.user()

@@ -348,7 +348,7 @@ async def test_telegram_person_joins_on_viber_with_the_one_time_code(
     await tg_user.say(EIC_777)
     await tg_user.say("/settings")
     shown = await tg_user.press("Підключити інший месенджер")
-    code = re.search(r"код: (\d{6})", shown).group(1)
+    code = re.search(r"код: (\d{10})", shown).group(1)
 
     vb = await make_viber(sqlite_demo_url)
     user = vb.user()
@@ -371,7 +371,7 @@ async def test_a_deep_link_code_becomes_a_join_button_in_the_welcome(
     await tg_user.press("Додати особовий рахунок")
     await tg_user.say(NUMBER_232)
     await tg_user.say(EIC_232)
-    code = re.search(r"код: (\d{6})", await tg_user.say("/join")).group(1)
+    code = re.search(r"код: (\d{10})", await tg_user.say("/join")).group(1)
 
     vb = await make_viber(sqlite_demo_url)
     user = vb.user()

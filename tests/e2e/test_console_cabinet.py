@@ -46,7 +46,7 @@ def test_registration_profile(console: Console) -> None:
 def test_second_messenger_with_one_time_code(console: Console) -> None:
     first, second = new_user(), new_user()
     turns = console.chat(first, *LINKED, "/join")
-    code = re.search(r"одноразовий код: (\d{6})", turns[5]).group(1)
+    code = re.search(r"одноразовий код: (\d{10})", turns[5]).group(1)
     turns = console.chat(second, f"/start {code}", "Погоджуюсь", "Мої рахунки")
     assert "підключено до вашого профілю" in turns[1]
     assert "2010000232" in turns[2]

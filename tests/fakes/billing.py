@@ -44,6 +44,16 @@ class FakeBilling(FakeRepo, AbstractBillingRepository):
         paid = sum((p.amount for p in self.data.payments if p.account_id == account_id), Decimal(0))
         return charged, paid
 
+    async def payment_by_transaction(self, provider: str, provider_txn_id: str) -> Payment | None:
+        return next(
+            (
+                p
+                for p in self.data.payments
+                if p.provider == provider and p.provider_txn_id == provider_txn_id
+            ),
+            None,
+        )
+
     async def add_payment(self, payment: Payment) -> bool:
         if any(
             p.provider == payment.provider and p.provider_txn_id == payment.provider_txn_id

@@ -60,7 +60,7 @@ class FakeData:
     suppliers: list[Supplier] = field(default_factory=list)
     accounts: dict[int, Account] = field(default_factory=dict)
     links: dict[tuple[int, int], datetime] = field(default_factory=dict)
-    failures: list[tuple[int, datetime, str]] = field(default_factory=list)
+    failures: list[tuple[str, datetime, str]] = field(default_factory=list)
     link_codes: dict[str, tuple[int, datetime, bool]] = field(default_factory=dict)
     orders: dict[str, PaymentOrder] = field(default_factory=dict)
     photos: dict[int, tuple[str, int, str, str]] = field(default_factory=dict)

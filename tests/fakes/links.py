@@ -25,13 +25,13 @@ class FakeLinks(FakeRepo, AbstractLinkRepository):
         self.data.links.pop((person_id, account_id), None)
 
     async def record_failed_attempt(
-        self, person_id: int, at: datetime, kind: str = "account"
+        self, keys: Sequence[str], at: datetime, kind: str = "account"
     ) -> None:
-        self.data.failures.append((person_id, at, kind))
+        self.data.failures.extend((key, at, kind) for key in keys)
 
     async def failed_attempts_since(
-        self, person_id: int, since: datetime, kind: str = "account"
+        self, key: str, since: datetime, kind: str = "account"
     ) -> Sequence[datetime]:
         return sorted(
-            at for p, at, k in self.data.failures if p == person_id and at >= since and k == kind
+            at for k_, at, k in self.data.failures if k_ == key and at >= since and k == kind
         )

@@ -14,7 +14,9 @@ from tests.fakes.data import FakeRepo
 class FakeOutageStore(FakeRepo, AbstractOutageStore):
     """Outages in `data.outages`, published and changed by core.outages."""
 
-    async def add(self, outage: Outage, external_id: str | None = None) -> Outage:
+    async def add(self, outage: Outage, external_id: str | None = None) -> Outage | None:
+        if external_id and (outage.dso_id, external_id) in self.data.outage_external_ids:
+            return None
         stored = replace(outage, id=self.data.next_id())
         self.data.outages.append(stored)
         if external_id:

@@ -16,3 +16,13 @@ class FakePaymentOrders(FakeRepo, AbstractPaymentOrderRepository):
 
     async def update(self, order: PaymentOrder) -> None:
         self.data.orders[order.order_id] = order
+
+    async def paid_by(self, provider: str, provider_txn_id: str) -> PaymentOrder | None:
+        return next(
+            (
+                o
+                for o in self.data.orders.values()
+                if o.provider == provider and o.provider_txn_id == provider_txn_id
+            ),
+            None,
+        )

@@ -74,6 +74,10 @@ class FakePersons(FakeRepo, AbstractPersonRepository):
         for code, (owner, _, _) in list(self.data.link_codes.items()):
             if owner == person_id:
                 del self.data.link_codes[code]
+        self.data.schedule_settings.pop(person_id, None)
+        for key, order in list(self.data.orders.items()):
+            if order.person_id == person_id:
+                self.data.orders[key] = replace(order, person_id=None, user_id="")
 
     async def add_link_code(self, person_id: int, code_hash: str, expires_at: datetime) -> None:
         self.data.link_codes[code_hash] = (person_id, expires_at, False)

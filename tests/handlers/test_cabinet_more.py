@@ -305,7 +305,7 @@ async def test_second_messenger_joins_with_code(
     telegram = Chat(dialog, "tg-1", channel=Channel.TELEGRAM)
     await linked(telegram)
     text = await telegram.send("/join")
-    code = next(word for word in text.split() if word.isdigit() and len(word) == 6)
+    code = next(word for word in text.split() if word.isdigit() and len(word) == 10)
     viber = Chat(dialog, "vb-1", channel=Channel.VIBER)
     await viber.send(f"/start {code}")
     text = await viber.press("Погоджуюсь")
@@ -334,6 +334,7 @@ async def test_delete_my_data(chat: Chat, factory: FakeUnitOfWorkFactory) -> Non
     assert not factory.data.links and not factory.data.identities
     assert all(not p.name for p in factory.data.persons.values())
     assert factory.data.bills  # billing data stays
+    assert not factory.data.dialogs  # the erasing turn does not write its state back
     assert "згод" in await chat.send("/start")
 
 
@@ -360,3 +361,28 @@ async def test_main_menu_is_short_and_every_section_is_one_level_down(chat: Chat
 async def test_payment_row_is_not_float(factory: FakeUnitOfWorkFactory) -> None:
     assert all(isinstance(p.amount, Decimal) for p in factory.data.payments)
     assert isinstance(factory.data.payments[0], Payment)
+
+
+async def test_deleting_my_data_keeps_the_code_limit(chat: Chat) -> None:
+    """Issue 18: wrong codes count against the messenger identity, which erasure keeps."""
+    await consented(chat)
+    for _ in range(5):
+        assert "неправильний" in await chat.send("/code 0000000000")
+    await chat.send("/settings")
+    await chat.press("Видалити мої дані")
+    assert "видалено" in await chat.press("Так, видалити")
+    await consented(chat)
+    assert "Забагато" in await chat.send("/code 0000000000")
+
+
+async def test_join_codes_are_long_and_may_be_typed_with_spaces(
+    dialog: Dialog, factory: FakeUnitOfWorkFactory
+) -> None:
+    telegram = Chat(dialog, "tg-1", channel=Channel.TELEGRAM)
+    await linked(telegram)
+    text = await telegram.send("/join")
+    code = next(word for word in text.split() if word.isdigit())
+    assert len(code) == 10
+    viber = Chat(dialog, "vb-1", channel=Channel.VIBER)
+    await consented(viber)
+    assert "підключено" in await viber.send(f"/code {code[:5]} {code[5:]}")

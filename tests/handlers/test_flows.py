@@ -68,7 +68,8 @@ async def test_unknown_and_mismatch_get_the_same_answer(
     await chat.send("2010000232")
     mismatch = await chat.send("62Z000000000777O")
     assert unknown == mismatch and "Не знайшли рахунку" in unknown
-    assert not factory.data.links and len(factory.data.failures) == 2
+    # Each failure counts against the identity and against the number tried.
+    assert not factory.data.links and len(factory.data.failures) == 4
 
 
 async def test_sixth_failed_attempt_must_wait(
@@ -239,3 +240,39 @@ async def test_a_submission_is_checked_once(
     reads.clear()
     assert "Покази прийнято" in await chat.press("Так, правильно")
     assert len(reads) == 1
+
+
+async def _fail_link(chat: Chat, number: str = "2010009999", eic: str = "62Z000000000232T") -> str:
+    await chat.send("/link")
+    await chat.send(number)
+    return await chat.send(eic)
+
+
+async def _erase(chat: Chat) -> None:
+    await chat.send("/settings")
+    await chat.press("Видалити мої дані")
+    assert "видалено" in await chat.press("Так, видалити")
+
+
+async def test_deleting_my_data_keeps_the_link_limit(chat: Chat) -> None:
+    """Issue 18: the counters are the identity's, not the erased person's."""
+    await consented(chat)
+    for _ in range(5):
+        assert "Не знайшли" in await _fail_link(chat)
+    await _erase(chat)
+    await consented(chat)
+    assert "Забагато невдалих спроб" in await chat.send("/link")
+
+
+async def test_two_people_share_the_tries_at_one_account(dialog: Dialog) -> None:
+    """Five wrong EICs for an account between everyone, then even the right one waits."""
+    first, second = Chat(dialog, "first"), Chat(dialog, "second")
+    for chat in (first, second):
+        await consented(chat)
+    for chat in (first, first, first, second, second):
+        assert "Не знайшли" in await _fail_link(chat, "2010000232", "62Z000000000777O")
+    assert "Забагато невдалих спроб" in await _fail_link(second, "2010000232", "62Z000000000232T")
+    # Another account is still open to the second person (their own tries: 2 of 5).
+    await second.send("/link")
+    await second.send("2010000777")
+    assert "Рахунок додано" in await second.send("62Z000000000777O")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.model import Channel
+from observability.logs import CHATTY_LIBRARIES, quiet_chatty_libraries
 from storage.database import make_engine
 from storage.migrate import migrate
 from storage.orm import MeterRow, ProcessedUpdateRow
@@ -110,3 +112,26 @@ async def test_a_lost_connection_costs_one_unit_of_work(engine: AsyncEngine) -> 
     assert "closed" in str(failure.value) or "terminat" in str(failure.value)
     for _ in range(3):
         await turn()
+
+
+async def test_a_database_error_logs_no_parameter_values(
+    engine: AsyncEngine, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 18: the failing statement is logged with placeholders, never the values."""
+    log = logging.getLogger("kabinet.test")
+    levels = {name: logging.getLogger(name).level for name in CHATTY_LIBRARIES}
+    quiet_chatty_libraries()  # as the application configures logging
+    statement = text("INSERT INTO persons (name, phone, created_at) VALUES (:name, :phone, NULL)")
+    with caplog.at_level(logging.DEBUG):
+        try:
+            async with engine.begin() as connection:
+                await connection.execute(
+                    statement, {"name": "Секретна Олена", "phone": "+380501112233"}
+                )
+        except IntegrityError:
+            log.exception("the turn failed")
+        finally:
+            for name, level in levels.items():
+                logging.getLogger(name).setLevel(level)
+    assert "INSERT INTO persons" in caplog.text  # the error was logged, with its statement
+    assert "Секретна" not in caplog.text and "380501112233" not in caplog.text

@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
+from core.privacy import attempt_key
 from storage.database import make_engine
 from storage.migrate import alembic_config, migrate
 from storage.orm import Base
@@ -79,14 +80,25 @@ async def test_upgrade_keeps_rows_written_under_the_first_revision(
             )
             await connection.execute(
                 text(
+                    "INSERT INTO channel_identities (person_id, channel, external_id,"
+                    " display_name, reachable) VALUES (1, 'telegram', '42', '', true)"
+                )
+            )
+            await connection.execute(
+                text(
                     "INSERT INTO link_attempts (person_id, at, success)"
                     " VALUES (1, CURRENT_TIMESTAMP, false)"
                 )
             )
         await migrate(engine)
         async with engine.connect() as connection:
-            kinds = (await connection.scalars(text("SELECT kind FROM link_attempts"))).all()
-            assert kinds == ["account"]
+            # 0006 carries a person's failed tries over to their identities' keys.
+            carried = (
+                await connection.execute(text("SELECT subject, kind FROM link_attempts"))
+            ).all()
+            assert [tuple(row) for row in carried] == [
+                (attempt_key("identity", "telegram", "42"), "account")
+            ]
             assert await connection.run_sync(_differences) == []
     finally:
         await engine.dispose()
@@ -139,3 +151,42 @@ async def test_console_settings_saved_empty_by_mistake_get_the_console_back(
         await engine.dispose()
     # Only the console-only person's empty list was a mistake; the others chose it.
     assert got == {1: {"console"}, 2: set(), 3: {"console"}, 4: set()}
+
+
+async def test_outages_stored_twice_keep_their_rows_and_the_oldest_keeps_the_id(
+    fresh_database_url: str,
+) -> None:
+    """0006 makes (dso_id, external_id) unique: copies made by the old race stay (people
+    were told about them) but only the oldest keeps the grid system's id."""
+
+    def upgrade_to(connection: Connection, revision: str) -> None:
+        config = alembic_config()
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    engine = make_engine(fresh_database_url)
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(upgrade_to, "0005")
+            await connection.execute(text("INSERT INTO regions (id, name) VALUES (1, 'r')"))
+            await connection.execute(
+                text("INSERT INTO dsos (id, region_id, name, short_name) VALUES (1, 1, 'd', 'd')")
+            )
+            for outage_id, external_id in ((1, "grid-1"), (2, "grid-1"), (3, "grid-1"), (4, None)):
+                await connection.execute(
+                    text(
+                        "INSERT INTO outages (id, kind, dso_id, external_id, starts_at, reason,"
+                        " published_at, updated_at, cancelled) VALUES (:id, 'planned', 1,"
+                        " :external, CURRENT_TIMESTAMP, '', CURRENT_TIMESTAMP,"
+                        " CURRENT_TIMESTAMP, false)"
+                    ),
+                    {"id": outage_id, "external": external_id},
+                )
+        await migrate(engine)
+        async with engine.connect() as connection:
+            kept = (
+                await connection.execute(text("SELECT id, external_id FROM outages ORDER BY id"))
+            ).all()
+        assert [tuple(row) for row in kept] == [(1, "grid-1"), (2, None), (3, None), (4, None)]
+    finally:
+        await engine.dispose()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from core.delivery import Topic
 from core.model import (
     Address,
     CallCenterRequest,
@@ -31,9 +33,15 @@ from core.model import (
     TurnSnapshot,
     Zone,
 )
-from core.ports import AbstractUnitOfWork
+from core.notifications import notify_person
+from core.ports import (
+    AbstractUnitOfWork,
+)
+from core.privacy import attempt_key
+from core.records import ScheduleSettings
 from storage.orm import (
     AccountRow,
+    Base,
     BillingReadingRow,
     BillRow,
     ConsumptionRow,
@@ -41,6 +49,7 @@ from storage.orm import (
     MeterRow,
     OutageRow,
     OutageTargetRow,
+    PaymentOrderRow,
     PersonRow,
     PhotoRow,
     RegionRow,
@@ -268,7 +277,7 @@ async def test_links_and_attempts(uow_factory: SqlAlchemyUnitOfWorkFactory, worl
         await uow.links.link(person_id, world.account_id, T0 + timedelta(minutes=2))  # again
         await uow.links.link(other_id, world.account_id, T0 + timedelta(minutes=3))
         for minutes in (5, 1, 30):
-            await uow.links.record_failed_attempt(person_id, T0 - timedelta(minutes=minutes))
+            await uow.links.record_failed_attempt(["me", "acct"], T0 - timedelta(minutes=minutes))
         await uow.commit()
 
     async with uow_factory() as uow:
@@ -278,11 +287,12 @@ async def test_links_and_attempts(uow_factory: SqlAlchemyUnitOfWorkFactory, worl
         assert not await uow.links.is_linked(other_id, world.two_zone_account_id)
         assert await uow.links.is_linked(other_id, world.account_id)
         since = T0 - timedelta(minutes=10)
-        assert await uow.links.failed_attempts_since(person_id, since) == [
-            T0 - timedelta(minutes=5),
-            T0 - timedelta(minutes=1),
-        ]
-        assert await uow.links.failed_attempts_since(other_id, since) == []
+        for key in ("me", "acct"):
+            assert await uow.links.failed_attempts_since(key, since) == [
+                T0 - timedelta(minutes=5),
+                T0 - timedelta(minutes=1),
+            ]
+        assert await uow.links.failed_attempts_since("other", since) == []
         await uow.links.unlink(person_id, world.two_zone_account_id)
         await uow.commit()
 
@@ -771,14 +781,14 @@ async def test_failed_attempts_are_counted_per_kind(
     uow_factory: SqlAlchemyUnitOfWorkFactory,
 ) -> None:
     async with uow_factory() as uow:
-        person_id = await _person(uow)
-        await uow.links.record_failed_attempt(person_id, T0)
-        await uow.links.record_failed_attempt(person_id, T0 + timedelta(seconds=1), "code")
-        await uow.links.record_failed_attempt(person_id, T0 + timedelta(seconds=2), "code")
+        await _person(uow)
+        await uow.links.record_failed_attempt(["me"], T0)
+        await uow.links.record_failed_attempt(["me"], T0 + timedelta(seconds=1), "code")
+        await uow.links.record_failed_attempt(["me"], T0 + timedelta(seconds=2), "code")
         await uow.commit()
     async with uow_factory() as uow:
-        assert await uow.links.failed_attempts_since(person_id, T0) == [T0]
-        assert await uow.links.failed_attempts_since(person_id, T0, "code") == [
+        assert await uow.links.failed_attempts_since("me", T0) == [T0]
+        assert await uow.links.failed_attempts_since("me", T0, "code") == [
             T0 + timedelta(seconds=1),
             T0 + timedelta(seconds=2),
         ]
@@ -827,7 +837,7 @@ async def test_erase_removes_personal_data_and_keeps_billing(
         )
         await uow.links.link(person_id, world.account_id, T0)
         await uow.links.link(keeper, world.account_id, T0)
-        await uow.links.record_failed_attempt(person_id, T0)
+        await uow.links.record_failed_attempt([KEY_OF_ERASED], T0)
         await uow.persons.add_consent(Consent(person_id, T0, "v1", Channel.TELEGRAM))
         await uow.persons.save_prefs(NotificationPrefs(person_id=person_id, changed_at=T0))
         await uow.persons.add_link_code(person_id, "hash-erase", T0 + timedelta(hours=1))
@@ -888,11 +898,22 @@ async def test_erase_removes_personal_data_and_keeps_billing(
                 provider_txn_id="kept",
             )
         )
+        order = PaymentOrder(
+            "order-erase", world.account_id, Decimal("10.00"), T0, person_id,
+            Channel.TELEGRAM, "to-erase", OrderStatus.PAID, "easypay", "", "kept", T0,
+        )  # fmt: skip
+        await uow.payment_orders.add(order)
+        await uow.schedules.save_settings(person_id, ScheduleSettings(remind_on=True))
+        payload = {"kind": "payment.paid", "order_id": "order-erase", "who": "to-erase"}
+        assert await notify_person(uow, person_id, Topic.PAYMENTS, payload, "paid:x", T0)
         await uow.commit()
 
     async with uow_factory() as uow:
         await uow.persons.erase(person_id, T0 + timedelta(days=1))
         await uow.commit()
+    # Issue 18: nothing but the blanked person row and the records kept on purpose (consent,
+    # requests) points at the person, and the messenger user id is nowhere.
+    await _nothing_refers_to(uow_factory, person_id, "to-erase")
 
     async with uow_factory() as uow:
         person = await uow.persons.get(person_id)
@@ -902,7 +923,8 @@ async def test_erase_removes_personal_data_and_keeps_billing(
         assert await uow.persons.identities(person_id) == []
         assert await uow.links.accounts_of(person_id) == []
         assert await uow.links.is_linked(keeper, world.account_id)
-        assert await uow.links.failed_attempts_since(person_id, T0) == []
+        # Brute-force counters hold no personal data and outlive erasure (issue 18).
+        assert await uow.links.failed_attempts_since(KEY_OF_ERASED, T0) == [T0]
         assert await uow.persons.prefs(person_id) is None
         assert await uow.persons.use_link_code("hash-erase", T0) is None
         assert await uow.dialogs.load_for_update(Channel.TELEGRAM, "to-erase") == DialogState(
@@ -923,6 +945,27 @@ async def test_erase_removes_personal_data_and_keeps_billing(
             select(PersonRow.deleted_at).where(PersonRow.id == person_id)
         )
         assert deleted_at == T0 + timedelta(days=1)
+
+
+KEY_OF_ERASED = attempt_key("identity", "telegram", "to-erase")
+KEPT_FOR_THE_RECORD = {"consents", "call_center_requests", "free_service_orders",
+                       "support_requests"}  # fmt: skip
+
+
+async def _nothing_refers_to(
+    uow_factory: SqlAlchemyUnitOfWorkFactory, person_id: int, platform_id: str
+) -> None:
+    async with uow_factory() as uow:
+        for table in Base.metadata.sorted_tables:
+            for row in (await uow.session.execute(select(table))).mappings():
+                text = json.dumps({k: str(v) for k, v in row.items()}, ensure_ascii=False)
+                assert platform_id not in text, (table.name, text)
+                if "person_id" in row and table.name not in KEPT_FOR_THE_RECORD:
+                    assert row["person_id"] != person_id, (table.name, text)
+        [order] = (await uow.session.execute(select(PaymentOrderRow))).scalars()
+        assert (order.amount, order.provider_txn_id, order.status) == (
+            Decimal("10.00"), "kept", "paid"
+        )  # fmt: skip
 
 
 async def test_payment_orders(uow_factory: SqlAlchemyUnitOfWorkFactory, world: World) -> None:

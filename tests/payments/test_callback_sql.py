@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.i18n import Catalogues
 from core.clock import FrozenClock
-from core.model import Channel, OrderStatus, PaymentOrder
+from core.model import Channel, OrderStatus, Payment, PaymentOrder
 from core.payments import create_order
 from documents.rendering import ThreadedDocumentRenderer
 from payments.callback import ChannelNotifier, EasyPayCallbacks, register
@@ -184,3 +184,33 @@ async def test_a_reused_transaction_id_is_a_conflict_and_changes_no_row(
         assert still is not None and still.status == OrderStatus.NEW
     assert "Дякуємо!" in pusher.sent[0][1][0].text
     assert "зарахувати її автоматично не вдалося" in pusher.sent[1][1][0].text
+
+
+async def test_a_payment_billing_imported_first_settles_the_order(
+    sql_client: TestClient,
+    sql_order: PaymentOrder,
+    fake: FakeEasyPay,
+    engine: AsyncEngine,
+    uow_factory: SqlAlchemyUnitOfWorkFactory,
+    pusher: RecordingPusher,
+) -> None:
+    """Issue 18: the billing import brought the EasyPay payment before EasyPay's notice;
+    the notice settles the order from it and the person gets the thanks and the receipt."""
+    async with uow_factory() as uow:
+        imported = Payment(
+            0, sql_order.account_id, sql_order.amount, NOW, sql_order.provider, "555001"
+        )
+        assert await uow.billing.add_payment(imported)
+        await uow.commit()
+    before = await counts(engine)
+    body = fake.notification_body(sql_order.order_id, transaction_id=555001)
+    response = await sql_client.post(NOTIFY_PATH, data=body, headers={"Sign": fake.sign(body)})
+    assert (response.status, (await response.json())["status"]) == (200, "accepted")
+    assert await counts(engine) == before  # no second payment
+    async with uow_factory() as uow:
+        order = await uow.payment_orders.get(sql_order.order_id)
+        assert order is not None and order.status == OrderStatus.PAID
+        assert order.provider_txn_id == "555001"
+    [(_, replies)] = pusher.sent
+    assert "Дякуємо!" in replies[0].text
+    assert any(reply.document is not None for reply in replies)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.cli import main
-from tests.api.conftest import NOW, Api, outbox_rows
+from tests.api.conftest import AUTH, NOW, Api, outbox_rows
 from tests.pushes.world import Builder
 from tests.schedules.conftest import SAMPLE
 
@@ -84,3 +84,20 @@ async def test_cli_publish_and_import(
     assert len(json.loads(capsys.readouterr().out)["created"]) == 5
     publication.write_text("{")
     assert await asyncio.to_thread(main, ["schedule", "publish", str(publication)]) == 2
+
+
+async def test_concurrent_publishes_of_one_day_take_turns(api: Api, world: Builder) -> None:
+    """A retried upload racing itself: every post answers 200, one version is stored."""
+    body = {
+        "schedules": [
+            {"groups": ["3.1", "3.2"], "day": DAY, "intervals": [{"from": "08:00", "to": "12:00"}]}
+        ]
+    }
+
+    async def publish() -> int:
+        response = await api.client.post("/api/v1/schedules", json=body, headers=AUTH)
+        return response.status
+
+    assert await asyncio.gather(*(publish() for _ in range(10))) == [200] * 10
+    stored = await api.call("GET", f"/api/v1/schedule?group=3.2&day={DAY}", status=200)
+    assert stored["version"] == 1

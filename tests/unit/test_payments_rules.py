@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -79,3 +80,20 @@ def test_parse_amount(text: str, amount: str) -> None:
 def test_parse_amount_refuses(text: str) -> None:
     with pytest.raises(InvalidAmount):
         parse_amount(text)
+
+
+async def test_a_payment_billing_imported_first_settles_the_order() -> None:
+    """Issue 18: same provider, transaction, account and amount: it paid this order."""
+    factory = FakeUnitOfWorkFactory()
+    placed = order(factory)
+    factory.data.payments.append(Payment(0, placed.account_id, placed.amount, NOW, "easypay", "T1"))
+    paid = await settle(factory(), notice())
+    assert paid is not None and paid.status == OrderStatus.PAID and paid.provider_txn_id == "T1"
+    assert len(factory.data.payments) == 1
+    # The same transaction cannot then pay a second order.
+    factory.data.orders["kb2"] = replace(
+        paid, order_id="kb2", status=OrderStatus.NEW, provider_txn_id=None
+    )
+    second = PaymentNotice("easypay", "kb2", "T1", placed.amount, True, NOW)
+    with pytest.raises(PaymentConflict):
+        await settle(factory(), second)
