@@ -1,9 +1,9 @@
 """The console channel: a chat in the terminal (or a pipe), as DESIGN.md §3 describes.
 
 Replies print as text with their buttons as `[N] Label` lines; `#N` (or a bare `N` up to the
-number of buttons shown) or a button's exact label presses it; `/photo PATH`, `/contact +380…`
-and `/quit` are understood; after every turn the prompt `> ` is printed and flushed so a
-driving program knows the turn ended.
+number of buttons shown) or a button's exact label presses it; `/photo PATH`,
+`/contact +380…` and `/quit` are understood; after every turn the prompt `> ` is printed and
+flushed so a driving program knows the turn ended.
 
 A link button to this machine (127.0.0.1, localhost) is opened with an HTTP GET, so the
 demo's local payment page can complete a payment. Pushes (`send`) print like replies: the
@@ -25,7 +25,7 @@ from bot.messages import Attachment, Button, Incoming, Reply
 from core.model import Channel
 
 if TYPE_CHECKING:
-    from bot.channels.base import DeliveryResult
+    from bot.channels.base import DeliveryResult, Push
 
 PROMPT = "> "
 # "#2" presses button 2; so does a bare "2" while buttons are shown (what a newcomer types on
@@ -117,7 +117,7 @@ class ConsoleChannel:
         for replies in held:
             self._render(replies)
 
-    async def send(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
+    async def send(self, user_id: str, push: Push) -> DeliveryResult:
         """A push (a payment's receipt, an answer, an alert), shown as a messenger would:
         at once while the user waits for their next line (then the prompt again), else
         after the turn's own answer, before the prompt."""
@@ -125,6 +125,7 @@ class ConsoleChannel:
 
         if user_id != self._user_id:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not this console's user")
+        replies = push.replies
         if self._in_turn:
             self._held.append(replies)
             return DeliveryResult(DeliveryStatus.SENT)

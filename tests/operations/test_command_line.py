@@ -10,6 +10,9 @@ from pathlib import Path
 
 import pytest
 
+# Every test here runs `kabinet` as a process.
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
