@@ -24,6 +24,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     Numeric,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -592,3 +593,17 @@ class DialogStateRow(Base):
     state: Mapped[str] = mapped_column(String(100), default="")
     data: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+
+
+class ScheduleSettingsRow(Base):
+    """A person's schedule pushes; no row: the defaults."""
+
+    __tablename__ = "schedule_settings"
+
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
+    )
+    remind_minutes: Mapped[int] = mapped_column(SmallInteger)
+    remind_on: Mapped[bool] = mapped_column(Boolean)
+    quiet_from: Mapped[int | None] = mapped_column(SmallInteger)
+    quiet_to: Mapped[int | None] = mapped_column(SmallInteger)

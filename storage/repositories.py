@@ -90,6 +90,7 @@ from storage.orm import (
     PhotoRow,
     ProcessedUpdateRow,
     RegionRow,
+    ScheduleSettingsRow,
     SubmittedReadingRow,
     SupplierRow,
     SupportRequestRow,
@@ -701,7 +702,6 @@ class SqlAlchemyPersonRepository(AbstractPersonRepository):
         )
         await self.session.execute(delete(OutboxRow).where(OutboxRow.person_id == person_id))
         # Imported here: storage.schedule_store imports this module (through the outbox).
-        from storage.schedule_store import ScheduleSettingsRow
 
         await self.session.execute(
             delete(ScheduleSettingsRow).where(ScheduleSettingsRow.person_id == person_id)

@@ -16,11 +16,8 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Boolean,
     Date,
-    ForeignKey,
     Integer,
-    SmallInteger,
     String,
     UniqueConstraint,
     and_,
@@ -44,7 +41,14 @@ from core.model import Channel
 from core.ports import AbstractScheduleStore
 from core.records import DEFAULT_REMINDER, DaySchedule, ScheduleSettings
 from storage.locks import lock_for_transaction
-from storage.orm import AccountLinkRow, AccountRow, Base, PersonRow, UtcDateTime
+from storage.orm import (
+    AccountLinkRow,
+    AccountRow,
+    Base,
+    PersonRow,
+    ScheduleSettingsRow,
+    UtcDateTime,
+)
 from storage.outbox import PENDING, _routes, insert_outbox_rows, outbox
 
 _TOPIC = Topic.OUTAGES_PLANNED.value
@@ -64,20 +68,6 @@ class OutageScheduleRow(Base):
     slots: Mapped[str] = mapped_column(String(48))
     published_at: Mapped[datetime] = mapped_column(UtcDateTime())
     confirmed_at: Mapped[datetime] = mapped_column(UtcDateTime())
-
-
-class ScheduleSettingsRow(Base):
-    """A person's schedule pushes; no row: the defaults."""
-
-    __tablename__ = "schedule_settings"
-
-    person_id: Mapped[int] = mapped_column(
-        ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True
-    )
-    remind_minutes: Mapped[int] = mapped_column(SmallInteger)
-    remind_on: Mapped[bool] = mapped_column(Boolean)
-    quiet_from: Mapped[int | None] = mapped_column(SmallInteger)
-    quiet_to: Mapped[int | None] = mapped_column(SmallInteger)
 
 
 _schedules = OutageScheduleRow.__table__

@@ -24,6 +24,9 @@ from storage.migrate import migrate
 from tests.channels.conftest import IN_WINDOW, TgUser
 from tests.channels.fake_telegram import FakeTelegram, message_update
 
+# A real `kabinet serve` process writes the log read here.
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parents[2]
 TOKEN = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 SECRET = "webhook-secret_for-the-log-test"
