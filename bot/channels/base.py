@@ -116,6 +116,33 @@ class BackgroundWork:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
+# Viber's and Messenger's webhook events are a few kilobytes (Messenger may batch several
+# events in one body); anything near this is not theirs.
+WEBHOOK_BODY_LIMIT = 256 * 1024
+
+
+class BodyTooLarge(Exception):
+    """A request body over the limit; nothing more of it was read."""
+
+
+async def read_capped(request: web.Request, limit: int = WEBHOOK_BODY_LIMIT) -> bytes:
+    """The request's body, read in chunks and never more than `limit` bytes of it.
+
+    A declared Content-Length over the limit is refused before reading; a chunked body
+    (no length) is counted as it arrives. So an unauthenticated sender cannot make the
+    server hold a large body in memory before its signature is checked."""
+    if request.content_length is not None and request.content_length > limit:
+        raise BodyTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def split_text(text: str, limit: int) -> list[str]:
     """Pieces of at most `limit` characters, cut at line ends or spaces when possible.
 

@@ -21,6 +21,7 @@ import hmac
 import html
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -48,7 +49,9 @@ from viberbot.api.viber_requests import (
 from viberbot.api.viber_requests.viber_request import ViberRequest
 
 from bot.channels.base import (
+    WEBHOOK_BODY_LIMIT,
     BackgroundWork,
+    BodyTooLarge,
     ChannelAdapter,
     DeliveryResult,
     DeliveryStatus,
@@ -56,6 +59,7 @@ from bot.channels.base import (
     Push,
     Retries,
     counter,
+    read_capped,
     run_turn,
     split_text,
 )
@@ -106,6 +110,9 @@ Sleep = Callable[[float], Awaitable[Any]]
 def signature(token: str, body: bytes) -> str:
     """The hex HMAC-SHA256 of the raw body keyed with the auth token (Viber's signature)."""
     return hmac.new(token.encode(), body, hashlib.sha256).hexdigest()
+
+
+_SIGNATURE_SHAPE = re.compile(r"[0-9A-Fa-f]{64}")
 
 
 def signature_valid(token: str, body: bytes, given: str) -> bool:
@@ -487,9 +494,21 @@ class ViberChannel(ChannelAdapter):
     # ---- inbound -------------------------------------------------------------------------
 
     async def _webhook(self, request: web.Request) -> web.Response:
-        """Check the signature on the raw body, then parse and dispatch the callback."""
-        raw = await request.read()
-        if not signature_valid(self._token, raw, request.headers.get(SIGNATURE_HEADER, "")):
+        """Check the signature on the raw body, then parse and dispatch the callback.
+
+        A request without a well-formed signature is refused before its body is read, and
+        a body is read only up to a small cap: both before any work for an unknown sender.
+        """
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        if not _SIGNATURE_SHAPE.fullmatch(given.strip()):
+            log.warning("viber webhook: missing or malformed signature, refused")
+            return web.Response(status=403)
+        try:
+            raw = await read_capped(request)
+        except BodyTooLarge:
+            log.warning("viber webhook: body over %d bytes, refused", WEBHOOK_BODY_LIMIT)
+            return web.Response(status=413)
+        if not signature_valid(self._token, raw, given):
             log.warning("viber webhook: wrong or missing signature, refused")
             return web.Response(status=403)
         try:

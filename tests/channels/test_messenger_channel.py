@@ -404,3 +404,26 @@ async def test_a_refused_profile_is_logged_once_and_the_bot_still_answers(
     for _ in range(2):
         assert "згода" in await fb.user().say("привіт")
     assert caplog.text.count("User Profile API refused") == 1
+
+
+async def test_a_large_body_is_refused_before_it_is_read(fb: MessengerHarness) -> None:
+    """Issue 18, point 1: an unknown sender cannot make the server hold a large body."""
+    from bot.channels.base import WEBHOOK_BODY_LIMIT
+
+    big = b"{" + b" " * (3 * 1024 * 1024) + b"}"
+    before = await table_counts(fb.app.engine)
+    assert (await fb.post(big, signature=None)).status == 403
+    assert (await fb.post(big, signature="sha256=xyz")).status == 403
+    assert (await fb.post(big, signature="sha256=" + "0" * 64)).status == 413
+
+    async def chunked() -> Any:
+        for _ in range(WEBHOOK_BODY_LIMIT // 4096 + 2):
+            yield b" " * 4096
+
+    response = await fb.client.post(
+        "/webhook/messenger",
+        data=chunked(),
+        headers={"X-Hub-Signature-256": "sha256=" + "0" * 64},
+    )
+    assert response.status == 413
+    assert await table_counts(fb.app.engine) == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
 
@@ -332,3 +333,26 @@ async def test_the_welcome_speaks_the_persons_language(vb: ViberHarness) -> None
     welcome = await response.json()
     assert "Welcome" in welcome["text"] or "Hello" in welcome["text"]
     assert "💰 Balance" in [b["Text"] for b in welcome["keyboard"]["Buttons"]]
+
+
+async def test_a_large_body_is_refused_before_it_is_read(vb: ViberHarness) -> None:
+    """Issue 18, point 1: an unknown sender cannot make the server hold a large body."""
+    from bot.channels.base import WEBHOOK_BODY_LIMIT
+
+    big = b"{" + b" " * (3 * 1024 * 1024) + b"}"
+    before = await table_counts(vb.app.engine)
+    # No signature, or one of the wrong shape: refused on the headers alone.
+    assert (await vb.post(big, signed=False)).status == 403
+    assert (await vb.post(big, sig="not-hex")).status == 403
+    # A signature of the right shape: the body is read only up to the cap.
+    assert (await vb.post(big, sig="0" * 64)).status == 413
+
+    async def chunked() -> Any:  # no Content-Length: counted as it arrives
+        for _ in range(WEBHOOK_BODY_LIMIT // 4096 + 2):
+            yield b" " * 4096
+
+    response = await vb.client.post(
+        "/webhook/viber", data=chunked(), headers={"X-Viber-Content-Signature": "0" * 64}
+    )
+    assert response.status == 413
+    assert await table_counts(vb.app.engine) == before

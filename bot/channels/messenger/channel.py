@@ -27,7 +27,9 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.base import (
+    WEBHOOK_BODY_LIMIT,
     BackgroundWork,
+    BodyTooLarge,
     ChannelAdapter,
     DeliveryResult,
     DeliveryStatus,
@@ -37,6 +39,7 @@ from bot.channels.base import (
     Retries,
     Typing,
     counter,
+    read_capped,
     run_turn,
 )
 from bot.channels.media import MediaStore
@@ -44,6 +47,7 @@ from bot.channels.messenger.inbound import (
     GET_STARTED_PAYLOAD,
     SIGNATURE_HEADER,
     from_messaging,
+    signature_shaped,
     signature_valid,
 )
 from bot.channels.messenger.outbound import (
@@ -303,9 +307,21 @@ class MessengerChannel(ChannelAdapter):
         return web.Response(status=403)
 
     async def _webhook(self, request: web.Request) -> web.Response:
-        """Check the signature on the raw body, then handle every messaging event."""
-        raw = await request.read()
-        if not signature_valid(self._app_secret, raw, request.headers.get(SIGNATURE_HEADER, "")):
+        """Check the signature on the raw body, then handle every messaging event.
+
+        A request without a well-formed signature is refused before its body is read, and
+        a body is read only up to a small cap: both before any work for an unknown sender.
+        """
+        given = request.headers.get(SIGNATURE_HEADER, "")
+        if not signature_shaped(given):
+            log.warning("messenger webhook: missing or malformed signature, refused")
+            return web.Response(status=403)
+        try:
+            raw = await read_capped(request)
+        except BodyTooLarge:
+            log.warning("messenger webhook: body over %d bytes, refused", WEBHOOK_BODY_LIMIT)
+            return web.Response(status=413)
+        if not signature_valid(self._app_secret, raw, given):
             log.warning("messenger webhook: wrong or missing signature, refused")
             return web.Response(status=403)
         try:

@@ -21,6 +21,14 @@ GET_STARTED_PAYLOAD = "start"
 _PHONE = re.compile(r"^\+?\d{9,15}$")
 
 
+_SIGNATURE_SHAPE = re.compile(r"sha256=[0-9A-Fa-f]{64}")
+
+
+def signature_shaped(header: str) -> bool:
+    """Whether the header can be a signature at all (checked before reading the body)."""
+    return _SIGNATURE_SHAPE.fullmatch(header.strip()) is not None
+
+
 def signature_valid(app_secret: str, body: bytes, header: str) -> bool:
     """Constant-time check of `X-Hub-Signature-256: sha256=<hex>` over the raw body."""
     if not header.startswith("sha256="):
