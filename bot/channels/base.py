@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import json
 import logging
 import random
 import weakref
@@ -141,6 +142,38 @@ async def read_capped(request: web.Request, limit: int = WEBHOOK_BODY_LIMIT) -> 
             raise BodyTooLarge
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def verified_json(
+    request: web.Request,
+    *,
+    channel: str,
+    header: str,
+    shaped: Callable[[str], bool],
+    valid: Callable[[bytes, str], bool],
+) -> Any:
+    """A signed webhook's JSON, or the web.Response that refuses it.
+
+    A missing or malformed signature header is refused (403) before the body is read; the
+    body is read up to WEBHOOK_BODY_LIMIT (413 beyond), then the signature checked on the
+    raw bytes (403) and the JSON parsed (400) — no work for an unknown sender."""
+    given = request.headers.get(header, "")
+    if not shaped(given):
+        log.warning("%s webhook: missing or malformed signature, refused", channel)
+        return web.Response(status=403)
+    try:
+        raw = await read_capped(request)
+    except BodyTooLarge:
+        log.warning("%s webhook: body over %d bytes, refused", channel, WEBHOOK_BODY_LIMIT)
+        return web.Response(status=413)
+    if not valid(raw, given):
+        log.warning("%s webhook: wrong or missing signature, refused", channel)
+        return web.Response(status=403)
+    try:
+        return json.loads(raw)
+    except ValueError:
+        log.warning("%s webhook: body is not JSON", channel)
+        return web.Response(status=400)
 
 
 def split_text(text: str, limit: int) -> list[str]:

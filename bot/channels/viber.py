@@ -49,9 +49,7 @@ from viberbot.api.viber_requests import (
 from viberbot.api.viber_requests.viber_request import ViberRequest
 
 from bot.channels.base import (
-    WEBHOOK_BODY_LIMIT,
     BackgroundWork,
-    BodyTooLarge,
     ChannelAdapter,
     DeliveryResult,
     DeliveryStatus,
@@ -59,9 +57,9 @@ from bot.channels.base import (
     Push,
     Retries,
     counter,
-    read_capped,
     run_turn,
     split_text,
+    verified_json,
 )
 from bot.channels.media import MediaStore
 from bot.i18n import Catalogues, pick_locale
@@ -499,23 +497,15 @@ class ViberChannel(ChannelAdapter):
         A request without a well-formed signature is refused before its body is read, and
         a body is read only up to a small cap: both before any work for an unknown sender.
         """
-        given = request.headers.get(SIGNATURE_HEADER, "")
-        if not _SIGNATURE_SHAPE.fullmatch(given.strip()):
-            log.warning("viber webhook: missing or malformed signature, refused")
-            return web.Response(status=403)
-        try:
-            raw = await read_capped(request)
-        except BodyTooLarge:
-            log.warning("viber webhook: body over %d bytes, refused", WEBHOOK_BODY_LIMIT)
-            return web.Response(status=413)
-        if not signature_valid(self._token, raw, given):
-            log.warning("viber webhook: wrong or missing signature, refused")
-            return web.Response(status=403)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            log.warning("viber webhook: body is not JSON")
-            return web.Response(status=400)
+        data = await verified_json(
+            request,
+            channel="viber",
+            header=SIGNATURE_HEADER,
+            shaped=lambda given: _SIGNATURE_SHAPE.fullmatch(given.strip()) is not None,
+            valid=lambda raw, given: signature_valid(self._token, raw, given),
+        )
+        if isinstance(data, web.Response):
+            return data
         try:
             parsed: ViberRequest = create_request(data)
         except Exception as error:  # viberbot raises bare Exception on unknown kinds

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -27,9 +26,7 @@ import aiohttp
 from aiohttp import web
 
 from bot.channels.base import (
-    WEBHOOK_BODY_LIMIT,
     BackgroundWork,
-    BodyTooLarge,
     ChannelAdapter,
     DeliveryResult,
     DeliveryStatus,
@@ -39,8 +36,8 @@ from bot.channels.base import (
     Retries,
     Typing,
     counter,
-    read_capped,
     run_turn,
+    verified_json,
 )
 from bot.channels.media import MediaStore
 from bot.channels.messenger.inbound import (
@@ -312,23 +309,15 @@ class MessengerChannel(ChannelAdapter):
         A request without a well-formed signature is refused before its body is read, and
         a body is read only up to a small cap: both before any work for an unknown sender.
         """
-        given = request.headers.get(SIGNATURE_HEADER, "")
-        if not signature_shaped(given):
-            log.warning("messenger webhook: missing or malformed signature, refused")
-            return web.Response(status=403)
-        try:
-            raw = await read_capped(request)
-        except BodyTooLarge:
-            log.warning("messenger webhook: body over %d bytes, refused", WEBHOOK_BODY_LIMIT)
-            return web.Response(status=413)
-        if not signature_valid(self._app_secret, raw, given):
-            log.warning("messenger webhook: wrong or missing signature, refused")
-            return web.Response(status=403)
-        try:
-            data = json.loads(raw)
-        except ValueError:
-            log.warning("messenger webhook: body is not JSON")
-            return web.Response(status=400)
+        data = await verified_json(
+            request,
+            channel="messenger",
+            header=SIGNATURE_HEADER,
+            shaped=signature_shaped,
+            valid=lambda raw, given: signature_valid(self._app_secret, raw, given),
+        )
+        if isinstance(data, web.Response):
+            return data
         if not isinstance(data, dict) or data.get("object") != "page":
             log.info(
                 "messenger webhook: object %r ignored",
