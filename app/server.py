@@ -13,7 +13,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from app.compose import App, make_operator, payment_callbacks
-from bot.channels.base import ChannelAdapter
+from bot.channels.base import ChannelAdapter, MalformedInput
 from bot.channels.media import register_media_route
 from observability.logs import foreign_id, log_ids, new_id
 from storage.migrate import schema_state
@@ -45,6 +45,28 @@ async def request_ids(
             raise
     response.headers["X-Request-Id"] = request_id
     return response
+
+
+# What malformed input raises where it is read: bytes that are not UTF-8 in a header or a
+# body (aiohttp keeps undecodable header bytes as surrogates, which fail on .encode()), JSON
+# nested deeper than the interpreter's stack, and the shape checks of each protocol.
+MALFORMED = (UnicodeError, RecursionError, MalformedInput)
+
+
+@web.middleware
+async def refuse_malformed(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Malformed input from outside is a 400 and one warning line, never a 500 with a
+    traceback: whoever sent it learns nothing, and the log is not flooded."""
+    try:
+        return await handler(request)
+    except MALFORMED as error:
+        # The route's pattern, not the path: the path is the sender's text.
+        route = request.match_info.route.resource
+        where = route.canonical if route is not None else "?"
+        log.warning(
+            "%s %s: malformed input refused (%s)", request.method, where, type(error).__name__
+        )
+        return web.json_response({"error": "bad_request", "message": "malformed input"}, status=400)
 
 
 async def livez(_: web.Request) -> web.Response:
@@ -96,7 +118,9 @@ def metrics_route(token: str | None) -> Handler:
 
 def build_web_app(app: App, channels: list[ChannelAdapter]) -> web.Application:
     """The aiohttp application with every enabled channel's routes."""
-    web_app = web.Application(client_max_size=25 * 1024 * 1024, middlewares=[request_ids])
+    web_app = web.Application(
+        client_max_size=25 * 1024 * 1024, middlewares=[request_ids, refuse_malformed]
+    )
     web_app[APP_KEY] = app
     web_app[REGISTRY_KEY] = app.metrics.registry
     web_app.router.add_get("/livez", livez)

@@ -42,6 +42,8 @@ DECLINED = "Declined"
 PAYMENT = "Payment"
 # A notification is a few hundred bytes; anything far larger is not EasyPay's.
 MAX_NOTIFICATION_BYTES = 64 * 1024
+# Far above any household payment; a notice above it cannot be one of our orders.
+MAX_AMOUNT = Decimal(10) ** 9
 
 # Decimal amounts travel as JSON numbers without ever becoming floats: they are written
 # as marked strings first and unquoted afterwards. U+E000 is a private-use character
@@ -141,7 +143,8 @@ def parse_notification(body: bytes, zone: tzinfo) -> EasyPayNotification:
     """
     try:
         data = json.loads(body, parse_float=Decimal)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
+        # Not JSON, not UTF-8, an integer of thousands of digits, or nested past the stack.
         raise MalformedNotification("not JSON") from None
     if not isinstance(data, dict):
         raise MalformedNotification("not a JSON object")
@@ -175,7 +178,8 @@ def _amount(value: object) -> Decimal:
         amount = Decimal(value)
     except InvalidOperation:
         raise MalformedNotification("bad Amount") from None
-    if not amount.is_finite() or amount < 0:
+    # NaN, infinities and sums like 1e999999999 (which no quantize survives) are not money.
+    if not amount.is_finite() or amount < 0 or amount > MAX_AMOUNT:
         raise MalformedNotification("bad Amount")
     return to_money(amount)
 

@@ -41,7 +41,10 @@ E2E_DIRECTORIES = (TESTS / "e2e",)
 DB_DIRECTORIES = (TESTS / "integration",)
 ADAPTER_DIRECTORIES = (TESTS / "channels", TESTS / "ocr")
 # What `-m fast` need not collect: no test there can be fast.
-NOT_FAST_DIRECTORIES = E2E_DIRECTORIES + DB_DIRECTORIES + ADAPTER_DIRECTORIES
+# tests/adversarial: real servers on a database, or `kabinet serve` itself.
+NOT_FAST_DIRECTORIES = (
+    E2E_DIRECTORIES + DB_DIRECTORIES + ADAPTER_DIRECTORIES + (TESTS / "adversarial",)
+)
 # Fixtures that make a database; every fixture built on them (engine, uow_factory, api,
 # world, ...) carries them in its closure.
 DATABASE_FIXTURES = frozenset(

@@ -126,6 +126,12 @@ class BodyTooLarge(Exception):
     """A request body over the limit; nothing more of it was read."""
 
 
+class MalformedInput(ValueError):
+    """A request whose content has not the shape its sender's protocol promises (a list
+    where an object belongs, a number past any sane size). The server answers 400 with
+    one line in the log (app.server's middleware), never a 500 with a traceback."""
+
+
 async def read_capped(request: web.Request, limit: int = WEBHOOK_BODY_LIMIT) -> bytes:
     """The request's body, read in chunks and never more than `limit` bytes of it.
 
@@ -356,6 +362,7 @@ __all__ = [
     "DeliveryResult",
     "DeliveryStatus",
     "Handle",
+    "MalformedInput",
     "Push",
     "Remembered",
     "Retries",

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import time
 from collections import OrderedDict
@@ -34,6 +35,7 @@ MEDIA_PATH = "/media/{token}"
 DEFAULT_TTL_SECONDS = 24 * 3600
 DEFAULT_MAX_ITEMS = 2000
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+_EXPIRY = re.compile(r"[0-9]{1,12}")
 _EXTENSIONS = {
     "image/png": ".png",
     "image/jpeg": ".jpg",
@@ -125,11 +127,15 @@ class MediaStore:
         """(HTTP status, attachment): 403 for a forged token, 404 expired or gone, 200."""
         stem = token.rsplit(".", 1)[0] if token.count(".") == 3 else token
         parts = stem.split(".")
-        if len(parts) != 3 or not parts[1].isdigit():
+        # An expiry is a Unix time: ASCII digits, a dozen at most. Anything else (thousands
+        # of digits, digits of other scripts) is not ours and must not reach int().
+        if len(parts) != 3 or not _EXPIRY.fullmatch(parts[1]):
             return 403, None
         key, expires_text, signature = parts
         expires = int(expires_text)
-        if not hmac.compare_digest(signature, self._sign(key, expires)):
+        # Bytes: compare_digest refuses str with characters beyond ASCII.
+        given = signature.encode("utf-8", "surrogateescape")
+        if not hmac.compare_digest(given, self._sign(key, expires).encode()):
             return 403, None
         if expires < self._now():
             log.warning(

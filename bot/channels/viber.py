@@ -54,6 +54,7 @@ from bot.channels.base import (
     DeliveryResult,
     DeliveryStatus,
     Handle,
+    MalformedInput,
     Push,
     Retries,
     counter,
@@ -170,6 +171,8 @@ def from_message(request: ViberMessageRequest) -> Inbound:
     """Translate a Viber message into the neutral event."""
     sender = request.sender
     message = request.message
+    if not getattr(sender, "id", None):
+        raise MalformedInput("a message without its sender's id")
     base: dict[str, Any] = {
         "channel": Channel.VIBER,
         "user_id": str(sender.id),
@@ -530,9 +533,14 @@ class ViberChannel(ChannelAdapter):
 
     async def _unparsed(self, data: Any, error: Exception) -> web.Response:
         """A callback viberbot does not know: a message of a new kind is still answered."""
-        if isinstance(data, dict) and data.get("event") == "message":
+        if not isinstance(data, dict):
+            raise MalformedInput("not a JSON object")
+        if data.get("event") == "message":
             sender = data.get("sender") or {}
             message = data.get("message") or {}
+            if not isinstance(sender, dict) or not isinstance(message, dict):
+                # Signed, so Viber's, yet not its shape: 400 (app.server), not a traceback.
+                raise MalformedInput("sender or message is not an object")
             if sender.get("id") and data.get("message_token") is not None:
                 kind = str(message.get("type") or "unknown")
                 log.warning("viber: message of unknown type %r answered as unsupported", kind)

@@ -44,6 +44,8 @@ from bot.channels.messenger.inbound import (
     GET_STARTED_PAYLOAD,
     SIGNATURE_HEADER,
     from_messaging,
+    messaging_events,
+    sender_of,
     signature_shaped,
     signature_valid,
 )
@@ -324,12 +326,7 @@ class MessengerChannel(ChannelAdapter):
                 data.get("object") if isinstance(data, dict) else None,
             )
             return web.Response(text="EVENT_RECEIVED")
-        events = [
-            messaging
-            for entry in data.get("entry") or []
-            for messaging in (entry.get("messaging") or [])
-            if isinstance(messaging, dict)
-        ]
+        events = messaging_events(data)  # MalformedInput: 400 (app.server)
         task = self._background.spawn(self._handle_all(events))
         done, _ = await asyncio.wait({task}, timeout=WEBHOOK_ANSWER_BUDGET)
         if not done:
@@ -344,7 +341,7 @@ class MessengerChannel(ChannelAdapter):
         # people side by side, so one slow turn does not hold up the rest of a batch.
         by_sender: dict[str, list[dict[str, Any]]] = {}
         for messaging in events:
-            sender = str((messaging.get("sender") or {}).get("id") or "")
+            sender = sender_of(messaging)
             by_sender.setdefault(sender, []).append(messaging)
         await asyncio.gather(*(self._in_order(group) for group in by_sender.values()))
 
@@ -356,7 +353,7 @@ class MessengerChannel(ChannelAdapter):
                 log.exception("messenger: an event failed")
 
     async def _one(self, messaging: dict[str, Any]) -> None:
-        sender = str((messaging.get("sender") or {}).get("id") or "")
+        sender = sender_of(messaging)
         inbound, kind = from_messaging(messaging, sender in self._phone_offered)
         if inbound is None:
             self._count(kind or "unknown")

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from bot.channels.base import MalformedInput
 from bot.messages import Incoming
 from core.model import Channel
 
@@ -52,11 +53,38 @@ class Inbound:
     more: bool = False
 
 
+def _object(value: Any) -> dict[str, Any]:
+    """`value` when it is a JSON object, else an empty one: a field of another shape than
+    Meta's counts as absent."""
+    return value if isinstance(value, dict) else {}
+
+
+def sender_of(messaging: dict[str, Any]) -> str:
+    """The PSID of a messaging event's sender; empty when it names none."""
+    return str(_object(messaging.get("sender")).get("id") or "")
+
+
+def messaging_events(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messaging events of a page webhook body, in order; raises MalformedInput when
+    the envelope is not Meta's (`entry` a list of objects, each `messaging` a list of
+    objects)."""
+    entries = data.get("entry") or []
+    if not isinstance(entries, list) or not all(isinstance(e, dict) for e in entries):
+        raise MalformedInput("entry is not a list of objects")
+    events: list[dict[str, Any]] = []
+    for entry in entries:
+        messaging = entry.get("messaging") or []
+        if not isinstance(messaging, list) or not all(isinstance(m, dict) for m in messaging):
+            raise MalformedInput("messaging is not a list of objects")
+        events.extend(messaging)
+    return events
+
+
 def from_messaging(
     messaging: dict[str, Any], phone_offered: bool
 ) -> tuple[Inbound | None, str | None]:
     """Translate one messaging event; (None, kind) for events that are not input."""
-    sender = str((messaging.get("sender") or {}).get("id") or "")
+    sender = sender_of(messaging)
     if not sender:
         return None, "no_sender"
     timestamp = messaging.get("timestamp")
@@ -67,7 +95,7 @@ def from_messaging(
             return None, "echo"
         base["update_key"] = message.get("mid") or f"m:{sender}:{timestamp}"
         text = message.get("text")
-        quick = (message.get("quick_reply") or {}).get("payload")
+        quick = _object(message.get("quick_reply")).get("payload")
         if quick is not None:
             quick = str(quick)
             if quick == MORE_PAYLOAD:
@@ -84,10 +112,11 @@ def from_messaging(
             return Inbound(Incoming(**base, text=text, payload=quick)), None
         attachments = message.get("attachments") or []
         if text is not None:
-            return Inbound(Incoming(**base, text=text)), None
-        for attachment in attachments:
+            return Inbound(Incoming(**base, text=str(text))), None
+        for attachment in attachments if isinstance(attachments, list) else []:
+            attachment = _object(attachment)
             kind = str(attachment.get("type") or "unknown")
-            payload = attachment.get("payload") or {}
+            payload = _object(attachment.get("payload"))
             if kind == "image" and not payload.get("sticker_id") and payload.get("url"):
                 return Inbound(Incoming(**base), image_url=str(payload["url"])), None
             if kind == "image" or payload.get("sticker_id"):
@@ -98,7 +127,7 @@ def from_messaging(
     if isinstance(postback, dict):
         base["update_key"] = postback.get("mid") or f"p:{sender}:{timestamp}"
         payload = str(postback.get("payload") or "")
-        ref = str((postback.get("referral") or {}).get("ref") or "")
+        ref = str(_object(postback.get("referral")).get("ref") or "")
         if payload == GET_STARTED_PAYLOAD and ref.isdigit():
             payload = f"start:{ref}"  # m.me/<page>?ref=<one-time code>
         return Inbound(Incoming(**base, text=postback.get("title"), payload=payload)), None
