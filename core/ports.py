@@ -434,6 +434,14 @@ class AbstractOutageStore(abc.ABC):
         """Planned outages, not cancelled nor restored, starting in (after, until]."""
 
 
+class StoreUnavailable(Exception):
+    """The store cannot be reached now (down, restarting, refusing connections, its pool
+    exhausted): nothing of the unit of work was kept, and the same work may succeed later.
+
+    A unit of work raises it instead of its driver's error, so callers can answer "try
+    again" (an HTTP 503, a platform's redelivery) without knowing the database."""
+
+
 class AbstractUnitOfWork(abc.ABC):
     """One transaction over all repositories: `async with uow: ...; await uow.commit()`.
 

@@ -17,10 +17,11 @@ from typing import TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from core.imports import ImportKind
 from core.model import RequestStatus
+from core.ports import StoreUnavailable
 from operator_api import models as m
 from operator_api import schedules, strict_json
 from operator_api.openapi import Endpoint, build_document
@@ -32,12 +33,15 @@ from operator_api.operations import (
     not_found,
     readings_csv,
 )
+from storage.database import unavailable
 
 log = logging.getLogger(__name__)
 
 PREFIX = "/api/v1"
 OPENAPI_PATH = f"{PREFIX}/openapi.json"
 OPERATOR_KEY = web.AppKey("kabinet_operator", Operator)
+# What a 503 (the database unreachable) asks the caller to wait, in seconds.
+RETRY_AFTER_SECONDS = 5
 _LARGE_EXPORT = 2000  # rows above which the answer is serialised off the event loop
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
@@ -114,9 +118,16 @@ def guarded(token: str, handler: Handler) -> Handler:
             # answer. Never a 500 for input that was valid a moment ago.
             log.warning("operator API: conflicting concurrent write on %s", request.path)
             return _error(409, "conflict", "changed by another request at the same time; retry")
-        except OperationalError as error:
+        except Exception as error:
+            # Down, restarting, refusing connections, its pool exhausted: the request did
+            # nothing and may succeed in a moment, so 503 with a pause, not a 500.
+            if not (isinstance(error, StoreUnavailable) or unavailable(error)):
+                raise
             log.warning("operator API: database unavailable: %s", type(error).__name__)
-            return _error(503, "unavailable", "the database is busy or unreachable; retry")
+            return _error(
+                503, "unavailable", "the database is busy or unreachable; retry",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )  # fmt: skip
 
     return guard
 

@@ -39,7 +39,7 @@ from core.documents import DocumentRenderer
 from core.model import Channel, PaymentNotice, PaymentOrder
 from core.notifications import notify_payment, notify_payment_held
 from core.payments import PaymentConflict, settle
-from core.ports import AbstractUnitOfWorkFactory
+from core.ports import AbstractUnitOfWorkFactory, StoreUnavailable
 from core.privacy import mask
 from payments.easypay import (
     ACCEPTED,
@@ -147,7 +147,10 @@ class EasyPayCallbacks:
         body = b"".join(chunks)
         try:
             outcome = await self.process(body, request.headers.get("Sign"))
-        except Exception:  # e.g. the database is busy or down: EasyPay retries on a 5xx
+        except StoreUnavailable:  # nothing was kept; EasyPay retries on a 5xx
+            log.warning("easypay: notification not processed: the database is unreachable")
+            outcome = Outcome(503, "unavailable")
+        except Exception:  # a bug: EasyPay retries on a 5xx, the traceback is for us
             log.exception("easypay: notification not processed")
             outcome = Outcome(500, "error")
         return web.json_response({"status": outcome.result}, status=outcome.status)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, ExceptionContext, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -59,6 +61,30 @@ def _drop_row_details(context: ExceptionContext) -> None:
             error.detail = None  # type: ignore[attr-defined]
         error = error.__cause__ or error.__context__
         seen += 1
+
+
+def unavailable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached now, rather than that one
+    statement failed: a refused or broken connection, a server shutting down or refusing
+    connections, the connection pool exhausted, SQLite's file locked or unopenable.
+
+    The unit of work turns these into `core.ports.StoreUnavailable` (503, a redelivery)."""
+    import asyncpg
+
+    if isinstance(error, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    if isinstance(error, DBAPIError):
+        return bool(error.connection_invalidated)
+    return isinstance(
+        error,
+        # Refused, reset or broken connections, an unknown host; not any OSError: a
+        # missing file read inside a unit of work is no reason to try again later.
+        ConnectionError
+        | socket.gaierror
+        | asyncpg.PostgresConnectionError
+        | asyncpg.exceptions.OperatorInterventionError  # shutdown, "cannot connect now"
+        | asyncpg.exceptions.TooManyConnectionsError,
+    )
 
 
 class DatabaseUnreachable(Exception):

@@ -30,8 +30,9 @@ from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from core.model import BalanceFacts, Channel, TurnSnapshot
-from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
+from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory, StoreUnavailable
 from storage import turn_queries
+from storage.database import unavailable
 from storage.importing import SqlAlchemyOperatorRepository
 from storage.outage_store import SqlAlchemyOutageStore
 from storage.outbox import SqlAlchemyOutboxRepository
@@ -141,7 +142,12 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         if self._session is not None:
             raise RuntimeError("a unit of work cannot be entered twice at once")
         if self._driver_engine is not None:
-            connection = await self._driver_engine.connect()
+            try:
+                connection = await self._driver_engine.connect()
+            except Exception as error:
+                if isinstance(error, OSError) or unavailable(error):
+                    raise StoreUnavailable(type(error).__name__) from error
+                raise
             try:
                 raw = await connection.get_raw_connection()
                 session = self._session_factory(bind=connection, info={_BEGIN: self._begin})
@@ -164,6 +170,29 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Only failures: a cancellation (or an exit) must stay what it is.
+        ordinary = exc is None or isinstance(exc, Exception)
+        lost = exc is not None and ordinary and self._lost(exc)
+        try:
+            await self._close()
+        except Exception as error:
+            if not (ordinary and (lost or self._lost(error))):
+                raise
+            # Rolling back on a dead connection fails too; the first failure is the news.
+            raise StoreUnavailable(type(exc or error).__name__) from exc or error
+        if lost:
+            raise StoreUnavailable(type(exc).__name__) from exc
+
+    def _lost(self, error: BaseException) -> bool:
+        """Whether the block failed because the database is out of reach (not a bug, not
+        a rule): callers are told `StoreUnavailable`, so they can ask for a retry."""
+        if isinstance(error, StoreUnavailable) or unavailable(error):
+            return True
+        driver = self._driver
+        # asyncpg's own errors on a connection that died under a statement.
+        return driver is not None and driver.is_closed()
+
+    async def _close(self) -> None:
         session = self.session
         connection, self._connection = self._connection, None
         try:

@@ -22,6 +22,7 @@ from aiohttp import web
 from bot.messages import Incoming, Reply
 from core.channels import policy_of
 from core.model import Channel, Topic
+from core.ports import StoreUnavailable
 from core.privacy import mask
 
 if TYPE_CHECKING:
@@ -299,16 +300,26 @@ async def run_turn(
     user_id: str | None = None,
     typing: Typing | None = None,
     answer_empty: bool = False,
+    redeliverable: bool = False,
 ) -> DeliveryResult | None:
     """One input, the same in every adapter: hand the event to the dialog (the typing
     indicator runs meanwhile), answer with an apology when it fails (the dialog apologises
     itself; this is the last safety net), send what it answers to `user_id` (default the
     event's), log an undelivered answer. None when there was nothing to send (a redelivered
     message already answered), unless `answer_empty` (an adapter whose answer does more
-    than show the replies, such as Telegram's standing keyboard)."""
+    than show the replies, such as Telegram's standing keyboard).
+
+    When the database cannot be reached, a `redeliverable` adapter (its platform sends the
+    update again unless answered 200) gets StoreUnavailable and sends nothing; the others
+    send the apology."""
     try:
         try:
             replies = await handle(event)
+        except StoreUnavailable:
+            if redeliverable:
+                raise
+            log.warning("%s input %s: the database is unreachable", channel.value, event.update_key)
+            replies = apology(event)
         except Exception:
             log.exception("%s input %s: handling failed", channel.value, event.update_key)
             replies = apology(event)

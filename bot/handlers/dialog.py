@@ -33,7 +33,7 @@ from core.clock import Clock
 from core.errors import DomainError
 from core.model import Caller, ChannelIdentity, DialogState, Person
 from core.photo_reading import PhotoRecognition
-from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
+from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory, StoreUnavailable
 from core.privacy import mask
 
 log = logging.getLogger(__name__)
@@ -98,10 +98,14 @@ class Dialog:
         return words
 
     async def handle(self, event: Incoming) -> list[Reply]:
-        """Answer one input; never raises, never answers with nothing."""
+        """Answer one input; never answers with nothing, and raises only StoreUnavailable:
+        when the database cannot be reached nothing was kept (the update is not marked
+        processed), so the channel can have the platform deliver it again."""
         async with self._locks.hold((event.channel, event.user_id)):
             try:
                 return await self._handle(event)
+            except StoreUnavailable:
+                raise
             except Exception:
                 log.exception(
                     "flow failed for %s user %s update %s",

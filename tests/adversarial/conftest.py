@@ -14,7 +14,9 @@ from app.compose import App, build_app, build_channels
 from app.server import build_web_app
 from app.settings import load_settings
 from tests.adversarial.attacks import everything_on
-from tests.channels.conftest import sqlite_demo_url  # noqa: F401 (a fixture used here)
+
+# Fixtures of the Telegram harness, used here too.
+from tests.channels.conftest import make_harness, postgres_demo_url, sqlite_demo_url  # noqa: F401
 from tests.channels.fake_graph import FakeGraph
 from tests.channels.fake_telegram import FakeTelegram
 from tests.channels.fake_viber import FakeViber

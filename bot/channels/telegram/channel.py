@@ -65,6 +65,7 @@ from bot.channels.telegram.session import JsonSession
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
 from bot.messages import Incoming, Reply
 from core.model import Channel
+from core.ports import StoreUnavailable
 from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 # this budget is answered anyway and finishes in the background, so one stuck turn does not
 # hold a Telegram connection until Telegram gives up and re-sends it.
 WEBHOOK_ANSWER_BUDGET = 50.0
+# Seconds a webhook answered 503 (the database unreachable) asks Telegram to wait.
+STORE_RETRY_AFTER = 5
 # Show "typing…" only when a turn is slow enough for a person to wonder; a quick turn
 # costs no extra Bot API call.
 TYPING_AFTER = 1.0
@@ -272,13 +275,27 @@ class TelegramChannel(ChannelAdapter):
                 update.update_id,
                 WEBHOOK_ANSWER_BUDGET,
             )
+        elif not task.result():
+            # Nothing was kept, the update is not marked processed: Telegram sends it again
+            # (with growing pauses) and it is handled once the database is back.
+            return web.json_response(
+                {}, status=503, headers={"Retry-After": str(STORE_RETRY_AFTER)}
+            )
         return web.json_response({})
 
-    async def _feed(self, update: Update) -> None:
+    async def _feed(self, update: Update) -> bool:
+        """Handle the update; False when the database could not be reached."""
         try:
             await self.dispatcher.feed_update(self.bot, update)
+        except StoreUnavailable:
+            log.warning(
+                "telegram update %s: the database is unreachable, not answered",
+                update.update_id,
+            )
+            return False
         except Exception:  # a bug in translation or rendering; the dialog itself never raises
             log.exception("telegram update %s failed", update.update_id)
+        return True
 
     async def _on_message(self, message: Message, event_update: Update) -> None:
         keyboard = self._keyboards.pop(message.chat.id, None)
@@ -344,6 +361,8 @@ class TelegramChannel(ChannelAdapter):
             user_id=str(chat_id),
             typing=typing,
             answer_empty=True,
+            # Only a webhook's update comes again; a polled one is gone once fetched.
+            redeliverable=self._mode == "webhook",
         )
 
     def _apology(self, event: Incoming) -> list[Reply]:
