@@ -13,6 +13,9 @@ from core.requests import MAX_NAME
 from core.text import storable, storable_name
 
 MAX_PAYLOAD_BYTES = 64
+# `Incoming.unsupported` of a photo, or an image sent as a file, over the size a channel
+# downloads (declared by the platform, or found while downloading).
+TOO_LARGE = frozenset({"photo_too_large", "image_too_large"})
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from bot.menu import (
     standing_keyboard,
     word_key,
 )
-from bot.messages import Incoming, Reply
+from bot.messages import TOO_LARGE, Incoming, Reply
 from core.clock import Clock
 from core.errors import DomainError
 from core.model import Caller, ChannelIdentity, DialogState, Person
@@ -214,7 +214,9 @@ class Dialog:
 
     async def _route(self, ctx: Context) -> None:
         if ctx.event.unsupported:
-            ctx.say(ctx.t("error.unsupported"), main_menu(ctx.t))
+            too_large = ctx.event.unsupported in TOO_LARGE
+            message = "error.photo_too_large" if too_large else "error.unsupported"
+            ctx.say(ctx.t(message), main_menu(ctx.t))
             return
         if ctx.event.photo is not None and "photo" in self._router.actions:
             if await self._consented(ctx):

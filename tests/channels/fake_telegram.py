@@ -82,6 +82,8 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.files: dict[str, tuple[str, bytes]] = {}
         self.downloads: list[str] = []
+        self.streams: dict[str, tuple[str, int, bool]] = {}
+        self.streamed: dict[str, int] = {}
         self.updates: list[dict[str, Any]] = []  # served by getUpdates (polling)
         self.forbidden_chats: set[int] = set()
         self.listeners: list[Callable[[Call], None]] = []
@@ -109,6 +111,12 @@ class FakeTelegram:
     def add_file(self, content: bytes, file_id: str, path: str = "photos/file.jpg") -> None:
         """Serve `content` for getFile(file_id) and its download."""
         self.files[file_id] = (path, content)
+
+    def add_stream(self, file_id: str, path: str, size: int, *, declared: bool = False) -> None:
+        """Serve `size` bytes (JPEG start, then zeros) for file_id, made as they are sent,
+        never held: a huge file as a self-hosted Bot API serves it. getFile tells its size
+        only when `declared`. `streamed[path]` counts what was actually sent."""
+        self.streams[file_id] = (path, size, declared)
 
     def push_update(self, update: dict[str, Any]) -> None:
         """Queue an update for getUpdates."""
@@ -195,6 +203,10 @@ class FakeTelegram:
             return BOT_USER
         if method == "getFile":
             file_id = str(params["file_id"])
+            if file_id in self.streams:
+                path, size, declared = self.streams[file_id]
+                found = {"file_id": file_id, "file_unique_id": f"u{file_id}", "file_path": path}
+                return {**found, "file_size": size} if declared else found
             if file_id not in self.files:
                 raise web.HTTPBadRequest(
                     text=json.dumps(
@@ -225,13 +237,37 @@ class FakeTelegram:
             return message
         return True
 
-    async def _file(self, request: web.Request) -> web.Response:
+    async def _file(self, request: web.Request) -> web.StreamResponse:
         path = request.match_info["path"]
+        for stream_path, size, _ in self.streams.values():
+            if stream_path == path:
+                self.downloads.append(path)
+                return await self._stream(request, path, size)
         for stored_path, content in self.files.values():
             if stored_path == path:
                 self.downloads.append(path)
                 return web.Response(body=content, content_type="application/octet-stream")
         raise web.HTTPNotFound()
+
+    async def _stream(self, request: web.Request, path: str, size: int) -> web.StreamResponse:
+        # Chunked (no Content-Length), as if the size were unknown up front.
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        chunk = bytes(256 * 1024)
+        sent = 0
+        self.streamed[path] = 0
+        try:
+            while sent < size:
+                piece = b"\xff\xd8\xff" + chunk[3:] if sent == 0 else chunk
+                piece = piece[: size - sent]
+                await response.write(piece)
+                sent += len(piece)
+                self.streamed[path] = sent
+            await response.write_eof()
+        except ConnectionError:
+            pass  # the reader stopped: what it took is in `streamed`
+        return response
 
 
 def _ok(result: Any) -> web.Response:

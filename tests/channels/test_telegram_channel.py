@@ -454,3 +454,48 @@ def test_a_sent_message_is_read_for_its_id_only() -> None:
     assert sent_message(json.dumps({"ok": True, "result": {"message_id": "77"}})) is None
     assert sent_message("<html>bad gateway</html>") is None
     assert sent_message("[1, 2]") is None
+
+
+# ---- files too large (issue 18, point 7) --------------------------------------------------
+
+
+async def test_a_file_of_unknown_size_is_cut_off_at_the_limit(tg: Harness) -> None:
+    """A self-hosted Bot API serves files up to 2 GB and a photo's update may declare no
+    size: the download stops at the limit and the person hears the photo is too large."""
+    size = 90 * 1024 * 1024
+    tg.fake.add_stream("ph-endless", "photos/endless.jpg", size)
+    user = tg.user()
+    sizes = photo_sizes(["ph-endless"], [0])
+    del sizes[0]["file_size"]  # not declared in the update either
+    text = await user.send(photo=sizes)
+    assert tg.fake.downloads == ["photos/endless.jpg"]
+    # Read up to the limit; the kernel's socket buffers took some more (tcp_rmem allows
+    # up to 32 MB here; about 12 MB in practice), not 90 MB.
+    assert tg.fake.streamed["photos/endless.jpg"] < PHOTO_LIMIT_BYTES + 20 * 1024 * 1024
+    assert tg.events[-1].unsupported == "photo_too_large" and tg.events[-1].photo is None
+    assert "Фото завелике" in text and "10 МБ" in text
+    assert "не підтримує" not in text
+
+
+async def test_a_photo_declared_too_large_is_answered_so(tg: Harness) -> None:
+    user = tg.user(language="en")
+    text = await user.send(photo=photo_sizes(["ph-big"], [PHOTO_LIMIT_BYTES + 1]))
+    assert tg.fake.downloads == []
+    assert "The photo is too large" in text and "cannot read this kind" not in text
+    document = {
+        "file_id": "doc-big",
+        "file_unique_id": "udoc-big",
+        "file_name": "meter.jpg",
+        "mime_type": "image/jpeg",
+        "file_size": 11 * 1024 * 1024,
+    }
+    assert "The photo is too large" in await user.send(document=document)
+
+
+async def test_a_file_getfile_declares_too_large_is_not_downloaded(tg: Harness) -> None:
+    tg.fake.add_stream("ph-told", "photos/told.jpg", 12 * 1024 * 1024, declared=True)
+    sizes = photo_sizes(["ph-told"], [0])
+    del sizes[0]["file_size"]
+    text = await tg.user().send(photo=sizes)
+    assert tg.fake.downloads == []
+    assert "Фото завелике" in text

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import io
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,6 +33,7 @@ from aiogram.methods import (
     AnswerCallbackQuery,
     DeleteWebhook,
     EditMessageText,
+    GetFile,
     SendChatAction,
     SetMyCommands,
     SetWebhook,
@@ -59,7 +61,12 @@ from bot.channels.base import (
     Typing,
     run_turn,
 )
-from bot.channels.telegram.inbound import Inbound, from_callback, from_message
+from bot.channels.telegram.inbound import (
+    PHOTO_LIMIT_BYTES,
+    Inbound,
+    from_callback,
+    from_message,
+)
 from bot.channels.telegram.outbound import carries_standing, render
 from bot.channels.telegram.session import JsonSession
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
@@ -109,6 +116,25 @@ def derived_secret(token: str) -> str:
     return hmac.new(token.encode(), b"kabinet telegram webhook", hashlib.sha256).hexdigest()
 
 
+class PhotoTooLarge(Exception):
+    """A file to download is over the photo limit; nothing more of it is read."""
+
+
+class _Capped(io.BytesIO):
+    """A download's destination that refuses to grow past `limit` bytes: aiogram writes
+    the file into it chunk by chunk, and the first chunk past the limit ends the download
+    (the stream is closed, the rest never read)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def write(self, chunk: Any, /) -> int:
+        if self.tell() + len(chunk) > self._limit:
+            raise PhotoTooLarge
+        return super().write(chunk)
+
+
 class _Failed(Exception):
     """A call gave up; carries the delivery outcome."""
 
@@ -138,8 +164,11 @@ class TelegramChannel(ChannelAdapter):
         retries: Retries | None = None,
         typing_after: float = TYPING_AFTER,
         commands: Sequence[str] = (),
+        photo_limit: int = PHOTO_LIMIT_BYTES,
     ) -> None:
         self._handle = handle
+        # The largest file downloaded (photos, images sent as files), declared or not.
+        self._photo_limit = photo_limit
         # The command list people see: bot.menu.menu_commands, from the router.
         self._commands = tuple(commands)
         self._mark_unreachable = mark_unreachable
@@ -336,14 +365,19 @@ class TelegramChannel(ChannelAdapter):
         if inbound.file_id is not None:
             try:
                 photo = await self._download(inbound.file_id)
+            except PhotoTooLarge:
+                log.info("telegram: a file over %d bytes not downloaded", self._photo_limit)
+                # The dialog tells the person the photo is too large.
+                event = replace(event, unsupported="photo_too_large")
             except BaseException:
                 typing.cancel()
                 raise
-            if photo is None:
-                typing.cancel()
-                await self.deliver(chat_id, self._apology(event))
-                return
-            event = replace(event, photo=photo)
+            else:
+                if photo is None:
+                    typing.cancel()
+                    await self.deliver(chat_id, self._apology(event))
+                    return
+                event = replace(event, photo=photo)
 
         async def answer(_user_id: str, replies: list[Reply]) -> DeliveryResult:
             # A paging press edits its message; otherwise the chat's last one may be edited.
@@ -381,13 +415,30 @@ class TelegramChannel(ChannelAdapter):
         task.add_done_callback(self._background.discard)
 
     async def _download(self, file_id: str) -> bytes | None:
-        """The file's bytes, with network retries; None when it cannot be had."""
+        """The file's bytes, with network retries; None when it cannot be had.
+
+        Raises PhotoTooLarge for a file over PHOTO_LIMIT_BYTES: declared so by getFile, or
+        found so while reading. A photo's update may carry no size, and a self-hosted Bot
+        API serves files of up to 2 GB: the download stops at the limit, whatever it is.
+        """
         try:
-            data = await self._retrying(lambda: self.bot.download(file_id))
+            found = await self._call(GetFile(file_id=file_id))
+        except _Failed as failed:
+            log.warning("telegram: getFile failed: %s", failed.result.detail)
+            return None
+        if found.file_size is not None and found.file_size > self._photo_limit:
+            raise PhotoTooLarge
+        if not found.file_path:
+            return None
+        path = found.file_path
+        try:
+            data = await self._retrying(
+                lambda: self.bot.download_file(path, destination=_Capped(self._photo_limit))
+            )
         except _Failed as failed:
             log.warning("telegram: download failed: %s", failed.result.detail)
             return None
-        return data.read() if data is not None else None
+        return data.getvalue() if isinstance(data, io.BytesIO) else None
 
     # ---- outbound --------------------------------------------------------------------
 
