@@ -223,7 +223,11 @@ async def build_app(
         stored_documents=DirectoryDocuments(Path(settings.bills_dir)),
         payments=payments,
         photos=photo_reader,
-        photo_store=DirectoryPhotoStore(Path(settings.photos_dir)),
+        photo_store=DirectoryPhotoStore(
+            Path(settings.photos_dir),
+            pending_per_owner=settings.pending_photos_per_person,
+            pending_total_bytes=settings.pending_photos_max_mb * 1024 * 1024,
+        ),
     )
     dialog = Dialog(
         uow_factory=uow_factory,

@@ -67,6 +67,10 @@ class Settings(BaseSettings):
     bills_dir: str = "./bills"
     photos_dir: str = "./photos"
     photo_retention_days: int = Field(365, ge=1)
+    # Photos read but not yet confirmed («Так»): each person's newest N are kept, and all
+    # of them together take at most this many megabytes (the oldest go first).
+    pending_photos_per_person: int = Field(3, ge=1, le=100)
+    pending_photos_max_mb: int = Field(512, ge=20)
     ocr_workers: int = Field(1, ge=0, le=16)
     ocr_max_pending: int = Field(8, ge=1)
     ocr_timeout_seconds: float = Field(10.0, gt=0)

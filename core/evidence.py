@@ -22,16 +22,24 @@ class KeptPhoto:
 
 
 class PhotoStore(abc.ABC):
-    """Port: holds photo bytes; the database holds their records."""
+    """Port: holds photo bytes; the database holds their records.
+
+    Pending photos belong to the person (`owner`, their id) who sent them: a store keeps
+    a few per person and a bounded total, and forgets a person's on erasure."""
 
     @abc.abstractmethod
-    async def put_pending(self, content: bytes) -> str:
-        """Hold a photo while the person confirms; its SHA-256 names it."""
+    async def put_pending(self, content: bytes, owner: int) -> str:
+        """Hold a photo while the person confirms; its SHA-256 names it. Older pending
+        photos of the person, or of anyone when the store is full, may go to make room."""
 
     @abc.abstractmethod
-    async def keep(self, sha256: str) -> KeptPhoto | None:
+    async def keep(self, sha256: str, owner: int) -> KeptPhoto | None:
         """Make a pending photo permanent; None when it is gone (expired or never there)."""
 
     @abc.abstractmethod
-    async def drop_pending(self, sha256: str) -> None:
+    async def drop_pending(self, sha256: str, owner: int) -> None:
         """Forget a pending photo the person rejected."""
+
+    @abc.abstractmethod
+    async def drop_owner(self, owner: int) -> int:
+        """Forget every pending photo of a person ("delete my data"); how many went."""

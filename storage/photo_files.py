@@ -4,33 +4,64 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
+import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
 from core.evidence import KeptPhoto, PhotoStore
 
+log = logging.getLogger(__name__)
+
 _HASH = re.compile(r"[0-9a-f]{64}")
 
 
+DEFAULT_PENDING_PER_OWNER = 3
+DEFAULT_PENDING_TOTAL_BYTES = 512 * 1024 * 1024
+
+
 class DirectoryPhotoStore(PhotoStore):
-    """A directory shared by every worker (a volume in production); file I/O off the loop."""
+    """A directory shared by every worker (a volume in production); file I/O off the loop.
 
-    def __init__(self, root: Path) -> None:
+    A pending photo is `pending/<owner>-<sha256>`. Each write keeps the owner's newest
+    `pending_per_owner` and the whole directory under `pending_total_bytes` (the oldest
+    files, anyone's, go first), so neither one person sending photo after photo nor many
+    people together can fill the disk before the retention job's next run.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        pending_per_owner: int = DEFAULT_PENDING_PER_OWNER,
+        pending_total_bytes: int = DEFAULT_PENDING_TOTAL_BYTES,
+    ) -> None:
         self._root = root
+        self._per_owner = pending_per_owner
+        self._total_bytes = pending_total_bytes
 
-    def _pending_path(self, sha256: str) -> Path:
+    def _pending_path(self, sha256: str, owner: int | None) -> Path:
         if not _HASH.fullmatch(sha256):
             raise ValueError("not a SHA-256 name")
-        return self._root / "pending" / sha256
+        # Files named by the hash alone were written before owners were recorded.
+        name = sha256 if owner is None else f"{int(owner)}-{sha256}"
+        return self._root / "pending" / name
 
-    async def put_pending(self, content: bytes) -> str:
+    async def put_pending(self, content: bytes, owner: int) -> str:
         sha256 = hashlib.sha256(content).hexdigest()
-        await asyncio.to_thread(_write, self._pending_path(sha256), content)
+        path = self._pending_path(sha256, owner)
+        await asyncio.to_thread(_write, path, content)
+        dropped = await asyncio.to_thread(
+            _bound_pending, path, f"{int(owner)}-", self._per_owner, self._total_bytes
+        )
+        if dropped:
+            log.info("photos: %d older pending photo(s) removed to make room", dropped)
         return sha256
 
-    async def keep(self, sha256: str) -> KeptPhoto | None:
-        source = self._pending_path(sha256)
+    async def keep(self, sha256: str, owner: int) -> KeptPhoto | None:
+        owned, legacy = self._pending_path(sha256, owner), self._pending_path(sha256, None)
+        source = legacy if not owned.is_file() and legacy.is_file() else owned
         folder = self._root / datetime.now(UTC).strftime("%Y/%m/%d")
         kept = await asyncio.to_thread(_move, source, folder, sha256)
         if kept is None:
@@ -38,8 +69,61 @@ class DirectoryPhotoStore(PhotoStore):
         target, size, content_type = kept
         return KeptPhoto(sha256, size, str(target.relative_to(self._root)), content_type)
 
-    async def drop_pending(self, sha256: str) -> None:
-        await asyncio.to_thread(self._pending_path(sha256).unlink, missing_ok=True)
+    async def drop_pending(self, sha256: str, owner: int) -> None:
+        for path in (self._pending_path(sha256, owner), self._pending_path(sha256, None)):
+            await asyncio.to_thread(path.unlink, missing_ok=True)
+
+    async def drop_owner(self, owner: int) -> int:
+        return await asyncio.to_thread(_drop_prefixed, self._root / "pending", f"{int(owner)}-")
+
+
+def _pending_files(directory: Path) -> list[tuple[int, str, int]]:
+    """(mtime in ns, name, size) of the pending directory's files."""
+    found = []
+    try:
+        entries = os.scandir(directory)
+    except FileNotFoundError:
+        return []
+    with entries:
+        for entry in entries:
+            try:
+                if entry.is_file(follow_symlinks=False):
+                    stat = entry.stat(follow_symlinks=False)
+                    found.append((stat.st_mtime_ns, entry.name, stat.st_size))
+            except FileNotFoundError:  # taken or dropped meanwhile
+                continue
+    return found
+
+
+def _bound_pending(written: Path, prefix: str, per_owner: int, total_bytes: int) -> int:
+    """Remove the owner's pending files beyond the newest `per_owner`, then the oldest
+    files until the directory holds at most `total_bytes`; never `written`. How many went."""
+    # Half-written files (another worker's, being written) are left alone.
+    files = sorted(
+        (f for f in _pending_files(written.parent) if not f[1].endswith(".part")), reverse=True
+    )  # newest first
+    # The file just written counts as the newest, whatever the clock's resolution says.
+    files.sort(key=lambda item: item[1] != written.name)
+    gone: set[str] = set()
+    own = [name for _, name, _ in files if name.startswith(prefix)]
+    gone.update(name for name in own[per_owner:] if name != written.name)
+    total = sum(size for _, name, size in files if name not in gone)
+    for _, name, size in reversed(files):  # oldest first
+        if total <= total_bytes:
+            break
+        if name != written.name and name not in gone:
+            gone.add(name)
+            total -= size
+    for name in gone:
+        (written.parent / name).unlink(missing_ok=True)
+    return len(gone)
+
+
+def _drop_prefixed(directory: Path, prefix: str) -> int:
+    names = [name for _, name, _ in _pending_files(directory) if name.startswith(prefix)]
+    for name in names:
+        (directory / name).unlink(missing_ok=True)
+    return len(names)
 
 
 def _write(path: Path, content: bytes) -> None:

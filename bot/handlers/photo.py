@@ -137,7 +137,11 @@ async def _offer(
     draft = ReadingDraft.of(ctx.data)
     zones = draft.zones
     store = ctx.services.photo_store
-    sha256 = await store.put_pending(ctx.event.photo or b"") if store is not None else None
+    sha256 = (
+        await store.put_pending(ctx.event.photo or b"", ctx.person.id)
+        if store is not None
+        else None
+    )
     offered = ReadingDraft(
         draft.account, zones, draft.values, SUBMIT, photo=sha256, recognised=candidate.value
     )
@@ -192,7 +196,7 @@ async def photo_answer(ctx: Context, argument: str) -> None:
     zones, values = draft.zones, dict(draft.values)
     if argument not in zones:
         if ctx.services.photo_store is not None and draft.photo:
-            await ctx.services.photo_store.drop_pending(draft.photo)
+            await ctx.services.photo_store.drop_pending(draft.photo, ctx.person.id)
         ctx.goto("read.value", **ReadingDraft(draft.account, zones, values, SUBMIT).data())
         waiting = next(z for z in zones if z not in values)
         ctx.say(zone_prompt(ctx, Zone(waiting), len(zones)), [[menu_button(t)]])

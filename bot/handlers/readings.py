@@ -299,7 +299,7 @@ async def keep_photo_evidence(ctx: Context, sha256: str | None) -> int | None:
     store = ctx.services.photo_store
     if not sha256 or store is None:
         return None
-    kept = await store.keep(sha256)
+    kept = await store.keep(sha256, ctx.person.id)
     if kept is None:
         return None
     retain_until = ctx.now + timedelta(days=ctx.rules.photo_retention_days)

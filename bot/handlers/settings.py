@@ -347,6 +347,10 @@ async def ask_delete(ctx: Context, argument: str) -> None:
 async def delete(ctx: Context, argument: str) -> None:
     """Erase the person; the next message starts afresh."""
     await ctx.uow.persons.erase(ctx.person.id, ctx.now)
+    if ctx.services.photo_store is not None:
+        # Photos read but never confirmed are the person's too; kept ones are evidence
+        # of readings, which belong to the account.
+        await ctx.services.photo_store.drop_owner(ctx.person.id)
     ctx.accounts = ()
     ctx.reset()
     ctx.state = replace(ctx.state, data={})

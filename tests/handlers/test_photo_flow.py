@@ -66,6 +66,19 @@ async def test_no_means_type_it_and_nothing_is_kept(
     assert reading.photo_id is None and not factory.data.photos
 
 
+async def test_delete_my_data_removes_pending_photos(
+    chat: Chat, photos: FakePhotoReader, photo_store: DirectoryPhotoStore
+) -> None:
+    """Issue 18, point 5: a photo read but never confirmed used to survive erasure."""
+    await linked(chat)
+    photos.will_read("008480")
+    await chat.send(photo=JPEG)
+    assert [p.parent.name for p in files_under(photo_store)] == ["pending"]
+    await chat.send("/delete")
+    assert "видалено" in await chat.press("Так, видалити")
+    assert not files_under(photo_store)
+
+
 @pytest.mark.parametrize(
     ("problem", "words"),
     [
