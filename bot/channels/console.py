@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from bot.messages import Attachment, Button, Incoming, Reply
 from core.model import Channel
+from core.ports import StoreUnavailable
 
 if TYPE_CHECKING:
     from bot.channels.base import DeliveryResult, Push
@@ -143,8 +144,15 @@ class ConsoleChannel:
             await self._open(button.url)
             return
         event = self._to_incoming(text)
-        if event is not None:
-            self._render(await self._handle(event))
+        if event is None:
+            return
+        try:
+            replies = await self._handle(event)
+        except StoreUnavailable:
+            # The dialog keeps nothing of such a turn; the line can simply be typed again.
+            self._write("(the database cannot be reached: nothing was kept, try again)\n")
+            return
+        self._render(replies)
 
     async def _open(self, url: str) -> None:
         """GET a page on this machine and print its first line (the demo's payment page)."""
