@@ -127,6 +127,12 @@ class BodyTooLarge(Exception):
     """A request body over the limit; nothing more of it was read."""
 
 
+class PhotoTooLarge(Exception):
+    """A photo to download is over the channel's limit (declared, or found while reading);
+    nothing more of it is read. The dialog tells the person it is too large
+    (`Incoming.unsupported` "photo_too_large")."""
+
+
 class MalformedInput(ValueError):
     """A request whose content has not the shape its sender's protocol promises (a list
     where an object belongs, a number past any sane size). The server answers 400 with
@@ -374,6 +380,7 @@ __all__ = [
     "DeliveryStatus",
     "Handle",
     "MalformedInput",
+    "PhotoTooLarge",
     "Push",
     "Remembered",
     "Retries",

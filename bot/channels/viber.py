@@ -55,6 +55,7 @@ from bot.channels.base import (
     DeliveryStatus,
     Handle,
     MalformedInput,
+    PhotoTooLarge,
     Push,
     Retries,
     counter,
@@ -471,7 +472,8 @@ class ViberChannel(ChannelAdapter):
         raise AssertionError("unreachable")
 
     async def _download(self, url: str) -> bytes | None:
-        """A picture the person sent; None when it cannot be had (logged, no URL)."""
+        """A picture the person sent; None when it cannot be had (logged, no URL).
+        Raises PhotoTooLarge past PHOTO_LIMIT_BYTES, declared or read."""
         for number in range(1, self._retries.attempts + 1):
             try:
                 async with self._client().get(url) as response:
@@ -480,10 +482,10 @@ class ViberChannel(ChannelAdapter):
                         return None
                     if (response.content_length or 0) > PHOTO_LIMIT_BYTES:
                         log.info("viber: picture larger than the limit, refused")
-                        return None
+                        raise PhotoTooLarge
                     data = await response.content.read(PHOTO_LIMIT_BYTES + 1)
                     if len(data) > PHOTO_LIMIT_BYTES:
-                        return None
+                        raise PhotoTooLarge
                     return data
             except (aiohttp.ClientError, TimeoutError) as error:
                 # The media URL may be signed: only the error's kind is logged.
@@ -589,11 +591,15 @@ class ViberChannel(ChannelAdapter):
         event = inbound.event
         try:
             if inbound.media_url is not None:
-                photo = await self._download(inbound.media_url)
-                if photo is None:
-                    await self.deliver(event.user_id, self._apology(event))
-                    return
-                event = replace(event, photo=photo)
+                try:
+                    photo = await self._download(inbound.media_url)
+                except PhotoTooLarge:  # the dialog says so
+                    event = replace(event, unsupported="photo_too_large")
+                else:
+                    if photo is None:
+                        await self.deliver(event.user_id, self._apology(event))
+                        return
+                    event = replace(event, photo=photo)
             await run_turn(self.channel, self._handle, event, self.deliver, self._apology)
         except Exception:  # a bug in translation or rendering must not kill the server
             log.exception("viber message %s failed", event.update_key)

@@ -427,3 +427,14 @@ async def test_a_large_body_is_refused_before_it_is_read(fb: MessengerHarness) -
     )
     assert response.status == 413
     assert await table_counts(fb.app.engine) == before
+
+
+async def test_an_image_over_the_limit_is_answered_too_large(fb: MessengerHarness) -> None:
+    """Issue 18, point 7 (the same answer in every channel): not an apology."""
+    from bot.channels.messenger.outbound import PHOTO_LIMIT_BYTES
+
+    user = fb.user()
+    await user.say("привіт")
+    answer = await user.send_picture(b"\xff\xd8\xff" + bytes(PHOTO_LIMIT_BYTES))
+    assert "Фото завелике" in answer and "сталася помилка" not in answer
+    assert fb.events[-1].unsupported == "photo_too_large"

@@ -356,3 +356,15 @@ async def test_a_large_body_is_refused_before_it_is_read(vb: ViberHarness) -> No
     )
     assert response.status == 413
     assert await table_counts(vb.app.engine) == before
+
+
+async def test_a_picture_over_the_limit_is_answered_too_large(vb: ViberHarness) -> None:
+    """Issue 18, point 7 (the same answer in every channel): not an apology."""
+    from bot.channels.viber import PHOTO_LIMIT_BYTES
+
+    user = vb.user()
+    await user.say("старт")
+    url = vb.fake.add_picture("huge.jpg", b"\xff\xd8\xff" + bytes(PHOTO_LIMIT_BYTES))
+    answer = await user.send({"type": "picture", "media": url})
+    assert "Фото завелике" in answer and "сталася помилка" not in answer
+    assert vb.events[-1].unsupported == "photo_too_large"

@@ -31,6 +31,7 @@ from bot.channels.base import (
     DeliveryResult,
     DeliveryStatus,
     Handle,
+    PhotoTooLarge,
     Push,
     Remembered,
     Retries,
@@ -273,7 +274,8 @@ class MessengerChannel(ChannelAdapter):
         return self._catalogues.translator(pick_locale(locale))
 
     async def _download(self, url: str) -> bytes | None:
-        """An image the person sent (from Meta's CDN); None when it cannot be had."""
+        """An image the person sent (from Meta's CDN); None when it cannot be had.
+        Raises PhotoTooLarge past PHOTO_LIMIT_BYTES, declared or read."""
         for number in range(1, self._retries.attempts + 1):
             try:
                 async with self._client().get(url) as response:
@@ -281,9 +283,11 @@ class MessengerChannel(ChannelAdapter):
                         log.warning("messenger: image download answered HTTP %s", response.status)
                         return None
                     if (response.content_length or 0) > PHOTO_LIMIT_BYTES:
-                        return None
+                        raise PhotoTooLarge
                     data = await response.content.read(PHOTO_LIMIT_BYTES + 1)
-                    return data if len(data) <= PHOTO_LIMIT_BYTES else None
+                    if len(data) > PHOTO_LIMIT_BYTES:
+                        raise PhotoTooLarge
+                    return data
             except (aiohttp.ClientError, TimeoutError) as error:
                 # CDN URLs are signed: only the error's kind is logged.
                 log.info("messenger: image download %s (attempt %d)", type(error).__name__, number)
@@ -378,14 +382,17 @@ class MessengerChannel(ChannelAdapter):
         if inbound.image_url is not None:
             try:
                 photo = await self._download(inbound.image_url)
+            except PhotoTooLarge:  # the dialog says so
+                event = replace(event, unsupported="photo_too_large")
             except BaseException:
                 typing.cancel()
                 raise
-            if photo is None:
-                typing.cancel()
-                await self.deliver(sender, [Reply(t("error.apology"))])
-                return
-            event = replace(event, photo=photo)
+            else:
+                if photo is None:
+                    typing.cancel()
+                    await self.deliver(sender, [Reply(t("error.apology"))])
+                    return
+                event = replace(event, photo=photo)
         await run_turn(
             self.channel,
             self._handle,

@@ -55,6 +55,7 @@ from bot.channels.base import (
     DeliveryResult,
     DeliveryStatus,
     Handle,
+    PhotoTooLarge,
     Push,
     Remembered,
     Retries,
@@ -114,10 +115,6 @@ def derived_secret(token: str) -> str:
     Every replica derives the same value, and nobody without the token can guess it.
     """
     return hmac.new(token.encode(), b"kabinet telegram webhook", hashlib.sha256).hexdigest()
-
-
-class PhotoTooLarge(Exception):
-    """A file to download is over the photo limit; nothing more of it is read."""
 
 
 class _Capped(io.BytesIO):
