@@ -534,6 +534,7 @@ def make_operator(app: App) -> Operator:
         clock=app.clock,
         zone=ZoneInfo(app.settings.business_timezone),
         bills_dir=Path(app.settings.bills_dir),
+        batch_rows=app.settings.import_batch_rows,
     )
 
 

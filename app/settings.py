@@ -72,6 +72,9 @@ class Settings(BaseSettings):
     ocr_timeout_seconds: float = Field(10.0, gt=0)
     ocr_confidence: float | None = Field(None, ge=0, le=1)
     admin_token: SecretStr | None = None
+    # Operator imports are read, checked and upserted this many rows at a time (in one
+    # transaction), so the server answers other requests between the parts.
+    import_batch_rows: int = Field(5000, ge=100, le=100_000)
     media_secret: SecretStr | None = None
 
     business_timezone: str = "Europe/Kyiv"
