@@ -758,20 +758,17 @@ class _Tally:
         self.unchanged += result.unchanged
         self.inserted_ids.extend(result.inserted_ids)
 
+    def refuse(self) -> None:
+        """A bad row: nothing is written, so what was upserted so far does not count."""
+        self.refused = True
+        self.inserted = self.updated = self.unchanged = 0
+        self.inserted_ids.clear()
+
     def report(self, kind: ImportKind) -> ImportReport:
-        if self.refused:
-            return ImportReport(
-                kind=kind,
-                received=self.received,
-                applied=False,
-                skipped=self.skipped,
-                problems=tuple(self.problems),
-                problems_not_listed=self.problems_not_listed,
-            )
         return ImportReport(
             kind=kind,
             received=self.received,
-            applied=True,
+            applied=not self.refused,
             inserted=self.inserted,
             updated=self.updated,
             unchanged=self.unchanged,
@@ -813,15 +810,8 @@ async def import_parts(
         result = await _upsert(repo, kind, records)
         tally.add(result)
         if after is not None and records:
-            written = ImportReport(
-                kind=kind,
-                received=len(records),
-                applied=True,
-                inserted=result.inserted,
-                updated=result.updated,
-                unchanged=result.unchanged,
-                inserted_ids=result.inserted_ids,
-            )
+            counts = (result.inserted, result.updated, result.unchanged)
+            written = ImportReport(kind, len(records), True, *counts)
             await after(uow, written, records)
 
     async for part in parts:
@@ -830,7 +820,8 @@ async def import_parts(
             [*part.problems, *reference_problems], key=lambda p: (p.line, p.field or "")
         )
         bad_lines = tally.note(part.received, problems)
-        tally.refused = tally.refused or bool(problems and not skip_bad)
+        if problems and not skip_bad and not tally.refused:
+            tally.refuse()
         if tally.refused:
             continue  # nothing more is written; the rest is only checked
         good = [record for record in records if record.line not in bad_lines]
