@@ -504,3 +504,19 @@ async def test_an_import_in_parts_is_still_all_or_nothing(
     report = await post(api, "accounts", content, status=200, csv=True, skip_bad=True)
     assert (report["inserted"], report["skipped"]) == (248, 2)
     assert len(await rows(engine, AccountRow.__table__)) == 248
+
+
+async def test_a_chunked_body_over_the_server_limit_is_a_json_413(api: Api) -> None:
+    """The import body is read as it streams in (no Content-Length): still capped."""
+    limit = api.client.server.app._client_max_size
+
+    async def chunks() -> Any:
+        yield b"number,eic\n"
+        for _ in range(limit // (1024 * 1024) + 1):
+            yield b"x" * (1024 * 1024)
+
+    answer = await api.call(
+        "POST", "/api/v1/imports/accounts", data=chunks(),
+        headers={"Content-Type": "text/csv"}, status=413,
+    )  # fmt: skip
+    assert answer["error"] == "too_large"
