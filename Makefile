@@ -51,3 +51,9 @@ bench-retention: setup
 	.venv/bin/python -m bench.retention --write
 
 bench: bench-retention
+
+.PHONY: bench-imports
+bench-imports: setup
+	.venv/bin/python -m bench.imports --write
+
+bench: bench-imports

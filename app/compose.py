@@ -18,6 +18,7 @@ from app.settings import Settings
 from bot.handlers import WORDS, build_router
 from bot.handlers.context import DialogRules, Services
 from bot.handlers.dialog import Dialog
+from bot.handlers.turn_order import TurnQueue
 from bot.i18n import Catalogues
 from bot.messages import Incoming, Reply
 from core.accounts import LinkPolicy
@@ -237,6 +238,7 @@ async def build_app(
         rules=make_rules(settings),
         word_payloads=WORDS,
         services=services,
+        turns=TurnQueue(settle=settings.turn_settle_ms / 1000),
     )
     return App(
         settings=settings,
@@ -536,6 +538,7 @@ def make_operator(app: App) -> Operator:
         clock=app.clock,
         zone=ZoneInfo(app.settings.business_timezone),
         bills_dir=Path(app.settings.bills_dir),
+        batch_rows=app.settings.import_batch_rows,
     )
 
 

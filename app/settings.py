@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     ocr_timeout_seconds: float = Field(10.0, gt=0)
     ocr_confidence: float | None = Field(None, ge=0, le=1)
     admin_token: SecretStr | None = None
+    # Operator imports are read, checked and upserted this many rows at a time (in one
+    # transaction), so the server answers other requests between the parts.
+    import_batch_rows: int = Field(5000, ge=100, le=100_000)
     media_secret: SecretStr | None = None
 
     business_timezone: str = "Europe/Kyiv"
@@ -86,6 +89,10 @@ class Settings(BaseSettings):
     link_max_failures: int = Field(5, ge=1, le=100)
     link_failure_period_minutes: int = Field(60, ge=1)
     consent_version: str = "2024-01"
+    # A person's message that reaches an idle server waits this long for an earlier one of
+    # theirs still on its way (bot.handlers.turn_order); 0: start at once. Waiting turns
+    # of one person always run in the platform's order.
+    turn_settle_ms: int = Field(0, ge=0, le=1000)
     # An outage schedule the source has not confirmed for longer than this is shown with
     # a warning that it may be out of date.
     schedule_stale_after_hours: float = Field(12.0, gt=0, le=168)

@@ -72,7 +72,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def _fresh_database(name: str) -> str:
+async def fresh_database(name: str) -> str:
+    """An empty PostgreSQL database `name` on the benchmark server (made anew); its URL."""
     connection = await asyncpg.connect(SERVER, timeout=5)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -83,7 +84,8 @@ async def _fresh_database(name: str) -> str:
     return f"{base}/{name}"
 
 
-async def _drop_database(name: str) -> None:
+async def drop_database(name: str) -> None:
+    """Drop the benchmark database `name`."""
     connection = await asyncpg.connect(SERVER, timeout=5)
     try:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -209,11 +211,11 @@ async def run(args: argparse.Namespace) -> list[dict[str, object]]:
     """One fresh database per batch size; its figures."""
     figures = []
     for batch in (int(value) for value in args.batches.split(",")):
-        url = await _fresh_database(args.database)
+        url = await fresh_database(args.database)
         try:
             result = await _one(url, args.rows, batch)
         finally:
-            await _drop_database(args.database)
+            await drop_database(args.database)
         print(result, flush=True)
         figures.append(result)
     return figures

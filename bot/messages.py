@@ -33,6 +33,9 @@ class Incoming:
     profile_name: str = ""
     update_key: str | None = None
     unsupported: str | None = None
+    # The platform's order of this person's messages (Telegram's update_id, Viber's and
+    # Messenger's timestamp); waiting turns run lowest first (bot.handlers.turn_order).
+    sequence: int | None = None
 
     def __post_init__(self) -> None:
         # Every channel's input passes here: keep out what the database cannot store

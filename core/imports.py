@@ -5,9 +5,11 @@ JSON; both arrive here as rows of field → value (CSV gives strings, JSON gives
 numbers). Each kind has one parser that turns a row into a record or says, for the row's
 line, which field is wrong and why. The same rules serve the operator API and the CLI.
 
-`import_rows` is the service: parse every row, resolve account numbers and meters through
-the unit of work, and then either change nothing (some row is bad and the caller did not ask
-to skip bad rows) or upsert every good row by its natural key in one transaction:
+`import_parts` is the service (`import_rows` for a batch given whole): check the rows a
+part at a time (`RowChecker`, which the operator runs in a worker thread), resolve account
+numbers and meters through the unit of work, and either change nothing (some row is bad and
+the caller did not ask to skip bad rows) or upsert every good row by its natural key, part by
+part, in one transaction:
 - accounts by number; meters by (account, serial);
 - bills, billing readings (per zone) and consumption (per zone) by (account, period);
 - payments by (provider, provider transaction id).
@@ -20,7 +22,15 @@ import base64
 import binascii
 import dataclasses
 import re
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from dataclasses import dataclass, field
 from datetime import date, datetime, tzinfo
 from decimal import Decimal, InvalidOperation
@@ -538,39 +548,56 @@ class ParsedBatch:
         return {problem.line for problem in self.problems}
 
 
+class RowChecker:
+    """Checks the rows of one import by the field rules of `kind`, a part at a time.
+
+    It remembers the natural keys of the parts it has seen, so a key given twice is found
+    even when the two rows are in different parts. No database and no I/O: a part can be
+    checked in a worker thread (one part at a time).
+    """
+
+    def __init__(self, kind: ImportKind, zone: tzinfo) -> None:
+        self.kind = kind
+        self.zone = zone
+        self._parse = _PARSERS[kind]
+        self._first_line: dict[tuple[object, ...], int] = {}
+
+    def check(self, rows: Iterable[tuple[int, Mapping[str, Any] | Unreadable]]) -> ParsedBatch:
+        """The good records and the problems of these rows ((line, fields) pairs). A
+        natural key given twice is reported on the later line: which of two values is
+        right cannot be guessed."""
+        batch = ParsedBatch(kind=self.kind, received=0)
+        fields = FIELDS[self.kind]
+        for line, data in rows:
+            batch.received += 1
+            if isinstance(data, Unreadable):
+                batch.problems.append(RowProblem(line, None, data.reason))
+                continue
+            if not isinstance(data, Mapping):
+                batch.problems.append(RowProblem(line, None, "must be an object of fields"))
+                continue
+            row = _Row(line, data)
+            unknown = sorted(str(name) for name in data if name not in fields)
+            row.problems.extend(RowProblem(line, name[:100], "unknown field") for name in unknown)
+            record = self._parse(row, self.zone)
+            batch.problems.extend(row.problems)
+            if record is None:
+                continue
+            key = natural_key(record)
+            if key in self._first_line:
+                reason = f"same key as line {self._first_line[key]}"
+                batch.problems.append(RowProblem(line, None, reason))
+                continue
+            self._first_line[key] = line
+            batch.records.append(record)
+        return batch
+
+
 def parse_rows(
     kind: ImportKind, rows: Iterable[tuple[int, Mapping[str, Any] | Unreadable]], zone: tzinfo
 ) -> ParsedBatch:
-    """Check every row of a batch by the field rules of `kind` (no database needed).
-
-    `rows` are (line, fields) pairs. A natural key given twice is reported on the later line:
-    which of two values is right cannot be guessed.
-    """
-    parse = _PARSERS[kind]
-    batch = ParsedBatch(kind=kind, received=0)
-    first_line: dict[tuple[object, ...], int] = {}
-    for line, data in rows:
-        batch.received += 1
-        if isinstance(data, Unreadable):
-            batch.problems.append(RowProblem(line, None, data.reason))
-            continue
-        if not isinstance(data, Mapping):
-            batch.problems.append(RowProblem(line, None, "must be an object of fields"))
-            continue
-        row = _Row(line, data)
-        unknown = sorted(str(name) for name in data if name not in FIELDS[kind])
-        row.problems.extend(RowProblem(line, name[:100], "unknown field") for name in unknown)
-        record = parse(row, zone)
-        batch.problems.extend(row.problems)
-        if record is None:
-            continue
-        key = natural_key(record)
-        if key in first_line:
-            batch.problems.append(RowProblem(line, None, f"same key as line {first_line[key]}"))
-            continue
-        first_line[key] = line
-        batch.records.append(record)
-    return batch
+    """Check every row of a batch by the field rules of `kind` (no database needed)."""
+    return RowChecker(kind, zone).check(rows)
 
 
 # --- references: rules that need stored accounts and meters --------------------------------
@@ -676,7 +703,8 @@ SavePdf = Callable[[str, str, bytes], Awaitable[str]]
 """Store a bill PDF of (account number, period); returns its reference for Bill.pdf_ref."""
 
 AfterImport = Callable[["AbstractUnitOfWork", ImportReport, Sequence[Record]], Awaitable[None]]
-"""Runs in the import's unit of work before the commit (e.g. enqueue new-bill notices)."""
+"""Runs in the import's unit of work after each write, before the commit (e.g. enqueue
+new-bill notices), with the report and the records of that write."""
 
 
 async def import_rows(
@@ -689,45 +717,124 @@ async def import_rows(
     save_pdf: SavePdf | None = None,
     after: AfterImport | None = None,
 ) -> ImportReport:
-    """Validate and upsert one batch in `uow`, committing when something was written.
+    """Validate and upsert one batch given whole (checked here, on the caller's thread);
+    see `import_parts`."""
 
-    With bad rows and `skip_bad` False nothing is written and the report lists why; with
-    `skip_bad` the good rows are written and the bad ones reported as skipped. PDFs of bills
-    are stored through `save_pdf` only once the batch is known to be applied.
-    """
-    batch = parse_rows(kind, rows, zone)
-    repo = uow.operator
-    records, reference_problems = await _resolve(repo, batch)
-    problems = sorted([*batch.problems, *reference_problems], key=lambda p: (p.line, p.field or ""))
-    bad_lines = {problem.line for problem in problems}
-    listed, not_listed = tuple(problems[:MAX_PROBLEMS]), max(0, len(problems) - MAX_PROBLEMS)
-    if problems and not skip_bad:
+    async def one_part() -> AsyncIterator[ParsedBatch]:
+        yield parse_rows(kind, rows, zone)
+
+    return await import_parts(
+        uow, kind, one_part(), skip_bad=skip_bad, save_pdf=save_pdf, after=after
+    )
+
+
+@dataclass
+class _Tally:
+    """What an import did so far, over its parts; only MAX_PROBLEMS problems are kept."""
+
+    received: int = 0
+    refused: bool = False
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    problems: list[RowProblem] = field(default_factory=list)
+    problems_not_listed: int = 0
+    inserted_ids: list[int] = field(default_factory=list)
+
+    def note(self, received: int, problems: list[RowProblem]) -> set[int]:
+        """Count a checked part; its bad lines."""
+        self.received += received
+        room = max(0, MAX_PROBLEMS - len(self.problems))
+        self.problems.extend(problems[:room])
+        self.problems_not_listed += max(0, len(problems) - room)
+        bad_lines = {problem.line for problem in problems}
+        self.skipped += len(bad_lines)
+        return bad_lines
+
+    def add(self, result: UpsertResult) -> None:
+        self.inserted += result.inserted
+        self.updated += result.updated
+        self.unchanged += result.unchanged
+        self.inserted_ids.extend(result.inserted_ids)
+
+    def refuse(self) -> None:
+        """A bad row: nothing is written, so what was upserted so far does not count."""
+        self.refused = True
+        self.inserted = self.updated = self.unchanged = 0
+        self.inserted_ids.clear()
+
+    def report(self, kind: ImportKind) -> ImportReport:
         return ImportReport(
             kind=kind,
-            received=batch.received,
-            applied=False,
-            skipped=len(bad_lines),
-            problems=listed,
-            problems_not_listed=not_listed,
+            received=self.received,
+            applied=not self.refused,
+            inserted=self.inserted,
+            updated=self.updated,
+            unchanged=self.unchanged,
+            skipped=self.skipped,
+            problems=tuple(self.problems),
+            problems_not_listed=self.problems_not_listed,
+            inserted_ids=tuple(self.inserted_ids),
         )
-    records = [record for record in records if record.line not in bad_lines]
-    if save_pdf is not None:
-        records = [await _with_pdf(record, save_pdf) for record in records]
-    result = await _upsert(repo, kind, records)
-    report = ImportReport(
-        kind=kind,
-        received=batch.received,
-        applied=True,
-        inserted=result.inserted,
-        updated=result.updated,
-        unchanged=result.unchanged,
-        skipped=len(bad_lines),
-        problems=listed,
-        problems_not_listed=not_listed,
-        inserted_ids=result.inserted_ids,
-    )
-    if after is not None:
-        await after(uow, report, records)
+
+
+def _carries_pdf(record: Record) -> bool:
+    return isinstance(record, BillRecord) and record.pdf is not None
+
+
+async def import_parts(
+    uow: AbstractUnitOfWork,
+    kind: ImportKind,
+    parts: AsyncIterable[ParsedBatch],
+    *,
+    skip_bad: bool = False,
+    save_pdf: SavePdf | None = None,
+    after: AfterImport | None = None,
+) -> ImportReport:
+    """Validate and upsert an import that arrives in checked parts, all in one transaction
+    of `uow`, committing at the end when it is applied.
+
+    Each part's accounts and meters are looked up and its good rows upserted at once, so an
+    import holds one part in memory, not all of it. A bad row (without `skip_bad`) stops
+    the writing; the remaining parts are still checked for the report, and nothing is
+    committed: all or nothing, as for a batch given whole. With `skip_bad` the good rows are
+    written and the bad ones reported as skipped. Bills that carry a PDF are written last,
+    once the import is known to be applied, so a refused import stores no PDF.
+    """
+    repo = uow.operator
+    tally = _Tally()
+    with_pdf: list[Record] = []
+
+    async def write(records: list[Record]) -> None:
+        result = await _upsert(repo, kind, records)
+        tally.add(result)
+        if after is not None and records:
+            counts = (result.inserted, result.updated, result.unchanged)
+            written = ImportReport(kind, len(records), True, *counts)
+            await after(uow, written, records)
+
+    async for part in parts:
+        records, reference_problems = await _resolve(repo, part)
+        problems = sorted(
+            [*part.problems, *reference_problems], key=lambda p: (p.line, p.field or "")
+        )
+        bad_lines = tally.note(part.received, problems)
+        if problems and not skip_bad and not tally.refused:
+            tally.refuse()
+        if tally.refused:
+            continue  # nothing more is written; the rest is only checked
+        good = [record for record in records if record.line not in bad_lines]
+        if save_pdf is not None:
+            with_pdf.extend(record for record in good if _carries_pdf(record))
+            good = [record for record in good if not _carries_pdf(record)]
+        if good:
+            await write(good)
+    if tally.refused:
+        return tally.report(kind)
+    if with_pdf and save_pdf is not None:
+        await write([await _with_pdf(record, save_pdf) for record in with_pdf])
+    report = tally.report(kind)
     await uow.commit()
     return report
 

@@ -12,13 +12,15 @@ import asyncio
 import csv
 import hashlib
 import io
+import itertools
 import logging
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import IO, Any, Literal, TypeVar
 
 from core.clock import Clock
 from core.errors import DomainError
@@ -28,10 +30,12 @@ from core.imports import (
     BadValue,
     ImportKind,
     ImportReport,
+    ParsedBatch,
+    RowChecker,
     RowProblem,
     Unreadable,
     check_pdf,
-    import_rows,
+    import_parts,
     parse_period,
 )
 from core.model import (
@@ -69,6 +73,11 @@ _T = TypeVar("_T")
 Format = Literal["csv", "json"]
 Row = Mapping[str, Any] | Unreadable
 DEFAULT_MAX_IMPORT_BYTES = 64 * 1024 * 1024
+DEFAULT_BATCH_ROWS = 5000
+"""Rows an import reads, checks and upserts at a time (IMPORT_BATCH_ROWS)."""
+IMPORT_THREADS = 2
+"""Worker threads for reading and checking imports: a bound on the cores imports take
+from the event loop's process, whatever the number of concurrent uploads."""
 NOTICE_CHUNK = 5000
 _FINAL = frozenset({RequestStatus.DONE, RequestStatus.REJECTED})
 
@@ -103,23 +112,36 @@ def conflict(message: str) -> OperatorError:
     return OperatorError(409, "conflict", message)
 
 
+def import_workers() -> Executor:
+    """The bounded pool in which imports are read and checked (threads start on first use)."""
+    return ThreadPoolExecutor(max_workers=IMPORT_THREADS, thread_name_prefix="import")
+
+
 # --- payloads ------------------------------------------------------------------------------
 
 
 def parse_payload(content: bytes, fmt: Format, kind: ImportKind) -> list[tuple[int, Row]]:
-    """(line, fields) rows of a CSV or JSON batch; OperatorError(400) when unreadable.
+    """(line, fields) rows of a CSV or JSON batch given whole; OperatorError(400) when
+    unreadable (see `payload_rows`)."""
+    return list(payload_rows(io.BytesIO(content), fmt, kind))
+
+
+def payload_rows(source: IO[bytes], fmt: Format, kind: ImportKind) -> Iterator[tuple[int, Row]]:
+    """(line, fields) rows of a CSV or JSON batch, read from `source` as they are asked for;
+    OperatorError(400) when unreadable, raised when the reading gets there.
 
     JSON: {"rows": [{...}, ...]} or a bare array; a row's line is its position from 1, and
     numbers with a fraction stay Decimal (money is never a float). CSV: UTF-8 (a BOM is
     fine), a header row of field names, comma or semicolon separated; a row's line is the
-    file line it ends on, so the header is line 1.
+    file line it ends on, so the header is line 1. A CSV is read a line at a time; a JSON
+    document is parsed whole, and its rows are let go of as they are handed out.
     """
     if fmt == "json":
-        return _json_rows(content)
-    return _csv_rows(content, kind)
+        return _json_rows(source.read())
+    return _csv_rows(source, kind)
 
 
-def _json_rows(content: bytes) -> list[tuple[int, Row]]:
+def _json_rows(content: bytes) -> Iterator[tuple[int, Row]]:
     try:
         body = strict_json.loads(content, parse_float=Decimal)
     except (ValueError, RecursionError) as error:
@@ -129,17 +151,26 @@ def _json_rows(content: bytes) -> list[tuple[int, Row]]:
         raise bad_request('the body has fields other than "rows"', "rows")
     if not isinstance(rows, list):
         raise bad_request('expected {"rows": [...]} or an array of rows', "rows")
-    return list(enumerate(rows, start=1))
+    del body
+    return _handed_out(rows)
 
 
-def _csv_rows(content: bytes, kind: ImportKind) -> list[tuple[int, Row]]:
+def _handed_out(rows: list[Any]) -> Iterator[tuple[int, Row]]:
+    rows.reverse()  # pop from the end: each row is released once it is handed out
+    line = 0
+    while rows:
+        line += 1
+        yield line, rows.pop()
+
+
+def _csv_rows(source: IO[bytes], kind: ImportKind) -> Iterator[tuple[int, Row]]:
+    text = io.TextIOWrapper(source, encoding="utf-8-sig", newline="")
     try:
-        text = content.decode("utf-8-sig")
+        first_line = text.readline()
     except UnicodeDecodeError:
         raise bad_request("CSV must be UTF-8") from None
-    first_line = text.split("\n", 1)[0]
     delimiter = ";" if first_line.count(";") > first_line.count(",") else ","
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    reader = csv.reader(itertools.chain([first_line], text), delimiter=delimiter, strict=True)
     try:
         header = [name.strip().lower() for name in next(reader, [])]
         if not header or header == [""]:
@@ -150,29 +181,35 @@ def _csv_rows(content: bytes, kind: ImportKind) -> list[tuple[int, Row]]:
             raise bad_request(f"unknown column {unknown[0][:100]!r}; columns: {known}", "header")
         if len(set(header)) != len(header):
             raise bad_request("a column is named twice", "header")
-        rows: list[tuple[int, Row]] = []
+    except csv.Error as error:
+        raise bad_request(f"CSV line {reader.line_num}: {error}") from None
+    except UnicodeDecodeError:
+        raise bad_request("CSV must be UTF-8") from None
+    return _csv_records(reader, header)
+
+
+def _csv_records(reader: Any, header: list[str]) -> Iterator[tuple[int, Row]]:
+    try:
         for cells in reader:
             if not any(cell.strip() for cell in cells):
                 continue  # blank lines (a trailing newline, spacing) are not rows
             if len(cells) != len(header):
                 reason = f"{len(cells)} cells, the header has {len(header)}"
-                rows.append((reader.line_num, Unreadable(reason)))
+                yield reader.line_num, Unreadable(reason)
             else:
-                rows.append((reader.line_num, dict(zip(header, cells, strict=True))))
+                yield reader.line_num, dict(zip(header, cells, strict=True))
     except csv.Error as error:
         raise bad_request(f"CSV line {reader.line_num}: {error}") from None
-    return rows
+    except UnicodeDecodeError:
+        raise bad_request("CSV must be UTF-8") from None
 
 
-async def read_rows(
-    content: bytes, fmt: Format, kind: ImportKind, max_bytes: int
-) -> list[tuple[int, Row]]:
-    """`parse_payload` off the event loop (a big file takes a while), with a size limit."""
-    if len(content) > max_bytes:
-        raise OperatorError(413, "too_large", f"larger than {max_bytes} bytes")
-    if len(content) < 64 * 1024:
-        return parse_payload(content, fmt, kind)
-    return await asyncio.to_thread(parse_payload, content, fmt, kind)
+def _checked_part(
+    rows: Iterator[tuple[int, Row]], checker: RowChecker, size: int
+) -> ParsedBatch | None:
+    """The next `size` rows read and checked (in a worker thread); None after the last."""
+    part = list(itertools.islice(rows, size))
+    return checker.check(part) if part else None
 
 
 # --- readings export -----------------------------------------------------------------------
@@ -229,15 +266,40 @@ class Operator:
     zone: tzinfo
     bills_dir: Path
     max_import_bytes: int = DEFAULT_MAX_IMPORT_BYTES
+    batch_rows: int = DEFAULT_BATCH_ROWS
+    workers: Executor = field(default_factory=import_workers)
 
     # --- imports ------------------------------------------------------------------------
 
     async def import_batch(
-        self, kind: ImportKind, content: bytes, fmt: Format, skip_bad: bool
+        self, kind: ImportKind, content: bytes | IO[bytes], fmt: Format, skip_bad: bool
     ) -> ImportReport:
-        """Import a CSV or JSON batch; OperatorError(400) with the report when refused."""
-        rows = await read_rows(content, fmt, kind, self.max_import_bytes)
+        """Import a CSV or JSON batch (bytes, or a file positioned at its start); OperatorError
+        (400) with the report when refused.
+
+        The batch is read and checked IMPORT_BATCH_ROWS rows at a time in the import worker
+        threads, and each part upserted before the next is read, all in one transaction: the
+        event loop stays free for other requests between parts, and memory holds a part,
+        not the whole batch.
+        """
+        if isinstance(content, bytes):
+            if len(content) > self.max_import_bytes:
+                raise OperatorError(413, "too_large", f"larger than {self.max_import_bytes} bytes")
+            content = io.BytesIO(content)
         now = self.clock.now()
+        checker = RowChecker(kind, self.zone)
+        loop = asyncio.get_running_loop()
+        source = content
+
+        async def parts() -> AsyncIterator[ParsedBatch]:
+            rows = await loop.run_in_executor(self.workers, payload_rows, source, fmt, kind)
+            while True:
+                part = await loop.run_in_executor(
+                    self.workers, _checked_part, rows, checker, self.batch_rows
+                )
+                if part is None:
+                    return
+                yield part
 
         async def after(
             uow: AbstractUnitOfWork, report: ImportReport, records: Sequence[Record]
@@ -254,11 +316,10 @@ class Operator:
                 log.info("new-bill notices queued: %d", queued)
 
         async with self.uow_factory() as uow:
-            report = await import_rows(
+            report = await import_parts(
                 uow,
                 kind,
-                rows,
-                zone=self.zone,
+                parts(),
                 skip_bad=skip_bad,
                 save_pdf=self._save_pdf,
                 after=after if kind is ImportKind.BILLS else None,

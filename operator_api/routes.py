@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import tempfile
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import IO, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -43,6 +44,8 @@ OPERATOR_KEY = web.AppKey("kabinet_operator", Operator)
 # What a 503 (the database unreachable) asks the caller to wait, in seconds.
 RETRY_AFTER_SECONDS = 5
 _LARGE_EXPORT = 2000  # rows above which the answer is serialised off the event loop
+_SPOOL_IN_MEMORY = 1024 * 1024  # bytes of an import body kept in memory; more go to disk
+_SPOOL_CHUNK = 256 * 1024
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -174,6 +177,28 @@ def _operator(request: web.Request) -> Operator:
     return request.app[OPERATOR_KEY]
 
 
+async def _spooled_body(request: web.Request) -> IO[bytes]:
+    """The body, read in chunks into a file that stays in memory up to _SPOOL_IN_MEMORY and
+    goes to a temporary file beyond: an import of many megabytes is not held in memory
+    while it is read. The server's body limit (client_max_size) still applies: 413."""
+    limit = request.client_max_size
+    if request.content_length is not None and request.content_length > limit:
+        raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=request.content_length)
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - returned
+    try:
+        size = 0
+        async for chunk in request.content.iter_chunked(_SPOOL_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise web.HTTPRequestEntityTooLarge(max_size=limit, actual_size=size)
+            await asyncio.to_thread(spool.write, chunk)  # a disk write once spooled out
+        spool.seek(0)
+    except BaseException:
+        spool.close()
+        raise
+    return spool
+
+
 # --- handlers ------------------------------------------------------------------------------
 
 
@@ -187,8 +212,8 @@ def _import_handler(kind: ImportKind) -> Handler:
             fmt = "json"
         else:
             return _error(415, "unsupported_media_type", "send application/json or text/csv")
-        content = await request.read()
-        report = await _operator(request).import_batch(kind, content, fmt, query.skip_bad)
+        with await _spooled_body(request) as body:
+            report = await _operator(request).import_batch(kind, body, fmt, query.skip_bad)
         return _json(m.ImportReportOut.of(report))
 
     return handle

@@ -168,6 +168,11 @@ class Inbound:
     media_url: str | None = None
 
 
+def _sequence(timestamp: object) -> int | None:
+    """Viber's event time (epoch milliseconds) orders one person's messages."""
+    return timestamp if isinstance(timestamp, int) and not isinstance(timestamp, bool) else None
+
+
 def from_message(request: ViberMessageRequest) -> Inbound:
     """Translate a Viber message into the neutral event."""
     sender = request.sender
@@ -180,6 +185,7 @@ def from_message(request: ViberMessageRequest) -> Inbound:
         "locale": sender.language,
         "profile_name": sender.name or "",
         "update_key": str(request.message_token),
+        "sequence": _sequence(request.timestamp),
     }
     tracking = Tracking.decode(message.tracking_data)
     if isinstance(message, TextMessage):
@@ -553,6 +559,7 @@ class ViberChannel(ChannelAdapter):
                     profile_name=sender.get("name") or "",
                     update_key=str(data["message_token"]),
                     unsupported=kind,
+                    sequence=_sequence(data.get("timestamp")),
                 )
                 return await self._answer_after(self._turn(Inbound(event)))
         # Answered 200 anyway: Viber would re-send it for an hour and it would fail again.

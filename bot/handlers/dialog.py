@@ -5,19 +5,19 @@ processed, locks the conversation's state row and reads who wrote with their acc
 `TurnSnapshot`, put on the flow's context); it creates the person on first contact, routes
 to a flow and commits. A flow that fails rolls everything back and the person gets an
 apology, so nothing is half-written. Inputs of one user are handled one after the other (an
-in-process lock here, the state row lock across processes).
+in-process `TurnQueue` here, which also puts waiting turns in the platform's order, and
+the state row lock across processes).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterable
 from copy import deepcopy
 
 from bot.handlers.context import Context, DialogRules, Services
 from bot.handlers.router import Router, split_payload
+from bot.handlers.turn_order import TurnQueue
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
 from bot.menu import (
     EXITS,
@@ -39,28 +39,6 @@ from core.privacy import mask
 log = logging.getLogger(__name__)
 
 
-class KeyedLocks:
-    """An asyncio lock per key, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[object, tuple[asyncio.Lock, int]] = {}
-
-    @asynccontextmanager
-    async def hold(self, key: object) -> AsyncIterator[None]:
-        """Hold the key's lock for the duration of the block."""
-        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
-        self._locks[key] = (lock, users + 1)
-        try:
-            async with lock:
-                yield
-        finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
-
-
 class Dialog:
     """Handles neutral inputs for every channel; built once in the composition root."""
 
@@ -73,6 +51,7 @@ class Dialog:
         rules: DialogRules,
         word_payloads: Iterable[tuple[str, str]],
         services: Services | None = None,
+        turns: TurnQueue | None = None,
     ) -> None:
         self._uow_factory = uow_factory
         self._clock = clock
@@ -80,7 +59,8 @@ class Dialog:
         self._router = router
         self._rules = rules
         self._services = services or Services()
-        self._locks = KeyedLocks()
+        self.turns = turns or TurnQueue()
+        """Who of a person's waiting turns runs next (public: tests hold a person's turn)."""
         self._words = self._build_words(word_payloads, word_key)
         self._exits = self._build_words(EXITS, label_key)
 
@@ -101,7 +81,7 @@ class Dialog:
         """Answer one input; never answers with nothing, and raises only StoreUnavailable:
         when the database cannot be reached nothing was kept (the update is not marked
         processed), so the channel can have the platform deliver it again."""
-        async with self._locks.hold((event.channel, event.user_id)):
+        async with self.turns.hold((event.channel, event.user_id), event.sequence):
             try:
                 return await self._handle(event)
             except StoreUnavailable:

@@ -403,6 +403,7 @@ async def make_messenger_harness(
     now: Any,
     started: list[Any],
     typing_after: float = 5.0,
+    wrap: Any = None,
     **settings: Any,
 ) -> MessengerHarness:
     """Start the app with Messenger on, on a free port, against a new fake Graph API."""
@@ -444,7 +445,7 @@ async def make_messenger_harness(
     media = MediaStore.from_settings("media-secret-for-tests", app_settings.public_base_url)
     channel = messenger_channel(
         app_settings,
-        handle=recording,
+        handle=wrap(recording) if wrap else recording,
         mark_unreachable=app.mark_unreachable,
         catalogues=app.catalogues,
         media=media,

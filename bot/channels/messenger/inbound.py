@@ -89,6 +89,8 @@ def from_messaging(
         return None, "no_sender"
     timestamp = messaging.get("timestamp")
     base: dict[str, Any] = {"channel": Channel.MESSENGER, "user_id": sender}
+    if isinstance(timestamp, int) and not isinstance(timestamp, bool):
+        base["sequence"] = timestamp  # epoch milliseconds: orders one person's messages
     message = messaging.get("message")
     if isinstance(message, dict):
         if message.get("is_echo"):

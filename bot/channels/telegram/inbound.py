@@ -36,6 +36,7 @@ def _base(message_user_id: int, language: str | None, name: str, update_id: int)
         "locale": language,
         "profile_name": name,
         "update_key": str(update_id),
+        "sequence": update_id,  # one counter per bot, so also in order per person
     }
 
 
