@@ -55,9 +55,9 @@ class SqlAlchemyOutageStore(AbstractOutageStore):
             target.outage_id = outage_id
             self.session.add(target)
         await self.session.flush()
-        row = await self.session.get(OutageRow, outage_id, populate_existing=True)
-        assert row is not None
-        return SqlAlchemyOutageRepository._outage(row)
+        stored = await self.session.get(OutageRow, outage_id, populate_existing=True)
+        assert stored is not None
+        return SqlAlchemyOutageRepository._outage(stored)
 
     @staticmethod
     def _columns(outage: Outage, external_id: str | None) -> dict[str, object]:
