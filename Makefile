@@ -19,6 +19,8 @@ test-fast: .venv/bin/pytest
 
 lint: setup
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 	.venv/bin/lint-imports
 
 bench-ocr: setup

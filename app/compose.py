@@ -428,7 +428,7 @@ def build_console_pushes(app: App, console: ConsoleChannel) -> Pushes:
     settings = app.settings
     workers = DeliveryWorkers(
         OutboxQueue(app.engine, DeliveryWorkers.worker_id(), user_id=console.user_id),
-        {Channel.CONSOLE: console},  # type: ignore[dict-item]
+        {Channel.CONSOLE: console},
         _push_renderer(app),
         app.uow_factory,
         DeliverySettings(

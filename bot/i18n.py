@@ -7,6 +7,7 @@ complete. Catalogues are read once, when the composition root builds `Catalogues
 
 from __future__ import annotations
 
+import datetime as dt
 import gettext
 import logging
 from collections.abc import Callable, Iterable, Mapping
@@ -135,7 +136,7 @@ class Translator:
         for locale in (self.locale, DEFAULT_LOCALE):
             plurals = self.plurals.get(locale)
             forms = plurals.forms.get(message_id) if plurals else None
-            if forms:
+            if plurals and forms:
                 form = forms[min(plurals.form_of(abs(count)), len(forms) - 1)]
                 return form.format(n=self.number(count), **values)
         log.error("no plural text for message id %r", message_id)
@@ -168,11 +169,12 @@ class Translator:
         """dd.mm.yyyy HH:MM, for tables and ranges."""
         return value.strftime("%d.%m.%Y %H:%M")
 
-    def moment(self, value: datetime) -> str:
+    # `dt.datetime` below: in this class `datetime` is the method above.
+    def moment(self, value: dt.datetime) -> str:
         """A moment as people say it: "07.12.2026 о 06:00" / "07.12.2026 at 06:00"."""
         return self("fmt.datetime", date=value.strftime("%d.%m.%Y"), time=value.strftime("%H:%M"))
 
-    def span(self, starts: datetime, ends: datetime) -> str:
+    def span(self, starts: dt.datetime, ends: dt.datetime) -> str:
         """A stretch of time as people say it.
 
         On one day: "01.12.2026 з 10:00 до 17:00"; across days: "з 01.12.2026 22:00 до

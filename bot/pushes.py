@@ -27,13 +27,20 @@ from core.schedules import Interval, PushTexts, SchedulePushKind
 
 
 class QueuedPush(Protocol):
-    """What rendering needs of a claimed outbox row."""
+    """What rendering needs of a claimed outbox row (read-only: the row is frozen)."""
 
-    person_id: int | None
-    channel: Channel
-    external_id: str | None
-    locale: str | None
-    payload: dict
+    @property
+    def person_id(self) -> int | None: ...
+    @property
+    def channel(self) -> Channel: ...
+    @property
+    def external_id(self) -> str | None: ...
+    @property
+    def locale(self) -> str | None: ...
+    @property
+    def payload(self) -> dict: ...
+    @property
+    def event(self) -> str: ...
 
 
 @dataclass

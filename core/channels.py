@@ -89,7 +89,7 @@ def unregister_channel(name: str) -> None:
     if policy is None:
         return
     if policy.reading_source is not None and policy.reading_source not in _BUILT_IN_SOURCES:
-        ReadingSource.withdraw(policy.reading_source.value)
+        ReadingSource.withdraw(policy.reading_source)
     Channel.withdraw(name)
 
 
@@ -105,17 +105,17 @@ def policies() -> tuple[ChannelPolicy, ...]:
 
 def messengers() -> tuple[Channel, ...]:
     """Channels people write to us in (every channel but the address ones)."""
-    return tuple(p.channel for p in _POLICIES.values() if p.messenger)
+    return tuple(channel for channel, p in _POLICIES.items() if p.messenger)
 
 
 def offered_messengers() -> tuple[Channel, ...]:
     """Messengers a person can choose in the settings screen."""
-    return tuple(p.channel for p in _POLICIES.values() if p.messenger and p.offered)
+    return tuple(channel for channel, p in _POLICIES.items() if p.messenger and p.offered)
 
 
 def default_rates() -> dict[Channel, float]:
     """Default sends per second of each channel's delivery worker."""
-    return {p.channel: p.rate for p in _POLICIES.values()}
+    return {channel: p.rate for channel, p in _POLICIES.items()}
 
 
 # The built-in rows. Rates: Telegram's FAQ says about 30 messages a second to different

@@ -609,6 +609,7 @@ async def _resolve(
     """Attach stored ids to records; a row naming an unknown account or meter is bad."""
     problems: list[RowProblem] = []
     good: list[Record] = []
+    record: Record  # an AccountRecord in the first loop below, any kind in the second
     if batch.kind is ImportKind.ACCOUNTS:
         accounts = [r for r in batch.records if isinstance(r, AccountRecord)]
         dsos, suppliers = await repo.dso_ids(), await repo.supplier_ids()

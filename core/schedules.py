@@ -365,7 +365,7 @@ def _day(key: str, zone: tzinfo) -> date:
 def _hourly_slots(hours: Any) -> str:
     if not isinstance(hours, dict):
         raise ScheduleInvalid("a group's hours are an object")
-    slots = []
+    slots: list[str] = []
     for hour in range(1, 25):
         value = str(hours.get(str(hour), "")).strip().lower()
         if value not in _HOURLY:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import io
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 from core.documents import (
     ConsumptionChart,
@@ -20,6 +22,12 @@ from core.documents import (
     PdfDocument,
     StoredDocuments,
 )
+
+if TYPE_CHECKING:  # imported where they are used: they take a second to import
+    from fpdf import FPDF
+    from segno import QRCode
+
+_Input = TypeVar("_Input")
 
 # Zone colours that stay apart for colour-blind readers (Okabe–Ito), last year lighter.
 _ZONE_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"]
@@ -52,7 +60,7 @@ class ThreadedDocumentRenderer(DocumentRenderer):
     async def payment_qr_png(self, content: str) -> bytes:
         return await self._run(render_payment_qr_png, content)
 
-    async def _run(self, function, argument) -> bytes:  # type: ignore[no-untyped-def]
+    async def _run(self, function: Callable[[_Input], bytes], argument: _Input) -> bytes:
         if self._slots.locked():
             raise RendererBusy
         async with self._slots:
@@ -120,7 +128,7 @@ _QR_VERSIONS = range(10, 21)
 _QR_ERRORS = ("Q", "M", "L")
 
 
-def payment_qr_matrix(content: str):  # type: ignore[no-untyped-def]
+def payment_qr_matrix(content: str) -> QRCode:
     """The segno QR code for `content` within the NBU's versions and error levels."""
     import segno
 
@@ -128,7 +136,7 @@ def payment_qr_matrix(content: str):  # type: ignore[no-untyped-def]
         code = segno.make_qr(content, error=error, boost_error=False)
         if code.version in _QR_VERSIONS:
             return code
-        if code.version < _QR_VERSIONS.start:
+        if isinstance(code.version, int) and code.version < _QR_VERSIONS.start:
             return segno.make_qr(
                 content, error=error, version=_QR_VERSIONS.start, boost_error=False
             )
@@ -206,7 +214,7 @@ def render_pdf(document: PdfDocument) -> bytes:
     return bytes(pdf.output())
 
 
-def _pdf_qr(pdf, qr: PaymentQrImage) -> None:  # type: ignore[no-untyped-def]
+def _pdf_qr(pdf: FPDF, qr: PaymentQrImage) -> None:
     """The QR code (50 mm: modules over 0.5 mm, as the NBU recommends) with its text."""
     size = 50
     pdf.ln(4)

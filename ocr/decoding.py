@@ -42,7 +42,7 @@ def decode_photo(data: bytes, working_side: int = WORKING_SIDE) -> DecodedPhoto 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
+            image: Image.Image = Image.open(io.BytesIO(data), formats=ACCEPTED_FORMATS)
     except Image.DecompressionBombError:
         return PhotoProblem.TOO_LARGE
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):

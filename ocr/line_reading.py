@@ -99,7 +99,7 @@ def parse_hocr(hocr: bytes, count: int) -> list[LineReading]:
     """Readings of `count` one-line pages from Tesseract's hOCR with lstm_choice_mode=2."""
     words: list[list[str]] = [[] for _ in range(count)]
     confidences: list[list[float]] = [[] for _ in range(count)]
-    choices: list[list[Choices]] = [[] for _ in range(count)]
+    choices: list[list[tuple[Choices, ...]]] = [[] for _ in range(count)]
     root = ET.fromstring(hocr)  # noqa: S314 - Tesseract's output for our own line images
     for page in root.iter(f"{_XHTML}div"):
         if page.get("class") != "ocr_page":

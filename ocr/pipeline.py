@@ -462,7 +462,7 @@ def weigh(
             )[0]
         except Exception:  # a broken second reader only costs confidence
             second_opinions = {}
-    candidates = []
+    candidates: list[ReadingCandidate] = []
     for rank, items in enumerate(top_items):
         head = items[0]
         # The LCD reader's guesses at printed digits and drums are no rival to PP-OCR's.
@@ -605,7 +605,7 @@ def recognise_photo(
         return PhotoRecognition(problem=decoded)
     engine = engine or default_engine()
     prior = effective_prior(prior)
-    size = {"width": decoded.original_width, "height": decoded.original_height}
+    width, height = decoded.original_width, decoded.original_height
     rgb = np.asarray(decoded.image)
     grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     details: dict[str, float] = {
@@ -614,7 +614,9 @@ def recognise_photo(
         "contrast": round(float(grey.std()), 1),
     }
     if details["brightness"] < DARK_BRIGHTNESS:
-        return PhotoRecognition(problem=PhotoProblem.TOO_DARK, details=details, **size)
+        return PhotoRecognition(
+            problem=PhotoProblem.TOO_DARK, details=details, width=width, height=height
+        )
     bgr = np.ascontiguousarray(rgb[..., ::-1])
     lines = detect_lines(bgr, engine)
     scored = score_readings(lines, engine, prior)
@@ -632,8 +634,12 @@ def recognise_photo(
     details["lines"] = float(len(lines))
     details["seconds"] = round(time.perf_counter() - started, 3)
     if not candidates:
-        return PhotoRecognition(problem=_why_unread(lines, details), details=details, **size)
-    return PhotoRecognition(candidates=tuple(candidates), details=details, **size)
+        return PhotoRecognition(
+            problem=_why_unread(lines, details), details=details, width=width, height=height
+        )
+    return PhotoRecognition(
+        candidates=tuple(candidates), details=details, width=width, height=height
+    )
 
 
 def whole_image_line(bgr: np.ndarray, engine: Engine) -> TextLine:

@@ -21,6 +21,7 @@ from typing import Any, TextIO
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from core.imports import ImportKind
+from core.records import ReadingExport
 from operator_api import models as m
 from operator_api.operations import Format, Operator, OperatorError, readings_csv
 
@@ -159,7 +160,7 @@ async def _update(operator: Operator, outage_id: int, file: str) -> Any:
 async def _export(operator: Operator, args: argparse.Namespace) -> int:
     since, until = _time(args.since, "since"), _time(args.until, "until")
     assert since is not None
-    readings = []
+    readings: list[ReadingExport] = []
     after_id = 0
     while True:  # every page: the file is for billing, not for a screen
         page = await operator.submitted_readings(since, until, after_id, EXPORT_PAGE)

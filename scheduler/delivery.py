@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.channels.base import DeliveryResult, DeliveryStatus, Push
 from bot.pushes import PushRenderer, RenderedPush
@@ -52,7 +52,6 @@ from storage.outbox import (
 )
 
 if TYPE_CHECKING:
-    from bot.channels.base import ChannelAdapter
     from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -60,6 +59,12 @@ log = logging.getLogger(__name__)
 DEFAULT_LIMITS: Mapping[Channel, float] = default_rates()
 """Sends per second of each channel, from its row in `core.channels` (a channel registered
 later is looked up there when its worker starts)."""
+
+
+class PushSender(Protocol):
+    """What delivery needs of a channel: a channel adapter, or the console of a chat."""
+
+    async def send(self, user_id: str, push: Push) -> DeliveryResult: ...
 
 
 def default_limit(channel: Channel) -> float:
@@ -106,7 +111,7 @@ class DeliveryWorkers:
     def __init__(
         self,
         queue: OutboxQueue,
-        channels: Mapping[Channel, ChannelAdapter],
+        channels: Mapping[Channel, PushSender],
         renderer: PushRenderer,
         uow_factory: AbstractUnitOfWorkFactory,
         settings: DeliverySettings | None = None,

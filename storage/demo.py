@@ -447,8 +447,8 @@ def _history(
     readings = dict(consumer.install_readings)
     month = _Month.of(consumer.installed_on)
     while month < first:
-        for zone, kwh in _monthly_kwh(consumer, month).items():
-            readings[zone] = (readings[zone] + kwh) % modulus
+        for zone, used in _monthly_kwh(consumer, month).items():
+            readings[zone] = (readings[zone] + used) % modulus
         month = month.next()
 
     sources = [source for source, _ in _SOURCES]
@@ -567,8 +567,9 @@ async def _bulk_insert(connection: AsyncConnection, table: Table, rows: Sequence
         tuple(json.dumps(row[name]) if name in json_columns else row[name] for name in columns)
         for row in rows
     ]
-    raw = await connection.get_raw_connection()
-    await raw.driver_connection.copy_records_to_table(table.name, records=records, columns=columns)
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert driver is not None  # asyncpg's connection: the dialect is postgresql
+    await driver.copy_records_to_table(table.name, records=records, columns=columns)
 
 
 async def _ids_by(connection: AsyncConnection, table: Table, key: str) -> dict[Any, int]:

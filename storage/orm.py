@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -26,6 +26,7 @@ from sqlalchemy import (
     Numeric,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -89,6 +90,10 @@ class Base(DeclarativeBase):
         dict[str, Any]: JSON(),
         list[Any]: JSON(),
     }
+    if TYPE_CHECKING:
+        # Every row class here maps one Table (SQLAlchemy types it as any FromClause), so
+        # `XRow.__table__` has `insert()`, `delete()` and is what the upsert helpers take.
+        __table__: ClassVar[Table]
 
 
 # --- reference data -----------------------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.model import Outage, OutageKind
@@ -55,9 +55,9 @@ class SqlAlchemyOutageStore(AbstractOutageStore):
             target.outage_id = outage_id
             self.session.add(target)
         await self.session.flush()
-        row = await self.session.get(OutageRow, outage_id, populate_existing=True)
-        assert row is not None
-        return SqlAlchemyOutageRepository._outage(row)
+        stored = await self.session.get(OutageRow, outage_id, populate_existing=True)
+        assert stored is not None
+        return SqlAlchemyOutageRepository._outage(stored)
 
     @staticmethod
     def _columns(outage: Outage, external_id: str | None) -> dict[str, object]:
@@ -74,8 +74,8 @@ class SqlAlchemyOutageStore(AbstractOutageStore):
             "restored_at": outage.restored_at,
         }
 
-    async def _locked(self, *conditions: object) -> OutageRow | None:
-        query = select(OutageRow).where(*conditions)  # type: ignore[arg-type]
+    async def _locked(self, *conditions: ColumnElement[bool]) -> OutageRow | None:
+        query = select(OutageRow).where(*conditions)
         if self.session.get_bind().dialect.name == "postgresql":
             query = query.with_for_update(of=OutageRow)
         return await self.session.scalar(query.execution_options(populate_existing=True))

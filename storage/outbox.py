@@ -159,7 +159,7 @@ def _rank_whens(topic: str, now: datetime) -> list[tuple[ColumnElement[bool], in
     for policy in channel_rules.policies():
         if not policy.messenger:
             continue
-        name = policy.channel.value
+        name = str(policy.channel)  # the plain string of the registered Channel
         if policy.session is None:
             (billed if policy.billed else free).append(name)
             continue
@@ -183,7 +183,7 @@ def _rank_whens(topic: str, now: datetime) -> list[tuple[ColumnElement[bool], in
 
 
 def _routes(
-    recipients: Select[Any],
+    recipients: Select,
     topic: str,
     now: datetime,
     prefer: Channel | None = None,
@@ -213,7 +213,7 @@ def _routes(
     offered = [c.value for c in channel_rules.offered_messengers()]
     # Messengers a person cannot choose (the console) follow any chosen messenger.
     followers = [c.value for c in channel_rules.messengers() if c.value not in offered]
-    address_channels = [p.channel.value for p in channel_rules.policies() if not p.messenger]
+    address_channels = [str(p.channel) for p in channel_rules.policies() if not p.messenger]
     any_messenger = _chose_any([name for name in offered if name in usable])
     # Nothing they chose is on: every messenger they use, as without settings (a choice
     # made empty on purpose silences the switchable topics only).
@@ -900,9 +900,14 @@ async def insert_outbox_rows(session: AsyncSession, rows: Select, *, plain: bool
     `plain` skips ON CONFLICT: only for an event with no rows yet, where the per-row conflict
     check is a fifth of a big broadcast's cost and the unique key still guards a race.
     """
-    target = outbox.insert() if plain else dialect_insert(session, outbox)
-    statement = target.from_select(list(_OUTBOX_COLUMNS), rows)
-    if not plain:
-        statement = statement.on_conflict_do_nothing(index_elements=["dedup_key"])
+    columns = list(_OUTBOX_COLUMNS)
+    if plain:
+        statement = outbox.insert().from_select(columns, rows)
+    else:
+        statement = (
+            dialect_insert(session, outbox)
+            .from_select(columns, rows)
+            .on_conflict_do_nothing(index_elements=["dedup_key"])
+        )
     result = await session.execute(statement)
     return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]

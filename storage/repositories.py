@@ -13,7 +13,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Insert, Table, delete, false, func, or_, select, update
+from sqlalchemy import Table, delete, false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -101,7 +101,9 @@ ZONE_ORDER = {Zone.PEAK: 0, Zone.HALF_PEAK: 1, Zone.DAY: 2, Zone.NIGHT: 3}
 """The order zones are listed in everywhere: it matches TariffPlan.zones for every plan."""
 
 
-def dialect_insert(session_or_dialect: AsyncSession | str, table: Table | type) -> Insert:
+def dialect_insert(
+    session_or_dialect: AsyncSession | str, table: Table | type
+) -> postgresql.Insert | sqlite.Insert:
     """An INSERT that supports ON CONFLICT for the dialect of the session (or its name)."""
     name = (
         session_or_dialect

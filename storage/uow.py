@@ -258,7 +258,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
 
     async def _fetch(
         self, statement: Select | CompoundSelect, params: Mapping[str, Any]
-    ) -> Sequence[Mapping[str, Any]]:
+    ) -> Sequence[Mapping[Any, Any]]:
         """The rows of a statement of `storage.turn_queries`, as mappings by column name."""
         if self._driver is None:
             return (await self.session.execute(statement, params)).mappings().all()

@@ -17,6 +17,7 @@ import asyncio
 import re
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 from urllib.parse import urlsplit
@@ -172,12 +173,13 @@ class ConsoleChannel:
         self._write(f"(page {status}: {first[:200]})\n")
 
     def _to_incoming(self, text: str) -> Incoming | None:
-        base = {
-            "channel": Channel.CONSOLE,
-            "user_id": self._user_id,
-            "locale": self._locale,
-            "profile_name": self._profile_name,
-        }
+        incoming = partial(
+            Incoming,
+            channel=Channel.CONSOLE,
+            user_id=self._user_id,
+            locale=self._locale,
+            profile_name=self._profile_name,
+        )
         if text.startswith("/photo"):
             path = Path(text[len("/photo") :].strip()).expanduser()
             try:
@@ -185,9 +187,9 @@ class ConsoleChannel:
             except OSError as error:
                 self._write(f"(cannot read {path}: {error.strerror})\n")
                 return None
-            return Incoming(**base, photo=data)
+            return incoming(photo=data)
         if text.startswith("/contact"):
-            return Incoming(**base, contact_phone=text[len("/contact") :].strip())
+            return incoming(contact_phone=text[len("/contact") :].strip())
         button = self._button_for(text)
         if button is not None:
             if button.url:
@@ -196,8 +198,8 @@ class ConsoleChannel:
             if button.request_phone:
                 self._write("(type /contact +380XXXXXXXXX to share your phone number)\n")
                 return None
-            return Incoming(**base, payload=button.payload, text=button.label)
-        return Incoming(**base, text=text)
+            return incoming(payload=button.payload, text=button.label)
+        return incoming(text=text)
 
     def _button_for(self, text: str) -> Button | None:
         press = _PRESS.fullmatch(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.i18n import Translator
 from bot.messages import Button, Incoming, Reply
@@ -120,10 +121,10 @@ class Context:
         self,
         text: str,
         buttons: list[list[Button]] | None = None,
-        **extra: object,
+        **extra: Any,
     ) -> Reply:
         """Queue a reply to the person and return it (for attachments or tweaks)."""
-        reply = Reply(text=text, buttons=buttons or [], **extra)  # type: ignore[arg-type]
+        reply = Reply(text=text, buttons=buttons or [], **extra)
         self.replies.append(reply)
         return reply
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, time
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from bot.handlers.accounts import account_title, with_account
@@ -74,7 +75,8 @@ async def _show_payments(
         t("payments.line", date=t.date(p.paid_at.astimezone(zone)), amount=t.money(p.amount))
         for p in page.items
     ]
-    lines.append(t("payments.year_total", amount=t.money(sum(p.amount for p in of_year))))
+    year_total = sum((p.amount for p in of_year), Decimal(0))
+    lines.append(t("payments.year_total", amount=t.money(year_total)))
     if footer := page_footer(t, page):
         lines.append(footer)
     receipts = [
@@ -148,14 +150,14 @@ async def _show_history(
     if page.number == 0:
         lines.append("")
         lines.append(t("history.billing"))
-        for reading in settled:
-            values = t.values(reading.values, account.tariff_plan.zones)
+        for billed in settled:
+            values = t.values(billed.values, account.tariff_plan.zones)
             lines.append(
                 t(
                     "history.billing_line",
-                    period=t.period(reading.period),
+                    period=t.period(billed.period),
                     values=values,
-                    source=t(f"source.{reading.source.value}"),
+                    source=t(f"source.{billed.source.value}"),
                 )
             )
         if not settled:

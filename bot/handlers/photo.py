@@ -201,7 +201,8 @@ async def photo_answer(ctx: Context, argument: str) -> None:
         waiting = next(z for z in zones if z not in values)
         ctx.say(zone_prompt(ctx, Zone(waiting), len(zones)), [[menu_button(t)]])
         return
-    values[argument] = int(draft.recognised)  # type: ignore[arg-type]  # set in read.photo
+    assert draft.recognised is not None  # set in read.photo, which led here
+    values[argument] = int(draft.recognised)
     taken = ReadingDraft(draft.account, zones, values, SUBMIT, photo=draft.photo)
     ctx.goto("read.value", **taken.data())
     missing = [z for z in zones if z not in values]

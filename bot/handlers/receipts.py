@@ -6,6 +6,7 @@ A receipt looks the same however the person got it.
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from decimal import Decimal
 
 from bot.handlers.money import money_lines
 from bot.i18n import Translator
@@ -32,7 +33,7 @@ def receipt_document(
                 t("pdf.payment"),
                 [
                     (t("pdf.amount"), t.money(payment.amount)),
-                    (t("pdf.commission"), t.money(0)),
+                    (t("pdf.commission"), t.money(Decimal(0))),
                     (t("pdf.paid_at"), t.datetime(paid_at)),
                     (t("pdf.provider"), t.label("provider", payment.provider)),
                     (t("pdf.transaction"), payment.provider_txn_id),

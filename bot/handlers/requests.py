@@ -114,7 +114,7 @@ def _show_list(
         return
     _, page_number = parse_page(argument)
     page = page_of(items, page_number, LIST_PAGE)
-    blocks = [t(title), *(render(item) for item in page.items)]
+    blocks = [t(title)] + [render(item) for item in page.items]
     if footer := page_footer(t, page):
         blocks.append(footer)
     rows = [[new]]

@@ -278,7 +278,7 @@ def render_timeline_png(title: str, rows: list[TimelineRow], legend: TimelineLeg
     axes.set_title(title)
     axes.grid(axis="x", alpha=0.3)
     axes.set_axisbelow(True)
-    handles = [
+    handles: list[Patch | Line2D] = [
         Patch(facecolor=_COLOURS[SlotState.OFF], label=legend.off),
         Patch(facecolor=_COLOURS[SlotState.MAYBE], label=legend.maybe),
         Patch(facecolor=_COLOURS[SlotState.ON], label=legend.on),

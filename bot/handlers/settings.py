@@ -4,6 +4,7 @@ joining another messenger, and deleting my data."""
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from bot.handlers.context import Context
 from bot.handlers.requests import name_too_long
@@ -196,7 +197,8 @@ async def notification_settings(ctx: Context, argument: str) -> None:
     elif kind == "off!":
         changed = replace(prefs, channels=frozenset())
     elif kind == "t" and value in TOPICS:
-        changed = replace(prefs, channels=frozenset(shown), **{value: not getattr(prefs, value)})
+        flipped: dict[str, Any] = {value: not getattr(prefs, value)}  # the topic's field
+        changed = replace(prefs, channels=frozenset(shown), **flipped)
     elif kind == "paper":
         changed = replace(
             prefs, channels=frozenset(shown), paper_bill_only=not prefs.paper_bill_only

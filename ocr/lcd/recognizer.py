@@ -10,6 +10,7 @@ import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -57,7 +58,7 @@ def normalise(pixels: np.ndarray) -> np.ndarray:
     return (f - f.mean()) / max(float(f.std()), 0.02)
 
 
-def _load():
+def _load() -> Any:  # an onnxruntime InferenceSession (the library has no types)
     global _session
     with _session_lock:
         if _session is None:

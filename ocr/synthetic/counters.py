@@ -125,7 +125,8 @@ def random_reading(rng: random.Random) -> tuple[str, str]:
 
 
 def _jitter(rng: random.Random, color: Color, amount: int) -> Color:
-    return tuple(max(0, min(255, c + rng.randint(-amount, amount))) for c in color)  # type: ignore[return-value]
+    red, green, blue = (max(0, min(255, c + rng.randint(-amount, amount))) for c in color)
+    return red, green, blue
 
 
 def _dark(rng: random.Random) -> Color:
@@ -208,7 +209,7 @@ def draw_drum_counter(
     drum_ink, drum_paper = (_light(rng), _dark(rng)) if dark_drums else (_dark(rng), _light(rng))
     if variety and rng.random() < 0.3:
         # Coloured drums (blue, green, yellow...) and ink of any hue, as long as they contrast.
-        drum_paper = tuple(rng.randint(0, 255) for _ in range(3))  # type: ignore[assignment]
+        drum_paper = (rng.randint(0, 255), rng.randint(0, 255), rng.randint(0, 255))
         luma = 0.3 * drum_paper[0] + 0.59 * drum_paper[1] + 0.11 * drum_paper[2]
         drum_ink = _jitter(rng, (20, 20, 20) if luma > 128 else (235, 235, 230), 20)
         dark_drums = luma <= 128

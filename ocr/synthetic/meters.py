@@ -243,13 +243,16 @@ def make_meter_photo(rng: random.Random, closeup: bool) -> MeterPhoto:
         canvas = canvas.resize(
             (target_w, int(target_w * canvas.height / canvas.width)), Image.Resampling.LANCZOS
         )
-        counter_box = tuple(
-            (v - o) * zoom
-            for v, o in zip(counter_box, (region[0], region[1], region[0], region[1]), strict=True)
+        left, top, right, bottom = counter_box
+        counter_box = (
+            (left - region[0]) * zoom,
+            (top - region[1]) * zoom,
+            (right - region[0]) * zoom,
+            (bottom - region[1]) * zoom,
         )
     if rng.random() < 0.3:
         canvas = canvas.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.5)))
     canvas = degrade(rng, canvas, strength=rng.uniform(0.2, 0.8))
     return MeterPhoto(
         image=canvas, reading=reading, digit_count=digits, closeup=closeup, counter_box=counter_box
-    )  # type: ignore[arg-type]
+    )

@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import os
 from logging.config import fileConfig
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
+from alembic.autogenerate.api import AutogenContext
 from sqlalchemy.engine import Connection
 
 from storage.database import make_engine
@@ -21,7 +22,7 @@ from storage.orm import Base, UtcDateTime
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./kabinet.db"
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: AutogenContext) -> str | Literal[False]:
     # Migrations must not import storage.orm: render our instant type as what it is in SQL.
     if type_ == "type" and isinstance(obj, UtcDateTime):
         return "sa.DateTime(timezone=True)"

@@ -29,7 +29,7 @@ from aiogram.methods import (
 )
 from aiogram.methods.base import Response, TelegramMethod, TelegramType
 from aiogram.types import TelegramObject
-from aiohttp import ClientError
+from aiohttp import ClientError, ClientTimeout
 
 # Calls that never carry a file: safe to send as JSON.
 JSON_METHODS: tuple[type[TelegramMethod[Any]], ...] = (
@@ -72,7 +72,8 @@ class JsonSession(AiohttpSession):
         # such parametrised models only weakly, and under load the class was collected
         # and rebuilt (schema and all) for nearly every call: a tenth of a busy bot's CPU
         # in the profile. Holding the ones our calls return keeps pydantic's cache warm.
-        self._answer_models = [Response[m.__returning__] for m in JSON_METHODS]
+        # A type parametrised at run time, as aiogram's own session does it: no static type.
+        self._answer_models = [Response[m.__returning__] for m in JSON_METHODS]  # type: ignore[name-defined]
 
     async def make_request(
         self,
@@ -90,7 +91,7 @@ class JsonSession(AiohttpSession):
                 url,
                 data=json_body(bot, method),
                 headers=_JSON,
-                timeout=self.timeout if timeout is None else timeout,
+                timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
             ) as response:
                 raw = await response.text()
         except TimeoutError as error:

@@ -290,7 +290,7 @@ def _draw_text(
 
 def _render_masks(
     rng: random.Random, layout: Layout, digit_h: int, realism: int = 1
-) -> tuple[Image.Image, ...]:
+) -> tuple[Image.Image, Image.Image, tuple[float, int]]:
     """The lit and the ghost segments as two masks, on a canvas with room to spare."""
     faces = dseg_fonts()
     if realism >= 2:
@@ -404,7 +404,7 @@ def _lcd_colours(rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
     return bg, fg
 
 
-def _shade(rng: random.Random, w: int, h: int) -> np.ndarray:
+def _shade(rng: random.Random, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
     """A smooth light field: a gradient plus a soft glare spot or streak."""
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     field_ = 1 + rng.uniform(-0.25, 0.25) * (xx / w - 0.5) + rng.uniform(-0.2, 0.2) * (yy / h - 0.5)
@@ -536,7 +536,7 @@ def compose(
     if rng.random() < 0.15:
         k = rng.choice([3, 5])
         small = small.filter(ImageFilter.BoxBlur(k // 2))
-    arr = np.asarray(small, np.float32)
+    arr = np.asarray(small, np.float64)  # the noise added below is float64 anyway
     arr = arr + np.random.default_rng(rng.randrange(1 << 30)).normal(
         0, rng.uniform(0, 10), arr.shape
     )
@@ -597,7 +597,7 @@ def make_negative(rng: random.Random) -> tuple[Image.Image, str]:
     if kind == "drum":
         image = Image.new("RGB", (tw + len(text) * pad, size + 2 * pad), (int(dark),) * 3)
         draw = ImageDraw.Draw(image)
-        x = pad
+        x: float = pad
         for ch in text:
             cw = font.getlength("0") + pad
             draw.rectangle([x - 2, 2, x + cw - 2, image.height - 3], outline=(128, 128, 128))

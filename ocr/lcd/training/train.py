@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ def _squeeze(line: np.ndarray, rng: random.Random) -> np.ndarray:
 
 def batches(
     lines: list[np.ndarray], labels: list[str], flags: np.ndarray, size: int, rng: random.Random
-):
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Endless batches of lines of similar width (padding wastes CPU)."""
     order = list(range(len(lines)))
     while True:
@@ -71,7 +72,9 @@ def batches(
             )
 
 
-def evaluate(model: LcdCrnn, lines: list[np.ndarray], labels: list[str], flags: np.ndarray):
+def evaluate(
+    model: LcdCrnn, lines: list[np.ndarray], labels: list[str], flags: np.ndarray
+) -> tuple[float, float, float]:
     """Exact line text and exact integer part (greedy decoding) on the seven-segment lines."""
     model.eval()
     exact = integer = n = lcd_right = 0
