@@ -118,10 +118,10 @@ def from_messaging(
         for attachment in attachments if isinstance(attachments, list) else []:
             attachment = _object(attachment)
             kind = str(attachment.get("type") or "unknown")
-            payload = _object(attachment.get("payload"))
-            if kind == "image" and not payload.get("sticker_id") and payload.get("url"):
-                return Inbound(Incoming(**base), image_url=str(payload["url"])), None
-            if kind == "image" or payload.get("sticker_id"):
+            media = _object(attachment.get("payload"))
+            if kind == "image" and not media.get("sticker_id") and media.get("url"):
+                return Inbound(Incoming(**base), image_url=str(media["url"])), None
+            if kind == "image" or media.get("sticker_id"):
                 return Inbound(Incoming(**base, unsupported="sticker")), None
             return Inbound(Incoming(**base, unsupported=kind)), None
         return Inbound(Incoming(**base, unsupported="empty")), None
