@@ -106,7 +106,22 @@ async def check_reachable(engine: AsyncEngine, within: float = 10.0) -> None:
     except Exception as error:  # whatever the driver raises, it is reported in one line
         cause = error.orig if isinstance(error, DBAPIError) and error.orig else error
         reason = " ".join(str(cause).split()) or type(cause).__name__
+        await _let_sqlite_threads_finish()
         raise DatabaseUnreachable(f"{where}: {reason}") from None
+
+
+async def _let_sqlite_threads_finish(within: float = 2.0) -> None:
+    """Wait for aiosqlite's worker threads of failed connections to end.
+
+    After a failed connect aiosqlite queues its own stop and does not wait for it; if the
+    command's event loop closes first, the thread prints an "Event loop is closed"
+    traceback under the one line the operator should read.
+    """
+    import threading
+
+    for thread in threading.enumerate():
+        if "_connection_worker_thread" in thread.name:
+            await asyncio.to_thread(thread.join, within)
 
 
 def _is_file_database(url: URL) -> bool:
