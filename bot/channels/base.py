@@ -1,7 +1,8 @@
 """What every channel adapter offers the composition root and the delivery workers, and
-the plumbing they share: the push envelope, the turn skeleton, a small LRU memory, the
-typing indicator, retries with jitter, metrics registration, and a collecting channel
-(tests, and a template for a new adapter: README "Adding a channel")."""
+the plumbing they share: the push envelope, the turn skeleton, chat memories (kept in the
+dialog state by the composition root, so that every replica knows them), the typing
+indicator, retries with jitter, metrics registration, and a collecting channel (tests, and
+a template for a new adapter: README "Adding a channel")."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ import logging
 import random
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from copy import deepcopy
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -21,7 +24,8 @@ from aiohttp import web
 
 from bot.messages import Incoming, Reply
 from core.channels import policy_of
-from core.model import Channel, Topic
+from core.model import Channel, ChatMemory, Topic
+from core.ports import AbstractChatMemories
 from core.privacy import mask
 
 if TYPE_CHECKING:
@@ -216,6 +220,58 @@ class Remembered(OrderedDict[K, V]):
             self.popitem(last=False)
 
 
+class LocalChatMemories(AbstractChatMemories):
+    """Chat memories in this process only (`Remembered`): for an adapter built without a
+    database (unit tests). It cannot know when anyone last wrote."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self._kept: Remembered[tuple[Channel, str], dict[str, Any]] = Remembered(size)
+
+    async def recall(self, channel: Channel, user_id: str) -> ChatMemory:
+        """What was kept, as a copy."""
+        return ChatMemory(deepcopy(self._kept.get((channel, user_id), {})))
+
+    async def keep(self, channel: Channel, user_id: str, data: Mapping[str, Any]) -> None:
+        """Keep a copy of `data`."""
+        self._kept.remember((channel, user_id), deepcopy(dict(data)))
+
+
+class Memo:
+    """One chat's adapter memory while a turn or a push runs (`remembering`): `data` is the
+    adapter's to read and change; `last_inbound` is when the person last wrote."""
+
+    def __init__(self, recalled: ChatMemory) -> None:
+        self.data: dict[str, Any] = deepcopy(recalled.data)
+        self.last_inbound = recalled.last_inbound
+        self._loaded = deepcopy(recalled.data)
+
+    @property
+    def changed(self) -> bool:
+        """Whether `data` differs from what was recalled."""
+        return self.data != self._loaded
+
+
+@asynccontextmanager
+async def remembering(
+    memories: AbstractChatMemories, channel: Channel, user_id: str
+) -> AsyncIterator[Memo]:
+    """A chat's memory for the block: read once before it, written back once after it and
+    only when it changed. Best effort, as a memory of the chat always was: when the
+    database cannot be read the block starts from nothing, when it cannot be written the
+    next turn does (both logged)."""
+    try:
+        memo = Memo(await memories.recall(channel, user_id))
+    except Exception as error:
+        log.warning("%s: chat memory not read: %s", channel.value, type(error).__name__)
+        memo = Memo(ChatMemory())
+    yield memo
+    if memo.changed:
+        try:
+            await memories.keep(channel, user_id, memo.data)
+        except Exception as error:
+            log.warning("%s: chat memory not kept: %s", channel.value, type(error).__name__)
+
+
 class Typing:
     """A "typing…" indicator: `show` after `after` seconds and again every `every`, until
     cancelled. A timer, not a task: a quick turn costs one scheduled callback and no call
@@ -356,12 +412,15 @@ __all__ = [
     "DeliveryResult",
     "DeliveryStatus",
     "Handle",
+    "LocalChatMemories",
+    "Memo",
     "Push",
     "Remembered",
     "Retries",
     "Typing",
     "counter",
     "jittered",
+    "remembering",
     "run_turn",
     "split_text",
 ]

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from bot.messages import Incoming
 from core.model import Channel
-
-log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MORE_PAYLOAD = "~more"  # the adapter's own "next page of choices" reply
@@ -50,11 +47,12 @@ class Inbound:
     event: Incoming
     image_url: str | None = None
     more: bool = False
+    # A quick reply whose text looks like a phone number but whose payload is not one:
+    # after a phone quick reply was offered, a sign that the platform's shape changed.
+    phone_text_only: bool = False
 
 
-def from_messaging(
-    messaging: dict[str, Any], phone_offered: bool
-) -> tuple[Inbound | None, str | None]:
+def from_messaging(messaging: dict[str, Any]) -> tuple[Inbound | None, str | None]:
     """Translate one messaging event; (None, kind) for events that are not input."""
     sender = str((messaging.get("sender") or {}).get("id") or "")
     if not sender:
@@ -76,12 +74,13 @@ def from_messaging(
             if phone is not None:
                 # The user_phone_number quick reply: the number from their profile.
                 return Inbound(Incoming(**base, contact_phone=phone, contact_is_own=True)), None
-            if phone_offered and text and phone_like(text):
-                log.warning(
-                    "messenger: a phone quick reply carried no phone in its payload; "
-                    "the platform's shape differs from what we expect"
-                )
-            return Inbound(Incoming(**base, text=text, payload=quick)), None
+            return (
+                Inbound(
+                    Incoming(**base, text=text, payload=quick),
+                    phone_text_only=bool(text and phone_like(text)),
+                ),
+                None,
+            )
         attachments = message.get("attachments") or []
         if text is not None:
             return Inbound(Incoming(**base, text=text)), None
