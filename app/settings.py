@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     ocr_timeout_seconds: float = Field(10.0, gt=0)
     ocr_confidence: float | None = Field(None, ge=0, le=1)
     admin_token: SecretStr | None = None
+    # Signs media URLs; unset: derived from a channel secret (app.compose.make_media_store).
     media_secret: SecretStr | None = None
 
     business_timezone: str = "Europe/Kyiv"

@@ -217,8 +217,9 @@ def latest_billing_with_consumption() -> CompoundSelect:
 
 @cache
 def begin_turn() -> Select:
-    """Remember update :key of :channel (at :at), lock and read the state of :user_id, and
-    read the caller (as `caller()`, one row per linked account), in one statement: the
+    """Remember update :key of :channel (at :at), lock and read the state of :user_id
+    (noting on its row that they wrote at :at: Messenger's window, judged by any replica),
+    and read the caller (as `caller()`, one row per linked account), in one statement: the
     first of a turn on PostgreSQL.
 
     `fresh` is false for an update seen before; then nothing else matters (a NULL key, as
