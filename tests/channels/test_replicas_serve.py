@@ -12,10 +12,7 @@ proxy would route them.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +35,7 @@ from tests.channels.fake_graph import (
     MessengerUser,
     sign,
 )
+from tests.channels.fake_viber import wait_for
 from tests.channels.test_viber_flows import linked
 from tests.pushes.processes import Served, free_port, start_serve, stop
 
@@ -79,15 +77,6 @@ async def _serve(url: str, graph: str, log: Path, port: int, public_port: int) -
         MESSENGER_API_BASE=graph,
         MEDIA_SECRET="",
     )
-
-
-async def _until(check: Callable[[], Awaitable[bool]], seconds: float) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if await check():
-            return True
-        await asyncio.sleep(0.2)
-    return False
 
 
 async def test_two_serve_processes_share_media_and_the_messenger_window(
@@ -138,10 +127,8 @@ async def test_two_serve_processes_share_media_and_the_messenger_window(
         def pushed() -> list[Any]:
             return [c for c in fake.sent_to(user.psid) if c.text == "Відповідь оператора"]
 
-        async def arrived() -> bool:
-            return bool(pushed())
-
-        assert await _until(arrived, 30), (a.log_text(), b.log_text())
+        # Delivered by whichever process claims it first (both poll the outbox).
+        await wait_for(pushed, 30)
         (push,) = pushed()
         assert push.body["messaging_type"] == "UPDATE"
         assert "tag" not in push.body
