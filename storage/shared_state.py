@@ -8,6 +8,8 @@ replicas behind a proxy behave as one:
 
 Each call is one short transaction of its own on the engine, outside any turn: an adapter
 reads a chat's memory before the dialog's turn and writes it back after the answer is sent.
+A call of one statement runs in AUTOCOMMIT on PostgreSQL: one round trip, no BEGIN and
+COMMIT around it (a single statement is atomic anyway).
 """
 
 from __future__ import annotations
@@ -27,11 +29,20 @@ _dialogs = DialogStateRow.__table__
 _media = MediaRow.__table__
 
 
+def single_statements(engine: AsyncEngine) -> AsyncEngine:
+    """`engine` for calls of one statement: in AUTOCOMMIT on PostgreSQL; as it is on SQLite,
+    whose transactions take the database's write lock (storage.database) and cost no
+    round trip."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 class SqlChatMemories(AbstractChatMemories):
     """Adapters' chat memories in the dialog state rows."""
 
     def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
+        self._engine = single_statements(engine)
 
     async def recall(self, channel: Channel, user_id: str) -> ChatMemory:
         """One primary-key read."""
@@ -40,7 +51,6 @@ class SqlChatMemories(AbstractChatMemories):
         )
         async with self._engine.connect() as connection:
             row = (await connection.execute(query)).one_or_none()
-            await connection.rollback()
         if row is None:
             return ChatMemory()
         return ChatMemory(dict(row.channel_memory or {}), row.last_inbound_at)
@@ -64,6 +74,7 @@ class SqlMediaFiles(AbstractMediaFiles):
 
     def __init__(self, engine: AsyncEngine, *, max_items: int, max_bytes: int) -> None:
         self._engine = engine
+        self._single = single_statements(engine)
         self._max_items = max_items
         self._max_bytes = max_bytes
 
@@ -99,9 +110,8 @@ class SqlMediaFiles(AbstractMediaFiles):
         query = select(_media.c.filename, _media.c.content, _media.c.mime_type).where(
             _media.c.key == key, _media.c.expires_at >= now
         )
-        async with self._engine.connect() as connection:
+        async with self._single.connect() as connection:
             row = (await connection.execute(query)).one_or_none()
-            await connection.rollback()
         if row is None:
             return None
         return MediaFile(row.filename, bytes(row.content), row.mime_type)

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -238,38 +239,55 @@ class LocalChatMemories(AbstractChatMemories):
 
 class Memo:
     """One chat's adapter memory while a turn or a push runs (`remembering`): `data` is the
-    adapter's to read and change; `last_inbound` is when the person last wrote."""
+    adapter's to read and change, `last_inbound` is when the person last wrote; both are
+    there once `load` has read them."""
 
-    def __init__(self, recalled: ChatMemory) -> None:
-        self.data: dict[str, Any] = deepcopy(recalled.data)
-        self.last_inbound = recalled.last_inbound
-        self._loaded = deepcopy(recalled.data)
+    def __init__(self, memories: AbstractChatMemories, channel: Channel, user_id: str) -> None:
+        self._memories = memories
+        self._channel = channel
+        self._user_id = user_id
+        self.data: dict[str, Any] = {}
+        self.last_inbound: datetime | None = None
+        self._loaded: dict[str, Any] | None = None  # None: not read yet
 
-    @property
-    def changed(self) -> bool:
-        """Whether `data` differs from what was recalled."""
-        return self.data != self._loaded
+    async def load(self) -> Memo:
+        """Read the memory, once; when the database cannot be read, start from nothing."""
+        if self._loaded is None:
+            try:
+                recalled = await self._memories.recall(self._channel, self._user_id)
+            except Exception as error:
+                log.warning(
+                    "%s: chat memory not read: %s", self._channel.value, type(error).__name__
+                )
+                recalled = ChatMemory()
+            self.data = deepcopy(recalled.data)
+            self.last_inbound = recalled.last_inbound
+            self._loaded = deepcopy(recalled.data)
+        return self
+
+    async def save(self) -> None:
+        """Write the memory back if it was read and changed (logged when it cannot be)."""
+        if self._loaded is None or self.data == self._loaded:
+            return
+        try:
+            await self._memories.keep(self._channel, self._user_id, self.data)
+        except Exception as error:
+            log.warning("%s: chat memory not kept: %s", self._channel.value, type(error).__name__)
+        self._loaded = deepcopy(self.data)
 
 
 @asynccontextmanager
 async def remembering(
-    memories: AbstractChatMemories, channel: Channel, user_id: str
+    memories: AbstractChatMemories, channel: Channel, user_id: str, *, lazy: bool = False
 ) -> AsyncIterator[Memo]:
-    """A chat's memory for the block: read once before it, written back once after it and
-    only when it changed. Best effort, as a memory of the chat always was: when the
-    database cannot be read the block starts from nothing, when it cannot be written the
-    next turn does (both logged)."""
-    try:
-        memo = Memo(await memories.recall(channel, user_id))
-    except Exception as error:
-        log.warning("%s: chat memory not read: %s", channel.value, type(error).__name__)
-        memo = Memo(ChatMemory())
+    """A chat's memory for the block: read once before it (or, `lazy`, when the block first
+    asks: `await memo.load()`), written back once after it and only when it changed. Best
+    effort, as a memory of the chat always was."""
+    memo = Memo(memories, channel, user_id)
+    if not lazy:
+        await memo.load()
     yield memo
-    if memo.changed:
-        try:
-            await memories.keep(channel, user_id, memo.data)
-        except Exception as error:
-            log.warning("%s: chat memory not kept: %s", channel.value, type(error).__name__)
+    await memo.save()
 
 
 class Typing:

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.media import MediaStore
 from bot.messages import Attachment
 from core.model import Channel, ChatMemory, DialogState, MediaFile
+from storage.database import make_engine
 from storage.retention import Retention, RetentionPolicy
 from storage.shared_state import SqlChatMemories, SqlMediaFiles
 from storage.uow import SqlAlchemyUnitOfWorkFactory
+from tests.integration.wire import WireCounter
 
 NOW = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
 
@@ -122,3 +125,30 @@ async def test_retention_deletes_expired_media_only(engine: AsyncEngine) -> None
     assert await retention.run(NOW) == {"media": 3}
     assert await files.get("fresh", wall) == pdf
     assert await retention.run(NOW) == {"media": 0}
+
+
+async def test_a_chat_memory_costs_one_round_trip_each_way(
+    database_url: str, dialect_name: str, uow_factory: SqlAlchemyUnitOfWorkFactory
+) -> None:
+    """What an adapter adds to a turn on PostgreSQL: one read before, one write after (only
+    when the memory changed), each a single statement without BEGIN and COMMIT."""
+    if dialect_name != "postgresql":
+        pytest.skip("round trips are counted on PostgreSQL's wire protocol")
+    async with uow_factory() as uow:
+        await uow.begin_turn(Channel.TELEGRAM, "43", "u-1", NOW)
+        await uow.commit()
+    counter = WireCounter(database_url)
+    engine = make_engine(await counter.start())
+    try:
+        memories = SqlChatMemories(engine)
+        await memories.keep(Channel.TELEGRAM, "43", {"last_message": 1})  # statements are
+        await memories.recall(Channel.TELEGRAM, "43")  # prepared on first use
+        counter.reset()
+        recalled = await memories.recall(Channel.TELEGRAM, "43")
+        assert counter.round_trips == 1, counter.queries
+        counter.reset()
+        await memories.keep(Channel.TELEGRAM, "43", {**recalled.data, "last_message": 2})
+        assert counter.round_trips == 1, counter.queries
+    finally:
+        await engine.dispose()
+        await counter.stop()

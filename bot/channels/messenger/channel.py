@@ -370,7 +370,10 @@ class MessengerChannel(ChannelAdapter):
                 log.info("messenger: %s event ignored", kind)
             return
         self._count("input")
-        async with remembering(self._memories, self.channel, sender) as memo:
+        # Most inputs need nothing remembered before the turn: their memory is read only
+        # when the answer changes it (no round trip otherwise).
+        needed = inbound.more or inbound.phone_text_only
+        async with remembering(self._memories, self.channel, sender, lazy=not needed) as memo:
             await self._input(sender, inbound, memo)
 
     async def _input(self, sender: str, inbound: Inbound, memo: Memo) -> None:
@@ -435,7 +438,7 @@ class MessengerChannel(ChannelAdapter):
 
     async def deliver(self, psid: str, replies: list[Reply]) -> DeliveryResult:
         """Send a turn's replies (messaging_type RESPONSE)."""
-        async with remembering(self._memories, self.channel, psid) as memo:
+        async with remembering(self._memories, self.channel, psid, lazy=True) as memo:
             return await self._deliver_replies(psid, replies, memo)
 
     async def _deliver_replies(self, psid: str, replies: list[Reply], memo: Memo) -> DeliveryResult:
@@ -494,13 +497,16 @@ class MessengerChannel(ChannelAdapter):
                     break
             if result.status != DeliveryStatus.SENT:
                 break
-            if part.more:
-                memo.data["more"] = [[asdict(button) for button in page] for page in part.more]
-            if any(
+            offers_phone = any(
                 qr.get("content_type") == "user_phone_number"
                 for message in part.messages
                 for qr in message.get("quick_replies", [])
-            ):
+            )
+            if part.more or offers_phone:
+                await memo.load()
+            if part.more:
+                memo.data["more"] = [[asdict(button) for button in page] for page in part.more]
+            if offers_phone:
                 memo.data["phone_offered"] = True
         self._count_outbound(result.status)
         if result.status == DeliveryStatus.UNREACHABLE and "551" in result.detail:
