@@ -60,6 +60,7 @@ from bot.channels.messenger.outbound import (
     persistent_menu,
     render,
 )
+from bot.handlers.dialog import KeyedLocks
 from bot.i18n import Catalogues, Translator, pick_locale
 from bot.messages import Button, Reply
 from core.channels import policy_of
@@ -156,6 +157,9 @@ class MessengerChannel(ChannelAdapter):
         # Per person: the pages of choices behind "more", whether a phone quick reply was
         # offered; and, from the dialog's turns, when they last wrote (the 24-hour window).
         self._memories = memories or LocalChatMemories(REMEMBERED_USERS)
+        # One person's inputs handled here side by side (separate webhook calls) take turns
+        # from reading their memory to writing it back, so neither overwrites the other's.
+        self._people = KeyedLocks()
         self._events = counter(
             metrics, "kabinet_messenger_events", "Messenger webhook events, by kind", ["kind"]
         )
@@ -373,7 +377,10 @@ class MessengerChannel(ChannelAdapter):
         # Most inputs need nothing remembered before the turn: their memory is read only
         # when the answer changes it (no round trip otherwise).
         needed = inbound.more or inbound.phone_text_only
-        async with remembering(self._memories, self.channel, sender, lazy=not needed) as memo:
+        async with (
+            self._people.hold(sender),
+            remembering(self._memories, self.channel, sender, lazy=not needed) as memo,
+        ):
             await self._input(sender, inbound, memo)
 
     async def _input(self, sender: str, inbound: Inbound, memo: Memo) -> None:
@@ -438,7 +445,10 @@ class MessengerChannel(ChannelAdapter):
 
     async def deliver(self, psid: str, replies: list[Reply]) -> DeliveryResult:
         """Send a turn's replies (messaging_type RESPONSE)."""
-        async with remembering(self._memories, self.channel, psid, lazy=True) as memo:
+        async with (
+            self._people.hold(psid),
+            remembering(self._memories, self.channel, psid, lazy=True) as memo,
+        ):
             return await self._deliver_replies(psid, replies, memo)
 
     async def _deliver_replies(self, psid: str, replies: list[Reply], memo: Memo) -> DeliveryResult:
@@ -455,7 +465,10 @@ class MessengerChannel(ChannelAdapter):
         `core.channels` is sent (ACCOUNT_UPDATE for bills and payments); anything else is
         UNREACHABLE with the reason, so delivery can hand it to another channel.
         """
-        async with remembering(self._memories, self.channel, user_id) as memo:
+        async with (
+            self._people.hold(user_id),
+            remembering(self._memories, self.channel, user_id) as memo,
+        ):
             last = memo.last_inbound
             inside = last is not None and self._clock.now() - last < self._window
             t = self._translator(user_id)

@@ -67,6 +67,7 @@ from bot.channels.base import (
 from bot.channels.telegram.inbound import Inbound, from_callback, from_message
 from bot.channels.telegram.outbound import carries_standing, render
 from bot.channels.telegram.session import JsonSession
+from bot.handlers.dialog import KeyedLocks
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
 from bot.messages import Incoming, Keyboard, Reply
 from core.model import Channel
@@ -165,6 +166,9 @@ class TelegramChannel(ChannelAdapter):
         # Per chat (see the module's doc): "keyboard" (labels → payloads, for the next
         # input), "keyboard_shown", "standing" (a fingerprint), "last_message" (an id).
         self._memories = memories or LocalChatMemories(REMEMBERED_CHATS)
+        # One chat's updates handled here side by side take turns from reading its memory
+        # to writing it back, so that neither writes over what the other kept.
+        self._chats = KeyedLocks()
         self._background: set[asyncio.Task[Any]] = set()
         self._polling: asyncio.Task[None] | None = None
 
@@ -280,7 +284,11 @@ class TelegramChannel(ChannelAdapter):
             log.exception("telegram update %s failed", update.update_id)
 
     async def _on_message(self, message: Message, event_update: Update) -> None:
-        async with remembering(self._memories, self.channel, str(message.chat.id)) as memo:
+        chat = str(message.chat.id)
+        async with (
+            self._chats.hold(chat),
+            remembering(self._memories, self.channel, chat) as memo,
+        ):
             keyboard = memo.data.pop("keyboard", None)
             inbound = from_message(message, event_update.update_id, keyboard)
             if inbound is None:
@@ -295,7 +303,10 @@ class TelegramChannel(ChannelAdapter):
             inbound = from_callback(callback_query, event_update.update_id)
             if inbound is not None:
                 chat = str(inbound.chat_id)
-                async with remembering(self._memories, self.channel, chat) as memo:
+                async with (
+                    self._chats.hold(chat),
+                    remembering(self._memories, self.channel, chat) as memo,
+                ):
                     await self._turn(inbound, memo, edit_message_id=_message_id(callback_query))
         finally:
             await answer
@@ -380,7 +391,8 @@ class TelegramChannel(ChannelAdapter):
             chat_id = int(user_id)
         except ValueError:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not a Telegram user id")
-        async with remembering(self._memories, self.channel, user_id) as memo:
+        chat = str(chat_id)
+        async with self._chats.hold(chat), remembering(self._memories, self.channel, chat) as memo:
             edit = memo.data.get("last_message")
             return await self._deliver(chat_id, push.replies, memo, edit_message_id=edit)
 
@@ -388,7 +400,8 @@ class TelegramChannel(ChannelAdapter):
         self, chat_id: int, replies: list[Reply], *, edit_message_id: int | None = None
     ) -> DeliveryResult:
         """Send replies in order; stop at the first one that cannot be delivered."""
-        async with remembering(self._memories, self.channel, str(chat_id)) as memo:
+        chat = str(chat_id)
+        async with self._chats.hold(chat), remembering(self._memories, self.channel, chat) as memo:
             return await self._deliver(chat_id, replies, memo, edit_message_id=edit_message_id)
 
     async def _deliver(
