@@ -1,6 +1,6 @@
 """Issue 16, point 3: what an adapter keeps of a chat lives in the dialog state, so a new
 adapter instance (a restart, another replica) on the same database knows it: Telegram's
-reply-keyboard labels, the keyboard shown and the message to edit; Messenger's "More"
+reply-keyboard labels and that a reply keyboard is shown; Messenger's "More"
 pages and its 24-hour window. Two apps on one SQLite database, each with its own adapter
 and fake platform, stand for two replicas."""
 
@@ -18,7 +18,7 @@ from tests.channels.fake_graph import MessengerUser
 SENT = DeliveryStatus.SENT
 
 
-async def test_a_new_telegram_adapter_knows_the_reply_keyboard_and_the_last_message(
+async def test_a_new_telegram_adapter_knows_the_reply_keyboard(
     make_harness: HarnessFactory, sqlite_demo_url: str
 ) -> None:
     first = await make_harness(sqlite_demo_url)
@@ -38,15 +38,6 @@ async def test_a_new_telegram_adapter_knows_the_reply_keyboard_and_the_last_mess
     await second.channel.send(str(user.user_id), Push([Reply("Готово")]))
     hides = second.fake.calls_of("sendMessage", user.user_id)[-1]
     assert hides.params["reply_markup"] == {"remove_keyboard": True}
-
-    await second.channel.send(str(user.user_id), Push([Reply("сторінка", [[Button(">", "p")]])]))
-    last_sent = second.fake.calls_of("sendMessage", user.user_id)[-1].message_id
-    third = await make_harness(sqlite_demo_url)
-    page = Reply("сторінка 2", [[Button("<", "p")]], replaces_previous=True)
-    assert (await third.channel.send(str(user.user_id), Push([page]))).status == SENT
-    # A page that replaces the previous message edits the one another adapter sent last.
-    (edit,) = third.fake.calls_of("editMessageText", user.user_id)
-    assert edit.params["message_id"] == last_sent
 
 
 async def test_a_new_messenger_adapter_pages_on_and_judges_the_window(

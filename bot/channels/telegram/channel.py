@@ -4,8 +4,8 @@ Built by the composition root from settings (`TelegramChannel.from_settings`). I
 translates: updates become `Incoming` (bot.channels.telegram.inbound), replies become Bot
 API calls (bot.channels.telegram.outbound); every rule lives in the dialog. What it keeps of
 a chat between turns (the reply keyboard's labels, whether one is shown, the standing
-keyboard in view, the last message to edit) is the chat's memory in the dialog state, read
-once before a turn and written once after it when it changed, so any replica knows it.
+keyboard in view) is the chat's memory in the dialog state, read once before a turn and
+written once after it when it changed, so any replica knows it.
 """
 
 from __future__ import annotations
@@ -164,7 +164,8 @@ class TelegramChannel(ChannelAdapter):
         self.dispatcher.callback_query.register(self._on_callback)
         self.dispatcher.my_chat_member.register(self._on_membership)
         # Per chat (see the module's doc): "keyboard" (labels → payloads, for the next
-        # input), "keyboard_shown", "standing" (a fingerprint), "last_message" (an id).
+        # input), "keyboard_shown", "standing" (a fingerprint). They change only when the
+        # keyboards do, so most turns read the memory and write nothing.
         self._memories = memories or LocalChatMemories(REMEMBERED_CHATS)
         # One chat's updates handled here side by side take turns from reading its memory
         # to writing it back, so that neither writes over what the other kept.
@@ -342,11 +343,11 @@ class TelegramChannel(ChannelAdapter):
             event = replace(event, photo=photo)
 
         async def answer(_user_id: str, replies: list[Reply]) -> DeliveryResult:
-            # A paging press edits its message; otherwise the chat's last one may be edited.
-            edit = edit_message_id
-            if edit is None:
-                edit = memo.data.get("last_message")
-            return await self._deliver(chat_id, replies, memo, edit_message_id=edit)
+            # A paging press edits the message whose button was pressed; any other reply
+            # that asks to replace the previous one is sent as a new message (the chat's
+            # last message is not remembered: it would cost a write every turn, and one
+            # that a replica had not heard of would edit a message far up the chat).
+            return await self._deliver(chat_id, replies, memo, edit_message_id=edit_message_id)
 
         await run_turn(
             self.channel,
@@ -393,8 +394,7 @@ class TelegramChannel(ChannelAdapter):
             return DeliveryResult(DeliveryStatus.FAILED, detail="not a Telegram user id")
         chat = str(chat_id)
         async with self._chats.hold(chat), remembering(self._memories, self.channel, chat) as memo:
-            edit = memo.data.get("last_message")
-            return await self._deliver(chat_id, push.replies, memo, edit_message_id=edit)
+            return await self._deliver(chat_id, push.replies, memo)
 
     async def deliver(
         self, chat_id: int, replies: list[Reply], *, edit_message_id: int | None = None
@@ -451,10 +451,7 @@ class TelegramChannel(ChannelAdapter):
         )
         try:
             for call in rendered.calls:
-                sent = await self._send_or_edit(call, chat_id, reply)
-                message_id = getattr(sent, "message_id", None)
-                if message_id is not None:
-                    kept["last_message"] = message_id
+                await self._send_or_edit(call, chat_id, reply)
         except _Failed as failed:
             return failed.result
         if rendered.keyboard_payloads is not None:
