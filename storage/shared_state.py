@@ -14,16 +14,20 @@ COMMIT around it (a single statement is atomic anyway).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import Select, String, bindparam, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from core.model import Channel, ChatMemory, MediaFile
 from core.ports import AbstractChatMemories, AbstractMediaFiles
 from storage.orm import DialogStateRow, MediaRow
+from storage.turn_queries import TurnStatement, for_driver
 
 _dialogs = DialogStateRow.__table__
 _media = MediaRow.__table__
@@ -38,34 +42,71 @@ def single_statements(engine: AsyncEngine) -> AsyncEngine:
     return engine
 
 
+@cache
+def _recall() -> Select[Any]:
+    """The memory and last message time of (:of_channel, :of_user)."""
+    return select(_dialogs.c.channel_memory, _dialogs.c.last_inbound_at).where(
+        _dialogs.c.channel == bindparam("of_channel", type_=String),
+        _dialogs.c.user_id == bindparam("of_user", type_=String),
+    )
+
+
+@cache
+def _keep() -> ReturningUpdate:
+    """Replace the memory of (:of_channel, :of_user) with :memory (bind names that are not
+    column names, as an UPDATE needs); its key when a row was there."""
+    return (
+        update(_dialogs)
+        .where(
+            _dialogs.c.channel == bindparam("of_channel", type_=String),
+            _dialogs.c.user_id == bindparam("of_user", type_=String),
+        )
+        .values(channel_memory=bindparam("memory", type_=_dialogs.c.channel_memory.type))
+        .returning(_dialogs.c.user_id)
+    )
+
+
 class SqlChatMemories(AbstractChatMemories):
-    """Adapters' chat memories in the dialog state rows."""
+    """Adapters' chat memories in the dialog state rows.
+
+    A call is one statement by primary key, made for every Telegram turn: on PostgreSQL
+    it runs on the asyncpg connection directly, compiled once (as the turn's own
+    statements, `storage.turn_queries.for_driver`), outside a transaction."""
 
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = single_statements(engine)
+        self._on_driver = engine.dialect.driver == "asyncpg"
+
+    async def _run(self, statement: TurnStatement, params: dict[str, Any]) -> Sequence[Any]:
+        async with self._engine.connect() as connection:
+            if not self._on_driver:
+                rows = (await connection.execute(statement, params)).all()
+                await connection.commit()
+                return rows
+            raw = await connection.get_raw_connection()
+            prepared = for_driver(statement, self._engine.dialect)
+            return await raw.driver_connection.fetch(prepared.sql, *prepared.arguments(params))
 
     async def recall(self, channel: Channel, user_id: str) -> ChatMemory:
         """One primary-key read."""
-        query = select(_dialogs.c.channel_memory, _dialogs.c.last_inbound_at).where(
-            _dialogs.c.channel == Channel(channel).value, _dialogs.c.user_id == user_id
-        )
-        async with self._engine.connect() as connection:
-            row = (await connection.execute(query)).one_or_none()
-        if row is None:
+        where = {"of_channel": Channel(channel).value, "of_user": user_id}
+        rows = await self._run(_recall(), where)
+        if not rows:
             return ChatMemory()
-        return ChatMemory(dict(row.channel_memory or {}), row.last_inbound_at)
+        memory, last_inbound = rows[0][0], rows[0][1]
+        if isinstance(memory, str):  # the driver hands json over as text
+            memory = json.loads(memory)
+        return ChatMemory(dict(memory or {}), last_inbound)
 
     async def keep(self, channel: Channel, user_id: str, data: Mapping[str, Any]) -> None:
         """One update of the row the person's turns made. No row, nothing kept: the person
         erased their data meanwhile (their chat memory must not come back), or never wrote
         (a push: there is nothing of theirs to remember across turns yet)."""
-        statement = (
-            update(_dialogs)
-            .where(_dialogs.c.channel == Channel(channel).value, _dialogs.c.user_id == user_id)
-            .values(channel_memory=dict(data))
-        )
-        async with self._engine.begin() as connection:
-            await connection.execute(statement)
+        memory: Any = dict(data)
+        if self._on_driver:  # no bind processing on the driver: json goes as text
+            memory = json.dumps(memory, ensure_ascii=False)
+        params = {"of_channel": Channel(channel).value, "of_user": user_id, "memory": memory}
+        await self._run(_keep(), params)
 
 
 class SqlMediaFiles(AbstractMediaFiles):
