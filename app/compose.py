@@ -30,7 +30,7 @@ from core.payment_qr import BankTransferRules
 from core.payments import PaymentProvider
 from core.persons import mark_unreachable
 from core.photo_reading import MeterPhotoReader
-from core.ports import AbstractUnitOfWorkFactory
+from core.ports import AbstractChatMemories, AbstractUnitOfWorkFactory
 from core.privacy import mask
 from core.readings import ReadingRules
 from core.schedules import ScheduleRules
@@ -39,11 +39,13 @@ from observability.logs import log_ids, new_id
 from observability.metrics import Metrics
 from storage.database import make_engine
 from storage.photo_files import DirectoryPhotoStore
+from storage.shared_state import SqlChatMemories
 from storage.uow import SqlAlchemyUnitOfWorkFactory
 
 if TYPE_CHECKING:
     from bot.channels.base import ChannelAdapter
     from bot.channels.console import ConsoleChannel
+    from bot.channels.media import MediaStore
     from bot.pushes import PushRenderer
     from operator_api.operations import Operator
     from payments.callback import EasyPayCallbacks, Pusher
@@ -132,6 +134,8 @@ class App:
     payments: PaymentProvider | None = None
     photo_reader: MeterPhotoReader | None = None
     pushes: Pushes | None = None
+    # What channel adapters keep of a chat, in the dialog state: shared by every replica.
+    memories: AbstractChatMemories | None = None
 
     def pushes_queued(self) -> None:
         """Call after committing queued pushes (operator API): this process delivers now
@@ -251,6 +255,7 @@ async def build_app(
         renderer=renderer,
         payments=payments,
         photo_reader=photo_reader,
+        memories=SqlChatMemories(engine),
     )
 
 
@@ -265,16 +270,11 @@ def build_channels(app: App) -> list[ChannelAdapter]:
                 mark_unreachable=app.mark_unreachable,
                 catalogues=app.catalogues,
                 metrics=app.metrics,
+                memories=app.memories,
             )
         )
     if app.settings.viber_auth_token is not None or app.settings.messenger_page_token is not None:
-        from bot.channels.media import MediaStore
-
-        # One store for both: GET /media/{token} serves what either channel sends.
-        secret = app.settings.media_secret
-        media = MediaStore.from_settings(
-            secret.get_secret_value() if secret else None, app.settings.public_base_url
-        )
+        media = make_media_store(app)
         if app.settings.viber_auth_token is not None:
             channels.append(
                 viber_channel(
@@ -296,9 +296,29 @@ def build_channels(app: App) -> list[ChannelAdapter]:
                     media=media,
                     metrics=app.metrics,
                     clock=app.clock,
+                    memories=app.memories,
                 )
             )
     return channels
+
+
+def make_media_store(app: App) -> MediaStore:
+    """The store behind GET /media/{token}, one for Viber and Messenger, its files in the
+    database so that any replica serves a URL another made. Without MEDIA_SECRET its key
+    is derived from a channel secret every replica has (Viber's token, Messenger's app
+    secret), so replicas still accept each other's URLs."""
+    from bot.channels.media import DEFAULT_MAX_BYTES, DEFAULT_MAX_ITEMS, MediaStore
+    from storage.shared_state import SqlMediaFiles
+
+    settings = app.settings
+    fallback = settings.viber_auth_token or settings.messenger_app_secret
+    secret = settings.media_secret
+    return MediaStore.from_settings(
+        secret.get_secret_value() if secret else None,
+        settings.public_base_url,
+        files=SqlMediaFiles(app.engine, max_items=DEFAULT_MAX_ITEMS, max_bytes=DEFAULT_MAX_BYTES),
+        fallback_secret=fallback.get_secret_value() if fallback else None,
+    )
 
 
 def telegram_channel(settings: Settings, **options: Any) -> ChannelAdapter:

@@ -80,6 +80,7 @@ class Settings(BaseSettings):
     # Operator imports are read, checked and upserted this many rows at a time (in one
     # transaction), so the server answers other requests between the parts.
     import_batch_rows: int = Field(5000, ge=100, le=100_000)
+    # Signs media URLs; unset: derived from a channel secret (app.compose.make_media_store).
     media_secret: SecretStr | None = None
 
     business_timezone: str = "Europe/Kyiv"

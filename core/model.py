@@ -485,6 +485,24 @@ class DialogState:
     data: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ChatMemory:
+    """What a channel adapter keeps of one chat between turns (its own, opaque to the
+    domain), and when the person last wrote: read by whichever replica handles the chat."""
+
+    data: dict[str, Any] = field(default_factory=dict)
+    last_inbound: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A file served by URL to a platform that fetches what it shows (Viber, Messenger)."""
+
+    filename: str
+    content: bytes
+    mime_type: str
+
+
 class OrderStatus(StrEnum):
     NEW = "new"
     PAID = "paid"

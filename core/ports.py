@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from types import TracebackType
+from typing import Any
 
 from core.model import (
     Account,
@@ -21,11 +22,13 @@ from core.model import (
     Caller,
     Channel,
     ChannelIdentity,
+    ChatMemory,
     Consent,
     Consumption,
     DialogState,
     Dso,
     FreeServiceOrder,
+    MediaFile,
     Meter,
     NotificationPrefs,
     Outage,
@@ -295,6 +298,33 @@ class AbstractDialogRepository(abc.ABC):
     @abc.abstractmethod
     async def first_time_seen(self, channel: Channel, key: str, at: datetime) -> bool:
         """Remember an inbound update key; False when it was already processed."""
+
+
+class AbstractChatMemories(abc.ABC):
+    """Channel adapters' memories of chats, kept where every replica reads them (the
+    dialog state), with the time the person last wrote."""
+
+    @abc.abstractmethod
+    async def recall(self, channel: Channel, user_id: str) -> ChatMemory:
+        """The chat's memory (empty when none) and when they last wrote (None: unknown)."""
+
+    @abc.abstractmethod
+    async def keep(self, channel: Channel, user_id: str, data: Mapping[str, Any]) -> None:
+        """Replace the chat's memory with `data`."""
+
+
+class AbstractMediaFiles(abc.ABC):
+    """Files behind signed media URLs, readable by every replica until they expire."""
+
+    @abc.abstractmethod
+    async def put(
+        self, key: str, file: MediaFile, created_at: datetime, expires_at: datetime
+    ) -> None:
+        """Keep `file` under `key`; the oldest files go when the store's caps are exceeded."""
+
+    @abc.abstractmethod
+    async def get(self, key: str, now: datetime) -> MediaFile | None:
+        """The file under `key`, unless it expired before `now` or is gone."""
 
 
 class AbstractPaymentOrderRepository(abc.ABC):

@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     Numeric,
     SmallInteger,
@@ -598,6 +599,28 @@ class DialogStateRow(Base):
     state: Mapped[str] = mapped_column(String(100), default="")
     data: Mapped[dict[str, Any]]
     updated_at: Mapped[datetime]
+    # When they last wrote (set by every turn's first statement): Messenger's 24-hour
+    # window is judged from it by whichever replica sends a push.
+    last_inbound_at: Mapped[datetime | None]
+    # What the channel's adapter keeps of this chat between turns (Telegram's reply
+    # keyboard labels, Messenger's "More" pages…), so that every replica knows it.
+    channel_memory: Mapped[dict[str, Any] | None]
+
+
+class MediaRow(Base):
+    """A file served at GET /media/{token} to Viber's and Messenger's servers, which fetch
+    it without cookies from whichever replica the proxy picks: so it is kept here, under
+    the random key of its signed token, until `expires_at` (retention deletes it then)."""
+
+    __tablename__ = "media"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    mime_type: Mapped[str] = mapped_column(String(100))
+    filename: Mapped[str] = mapped_column(String(300))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
 class ScheduleSettingsRow(Base):

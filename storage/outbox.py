@@ -149,8 +149,9 @@ def _chose_any(channels: Collection[str]) -> ColumnElement[bool]:
 
 def _rank_whens(topic: str, now: datetime) -> list[tuple[ColumnElement[bool], int]]:
     """`core.delivery.rank` as CASE branches over a messenger identity and its dialog
-    (whose `updated_at` is the person's last message there), from the same channel rows;
-    channels that rank alike share a branch."""
+    (whose `last_inbound_at` is the person's last message there, as the channel judges
+    its session window; `updated_at`, the last change of the state, for rows older than
+    that column), from the same channel rows; channels that rank alike share a branch."""
     channel = _identities.c.channel
     free: list[str] = []
     billed: list[str] = []
@@ -172,7 +173,8 @@ def _rank_whens(topic: str, now: datetime) -> list[tuple[ColumnElement[bool], in
     if free:
         whens.append((channel.in_(free), RANK_FREE))
     for session, names in inside.items():
-        recent = _dialogs.c.updated_at > now - session
+        last_wrote = func.coalesce(_dialogs.c.last_inbound_at, _dialogs.c.updated_at)
+        recent = last_wrote > now - session
         whens.append((and_(channel.in_(names), recent), RANK_IN_SESSION))
     if billed:
         whens.append((channel.in_(billed), RANK_BILLED))

@@ -1129,6 +1129,25 @@ class SqlAlchemyDialogRepository(AbstractDialogRepository):
             return DialogState(channel=Channel(channel), user_id=user_id)
         return DialogState(Channel(channel), user_id, found.state, dict(found.data or {}))
 
+    async def load_for_turn(self, channel: Channel, user_id: str, at: datetime) -> DialogState:
+        """The state at the start of a turn on SQLite (whose transaction holds the database),
+        noting that they wrote at `at`: one upsert, which also makes a first contact's row
+        (as `turn_queries.begin_turn` does on PostgreSQL)."""
+        statement = dialect_insert(self.session, DialogStateRow).values(
+            channel=Channel(channel).value,
+            user_id=user_id,
+            state="",
+            data={},
+            updated_at=at,
+            last_inbound_at=at,
+        )
+        upsert = statement.on_conflict_do_update(
+            index_elements=[DialogStateRow.channel, DialogStateRow.user_id],
+            set_={"last_inbound_at": statement.excluded.last_inbound_at},
+        ).returning(DialogStateRow.state, DialogStateRow.data)
+        row = (await self.session.execute(upsert)).one()
+        return DialogState(Channel(channel), user_id, row.state, dict(row.data or {}))
+
     async def save(self, state: DialogState, at: datetime) -> None:
         values = {
             "channel": Channel(state.channel).value,

@@ -12,7 +12,9 @@ is finished by the next):
   values, its photo link becomes empty), so a crash in between leaves a row whose file is
   gone, which the next run deletes; never a file without a row;
 - pending photo files (waiting for the person's "Так") older than a day, by the file's own
-  time on the shared volume.
+  time on the shared volume;
+- media files (images and PDFs behind signed URLs for Viber and Messenger) past their
+  expiry, by the wall clock, as their URLs' expiry is.
 
 Rows go in batches of `batch`, each its own short transaction, so a table of millions is
 pruned without holding locks for long: each batch locks only its own rows, and other
@@ -28,13 +30,14 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.dml import Delete
 
-from storage.orm import PhotoRow, ProcessedUpdateRow
+from storage.orm import MediaRow, PhotoRow, ProcessedUpdateRow
 from storage.outbox import FAILED, SENT, SUPERSEDED, UNDELIVERABLE, outbox
 
 log = logging.getLogger(__name__)
@@ -44,6 +47,7 @@ FINISHED = (SENT, FAILED, UNDELIVERABLE, SUPERSEDED)
 
 _updates = ProcessedUpdateRow.__table__
 _photos = PhotoRow.__table__
+_media = MediaRow.__table__
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class RetentionPolicy:
     outbox: timedelta | None = timedelta(days=30)
     expired_photos: bool = True
     pending_photos: timedelta | None = timedelta(hours=24)
+    expired_media: bool = True
     batch: int = 1000
 
 
@@ -98,6 +103,8 @@ class Retention:
             done["pending_photo_files"] = await asyncio.to_thread(
                 _prune_pending_files, self._photos / "pending", cutoff
             )
+        if policy.expired_media:
+            done["media"] = await self.prune_expired_media(datetime.now(UTC))
         return done
 
     def _observed(self, kind: str, count: int, started: float) -> None:
@@ -112,12 +119,25 @@ class Retention:
             .limit(self.policy.batch)
         )
         statement = delete(_updates).where(tuple_(_updates.c.channel, _updates.c.key).in_(oldest))
+        return await self._delete_in_batches("processed_updates", statement)
+
+    async def prune_expired_media(self, now: datetime) -> int:
+        """Delete media files that expired before `now`, batch by batch (index on expires_at).
+
+        `now` is the wall clock: media URLs expire by it, whatever KABINET_NOW says."""
+        oldest = select(_media.c.key).where(_media.c.expires_at < now).limit(self.policy.batch)
+        return await self._delete_in_batches(
+            "media", delete(_media).where(_media.c.key.in_(oldest))
+        )
+
+    async def _delete_in_batches(self, kind: str, statement: Delete) -> int:
+        """Run `statement` (which deletes at most one batch) until a batch comes up short."""
         total = 0
         while True:
             started = time.perf_counter()
             async with self._engine.begin() as connection:
                 count = (await connection.execute(statement)).rowcount
-            self._observed("processed_updates", count, started)
+            self._observed(kind, count, started)
             total += count
             if count < self.policy.batch:
                 return total

@@ -37,9 +37,11 @@ from sqlalchemy import (
     select,
     true,
     union_all,
+    update,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.dml import ReturningUpdate
 from sqlalchemy.sql.selectable import CompoundSelect
 
 from core.model import (
@@ -215,8 +217,9 @@ def latest_billing_with_consumption() -> CompoundSelect:
 
 @cache
 def begin_turn() -> Select:
-    """Remember update :key of :channel (at :at), lock and read the state of :user_id, and
-    read the caller (as `caller()`, one row per linked account), in one statement: the
+    """Remember update :key of :channel (at :at), lock and read the state of :user_id
+    (noting on its row that they wrote at :at: Messenger's window, judged by any replica),
+    and read the caller (as `caller()`, one row per linked account), in one statement: the
     first of a turn on PostgreSQL.
 
     `fresh` is false for an update seen before; then nothing else matters (a NULL key, as
@@ -235,14 +238,13 @@ def begin_turn() -> Select:
     channel = bindparam("channel", type_=String)
     user_id = bindparam("user_id", type_=String)
     key = bindparam("key", type_=String)
+    at = bindparam("at", type_=seen_table.c.seen_at.type)
     # Without a key (the console) nothing is remembered and the turn is always fresh.
     seen = (
         pg_insert(seen_table)
         .from_select(
             ["channel", "key", "seen_at"],
-            select(channel, key, bindparam("at", type_=seen_table.c.seen_at.type)).where(
-                key.is_not(None)
-            ),
+            select(channel, key, at).where(key.is_not(None)),
         )
         .on_conflict_do_nothing()
         .returning(literal_column("1").label("one"))
@@ -256,16 +258,18 @@ def begin_turn() -> Select:
         .scalar_subquery()
     )
     upsert = pg_insert(dialog).from_select(
-        ["channel", "user_id", "state", "data", "updated_at"],
+        ["channel", "user_id", "state", "data", "updated_at", "last_inbound_at"],
         # Untyped literals, as the column types take them (no bind processing on this path).
-        select(channel, user_id, literal_column("''"), literal_column("'{}'"), func.now()).where(
-            fresh
-        ),
+        select(
+            channel, user_id, literal_column("''"), literal_column("'{}'"), func.now(), at
+        ).where(fresh),
     )
     locked = (
         upsert.on_conflict_do_update(
             index_elements=[dialog.c.channel, dialog.c.user_id],
-            set_={"channel": upsert.excluded.channel},
+            # Touching the row locks it; it also notes that they wrote (Messenger's window),
+            # at no cost of its own.
+            set_={"channel": upsert.excluded.channel, "last_inbound_at": at},
             where=literal_column("dialog_states.xmin") == version_seen,
         )
         .returning(dialog.c.state, dialog.c.data)
@@ -287,12 +291,18 @@ def begin_turn() -> Select:
 
 
 @cache
-def state_of() -> Select:
-    """The state of (:channel, :user_id), read again once the turn holds its row lock."""
+def state_of() -> ReturningUpdate:
+    """The state of (:channel, :user_id), read again once the turn holds its row lock, and
+    noting that they wrote at :at (what `begin_turn`'s upsert did not do then)."""
     dialog = DialogStateRow.__table__
-    return select(dialog.c.state.label("dialog_state"), dialog.c.data.label("dialog_data")).where(
-        dialog.c.channel == bindparam("channel", type_=String),
-        dialog.c.user_id == bindparam("user_id", type_=String),
+    return (
+        update(dialog)
+        .where(
+            dialog.c.channel == bindparam("channel", type_=String),
+            dialog.c.user_id == bindparam("user_id", type_=String),
+        )
+        .values(last_inbound_at=bindparam("at", type_=dialog.c.last_inbound_at.type))
+        .returning(dialog.c.state.label("dialog_state"), dialog.c.data.label("dialog_data"))
     )
 
 
@@ -310,10 +320,13 @@ class DriverStatement:
         return [values[name] for name in self.names]
 
 
-_driver_statements: dict[int, tuple[Select | CompoundSelect, DriverStatement]] = {}
+TurnStatement = Select | CompoundSelect | ReturningUpdate
+"""What the turn runs on the driver: queries, and an UPDATE … RETURNING."""
+
+_driver_statements: dict[int, tuple[TurnStatement, DriverStatement]] = {}
 
 
-def for_driver(statement: Select | CompoundSelect, dialect: Dialect) -> DriverStatement:
+def for_driver(statement: TurnStatement, dialect: Dialect) -> DriverStatement:
     """`statement` compiled once by `dialect` (SQLAlchemy's asyncpg dialect) for asyncpg.
 
     The value, its parameters and its result values are those SQLAlchemy would use; only

@@ -27,7 +27,6 @@ from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session, SessionTransaction
-from sqlalchemy.sql.selectable import CompoundSelect, Select
 
 from core.model import BalanceFacts, Channel, TurnSnapshot
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory, StoreUnavailable
@@ -257,7 +256,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         return self._driver
 
     async def _fetch(
-        self, statement: Select | CompoundSelect, params: Mapping[str, Any]
+        self, statement: turn_queries.TurnStatement, params: Mapping[str, Any]
     ) -> Sequence[Mapping[Any, Any]]:
         """The rows of a statement of `storage.turn_queries`, as mappings by column name."""
         if self._driver is None:
@@ -280,7 +279,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
                 channel, update_key, at
             ):
                 return None
-            state = await self.dialogs.load_for_update(channel, user_id)
+            state = await self.dialogs.load_for_turn(channel, user_id, at)
             rows = await self._fetch(turn_queries.caller(), caller)
             return turn_queries.snapshot(channel, user_id, state.state, state.data, rows)
         rows = await self._fetch(
@@ -294,7 +293,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             # Another process's turn of this person committed after the statement's
             # snapshot (see turn_queries.begin_turn): the row is locked now, so read it
             # and the caller again.
-            where = {"channel": channel_value, "user_id": user_id}
+            where = {"channel": channel_value, "user_id": user_id, "at": at}
             first = (await self._fetch(turn_queries.state_of(), where))[0]
             rows = await self._fetch(turn_queries.caller(), caller)
         return turn_queries.snapshot(

@@ -1,7 +1,8 @@
 """What every channel adapter offers the composition root and the delivery workers, and
-the plumbing they share: the push envelope, the turn skeleton, a small LRU memory, the
-typing indicator, retries with jitter, metrics registration, and a collecting channel
-(tests, and a template for a new adapter: README "Adding a channel")."""
+the plumbing they share: the push envelope, the turn skeleton, chat memories (kept in the
+dialog state by the composition root, so that every replica knows them), the typing
+indicator, retries with jitter, metrics registration, and a collecting channel (tests, and
+a template for a new adapter: README "Adding a channel")."""
 
 from __future__ import annotations
 
@@ -12,8 +13,11 @@ import logging
 import random
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
+from copy import deepcopy
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,8 +25,8 @@ from aiohttp import web
 
 from bot.messages import Incoming, Reply
 from core.channels import policy_of
-from core.model import Channel, Topic
-from core.ports import StoreUnavailable
+from core.model import Channel, ChatMemory, Topic
+from core.ports import AbstractChatMemories, StoreUnavailable
 from core.privacy import mask
 
 if TYPE_CHECKING:
@@ -229,6 +233,75 @@ class Remembered(OrderedDict[K, V]):
             self.popitem(last=False)
 
 
+class LocalChatMemories(AbstractChatMemories):
+    """Chat memories in this process only (`Remembered`): for an adapter built without a
+    database (unit tests). It cannot know when anyone last wrote."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self._kept: Remembered[tuple[Channel, str], dict[str, Any]] = Remembered(size)
+
+    async def recall(self, channel: Channel, user_id: str) -> ChatMemory:
+        """What was kept, as a copy."""
+        return ChatMemory(deepcopy(self._kept.get((channel, user_id), {})))
+
+    async def keep(self, channel: Channel, user_id: str, data: Mapping[str, Any]) -> None:
+        """Keep a copy of `data`."""
+        self._kept.remember((channel, user_id), deepcopy(dict(data)))
+
+
+class Memo:
+    """One chat's adapter memory while a turn or a push runs (`remembering`): `data` is the
+    adapter's to read and change, `last_inbound` is when the person last wrote; both are
+    there once `load` has read them."""
+
+    def __init__(self, memories: AbstractChatMemories, channel: Channel, user_id: str) -> None:
+        self._memories = memories
+        self._channel = channel
+        self._user_id = user_id
+        self.data: dict[str, Any] = {}
+        self.last_inbound: datetime | None = None
+        self._loaded: dict[str, Any] | None = None  # None: not read yet
+
+    async def load(self) -> Memo:
+        """Read the memory, once; when the database cannot be read, start from nothing."""
+        if self._loaded is None:
+            try:
+                recalled = await self._memories.recall(self._channel, self._user_id)
+            except Exception as error:
+                log.warning(
+                    "%s: chat memory not read: %s", self._channel.value, type(error).__name__
+                )
+                recalled = ChatMemory()
+            self.data = deepcopy(recalled.data)
+            self.last_inbound = recalled.last_inbound
+            self._loaded = deepcopy(recalled.data)
+        return self
+
+    async def save(self) -> None:
+        """Write the memory back if it was read and changed (logged when it cannot be)."""
+        if self._loaded is None or self.data == self._loaded:
+            return
+        try:
+            await self._memories.keep(self._channel, self._user_id, self.data)
+        except Exception as error:
+            log.warning("%s: chat memory not kept: %s", self._channel.value, type(error).__name__)
+        self._loaded = deepcopy(self.data)
+
+
+@asynccontextmanager
+async def remembering(
+    memories: AbstractChatMemories, channel: Channel, user_id: str, *, lazy: bool = False
+) -> AsyncIterator[Memo]:
+    """A chat's memory for the block: read once before it (or, `lazy`, when the block first
+    asks: `await memo.load()`), written back once after it and only when it changed. Best
+    effort, as a memory of the chat always was."""
+    memo = Memo(memories, channel, user_id)
+    if not lazy:
+        await memo.load()
+    yield memo
+    await memo.save()
+
+
 class Typing:
     """A "typing…" indicator: `show` after `after` seconds and again every `every`, until
     cancelled. A timer, not a task: a quick turn costs one scheduled callback and no call
@@ -379,7 +452,9 @@ __all__ = [
     "DeliveryResult",
     "DeliveryStatus",
     "Handle",
+    "LocalChatMemories",
     "MalformedInput",
+    "Memo",
     "PhotoTooLarge",
     "Push",
     "Remembered",
@@ -387,6 +462,7 @@ __all__ = [
     "Typing",
     "counter",
     "jittered",
+    "remembering",
     "run_turn",
     "split_text",
 ]

@@ -1,17 +1,20 @@
 """`GET /media/{token}`: images and PDFs that Viber and Messenger fetch by URL.
 
-Telegram takes uploads; Viber and Messenger only take a URL and fetch it themselves. The
-store keeps recent attachments in memory, bounded in count and bytes, under a token that is
-random (unguessable), carries its expiry, and is signed with MEDIA_SECRET (HMAC-SHA256), so
-a forged or altered token is refused before the store is even looked at. The token ends
-with the file's extension: Viber wants the extension as the last path segment of a picture.
+Telegram takes uploads; Viber and Messenger only take a URL and fetch it themselves, without
+cookies, from whichever replica the proxy picks. So the files are kept where every replica
+reads them (`AbstractMediaFiles`: the database, wired by the composition root), bounded in
+count and bytes, under a key that is random (unguessable); the token carries the key, its
+expiry and a signature with MEDIA_SECRET (HMAC-SHA256, the same on every replica), so a
+forged or altered token is refused before the store is even looked at. The token ends with
+the file's extension: Viber wants the extension as the last path segment of a picture.
 
-The store is per process: behind several replicas, media URLs must reach the replica that
-made them (sticky routing), or a shared store must replace this one.
+Rendering a reply names its files (`url_for`, no I/O); the adapter stores them (`save`)
+before it sends the messages that point at them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -21,11 +24,13 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from aiohttp import web
 
 from bot.messages import Attachment
+from core.model import MediaFile
+from core.ports import AbstractMediaFiles
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +49,54 @@ _EXTENSIONS = {
 }
 
 
-@dataclass(frozen=True)
-class _Item:
-    attachment: Attachment
-    expires: int
-
-
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def _instant(unix_time: float) -> datetime:
+    return datetime.fromtimestamp(unix_time, UTC)
+
+
+class LocalMediaFiles(AbstractMediaFiles):
+    """Media files in this process's memory, the oldest dropped beyond the caps: for a
+    store built without a database (unit tests); behind replicas it would 404."""
+
+    def __init__(
+        self, *, max_items: int = DEFAULT_MAX_ITEMS, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
+        self._max_items = max_items
+        self._max_bytes = max_bytes
+        self._items: OrderedDict[str, tuple[MediaFile, datetime]] = OrderedDict()
+        self._bytes = 0
+
+    async def put(
+        self, key: str, file: MediaFile, created_at: datetime, expires_at: datetime
+    ) -> None:
+        """Keep the file; drop the oldest beyond either cap."""
+        self._items[key] = (file, expires_at)
+        self._bytes += len(file.content)
+        while self._items and (len(self._items) > self._max_items or self._bytes > self._max_bytes):
+            _, (dropped, _) = self._items.popitem(last=False)
+            self._bytes -= len(dropped.content)
+
+    async def get(self, key: str, now: datetime) -> MediaFile | None:
+        """The file, unless it expired or was dropped."""
+        found = self._items.get(key)
+        if found is None or found[1] < now:
+            return None
+        return found[0]
+
+
 class MediaStore:
-    """Recent attachments by signed, expiring token; `url_for` stores and names one."""
+    """Attachments by signed, expiring token: `url_for` names one, `save` stores what was
+    named, `serve` answers GET /media/{token}."""
 
     def __init__(
         self,
         secret: bytes,
         public_base_url: str,
         *,
+        files: AbstractMediaFiles | None = None,
         ttl_seconds: int = DEFAULT_TTL_SECONDS,
         max_items: int = DEFAULT_MAX_ITEMS,
         max_bytes: int = DEFAULT_MAX_BYTES,
@@ -71,59 +106,66 @@ class MediaStore:
             raise ValueError("the media secret is empty")
         self._secret = secret
         self.public_base_url = public_base_url.rstrip("/")
+        self._files = files or LocalMediaFiles(max_items=max_items, max_bytes=max_bytes)
         self._ttl = ttl_seconds
-        self._max_items = max_items
-        self._max_bytes = max_bytes
         self._now = now
-        self._items: OrderedDict[str, _Item] = OrderedDict()
-        self._bytes = 0
+        # Named by `url_for` and not stored yet; `save` stores them under the lock, so a
+        # caller that finds nothing left to store knows another caller's write has ended.
+        self._unsaved: list[tuple[str, MediaFile, int]] = []
+        self._saving = asyncio.Lock()
 
     @classmethod
-    def from_settings(cls, media_secret: str | None, public_base_url: str | None) -> MediaStore:
-        """The store as configured; without MEDIA_SECRET a random one lives for this process.
-
-        Tokens die with the process anyway (the store is in memory), so a random secret
-        costs nothing but is logged, so operators know to set one for several replicas.
-        """
+    def from_settings(
+        cls,
+        media_secret: str | None,
+        public_base_url: str | None,
+        *,
+        files: AbstractMediaFiles | None = None,
+        fallback_secret: str | None = None,
+    ) -> MediaStore:
+        """The store as configured. Without MEDIA_SECRET the key is derived from
+        `fallback_secret` (a channel secret every replica has), else random for this
+        process (logged: another replica would refuse its URLs)."""
         if not public_base_url:
             log.error("media: PUBLIC_BASE_URL is unset: Viber and Messenger cannot fetch images")
         if media_secret:
             secret = media_secret.encode()
+        elif fallback_secret:
+            secret = hmac.new(fallback_secret.encode(), b"kabinet media", hashlib.sha256).digest()
         else:
-            log.info("media: MEDIA_SECRET unset, using a random secret for this process")
+            log.warning("media: MEDIA_SECRET unset, using a random secret for this process")
             secret = secrets.token_bytes(32)
-        return cls(secret, public_base_url or "http://127.0.0.1")
+        return cls(secret, public_base_url or "http://127.0.0.1", files=files)
 
     def _sign(self, key: str, expires: int) -> str:
         mac = hmac.new(self._secret, f"{key}.{expires}".encode(), hashlib.sha256).digest()
         return _b64(mac[:20])
 
     def put(self, attachment: Attachment) -> str:
-        """Keep the attachment; its token (no URL)."""
+        """Name the attachment (stored at the next `save`); its token (no URL)."""
         key = _b64(secrets.token_bytes(16))
         expires = int(self._now()) + self._ttl
         extension = _EXTENSIONS.get(attachment.mime_type, "")
         token = f"{key}.{expires}.{self._sign(key, expires)}{extension}"
-        self._items[key] = _Item(attachment, expires)
-        self._bytes += len(attachment.content)
-        self._evict()
+        file = MediaFile(attachment.filename, attachment.content, attachment.mime_type)
+        self._unsaved.append((key, file, expires))
         return token
 
     def url_for(self, attachment: Attachment) -> str:
-        """Keep the attachment and return the public URL that serves it."""
+        """Name the attachment and return the public URL that will serve it once saved."""
         return f"{self.public_base_url}/media/{self.put(attachment)}"
 
-    def _evict(self) -> None:
-        now = int(self._now())
-        while self._items and (
-            len(self._items) > self._max_items
-            or self._bytes > self._max_bytes
-            or next(iter(self._items.values())).expires < now
-        ):
-            _, item = self._items.popitem(last=False)
-            self._bytes -= len(item.attachment.content)
+    async def save(self) -> None:
+        """Store every attachment named so far; call before sending messages with their URLs."""
+        if not self._unsaved and not self._saving.locked():
+            return
+        async with self._saving:
+            while self._unsaved:
+                key, file, expires = self._unsaved.pop(0)
+                created = _instant(self._now())
+                await self._files.put(key, file, created, _instant(expires))
 
-    def get(self, token: str) -> tuple[int, Attachment | None]:
+    async def get(self, token: str) -> tuple[int, Attachment | None]:
         """(HTTP status, attachment): 403 for a forged token, 404 expired or gone, 200."""
         stem = token.rsplit(".", 1)[0] if token.count(".") == 3 else token
         parts = stem.split(".")
@@ -137,23 +179,23 @@ class MediaStore:
         given = signature.encode("utf-8", "surrogateescape")
         if not hmac.compare_digest(given, self._sign(key, expires).encode()):
             return 403, None
-        if expires < self._now():
+        now = self._now()
+        if expires < now:
             log.warning(
                 "media: a link expired %.0f s ago was fetched; if Viber or Messenger fetch "
                 "this late, raise the media TTL",
-                self._now() - expires,
+                now - expires,
             )
-            self._items.pop(key, None)
             return 404, None
-        item = self._items.get(key)
-        if item is None:
+        file = await self._files.get(key, _instant(now))
+        if file is None:
             log.warning("media: a valid link was fetched after its file left the store")
             return 404, None
-        return 200, item.attachment
+        return 200, Attachment(file.filename, file.content, file.mime_type)
 
     async def serve(self, request: web.Request) -> web.Response:
         """The route handler of GET /media/{token}."""
-        status, attachment = self.get(request.match_info["token"])
+        status, attachment = await self.get(request.match_info["token"])
         if attachment is None:
             return web.Response(status=status)
         log.info("media: served %s (%d bytes)", attachment.mime_type, len(attachment.content))

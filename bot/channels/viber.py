@@ -637,7 +637,9 @@ class ViberChannel(ChannelAdapter):
     async def deliver(self, user_id: str, replies: list[Reply]) -> DeliveryResult:
         """Send replies in order; stop at the first message that cannot be delivered."""
         result = DeliveryResult(DeliveryStatus.SENT)
-        for message in render(replies, self.media):
+        messages = render(replies, self.media)
+        await self.media.save()  # the files behind their URLs, before Viber fetches them
+        for message in messages:
             body = {"receiver": user_id, "sender": self._sender, **message_dict(message)}
             result = await self._send_one(body)
             if result.status != DeliveryStatus.SENT:

@@ -236,6 +236,7 @@ async def make_harness() -> AsyncIterator[HarnessFactory]:
             mark_unreachable=app.mark_unreachable,
             catalogues=app.catalogues,
             metrics=app.metrics,
+            memories=app.memories,
             sleep=no_wait,  # waits are recorded, not slept: the suite stays fast
             typing_after=typing_after,
         )

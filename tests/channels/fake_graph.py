@@ -407,10 +407,9 @@ async def make_messenger_harness(
     **settings: Any,
 ) -> MessengerHarness:
     """Start the app with Messenger on, on a free port, against a new fake Graph API."""
-    from app.compose import build_app
+    from app.compose import build_app, make_media_store
     from app.server import build_web_app
     from app.settings import load_settings
-    from bot.channels.media import MediaStore
 
     fake = FakeGraph()
     api_base = await fake.start()
@@ -442,7 +441,8 @@ async def make_messenger_harness(
         sleeps.append(seconds)
         await asyncio.sleep(0)
 
-    media = MediaStore.from_settings("media-secret-for-tests", app_settings.public_base_url)
+    # Files in the database, as `kabinet serve` keeps them (MEDIA_SECRET from the settings).
+    media = make_media_store(app)
     channel = messenger_channel(
         app_settings,
         handle=wrap(recording) if wrap else recording,
@@ -450,6 +450,7 @@ async def make_messenger_harness(
         catalogues=app.catalogues,
         media=media,
         clock=clock,  # type: ignore[arg-type]
+        memories=app.memories,
         metrics=app.metrics,
         sleep=no_wait,
         typing_after=typing_after,

@@ -413,10 +413,9 @@ async def make_viber_harness(
     """Start the app with Viber on, on a free port, against a new fake Viber."""
     from aiohttp.test_utils import TestClient
 
-    from app.compose import build_app
+    from app.compose import build_app, make_media_store
     from app.server import build_web_app
     from app.settings import load_settings
-    from bot.channels.media import MediaStore
     from core.clock import FrozenClock
 
     fake = FakeViber()
@@ -447,7 +446,8 @@ async def make_viber_harness(
         sleeps.append(seconds)
         await asyncio.sleep(0)
 
-    media = MediaStore.from_settings("media-secret-for-tests", app_settings.public_base_url)
+    # Files in the database, as `kabinet serve` keeps them (MEDIA_SECRET from the settings).
+    media = make_media_store(app)
     channel = viber_channel(
         app_settings,
         handle=wrap(recording) if wrap else recording,

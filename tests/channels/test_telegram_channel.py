@@ -290,12 +290,14 @@ async def test_a_long_caption_goes_as_text_before_the_file(tg: Harness) -> None:
 
 async def test_phone_sharing_uses_a_reply_keyboard_and_labels_map_back(tg: Harness) -> None:
     user = tg.user()
+    # Pushes go to people who wrote: their chat's memory lives in their dialog state.
+    await user.say("/start")
     reply = Reply(
         "Поділіться номером телефону",
         [[Button("Надіслати мій номер", request_phone=True)], [Button("Меню", "menu")]],
     )
     await tg.channel.send(str(user.user_id), Push([reply]))
-    (sent,) = tg.fake.calls_of("sendMessage", user.user_id)
+    sent = tg.fake.calls_of("sendMessage", user.user_id)[-1]
     keyboard = sent.params["reply_markup"]
     assert keyboard["keyboard"][0][0] == {"text": "Надіслати мій номер", "request_contact": True}
     assert keyboard["one_time_keyboard"] is True
@@ -310,9 +312,12 @@ async def test_phone_sharing_uses_a_reply_keyboard_and_labels_map_back(tg: Harne
 async def test_replacing_falls_back_to_a_new_message_when_editing_fails(tg: Harness) -> None:
     user = tg.user()
     await tg.channel.send(str(user.user_id), Push([Reply("сторінка 1", [[Button(">", "p:2")]])]))
+    pressed = tg.fake.calls_of("sendMessage", user.user_id)[-1].message_id
     tg.fake.fail("editMessageText", status=400, retry_after=None)
     page = Reply("сторінка 2", [[Button("<", "p:1")]], replaces_previous=True)
-    assert (await tg.channel.send(str(user.user_id), Push([page]))).status is DeliveryStatus.SENT
+    # As a paging press answers: the message whose button was pressed is edited.
+    result = await tg.channel.deliver(user.user_id, [page], edit_message_id=pressed)
+    assert result.status is DeliveryStatus.SENT
     assert len(tg.fake.calls_of("editMessageText", user.user_id)) == 1
     assert tg.fake.calls_of("sendMessage", user.user_id)[-1].text == "сторінка 2"
 

@@ -299,6 +299,7 @@ async def test_sending_uses_the_auth_header_and_the_bot_name(vb: ViberHarness) -
 async def test_media_tokens_are_signed_expiring_and_unguessable(vb: ViberHarness) -> None:
     media = vb.channel.media
     token = media.put(Attachment("bill.pdf", MINIMAL_PDF, "application/pdf"))
+    await media.save()
     ok = await vb.client.get(f"/media/{token}")
     assert ok.status == 200 and await ok.read() == MINIMAL_PDF
     assert ok.headers["Content-Type"] == "application/pdf"
@@ -313,17 +314,20 @@ async def test_media_tokens_are_signed_expiring_and_unguessable(vb: ViberHarness
     ).status == 403
 
 
-def test_media_expiry_and_bounds() -> None:
+async def test_media_expiry_and_bounds() -> None:
     clock = [1000.0]
     store = MediaStore(b"k", "https://k.example", ttl_seconds=60, max_items=2, now=lambda: clock[0])
     first = store.put(Attachment("a.png", b"1", "image/png"))
-    assert store.get(first)[0] == 200
+    assert (await store.get(first)) == (404, None)  # named, not stored yet
+    await store.save()
+    assert (await store.get(first))[0] == 200
     clock[0] += 61
-    assert store.get(first) == (404, None)
+    assert (await store.get(first)) == (404, None)
     a = store.put(Attachment("a.png", b"1", "image/png"))
     store.put(Attachment("b.png", b"2", "image/png"))
     store.put(Attachment("c.png", b"3", "image/png"))
-    assert store.get(a) == (404, None)  # evicted: at most two kept
+    await store.save()
+    assert (await store.get(a)) == (404, None)  # evicted: at most two kept
 
 
 async def test_the_welcome_speaks_the_persons_language(vb: ViberHarness) -> None:

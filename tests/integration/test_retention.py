@@ -157,7 +157,7 @@ async def test_old_updates_and_finished_pushes_go_recent_and_in_flight_stay(
 
     done = await retention.run(NOW)
 
-    assert done == {"processed_updates": 25, "outbox": 28}
+    assert done == {"processed_updates": 25, "outbox": 28, "media": 0}
     assert await _count(engine, _updates) == 5
     assert await _count(engine, _updates, _updates.c.seen_at < NOW - timedelta(days=7)) == 0
     # Old finished rows are gone; recent ones and every in-flight or uncertain row stay.
@@ -175,7 +175,7 @@ async def test_old_updates_and_finished_pushes_go_recent_and_in_flight_stay(
     assert all(count <= 10 for _, count, _ in batches)
     assert sum(count for kind, count, _ in batches if kind == "outbox") == 28
 
-    assert await retention.run(NOW) == {"processed_updates": 0, "outbox": 0}
+    assert await retention.run(NOW) == {"processed_updates": 0, "outbox": 0, "media": 0}
 
 
 async def test_expired_photos_go_with_their_files_and_readings_stay(
@@ -247,7 +247,7 @@ async def test_pending_photo_files_older_than_a_day_go(engine: AsyncEngine, tmp_
 
     done = await Retention(engine, tmp_path, policy).run(NOW)
 
-    assert done == {"pending_photo_files": 2}
+    assert done == {"pending_photo_files": 2, "media": 0}
     assert sorted(path.name for path in pending.iterdir()) == [fresh.name]
 
 
@@ -255,7 +255,11 @@ async def test_each_kind_can_be_off(engine: AsyncEngine, tmp_path: Path) -> None
     await _add_updates(engine)
     await _add_outbox(engine)
     policy = RetentionPolicy(
-        processed_updates=None, outbox=None, expired_photos=False, pending_photos=None
+        processed_updates=None,
+        outbox=None,
+        expired_photos=False,
+        pending_photos=None,
+        expired_media=False,
     )
 
     assert await Retention(engine, tmp_path, policy).run(NOW) == {}

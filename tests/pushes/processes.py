@@ -30,16 +30,31 @@ class Served:
 
 
 async def start_serve(
-    database_url: str, telegram_base: str, log: Path, *, scheduler: bool = True, **env: str
+    database_url: str,
+    telegram_base: str | None,
+    log: Path,
+    *,
+    scheduler: bool = True,
+    **env: str,
 ) -> Served:
-    """Start `python -m bot serve` with Telegram (polling) against a fake server; return
-    once it says it is serving."""
+    """Start `python -m bot serve`, with Telegram (polling) against a fake server unless
+    `telegram_base` is None (then the channels are what `env` turns on); return once it
+    says it is serving."""
+    telegram: dict[str, str] = {}
+    if telegram_base is not None:
+        telegram = {
+            "TELEGRAM_BOT_TOKEN": "42:TEST",
+            "TELEGRAM_API_BASE": telegram_base,
+            "TELEGRAM_MODE": "polling",
+        }
     environment = {
-        **os.environ,
+        **{
+            key: value
+            for key, value in os.environ.items()
+            if not key.startswith(("TELEGRAM_", "VIBER_", "MESSENGER_"))
+        },
         "DATABASE_URL": database_url,
-        "TELEGRAM_BOT_TOKEN": "42:TEST",
-        "TELEGRAM_API_BASE": telegram_base,
-        "TELEGRAM_MODE": "polling",
+        **telegram,
         "KABINET_PORT": str(free_port()),
         "OCR_WORKERS": "0",
         "LOG_LEVEL": "INFO",

@@ -9,7 +9,9 @@ Rendering: choices become quick replies (≤ 13, titles ≤ 20 characters, short
 kept; more are paged behind a "more" reply) or, for up to three choices, a button template
 whose buttons stay in the chat; link buttons are template URL buttons; images and PDFs are
 attachments by URL from the media route. Replies in a turn are RESPONSE messages; pushes
-follow the 24-hour rule (see `send`).
+follow the 24-hour rule (see `send`), judged from when the person last wrote as the
+database knows it, so any replica, restarted or not, judges alike. The "more" pages and
+whether a phone quick reply was offered are kept in the chat's memory (the dialog state).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -31,12 +33,15 @@ from bot.channels.base import (
     DeliveryResult,
     DeliveryStatus,
     Handle,
+    LocalChatMemories,
+    Memo,
     PhotoTooLarge,
     Push,
     Remembered,
     Retries,
     Typing,
     counter,
+    remembering,
     run_turn,
     verified_json,
 )
@@ -44,6 +49,7 @@ from bot.channels.media import MediaStore
 from bot.channels.messenger.inbound import (
     GET_STARTED_PAYLOAD,
     SIGNATURE_HEADER,
+    Inbound,
     from_messaging,
     messaging_events,
     sender_of,
@@ -57,11 +63,13 @@ from bot.channels.messenger.outbound import (
     persistent_menu,
     render,
 )
+from bot.handlers.turn_order import TurnQueue
 from bot.i18n import Catalogues, Translator, pick_locale
-from bot.messages import Reply
+from bot.messages import Button, Reply
 from core.channels import policy_of
 from core.clock import Clock
 from core.model import Channel
+from core.ports import AbstractChatMemories
 from core.privacy import mask
 from observability.metrics import Metrics
 
@@ -120,6 +128,7 @@ class MessengerChannel(ChannelAdapter):
         catalogues: Catalogues,
         media: MediaStore,
         clock: Clock,
+        memories: AbstractChatMemories | None = None,
         metrics: Metrics | None = None,
         api_base: str = "https://graph.facebook.com/v25.0",
         sleep: Sleep = asyncio.sleep,
@@ -148,13 +157,13 @@ class MessengerChannel(ChannelAdapter):
         self._profile_refused_logged = False
         self._session: aiohttp.ClientSession | None = None
         self._background = BackgroundWork()
-        self._last_inbound: Remembered[str, Any] = Remembered(
-            REMEMBERED_USERS
-        )  # PSID → when they last wrote
-        self._more: Remembered[str, Any] = Remembered(
-            REMEMBERED_USERS
-        )  # PSID → pages of choices behind "more"
-        self._phone_offered: Remembered[str, Any] = Remembered(REMEMBERED_USERS)
+        # Per person: the pages of choices behind "more", whether a phone quick reply was
+        # offered; and, from the dialog's turns, when they last wrote (the 24-hour window).
+        self._memories = memories or LocalChatMemories(REMEMBERED_USERS)
+        # One person's inputs handled here side by side (separate webhook calls) take turns,
+        # in the order of their timestamps, from reading their memory to writing it back, so
+        # neither overwrites the other's.
+        self._people = TurnQueue()
         self._events = counter(
             metrics, "kabinet_messenger_events", "Messenger webhook events, by kind", ["kind"]
         )
@@ -358,7 +367,7 @@ class MessengerChannel(ChannelAdapter):
 
     async def _one(self, messaging: dict[str, Any]) -> None:
         sender = sender_of(messaging)
-        inbound, kind = from_messaging(messaging, sender in self._phone_offered)
+        inbound, kind = from_messaging(messaging)
         if inbound is None:
             self._count(kind or "unknown")
             if kind in ("delivery", "read"):
@@ -367,17 +376,36 @@ class MessengerChannel(ChannelAdapter):
                 log.info("messenger: %s event ignored", kind)
             return
         self._count("input")
-        self._last_inbound.remember(sender, self._clock.now())
+        # Most inputs need nothing remembered before the turn: their memory is read only
+        # when the answer changes it (no round trip otherwise).
+        needed = inbound.more or inbound.phone_text_only
+        async with (
+            self._people.hold(sender, inbound.event.sequence),
+            remembering(self._memories, self.channel, sender, lazy=not needed) as memo,
+        ):
+            await self._input(sender, inbound, memo)
+
+    async def _input(self, sender: str, inbound: Inbound, memo: Memo) -> None:
+        """One input of `sender`, with their chat's memory."""
+        if inbound.phone_text_only and memo.data.get("phone_offered"):
+            log.warning(
+                "messenger: a phone quick reply carried no phone in its payload; "
+                "the platform's shape differs from what we expect"
+            )
         locale, name = await self._profile(sender)
         event = replace(inbound.event, locale=locale, profile_name=name)
         t = self._catalogues.translator(pick_locale(locale))
         if inbound.more:
-            pages = self._more.pop(sender, None)
+            pages = _pages_of(memo.data.pop("more", None))
             if pages:
-                await self._deliver_rendered(sender, [more_page(pages, t)], "RESPONSE")
+                await self._deliver_rendered(sender, [more_page(pages, t)], "RESPONSE", memo)
                 return
-            # The pages were forgotten (a restart): show the menu instead.
+            # The pages were forgotten (or never kept): show the menu instead.
             event = replace(event, payload="menu")
+
+        async def deliver(psid: str, replies: list[Reply]) -> DeliveryResult:
+            return await self._deliver_replies(psid, replies, memo)
+
         typing = Typing(lambda: self._send_typing(sender), self._typing_after, TYPING_EVERY)
         if inbound.image_url is not None:
             try:
@@ -390,14 +418,14 @@ class MessengerChannel(ChannelAdapter):
             else:
                 if photo is None:
                     typing.cancel()
-                    await self.deliver(sender, [Reply(t("error.apology"))])
+                    await deliver(sender, [Reply(t("error.apology"))])
                     return
                 event = replace(event, photo=photo)
         await run_turn(
             self.channel,
             self._handle,
             event,
-            self.deliver,
+            deliver,
             lambda _event: [Reply(t("error.apology"))],
             user_id=sender,
             typing=typing,
@@ -422,39 +450,57 @@ class MessengerChannel(ChannelAdapter):
 
     async def deliver(self, psid: str, replies: list[Reply]) -> DeliveryResult:
         """Send a turn's replies (messaging_type RESPONSE)."""
+        async with (
+            self._people.hold(psid),
+            remembering(self._memories, self.channel, psid, lazy=True) as memo,
+        ):
+            return await self._deliver_replies(psid, replies, memo)
+
+    async def _deliver_replies(self, psid: str, replies: list[Reply], memo: Memo) -> DeliveryResult:
         t = self._translator(psid)
         rendered = [render(reply, self.media, t) for reply in replies]
-        return await self._deliver_rendered(psid, rendered, "RESPONSE")
+        return await self._deliver_rendered(psid, rendered, "RESPONSE", memo)
 
     async def send(self, user_id: str, push: Push) -> DeliveryResult:
         """Push replies outside a turn, within Messenger's 24-hour rule.
 
-        Inside the window (the person wrote in the last 24 h, as far as this process saw)
-        it is an UPDATE. Outside it, or when unknown, only a push whose topic has a
-        message tag in Messenger's row of `core.channels` is sent (ACCOUNT_UPDATE for
-        bills and payments); anything else is UNREACHABLE with the reason, so delivery can
-        hand it to another channel.
+        Inside the window (the person wrote in the last 24 h: the time every turn notes in
+        the dialog state, so any replica knows it) it is an UPDATE. Outside it, or when
+        unknown, only a push whose topic has a message tag in Messenger's row of
+        `core.channels` is sent (ACCOUNT_UPDATE for bills and payments); anything else is
+        UNREACHABLE with the reason, so delivery can hand it to another channel.
         """
-        last = self._last_inbound.get(user_id)
-        inside = last is not None and self._clock.now() - last < self._window
-        t = self._translator(user_id)
-        rendered = [render(reply, self.media, t) for reply in push.replies]
-        if inside:
-            return await self._deliver_rendered(user_id, rendered, "UPDATE")
-        topic = push.topic
-        tag = push.tag(self.channel)
-        if tag is None:
-            why = "no message from them in 24 h" if last else "no message from them since start"
-            detail = f"outside the 24-hour window ({why}) and topic {topic!r} has no tag"
-            log.info("messenger: push to %s not sent: %s", mask(user_id), detail)
-            self._count_outbound(DeliveryStatus.UNREACHABLE)
-            return DeliveryResult(DeliveryStatus.UNREACHABLE, detail=detail)
-        return await self._deliver_rendered(user_id, rendered, "MESSAGE_TAG", tag=tag)
+        async with (
+            self._people.hold(user_id),
+            remembering(self._memories, self.channel, user_id) as memo,
+        ):
+            last = memo.last_inbound
+            inside = last is not None and self._clock.now() - last < self._window
+            t = self._translator(user_id)
+            rendered = [render(reply, self.media, t) for reply in push.replies]
+            if inside:
+                return await self._deliver_rendered(user_id, rendered, "UPDATE", memo)
+            topic = push.topic
+            tag = push.tag(self.channel)
+            if tag is None:
+                why = "no message from them in 24 h" if last else "no message from them known"
+                detail = f"outside the 24-hour window ({why}) and topic {topic!r} has no tag"
+                log.info("messenger: push to %s not sent: %s", mask(user_id), detail)
+                self._count_outbound(DeliveryStatus.UNREACHABLE)
+                return DeliveryResult(DeliveryStatus.UNREACHABLE, detail=detail)
+            return await self._deliver_rendered(user_id, rendered, "MESSAGE_TAG", memo, tag=tag)
 
     async def _deliver_rendered(
-        self, psid: str, rendered: list[Rendered], messaging_type: str, *, tag: str | None = None
+        self,
+        psid: str,
+        rendered: list[Rendered],
+        messaging_type: str,
+        memo: Memo,
+        *,
+        tag: str | None = None,
     ) -> DeliveryResult:
         result = DeliveryResult(DeliveryStatus.SENT)
+        await self.media.save()  # the files behind their URLs, before Meta fetches them
         for part in rendered:
             for message in part.messages:
                 body: dict[str, Any] = {
@@ -469,14 +515,17 @@ class MessengerChannel(ChannelAdapter):
                     break
             if result.status != DeliveryStatus.SENT:
                 break
-            if part.more:
-                self._more.remember(psid, part.more)
-            if any(
+            offers_phone = any(
                 qr.get("content_type") == "user_phone_number"
                 for message in part.messages
                 for qr in message.get("quick_replies", [])
-            ):
-                self._phone_offered.remember(psid, True)
+            )
+            if part.more or offers_phone:
+                await memo.load()
+            if part.more:
+                memo.data["more"] = [[asdict(button) for button in page] for page in part.more]
+            if offers_phone:
+                memo.data["phone_offered"] = True
         self._count_outbound(result.status)
         if result.status == DeliveryStatus.UNREACHABLE and "551" in result.detail:
             await self._mark_unreachable(self.channel, psid)
@@ -514,6 +563,16 @@ class MessengerChannel(ChannelAdapter):
                 log.warning("messenger: Send API refused: %s", detail)
                 return DeliveryResult(DeliveryStatus.FAILED, detail=detail)
         raise AssertionError("unreachable")
+
+
+def _pages_of(kept: Any) -> list[list[Button]]:
+    """The "more" pages as kept in the chat's memory (`asdict` of each button); none when
+    what was kept cannot be read back."""
+    try:
+        return [[Button(**button) for button in page] for page in kept or []]
+    except (TypeError, ValueError):
+        log.info("messenger: unreadable 'more' pages ignored")
+        return []
 
 
 __all__ = ["WEBHOOK_PATH", "MessengerChannel"]

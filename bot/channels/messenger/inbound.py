@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import logging
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -13,8 +12,6 @@ from typing import Any
 from bot.channels.base import MalformedInput
 from bot.messages import Incoming
 from core.model import Channel
-
-log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 MORE_PAYLOAD = "~more"  # the adapter's own "next page of choices" reply
@@ -51,6 +48,9 @@ class Inbound:
     event: Incoming
     image_url: str | None = None
     more: bool = False
+    # A quick reply whose text looks like a phone number but whose payload is not one:
+    # after a phone quick reply was offered, a sign that the platform's shape changed.
+    phone_text_only: bool = False
 
 
 def _object(value: Any) -> dict[str, Any]:
@@ -80,9 +80,7 @@ def messaging_events(data: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
-def from_messaging(
-    messaging: dict[str, Any], phone_offered: bool
-) -> tuple[Inbound | None, str | None]:
+def from_messaging(messaging: dict[str, Any]) -> tuple[Inbound | None, str | None]:
     """Translate one messaging event; (None, kind) for events that are not input."""
     sender = sender_of(messaging)
     if not sender:
@@ -106,12 +104,13 @@ def from_messaging(
             if phone is not None:
                 # The user_phone_number quick reply: the number from their profile.
                 return Inbound(Incoming(**base, contact_phone=phone, contact_is_own=True)), None
-            if phone_offered and text and phone_like(text):
-                log.warning(
-                    "messenger: a phone quick reply carried no phone in its payload; "
-                    "the platform's shape differs from what we expect"
-                )
-            return Inbound(Incoming(**base, text=text, payload=quick)), None
+            return (
+                Inbound(
+                    Incoming(**base, text=text, payload=quick),
+                    phone_text_only=bool(text and phone_like(text)),
+                ),
+                None,
+            )
         attachments = message.get("attachments") or []
         if text is not None:
             return Inbound(Incoming(**base, text=str(text))), None

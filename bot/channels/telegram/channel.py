@@ -2,7 +2,10 @@
 
 Built by the composition root from settings (`TelegramChannel.from_settings`). It only
 translates: updates become `Incoming` (bot.channels.telegram.inbound), replies become Bot
-API calls (bot.channels.telegram.outbound); every rule lives in the dialog.
+API calls (bot.channels.telegram.outbound); every rule lives in the dialog. What it keeps of
+a chat between turns (the reply keyboard's labels, whether one is shown, the standing
+keyboard in view) is the chat's memory in the dialog state, read once before a turn and
+written once after it when it changed, so any replica knows it.
 """
 
 from __future__ import annotations
@@ -55,11 +58,13 @@ from bot.channels.base import (
     DeliveryResult,
     DeliveryStatus,
     Handle,
+    LocalChatMemories,
+    Memo,
     PhotoTooLarge,
     Push,
-    Remembered,
     Retries,
     Typing,
+    remembering,
     run_turn,
 )
 from bot.channels.telegram.inbound import (
@@ -70,10 +75,11 @@ from bot.channels.telegram.inbound import (
 )
 from bot.channels.telegram.outbound import carries_standing, render
 from bot.channels.telegram.session import JsonSession
+from bot.handlers.turn_order import TurnQueue
 from bot.i18n import SUPPORTED_LOCALES, Catalogues, pick_locale
-from bot.messages import Incoming, Reply
+from bot.messages import Incoming, Keyboard, Reply
 from core.model import Channel
-from core.ports import StoreUnavailable
+from core.ports import AbstractChatMemories, StoreUnavailable
 from observability.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -101,8 +107,7 @@ TYPING_EVERY = 4.5  # Telegram shows a chat action for 5 s
 MAX_ATTEMPTS = 3
 MAX_RETRY_AFTER = 30.0
 NETWORK_BACKOFF = (0.5, 1.0, 2.0)
-# Per-chat memory (last message to edit, labels of a reply keyboard): bounded, best effort;
-# losing it only means a new message instead of an edit.
+# Per-chat memory without a database (unit tests): bounded.
 REMEMBERED_CHATS = 50_000
 
 MarkUnreachable = Callable[[Channel, str], Awaitable[None]]
@@ -162,6 +167,7 @@ class TelegramChannel(ChannelAdapter):
         typing_after: float = TYPING_AFTER,
         commands: Sequence[str] = (),
         photo_limit: int = PHOTO_LIMIT_BYTES,
+        memories: AbstractChatMemories | None = None,
     ) -> None:
         self._handle = handle
         # The largest file downloaded (photos, images sent as files), declared or not.
@@ -185,16 +191,14 @@ class TelegramChannel(ChannelAdapter):
         self.dispatcher.message.register(self._on_message)
         self.dispatcher.callback_query.register(self._on_callback)
         self.dispatcher.my_chat_member.register(self._on_membership)
-        self._last_message: Remembered[int, Any] = Remembered(REMEMBERED_CHATS)
-        self._keyboards: Remembered[int, Any] = Remembered(
-            REMEMBERED_CHATS
-        )  # labels → payloads, for the next input
-        self._keyboard_shown: Remembered[int, Any] = Remembered(
-            REMEMBERED_CHATS
-        )  # chats showing a reply keyboard
-        self._standing: Remembered[int, Any] = Remembered(
-            REMEMBERED_CHATS
-        )  # the standing keyboard each chat shows
+        # Per chat (see the module's doc): "keyboard" (labels → payloads, for the next
+        # input), "keyboard_shown", "standing" (a fingerprint). They change only when the
+        # keyboards do, so most turns read the memory and write nothing.
+        self._memories = memories or LocalChatMemories(REMEMBERED_CHATS)
+        # One chat's updates handled here side by side take turns, in the order Telegram
+        # numbered them (update_id), from reading its memory to writing it back, so that
+        # neither writes over what the other kept.
+        self._chats = TurnQueue()
         self._background: set[asyncio.Task[Any]] = set()
         self._polling: asyncio.Task[None] | None = None
 
@@ -324,11 +328,16 @@ class TelegramChannel(ChannelAdapter):
         return True
 
     async def _on_message(self, message: Message, event_update: Update) -> None:
-        keyboard = self._keyboards.pop(message.chat.id, None)
-        inbound = from_message(message, event_update.update_id, keyboard)
-        if inbound is None:
-            return
-        await self._turn(inbound)
+        chat = str(message.chat.id)
+        async with (
+            self._chats.hold(chat, event_update.update_id),
+            remembering(self._memories, self.channel, chat) as memo,
+        ):
+            keyboard = memo.data.pop("keyboard", None)
+            inbound = from_message(message, event_update.update_id, keyboard)
+            if inbound is None:
+                return
+            await self._turn(inbound, memo)
 
     async def _on_callback(self, callback_query: CallbackQuery, event_update: Update) -> None:
         # Answer at once and in parallel with the turn, so the button stops spinning
@@ -337,7 +346,12 @@ class TelegramChannel(ChannelAdapter):
         try:
             inbound = from_callback(callback_query, event_update.update_id)
             if inbound is not None:
-                await self._turn(inbound, edit_message_id=_message_id(callback_query))
+                chat = str(inbound.chat_id)
+                async with (
+                    self._chats.hold(chat, event_update.update_id),
+                    remembering(self._memories, self.channel, chat) as memo,
+                ):
+                    await self._turn(inbound, memo, edit_message_id=_message_id(callback_query))
         finally:
             await answer
 
@@ -354,7 +368,7 @@ class TelegramChannel(ChannelAdapter):
         except _Failed as failed:
             log.info("telegram: callback not answered: %s", failed.result.detail)
 
-    async def _turn(self, inbound: Inbound, edit_message_id: int | None = None) -> None:
+    async def _turn(self, inbound: Inbound, memo: Memo, edit_message_id: int | None = None) -> None:
         """One input: download its file, hand it to the dialog, send what it answers."""
         chat_id = inbound.chat_id
         typing = Typing(lambda: self._send_typing(chat_id), self._typing_after, TYPING_EVERY)
@@ -372,16 +386,16 @@ class TelegramChannel(ChannelAdapter):
             else:
                 if photo is None:
                     typing.cancel()
-                    await self.deliver(chat_id, self._apology(event))
+                    await self._deliver(chat_id, self._apology(event), memo)
                     return
                 event = replace(event, photo=photo)
 
         async def answer(_user_id: str, replies: list[Reply]) -> DeliveryResult:
-            # A paging press edits its message; otherwise the chat's last one may be edited.
-            edit = edit_message_id
-            if edit is None:
-                edit = self._last_message.get(chat_id)
-            return await self.deliver(chat_id, replies, edit_message_id=edit)
+            # A paging press edits the message whose button was pressed; any other reply
+            # that asks to replace the previous one is sent as a new message (the chat's
+            # last message is not remembered: it would cost a write every turn, and one
+            # that a replica had not heard of would edit a message far up the chat).
+            return await self._deliver(chat_id, replies, memo, edit_message_id=edit_message_id)
 
         await run_turn(
             self.channel,
@@ -445,17 +459,29 @@ class TelegramChannel(ChannelAdapter):
             chat_id = int(user_id)
         except ValueError:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not a Telegram user id")
-        return await self.deliver(
-            chat_id, push.replies, edit_message_id=self._last_message.get(chat_id)
-        )
+        chat = str(chat_id)
+        async with self._chats.hold(chat), remembering(self._memories, self.channel, chat) as memo:
+            return await self._deliver(chat_id, push.replies, memo)
 
     async def deliver(
         self, chat_id: int, replies: list[Reply], *, edit_message_id: int | None = None
     ) -> DeliveryResult:
         """Send replies in order; stop at the first one that cannot be delivered."""
+        chat = str(chat_id)
+        async with self._chats.hold(chat), remembering(self._memories, self.channel, chat) as memo:
+            return await self._deliver(chat_id, replies, memo, edit_message_id=edit_message_id)
+
+    async def _deliver(
+        self,
+        chat_id: int,
+        replies: list[Reply],
+        memo: Memo,
+        *,
+        edit_message_id: int | None = None,
+    ) -> DeliveryResult:
         result = DeliveryResult(DeliveryStatus.SENT)
-        for reply in self._with_standing(chat_id, replies):
-            result = await self._deliver_one(chat_id, reply, edit_message_id)
+        for reply in self._with_standing(replies, memo):
+            result = await self._deliver_one(chat_id, reply, edit_message_id, memo)
             if result.status != DeliveryStatus.SENT:
                 break
         if self._metrics is not None and replies:
@@ -464,19 +490,15 @@ class TelegramChannel(ChannelAdapter):
             await self._mark_unreachable(self.channel, str(chat_id))
         return result
 
-    def _with_standing(self, chat_id: int, replies: list[Reply]) -> list[Reply]:
+    def _with_standing(self, replies: list[Reply], memo: Memo) -> list[Reply]:
         """The replies, led by the keyboard's hint when the standing keyboard is not in view
-        yet and none of them can carry it (every one has inline buttons).
-
-        Which keyboard a chat shows is remembered in this process only: after a restart a
-        chat may get the hint once more, which is harmless.
-        """
+        yet and none of them can carry it (every one has inline buttons)."""
         keyboard = next((r.keyboard for r in replies if r.keyboard is not None), None)
         if (
             keyboard is None
             or not keyboard.rows
             or not keyboard.hint
-            or self._standing.get(chat_id) == keyboard
+            or memo.data.get("standing") == _fingerprint(keyboard)
             or any(carries_standing(reply) for reply in replies)
             # A share-phone keyboard is about to take its place anyway.
             or any(button.request_phone for reply in replies for button in reply.all_buttons())
@@ -485,34 +507,32 @@ class TelegramChannel(ChannelAdapter):
         return [Reply(keyboard.hint, keyboard=keyboard), *replies]
 
     async def _deliver_one(
-        self, chat_id: int, reply: Reply, edit_message_id: int | None
+        self, chat_id: int, reply: Reply, edit_message_id: int | None, memo: Memo
     ) -> DeliveryResult:
+        kept = memo.data
         rendered = render(
             chat_id,
             reply,
             edit_message_id=edit_message_id,
-            remove_keyboard=chat_id in self._keyboard_shown,
+            remove_keyboard=bool(kept.get("keyboard_shown")),
         )
         try:
             for call in rendered.calls:
-                sent = await self._send_or_edit(call, chat_id, reply)
-                message_id = getattr(sent, "message_id", None)
-                if message_id is not None:
-                    self._last_message.remember(chat_id, message_id)
+                await self._send_or_edit(call, chat_id, reply)
         except _Failed as failed:
             return failed.result
         if rendered.keyboard_payloads is not None:
-            self._keyboards.remember(chat_id, rendered.keyboard_payloads)
-            self._keyboard_shown.remember(chat_id, True)
-            self._standing.pop(chat_id, None)  # the contact keyboard took its place
+            kept["keyboard"] = rendered.keyboard_payloads
+            kept["keyboard_shown"] = True
+            kept.pop("standing", None)  # the contact keyboard took its place
         elif rendered.standing is not None:
-            self._keyboard_shown.pop(chat_id, None)
+            kept.pop("keyboard_shown", None)
             if rendered.standing.rows:
-                self._standing.remember(chat_id, rendered.standing)
+                kept["standing"] = _fingerprint(rendered.standing)
             else:
-                self._standing.pop(chat_id, None)
+                kept.pop("standing", None)
         elif rendered.removes_keyboard:
-            self._keyboard_shown.pop(chat_id, None)
+            kept.pop("keyboard_shown", None)
         return DeliveryResult(DeliveryStatus.SENT)
 
     async def _send_or_edit(self, call: TelegramMethod, chat_id: int, reply: Reply) -> Any:
@@ -575,6 +595,11 @@ class TelegramChannel(ChannelAdapter):
                 failure = DeliveryResult(DeliveryStatus.FAILED, detail=error.message)
             raise _Failed(failure)
         raise AssertionError("unreachable")  # the loop always returns or raises
+
+
+def _fingerprint(keyboard: Keyboard) -> str:
+    """A short stand-in for a standing keyboard, to tell whether a chat shows it already."""
+    return hashlib.sha256(repr(keyboard).encode()).hexdigest()[:16]
 
 
 def _message_id(query: CallbackQuery) -> int | None:
