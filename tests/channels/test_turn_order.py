@@ -1,10 +1,11 @@
 """One person's burst of messages on parallel connections is handled in the platform's order
 (issue 18 point 14): Telegram's update_id, Viber's and Messenger's timestamp.
 
-Each test holds the person's turn (as a slow turn would), posts the burst through the real
-adapter in a shuffled order — each post waits in the queue before the next is sent, so the
-arrival order is the shuffled one — then lets the turns go and records the order in which
-the dialog finished them.
+Each test holds the person's turn (as a slow turn would) in the first queue their input
+meets — the Telegram and Messenger adapters' per-chat queue (it guards the chat's memory),
+the dialog's for Viber — posts the burst through the real adapter in a shuffled order (each
+post waits in the queue before the next is sent, so the arrival order is the shuffled one),
+then lets the turns go and records the order in which the dialog finished them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from bot.handlers.turn_order import TurnQueue
 from bot.messages import Incoming, Reply
 from core.model import Channel
 from tests.channels.conftest import HarnessFactory, MessengerFactory, ViberFactory
@@ -40,15 +42,14 @@ def _recorder(handled: list[int | None]) -> Callable[[Handle], Handle]:
 
 
 async def _burst(
-    app: Any,
-    key: tuple[Channel, str],
+    turns: TurnQueue,
+    key: object,
     sequences: list[int],
     post: Callable[[int], Awaitable[Any]],
 ) -> None:
     """Post one message per sequence, shuffled, while the person's turn is held."""
     shuffled = list(sequences)
     random.Random(14).shuffle(shuffled)
-    turns = app.dialog.turns
     async with turns.hold(key, sequences[0] - 1):
         posts = []
         for number, sequence in enumerate(shuffled, start=1):
@@ -72,7 +73,7 @@ async def test_telegram_burst_is_handled_in_update_id_order(
     async def post(update_id: int) -> int:
         return await tg.post(message_update(user.user_id, update_id=update_id, text="привіт"))
 
-    await _burst(tg.app, (Channel.TELEGRAM, str(user.user_id)), sequences, post)
+    await _burst(tg.channel.chat_turns, str(user.user_id), sequences, post)
     assert handled == sequences
 
 
@@ -89,7 +90,7 @@ async def test_viber_burst_is_handled_in_timestamp_order(
         event["timestamp"] = timestamp
         return (await vb.post(event)).status
 
-    await _burst(vb.app, (Channel.VIBER, user.user_id), sequences, post)
+    await _burst(vb.app.dialog.turns, (Channel.VIBER, user.user_id), sequences, post)
     assert handled == sequences
 
 
@@ -106,5 +107,5 @@ async def test_messenger_burst_is_handled_in_timestamp_order(
         event["timestamp"] = timestamp
         return (await fb.post(page_event(event))).status
 
-    await _burst(fb.app, (Channel.MESSENGER, user.psid), sequences, post)
+    await _burst(fb.channel.chat_turns, user.psid, sequences, post)
     assert handled == sequences

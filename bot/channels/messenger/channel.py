@@ -163,7 +163,8 @@ class MessengerChannel(ChannelAdapter):
         # One person's inputs handled here side by side (separate webhook calls) take turns,
         # in the order of their timestamps, from reading their memory to writing it back, so
         # neither overwrites the other's.
-        self._people = TurnQueue()
+        self.chat_turns = TurnQueue()
+        """Whose input runs next per person (public: tests hold a person's turn)."""
         self._events = counter(
             metrics, "kabinet_messenger_events", "Messenger webhook events, by kind", ["kind"]
         )
@@ -380,7 +381,7 @@ class MessengerChannel(ChannelAdapter):
         # when the answer changes it (no round trip otherwise).
         needed = inbound.more or inbound.phone_text_only
         async with (
-            self._people.hold(sender, inbound.event.sequence),
+            self.chat_turns.hold(sender, inbound.event.sequence),
             remembering(self._memories, self.channel, sender, lazy=not needed) as memo,
         ):
             await self._input(sender, inbound, memo)
@@ -451,7 +452,7 @@ class MessengerChannel(ChannelAdapter):
     async def deliver(self, psid: str, replies: list[Reply]) -> DeliveryResult:
         """Send a turn's replies (messaging_type RESPONSE)."""
         async with (
-            self._people.hold(psid),
+            self.chat_turns.hold(psid),
             remembering(self._memories, self.channel, psid, lazy=True) as memo,
         ):
             return await self._deliver_replies(psid, replies, memo)
@@ -471,7 +472,7 @@ class MessengerChannel(ChannelAdapter):
         UNREACHABLE with the reason, so delivery can hand it to another channel.
         """
         async with (
-            self._people.hold(user_id),
+            self.chat_turns.hold(user_id),
             remembering(self._memories, self.channel, user_id) as memo,
         ):
             last = memo.last_inbound

@@ -198,7 +198,8 @@ class TelegramChannel(ChannelAdapter):
         # One chat's updates handled here side by side take turns, in the order Telegram
         # numbered them (update_id), from reading its memory to writing it back, so that
         # neither writes over what the other kept.
-        self._chats = TurnQueue()
+        self.chat_turns = TurnQueue()
+        """Whose update runs next per chat (public: tests hold a chat's turn)."""
         self._background: set[asyncio.Task[Any]] = set()
         self._polling: asyncio.Task[None] | None = None
 
@@ -330,7 +331,7 @@ class TelegramChannel(ChannelAdapter):
     async def _on_message(self, message: Message, event_update: Update) -> None:
         chat = str(message.chat.id)
         async with (
-            self._chats.hold(chat, event_update.update_id),
+            self.chat_turns.hold(chat, event_update.update_id),
             remembering(self._memories, self.channel, chat) as memo,
         ):
             keyboard = memo.data.pop("keyboard", None)
@@ -348,7 +349,7 @@ class TelegramChannel(ChannelAdapter):
             if inbound is not None:
                 chat = str(inbound.chat_id)
                 async with (
-                    self._chats.hold(chat, event_update.update_id),
+                    self.chat_turns.hold(chat, event_update.update_id),
                     remembering(self._memories, self.channel, chat) as memo,
                 ):
                     await self._turn(inbound, memo, edit_message_id=_message_id(callback_query))
@@ -460,7 +461,7 @@ class TelegramChannel(ChannelAdapter):
         except ValueError:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not a Telegram user id")
         chat = str(chat_id)
-        async with self._chats.hold(chat), remembering(self._memories, self.channel, chat) as memo:
+        async with self.chat_turns.hold(chat), remembering(self._memories, self.channel, chat) as memo:
             return await self._deliver(chat_id, push.replies, memo)
 
     async def deliver(
@@ -468,7 +469,7 @@ class TelegramChannel(ChannelAdapter):
     ) -> DeliveryResult:
         """Send replies in order; stop at the first one that cannot be delivered."""
         chat = str(chat_id)
-        async with self._chats.hold(chat), remembering(self._memories, self.channel, chat) as memo:
+        async with self.chat_turns.hold(chat), remembering(self._memories, self.channel, chat) as memo:
             return await self._deliver(chat_id, replies, memo, edit_message_id=edit_message_id)
 
     async def _deliver(
