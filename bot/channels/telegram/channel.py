@@ -461,7 +461,10 @@ class TelegramChannel(ChannelAdapter):
         except ValueError:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not a Telegram user id")
         chat = str(chat_id)
-        async with self.chat_turns.hold(chat), remembering(self._memories, self.channel, chat) as memo:
+        async with (
+            self.chat_turns.hold(chat),
+            remembering(self._memories, self.channel, chat) as memo,
+        ):
             return await self._deliver(chat_id, push.replies, memo)
 
     async def deliver(
@@ -469,7 +472,10 @@ class TelegramChannel(ChannelAdapter):
     ) -> DeliveryResult:
         """Send replies in order; stop at the first one that cannot be delivered."""
         chat = str(chat_id)
-        async with self.chat_turns.hold(chat), remembering(self._memories, self.channel, chat) as memo:
+        async with (
+            self.chat_turns.hold(chat),
+            remembering(self._memories, self.channel, chat) as memo,
+        ):
             return await self._deliver(chat_id, replies, memo, edit_message_id=edit_message_id)
 
     async def _deliver(
