@@ -465,6 +465,10 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
                 lease_seconds=settings.delivery_lease_seconds,
                 policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
                 push_channels=settings.push_channels,
+                oldest_every=settings.delivery_oldest_every,
+                paid_topics={Channel.TELEGRAM: settings.telegram_paid_topics},
+                paid_limits={Channel.TELEGRAM: settings.delivery_rate_telegram_paid},
+                paid_pause_seconds=settings.telegram_paid_pause_seconds,
             ),
             metrics=app.metrics,
         )

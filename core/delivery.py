@@ -41,6 +41,30 @@ RANK_TAGGED = 3
 RANK_EMAIL = 4
 RANK_OFF = 10  # added for a channel that is off in the installation
 
+# Priority lanes of the outbox, most urgent first: every worker claims a higher lane before
+# a lower one (storage.outbox stores the lane with each row; migration 0008 spells the same
+# numbers out for rows queued before it).
+LANE_EMERGENCY = 0
+LANE_PLANNED = 1  # planned outages and outage schedules
+LANE_ANSWERS = 2  # payment confirmations and answers to requests
+LANE_ROUTINE = 3  # new bills and reading reminders
+LANES = {
+    Topic.OUTAGES_EMERGENCY: LANE_EMERGENCY,
+    Topic.OUTAGES_PLANNED: LANE_PLANNED,
+    Topic.PAYMENTS: LANE_ANSWERS,
+    Topic.ANSWERS: LANE_ANSWERS,
+    Topic.NEW_BILLS: LANE_ROUTINE,
+    Topic.READING_REMINDERS: LANE_ROUTINE,
+}
+
+
+def lane_of(topic: Topic | str | None) -> int:
+    """The priority lane of a push of `topic` (a topic without one rides with the answers)."""
+    try:
+        return LANES.get(Topic(topic), LANE_ANSWERS) if topic else LANE_ANSWERS
+    except ValueError:
+        return LANE_ANSWERS
+
 
 def wants(prefs: NotificationPrefs | None, topic: Topic | str) -> bool:
     """Whether the person wants pushes of this topic (no settings yet: every topic)."""

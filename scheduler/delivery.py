@@ -62,6 +62,11 @@ DEFAULT_LIMITS: Mapping[Channel, float] = default_rates()
 later is looked up there when its worker starts)."""
 
 
+PAID_LIMIT = 1000.0
+"""Paid broadcast sends per second when a channel's paid rate is not set (Telegram's
+allow_paid_broadcast allows up to 1,000)."""
+
+
 def default_limit(channel: Channel) -> float:
     """The channel's default rate: its policy row's, or 10/s for a channel without one."""
     try:
@@ -98,6 +103,14 @@ class DeliverySettings:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     # Channels that are on in the installation (re-routing picks among them); None: all.
     push_channels: frozenset[Channel] | None = None
+    # Every Nth claim of a loop takes the oldest due rows whatever their lane, so bills
+    # and reminders move (at a tenth of the rate at least) under a flood of alerts.
+    oldest_every: int = 10
+    # Topics sent as paid broadcasts per channel (Telegram's allow_paid_broadcast), their
+    # own rate, and how long a channel stays on the free rate once the balance ran out.
+    paid_topics: Mapping[Channel, frozenset[str]] = field(default_factory=dict)
+    paid_limits: Mapping[Channel, float] = field(default_factory=dict)
+    paid_pause_seconds: float = 600.0
 
 
 class DeliveryWorkers:
@@ -121,6 +134,9 @@ class DeliveryWorkers:
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._paused_until: dict[Channel, datetime] = {}
+        self._paid_paused_until: dict[Channel, datetime] = {}
+        self._paid_off_until: dict[Channel, datetime] = {}
+        self._claims: dict[tuple[Channel, bool], int] = {}
         self._wake = asyncio.Event()
 
     @staticmethod
@@ -133,6 +149,10 @@ class DeliveryWorkers:
         self._stop.clear()
         for channel in self.channels:
             self._tasks.append(asyncio.create_task(self._loop(channel), name=f"deliver-{channel}"))
+            if self.settings.paid_topics.get(channel):
+                self._tasks.append(
+                    asyncio.create_task(self._loop(channel, paid=True), name=f"paid-{channel}")
+                )
         self._tasks.append(asyncio.create_task(self._recover_loop(), name="deliver-recover"))
 
     def wake(self) -> None:
@@ -172,12 +192,37 @@ class DeliveryWorkers:
             return
         self._wake.clear()
 
-    async def _loop(self, channel: Channel) -> None:
+    def paid_on(self, channel: Channel) -> bool:
+        """Whether the channel sends its paid topics as paid broadcasts now (chosen, and
+        the balance did not run out lately)."""
+        if not self.settings.paid_topics.get(channel):
+            return False
+        off = self._paid_off_until.get(channel)
+        return off is None or off <= real_now()
+
+    def _limit(self, channel: Channel, paid: bool) -> float:
+        if paid:
+            return self.settings.paid_limits.get(channel, PAID_LIMIT)
+        return self.settings.limits.get(channel, default_limit(channel))
+
+    def _topics(self, channel: Channel, paid: bool) -> list[str | None] | None:
+        """The topics a claim takes: the paid ones for a paid claim; the others for a free
+        claim while paid sends are on, else every topic (None)."""
+        chosen = self.settings.paid_topics.get(channel) or frozenset()
+        if paid:
+            return sorted(chosen)
+        if not self.paid_on(channel):
+            return None
+        return [t.value for t in Topic if t.value not in chosen] + [None]
+
+    async def _loop(self, channel: Channel, paid: bool = False) -> None:
         """Claim as the rate allows and send in the background: a batch's sends and its
         record do not hold up the next claim (at 30/s a batch is 3 rows per 100 ms, and one
         turn of database and HTTP round trips takes longer than that). At most
-        `in_flight` batches are out at once."""
-        limit = self.settings.limits.get(channel, default_limit(channel))
+        `in_flight` batches are out at once. A paid loop claims the paid topics at the
+        paid rate, and idles while the channel is on the free rate."""
+        limit = self._limit(channel, paid)
+        pauses = self._paid_paused_until if paid else self._paused_until
         slots = asyncio.Semaphore(self.settings.in_flight)
         pending: set[asyncio.Task[None]] = set()
 
@@ -191,13 +236,16 @@ class DeliveryWorkers:
 
         try:
             while not self._stop.is_set():
-                paused = self._paused_until.get(channel)
+                paused = pauses.get(channel)
                 if paused is not None and paused > real_now():
                     await asyncio.sleep((paused - real_now()).total_seconds())
                     continue
+                if paid and not self.paid_on(channel):
+                    await self._sleep(self.settings.idle_poll_seconds)
+                    continue
                 await slots.acquire()
                 try:
-                    batch, wait = await self._claim(channel, limit)
+                    batch, wait = await self._claim(channel, limit, paid)
                 except Exception:
                     log.exception("delivery: %s claim failed; retrying", channel.value)
                     batch, wait = None, 1.0
@@ -212,20 +260,37 @@ class DeliveryWorkers:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
 
-    async def run_once(self, channel: Channel, limit: float | None = None) -> tuple[int, float]:
+    async def run_once(
+        self, channel: Channel, limit: float | None = None, *, paid: bool = False
+    ) -> tuple[int, float]:
         """One claim-render-send-record turn, awaited whole; (rows handled, seconds to wait
         if none). Tests and tools use it; the loop pipelines the same two halves."""
         if limit is None:
-            limit = self.settings.limits.get(channel, default_limit(channel))
-        batch, wait = await self._claim(channel, limit)
+            limit = self._limit(channel, paid)
+        batch, wait = await self._claim(channel, limit, paid)
         if batch is None:
             return 0, wait
         await self._deliver(channel, batch)
         return batch.size, 0.0
 
-    async def _claim(self, channel: Channel, limit: float) -> tuple[_Batch | None, float]:
+    async def _claim(
+        self, channel: Channel, limit: float, paid: bool = False
+    ) -> tuple[_Batch | None, float]:
         """Claim, render and mark `sending`: after this the batch is the platform's."""
-        claimed, wait = await self.queue.claim(channel, self.settings.batch, limit, real_now())
+        if paid and not self.paid_on(channel):
+            return None, self.settings.idle_poll_seconds
+        number = self._claims.get((channel, paid), 0) + 1
+        self._claims[(channel, paid)] = number
+        every = self.settings.oldest_every
+        claimed, wait = await self.queue.claim(
+            channel,
+            self.settings.batch,
+            limit,
+            real_now(),
+            topics=self._topics(channel, paid),
+            paid=paid,
+            oldest_first=every > 0 and number % every == 0,
+        )
         if not claimed:
             return None, wait
         batch = _Batch(size=len(claimed))
@@ -268,7 +333,7 @@ class DeliveryWorkers:
         user_id = push.external_id if policy_of(push.channel).messenger else push.email
         if not user_id:
             return DeliveryResult(DeliveryStatus.UNREACHABLE, detail="no address")
-        envelope = Push(rendered.replies, push.topic or None, rendered.subject)
+        envelope = Push(rendered.replies, push.topic or None, rendered.subject, paid=push.paid)
         async with asyncio.timeout(self.settings.send_timeout_seconds):
             return await adapter.send(user_id, envelope)
 
@@ -281,16 +346,29 @@ class DeliveryWorkers:
                 return Outcome(push.id, FAILED, f"gave up: {result.detail}")
             delay = policy.delay(push.attempts, result.retry_after)
             if result.retry_after > 0:
-                # A 429 is about the bot, not the person: the whole channel waits.
-                self._paused_until[push.channel] = real_now() + timedelta(
-                    seconds=result.retry_after
-                )
+                # A 429 is about the bot, not the person: the whole channel (its paid or
+                # its free sends) waits.
+                pauses = self._paid_paused_until if push.paid else self._paused_until
+                pauses[push.channel] = real_now() + timedelta(seconds=result.retry_after)
             return Outcome(
                 push.id,
                 PENDING,
                 result.detail,
                 next_attempt_at=real_now() + timedelta(seconds=delay),
             )
+        if result.status == DeliveryStatus.NO_FUNDS:
+            # The paid send was refused for lack of Stars: this push goes again at once on
+            # the free rate, and so does the channel's paid traffic for a while.
+            pause = self.settings.paid_pause_seconds
+            if self.paid_on(push.channel):
+                log.warning(
+                    "delivery: %s paid broadcast refused (%s): free rate for %.0f s",
+                    push.channel.value,
+                    result.detail,
+                    pause,
+                )
+            self._paid_off_until[push.channel] = real_now() + timedelta(seconds=pause)
+            return Outcome(push.id, PENDING, result.detail)
         if result.status == DeliveryStatus.UNREACHABLE:
             route = await self._next_route(push)
             who = mask(push.external_id or push.email)

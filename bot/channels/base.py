@@ -42,6 +42,7 @@ class DeliveryStatus(StrEnum):
     RETRY_LATER = "retry_later"  # rate limited or a network error: try again after `retry_after`
     UNREACHABLE = "unreachable"  # blocked, unsubscribed, outside the messaging window
     FAILED = "failed"  # a permanent error that is not about the person (bad request, token)
+    NO_FUNDS = "no_funds"  # a paid send refused for the bot's balance: send it free instead
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ class Push:
     replies: list[Reply]
     topic: Topic | str | None = None
     subject: str = ""
+    paid: bool = False  # send as a paid broadcast (Telegram's allow_paid_broadcast)
 
     def tag(self, channel: Channel) -> str | None:
         """The message tag `channel`'s policy gives this push's topic, if any."""
