@@ -536,6 +536,7 @@ def make_operator(app: App) -> Operator:
         clock=app.clock,
         zone=ZoneInfo(app.settings.business_timezone),
         bills_dir=Path(app.settings.bills_dir),
+        paid_topics={Channel.TELEGRAM: app.settings.telegram_paid_topics},
     )
 
 

@@ -22,9 +22,10 @@ it, until the channel is on again.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from core.channels import messengers, offered_messengers, policy_of
 from core.model import Channel, NotificationPrefs, Topic
@@ -181,3 +182,27 @@ class RetryPolicy:
     def gives_up(self, attempt: int) -> bool:
         """After this many failed attempts the push is recorded as failed."""
         return attempt >= self.max_attempts
+
+
+STARS_PER_PAID_MESSAGE = Decimal("0.1")
+"""Telegram's fee for a message sent with allow_paid_broadcast, in Stars."""
+
+
+@dataclass(frozen=True)
+class PaidEstimate:
+    """What a broadcast's paid sends will cost: messages and Telegram Stars."""
+
+    messages: int = 0
+    stars: Decimal = Decimal("0.0")
+
+
+def paid_estimate(
+    queued: Mapping[tuple[Channel, str], int], paid_topics: Mapping[Channel, Collection[str]]
+) -> PaidEstimate:
+    """The cost of the queued pushes (per (channel, topic)) whose topic the operator chose
+    to send paid on their channel. An estimate: a push that falls back to the free rate
+    (the balance ran out) or is re-routed costs nothing."""
+    messages = sum(
+        count for (channel, topic), count in queued.items() if topic in paid_topics.get(channel, ())
+    )
+    return PaidEstimate(messages, STARS_PER_PAID_MESSAGE * messages)

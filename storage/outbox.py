@@ -491,6 +491,14 @@ class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
         )
         return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
+    async def queued_per_channel(self, subject: str) -> dict[tuple[Channel, str], int]:
+        rows = await self.session.execute(
+            select(outbox.c.channel, outbox.c.topic, func.count())
+            .where(outbox.c.subject == subject, outbox.c.status != SUPERSEDED)
+            .group_by(outbox.c.channel, outbox.c.topic)
+        )
+        return {(Channel(channel), topic or ""): count for channel, topic, count in rows}
+
     async def event_queued(self, subject: str, event: str) -> bool:
         found = await self.session.scalar(
             select(outbox.c.id).where(outbox.c.subject == subject, outbox.c.event == event).limit(1)

@@ -379,16 +379,25 @@ class TelegramChannel(ChannelAdapter):
         except ValueError:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not a Telegram user id")
         return await self.deliver(
-            chat_id, push.replies, edit_message_id=self._last_message.get(chat_id)
+            chat_id,
+            push.replies,
+            edit_message_id=self._last_message.get(chat_id),
+            paid=push.paid,
         )
 
     async def deliver(
-        self, chat_id: int, replies: list[Reply], *, edit_message_id: int | None = None
+        self,
+        chat_id: int,
+        replies: list[Reply],
+        *,
+        edit_message_id: int | None = None,
+        paid: bool = False,
     ) -> DeliveryResult:
-        """Send replies in order; stop at the first one that cannot be delivered."""
+        """Send replies in order; stop at the first one that cannot be delivered. `paid`:
+        as a paid broadcast (allow_paid_broadcast)."""
         result = DeliveryResult(DeliveryStatus.SENT)
         for reply in self._with_standing(chat_id, replies):
-            result = await self._deliver_one(chat_id, reply, edit_message_id)
+            result = await self._deliver_one(chat_id, reply, edit_message_id, paid)
             if result.status != DeliveryStatus.SENT:
                 break
         if self._metrics is not None and replies:
@@ -418,13 +427,14 @@ class TelegramChannel(ChannelAdapter):
         return [Reply(keyboard.hint, keyboard=keyboard), *replies]
 
     async def _deliver_one(
-        self, chat_id: int, reply: Reply, edit_message_id: int | None
+        self, chat_id: int, reply: Reply, edit_message_id: int | None, paid: bool = False
     ) -> DeliveryResult:
         rendered = render(
             chat_id,
             reply,
             edit_message_id=edit_message_id,
             remove_keyboard=chat_id in self._keyboard_shown,
+            paid=paid,
         )
         try:
             for call in rendered.calls:
@@ -505,9 +515,23 @@ class TelegramChannel(ChannelAdapter):
                     await self._sleep(self._retries.delay(number))
                     continue
             except TelegramAPIError as error:  # bad request, unauthorized, not found…
-                failure = DeliveryResult(DeliveryStatus.FAILED, detail=error.message)
+                status = DeliveryStatus.NO_FUNDS if stars_ran_out(error) else DeliveryStatus.FAILED
+                failure = DeliveryResult(status, detail=error.message)
             raise _Failed(failure)
         raise AssertionError("unreachable")  # the loop always returns or raises
+
+
+# Telegram documents no error for a paid broadcast the Stars balance cannot pay
+# (unconfirmed): MTProto names it BALANCE_TOO_LOW, and a description that speaks of too
+# few Stars is taken too. A wrong guess fails loudly: such a send is recorded `failed`
+# with Telegram's words (and logged), not silently retried.
+_STARS_WORDS = ("balance_too_low", "not enough stars", "insufficient stars", "stars_not_enough")
+
+
+def stars_ran_out(error: TelegramAPIError) -> bool:
+    """Whether Telegram refused a call for the bot's Stars balance."""
+    text = (error.message or "").lower()
+    return any(word in text for word in _STARS_WORDS)
 
 
 def _message_id(query: CallbackQuery) -> int | None:
