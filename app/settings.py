@@ -122,6 +122,9 @@ class Settings(BaseSettings):
     # Viber: identical pushes go in broadcast_message calls of up to 300 receivers, once
     # Viber has enabled broadcast for the bot.
     viber_broadcast: bool = False
+    # Viber calls a second of one process when broadcast is on (500 per 10 s is Viber's
+    # broadcast rate; with several processes, share it out).
+    viber_calls_per_second: float = Field(50.0, gt=0)
     # Scheduled jobs: the reading-window reminder's business time, the outage tick.
     reading_reminder_time: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     scheduler_tick_seconds: float = Field(60.0, ge=1)

@@ -28,7 +28,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -111,6 +111,9 @@ class DeliverySettings:
     paid_topics: Mapping[Channel, frozenset[str]] = field(default_factory=dict)
     paid_limits: Mapping[Channel, float] = field(default_factory=dict)
     paid_pause_seconds: float = 600.0
+    # Platform calls a second of this process per channel, where the platform counts calls
+    # rather than messages (Viber with broadcast: 500 calls in 10 s); unset: not paced.
+    call_limits: Mapping[Channel, float] = field(default_factory=dict)
 
 
 class DeliveryWorkers:
@@ -137,6 +140,7 @@ class DeliveryWorkers:
         self._paid_paused_until: dict[Channel, datetime] = {}
         self._paid_off_until: dict[Channel, datetime] = {}
         self._claims: dict[tuple[Channel, bool], int] = {}
+        self._next_call: dict[Channel, float] = {}
         self._wake = asyncio.Event()
 
     @staticmethod
@@ -305,15 +309,28 @@ class DeliveryWorkers:
         return batch, 0.0
 
     async def _deliver(self, channel: Channel, batch: _Batch) -> None:
-        """Send a marked batch concurrently and record every outcome in one transaction."""
+        """Send a marked batch concurrently (identical pushes together where the channel
+        has a broadcast call) and record every outcome in one transaction."""
         ready = batch.ready
-        results = await asyncio.gather(
-            *(self._send(*ready[push_id]) for push_id in batch.sending), return_exceptions=True
+        singles, groups = self._grouped(self.channels[channel], [ready[i] for i in batch.sending])
+        answers = await asyncio.gather(
+            *(self._send(push, rendered) for push, rendered in singles),
+            *(self._send_group(channel, members) for members in groups),
+            return_exceptions=True,
         )
+        results: dict[int, DeliveryResult | BaseException] = {}
+        for (push, _), answer in zip(singles, answers, strict=False):
+            results[push.id] = answer  # type: ignore[assignment]
+        for members, answer in zip(groups, answers[len(singles) :], strict=True):
+            for push, _ in members:
+                results[push.id] = (
+                    answer if isinstance(answer, BaseException) else answer[push.id]  # type: ignore[index]
+                )
         steps: list[DialogState] = []
         outcomes = list(batch.outcomes)
-        for push_id, result in zip(batch.sending, results, strict=True):
+        for push_id in batch.sending:
             push, rendered = ready[push_id]
+            result = results[push_id]
             if isinstance(result, BaseException):
                 result = DeliveryResult(DeliveryStatus.RETRY_LATER, detail=repr(result))
             outcomes.append(await self._outcome(push, result))
@@ -325,6 +342,73 @@ class DeliveryWorkers:
         for step in steps:
             await self.queue.offer_step(step.channel, step.user_id, step.state, step.data)
 
+    @staticmethod
+    def _envelope(push: ClaimedPush, rendered: RenderedPush) -> Push:
+        return Push(rendered.replies, push.topic or None, rendered.subject, paid=push.paid)
+
+    def _grouped(
+        self, adapter: ChannelAdapter, items: list[tuple[ClaimedPush, RenderedPush]]
+    ) -> tuple[
+        list[tuple[ClaimedPush, RenderedPush]], list[list[tuple[ClaimedPush, RenderedPush]]]
+    ]:
+        """(pushes sent one by one, groups of identical pushes for one broadcast call each)."""
+        limit = adapter.broadcast_limit
+        if limit < 2:
+            return items, []
+        singles: list[tuple[ClaimedPush, RenderedPush]] = []
+        alike: dict[Hashable, list[tuple[ClaimedPush, RenderedPush]]] = {}
+        for push, rendered in items:
+            key = (
+                adapter.broadcast_key(self._envelope(push, rendered)) if push.external_id else None
+            )
+            if key is None:
+                singles.append((push, rendered))
+                continue
+            alike.setdefault((push.topic, push.paid, key), []).append((push, rendered))
+        groups: list[list[tuple[ClaimedPush, RenderedPush]]] = []
+        for members in alike.values():
+            group: list[tuple[ClaimedPush, RenderedPush]] = []
+            users: set[str] = set()
+            for member in members:
+                user = member[0].external_id or ""
+                if user in users:  # one person twice (two events alike): on its own
+                    singles.append(member)
+                    continue
+                users.add(user)
+                group.append(member)
+                if len(group) == limit:
+                    groups.append(group)
+                    group, users = [], set()
+            if len(group) == 1:
+                singles.extend(group)
+            elif group:
+                groups.append(group)
+        return singles, groups
+
+    async def _send_group(
+        self, channel: Channel, members: list[tuple[ClaimedPush, RenderedPush]]
+    ) -> dict[int, DeliveryResult]:
+        """One broadcast call for identical pushes; the outcome per push."""
+        adapter = self.channels[channel]
+        ids = {push.external_id or "": push.id for push, _ in members}
+        await self._pace(channel)
+        async with asyncio.timeout(self.settings.send_timeout_seconds):
+            answers = await adapter.broadcast(list(ids), self._envelope(*members[0]))
+        missing = DeliveryResult(DeliveryStatus.RETRY_LATER, detail="no answer for the person")
+        return {push_id: answers.get(user_id, missing) for user_id, push_id in ids.items()}
+
+    async def _pace(self, channel: Channel) -> None:
+        """Keep this process's platform calls of the channel within its call rate (Viber
+        counts calls, and a broadcast call carries up to 300 rows)."""
+        rate = self.settings.call_limits.get(channel)
+        if not rate:
+            return
+        now = asyncio.get_running_loop().time()
+        slot = max(now, self._next_call.get(channel, now))
+        self._next_call[channel] = slot + 1.0 / rate
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
     async def _send(self, push: ClaimedPush, rendered: RenderedPush) -> DeliveryResult:
         bind_ids(push_id=str(push.id))  # a task of its own (gather): tags this push's lines
         adapter = self.channels[push.channel]
@@ -333,9 +417,9 @@ class DeliveryWorkers:
         user_id = push.external_id if policy_of(push.channel).messenger else push.email
         if not user_id:
             return DeliveryResult(DeliveryStatus.UNREACHABLE, detail="no address")
-        envelope = Push(rendered.replies, push.topic or None, rendered.subject, paid=push.paid)
+        await self._pace(push.channel)
         async with asyncio.timeout(self.settings.send_timeout_seconds):
-            return await adapter.send(user_id, envelope)
+            return await adapter.send(user_id, self._envelope(push, rendered))
 
     async def _outcome(self, push: ClaimedPush, result: DeliveryResult) -> Outcome:
         policy = self.settings.policy

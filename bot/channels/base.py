@@ -12,7 +12,7 @@ import logging
 import random
 import weakref
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -90,6 +90,20 @@ class ChannelAdapter(abc.ABC):
     @abc.abstractmethod
     async def send(self, user_id: str, push: Push) -> DeliveryResult:
         """Send a push to a user outside a conversation turn."""
+
+    # A platform call that sends one message to many (Viber's broadcast_message): how many
+    # recipients one call takes; 0: none, every push is sent on its own.
+    broadcast_limit: int = 0
+
+    def broadcast_key(self, push: Push) -> Hashable | None:
+        """What identical pushes share on the wire (None: this one goes on its own); the
+        delivery workers group pushes with equal keys into `broadcast` calls."""
+        return None
+
+    async def broadcast(self, user_ids: Sequence[str], push: Push) -> dict[str, DeliveryResult]:
+        """Send one push to several users (at most `broadcast_limit`); the outcome per
+        user. The default sends to each in turn."""
+        return {user_id: await self.send(user_id, push) for user_id in user_ids}
 
 
 class BackgroundWork:
