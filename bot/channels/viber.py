@@ -437,7 +437,9 @@ class ViberChannel(ChannelAdapter):
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
+            # More connections than delivery's calls in flight (200).
+            connector = aiohttp.TCPConnector(limit=256)
+            self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT, connector=connector)
         return self._session
 
     async def _post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:

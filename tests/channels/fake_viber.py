@@ -53,6 +53,7 @@ class Call:
     auth: str | None
     fetched: bytes | None = None
     fetched_type: str | None = None
+    at: float = field(default_factory=time.perf_counter)
 
     @property
     def receiver(self) -> str | None:

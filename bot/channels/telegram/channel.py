@@ -89,6 +89,7 @@ TYPING_EVERY = 4.5  # Telegram shows a chat action for 5 s
 # Bounded retries: a turn must end, and pushes have their own retry loop in delivery.
 MAX_ATTEMPTS = 3
 MAX_RETRY_AFTER = 30.0
+CONNECTIONS = 256
 NETWORK_BACKOFF = (0.5, 1.0, 2.0)
 # Per-chat memory (last message to edit, labels of a reply keyboard): bounded, best effort;
 # losing it only means a new message instead of an edit.
@@ -149,7 +150,11 @@ class TelegramChannel(ChannelAdapter):
         # Network errors and rate limits: a few tries, jittered waits (base.Retries).
         self._retries = retries or Retries(MAX_ATTEMPTS, NETWORK_BACKOFF)
         self._typing_after = typing_after
-        session = JsonSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
+        # More connections than delivery's calls in flight (200): a push marked `sending`
+        # never waits for one.
+        session = JsonSession(
+            api=TelegramAPIServer.from_base(api_base.rstrip("/")), limit=CONNECTIONS
+        )
         self.bot = Bot(token, session=session)
         # No FSM: conversation state lives in the dialog's database, keyed by (channel, user).
         self.dispatcher = Dispatcher(disable_fsm=True)
