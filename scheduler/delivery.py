@@ -308,7 +308,10 @@ class DeliveryWorkers:
         )
         if not claimed:
             return None, wait
-        batch = _Batch(size=len(claimed), limit=limit * PACE_MARGIN, paid=paid)
+        # Paced at this process's share: workers that claimed lately may all be sending
+        # what they claimed at once, and together they must stay within the limit.
+        share = limit * PACE_MARGIN / max(1, self.queue.sharers.get(channel, 1))
+        batch = _Batch(size=len(claimed), limit=share, paid=paid)
         for push in claimed:
             try:
                 batch.ready[push.id] = (push, await self._render(push))

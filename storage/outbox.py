@@ -618,6 +618,9 @@ class OutboxQueue:
         # A console chat delivers only to its own user: other consoles (other users, or
         # none open) keep theirs pending until their chat opens.
         self.user_id = user_id
+        # Workers that claimed rows of a channel in the last seconds (as of this queue's
+        # last claim of it): each paces its sends at its share of the limit.
+        self.sharers: dict[Channel, int] = {}
 
     async def claim(
         self,
@@ -785,24 +788,24 @@ class OutboxQueue:
         ]
         if not paid:
             counted.append(outbox.c.paid == false())
+        within = outbox.c.claimed_at > now - second
         recent = await connection.execute(
             select(
-                func.count(),
-                func.min(outbox.c.claimed_at),
+                func.count(case((within, 1))),
+                func.min(case((within, outbox.c.claimed_at))),
                 func.max(case((outbox.c.claimed_at <= now - second, outbox.c.claimed_at))),
+                func.count(
+                    func.distinct(
+                        case((outbox.c.claimed_by != self.worker_id, outbox.c.claimed_by))
+                    )
+                ),
             ).where(*counted, outbox.c.claimed_at > now - second - slack)
         )
-        total, _, freed = recent.one()
-        inside = (
-            await connection.execute(
-                select(func.count(), func.min(outbox.c.claimed_at)).where(
-                    *counted, outbox.c.claimed_at > now - second
-                )
-            )
-            if total
-            else None
-        )
-        used, oldest = inside.one() if inside is not None else (0, None)
+        used, oldest, freed, others = recent.one()
+        # Whoever else claimed lately shares the rate with this worker.
+        self.sharers[channel] = 1 + int(others or 0)
+        if oldest is not None:
+            oldest = _utc(oldest)
         room = min(int(limit) - int(used or 0), max(1, math.ceil(limit / 4)))
         if room <= 0:
             return 0, max(((oldest or now) + second - now).total_seconds(), 0.002), now

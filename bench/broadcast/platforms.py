@@ -10,16 +10,11 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
-
-from storage.outbox import OutboxQueue
-
-Publish = Callable[[str, list[int] | None], Awaitable[tuple[int, float]]]
 
 
 @dataclass
@@ -85,13 +80,17 @@ async def move_to_viber(engine: AsyncEngine, every: int = 1) -> int:
     return max(moved.rowcount or 0, 0)
 
 
-async def settled(engine: AsyncEngine, deadline: float) -> bool:
-    """Wait until nothing is pending, claimed or being sent (or the deadline passes)."""
-    queue = OutboxQueue(engine, "bench")
+async def settled(engine: AsyncEngine, deadline: float, alerts_only: bool = False) -> bool:
+    """Wait until nothing (no outage alert, with `alerts_only`) is pending, claimed or
+    being sent, or the deadline passes."""
+    query = text(
+        "SELECT count(*) FROM outbox WHERE status IN ('pending', 'claimed', 'sending')"
+        + (" AND topic = 'outages_emergency'" if alerts_only else "")
+    )
     while time.monotonic() < deadline:
-        counts = await queue.counts()
-        if not any(counts.get(s) for s in ("pending", "claimed", "sending")):
-            return True
+        async with engine.connect() as connection:
+            if not await connection.scalar(query):
+                return True
         await asyncio.sleep(0.5)
     return False
 
