@@ -357,6 +357,10 @@ class DeliveryWorkers:
                 part.append(units[index])
                 rows += len(units[index])
                 index += 1
+            pauses = self._paid_paused_until if batch.paid else self._paused_until
+            paused = pauses.get(channel)
+            if paused is not None and paused > real_now():
+                await asyncio.sleep((paused - real_now()).total_seconds())
             await self._paced(channel, batch.paid, rows, batch.limit)
             # A call waits for nothing once its row is `sending` (no free connection, say):
             # a crash then can only catch calls that are already on their way.
@@ -492,7 +496,17 @@ class DeliveryWorkers:
             return DeliveryResult(DeliveryStatus.UNREACHABLE, detail="no address")
         await self._pace(push.channel)
         async with asyncio.timeout(self.settings.send_timeout_seconds):
-            return await adapter.send(user_id, self._envelope(push, rendered))
+            result = await adapter.send(user_id, self._envelope(push, rendered))
+        self._pause_on(push.channel, push.paid, result)
+        return result
+
+    def _pause_on(self, channel: Channel, paid: bool, result: DeliveryResult) -> None:
+        """A 429 is about the bot: the channel's paid or free sends wait `retry_after` from
+        now (the parts of batches in hand too, not only the next claim)."""
+        if result.status == DeliveryStatus.RETRY_LATER and result.retry_after > 0:
+            pauses = self._paid_paused_until if paid else self._paused_until
+            until = real_now() + timedelta(seconds=result.retry_after)
+            pauses[channel] = max(pauses.get(channel, until), until)
 
     async def _outcome(self, push: ClaimedPush, result: DeliveryResult) -> Outcome:
         policy = self.settings.policy

@@ -13,6 +13,7 @@ import hmac
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -89,6 +90,7 @@ TYPING_EVERY = 4.5  # Telegram shows a chat action for 5 s
 # Bounded retries: a turn must end, and pushes have their own retry loop in delivery.
 MAX_ATTEMPTS = 3
 MAX_RETRY_AFTER = 30.0
+_PUSHING: ContextVar[bool] = ContextVar("telegram_pushing", default=False)
 CONNECTIONS = 256
 NETWORK_BACKOFF = (0.5, 1.0, 2.0)
 # Per-chat memory (last message to edit, labels of a reply keyboard): bounded, best effort;
@@ -383,12 +385,18 @@ class TelegramChannel(ChannelAdapter):
             chat_id = int(user_id)
         except ValueError:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not a Telegram user id")
-        return await self.deliver(
-            chat_id,
-            push.replies,
-            edit_message_id=self._last_message.get(chat_id),
-            paid=push.paid,
-        )
+        # A push answers a 429 at once: delivery pauses the whole channel and puts the push
+        # back, where a retry here would go out past the rate limit.
+        pushing = _PUSHING.set(True)
+        try:
+            return await self.deliver(
+                chat_id,
+                push.replies,
+                edit_message_id=self._last_message.get(chat_id),
+                paid=push.paid,
+            )
+        finally:
+            _PUSHING.reset(pushing)
 
     async def deliver(
         self,
@@ -491,7 +499,7 @@ class TelegramChannel(ChannelAdapter):
             try:
                 return await attempt()
             except TelegramRetryAfter as error:
-                if last or error.retry_after > MAX_RETRY_AFTER:
+                if last or error.retry_after > MAX_RETRY_AFTER or _PUSHING.get():
                     failure = DeliveryResult(
                         DeliveryStatus.RETRY_LATER, float(error.retry_after), error.message
                     )
