@@ -355,6 +355,7 @@ def viber_channel(settings: Settings, **options: Any) -> ChannelAdapter:
         bot_name=settings.viber_bot_name,
         api_base=settings.viber_api_base,
         public_base_url=settings.public_base_url,
+        broadcast=settings.viber_broadcast,
         **options,
     )
 
@@ -419,8 +420,16 @@ def _delivery_limits(settings: Settings) -> dict[Channel, float]:
         Channel.CONSOLE: settings.delivery_rate_console,
     }
     limits = default_rates()
+    if settings.viber_broadcast:
+        # Viber counts calls, and a broadcast call carries up to 300 pushes: rows may be
+        # claimed far faster than calls are made (the calls are paced on their own).
+        limits[Channel.VIBER] = VIBER_BROADCAST_ROWS
     limits.update({channel: rate for channel, rate in configured.items() if rate is not None})
     return limits
+
+
+VIBER_BROADCAST_ROWS = 3000.0
+"""Viber pushes claimed a second with broadcast on (DELIVERY_RATE_VIBER unset)."""
 
 
 def _push_renderer(app: App) -> PushRenderer:
@@ -491,6 +500,13 @@ def build_pushes(app: App, channels: list[ChannelAdapter], *, scheduler: bool) -
                 lease_seconds=settings.delivery_lease_seconds,
                 policy=RetryPolicy(max_attempts=settings.delivery_max_attempts),
                 push_channels=settings.push_channels,
+                oldest_every=settings.delivery_oldest_every,
+                paid_topics={Channel.TELEGRAM: settings.telegram_paid_topics},
+                paid_limits={Channel.TELEGRAM: settings.delivery_rate_telegram_paid},
+                paid_pause_seconds=settings.telegram_paid_pause_seconds,
+                call_limits={Channel.VIBER: settings.viber_calls_per_second}
+                if settings.viber_broadcast
+                else {},
             ),
             metrics=app.metrics,
         )
@@ -559,6 +575,7 @@ def make_operator(app: App) -> Operator:
         zone=ZoneInfo(app.settings.business_timezone),
         bills_dir=Path(app.settings.bills_dir),
         batch_rows=app.settings.import_batch_rows,
+        paid_topics={Channel.TELEGRAM: app.settings.telegram_paid_topics},
     )
 
 

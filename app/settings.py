@@ -15,7 +15,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from stdnum import iban
 from stdnum.ua import edrpou, rntrc
 
-from core.model import Channel
+from core.model import Channel, Topic
 
 
 class ConfigError(Exception):
@@ -124,6 +124,20 @@ class Settings(BaseSettings):
     delivery_batch: int = Field(50, ge=1, le=1000)
     delivery_lease_seconds: float = Field(60.0, ge=1)
     delivery_max_attempts: int = Field(8, ge=1)
+    # Every Nth claim takes the oldest rows whatever their priority lane (0: never).
+    delivery_oldest_every: int = Field(10, ge=0)
+    # Telegram paid broadcast (allow_paid_broadcast, 0.1 Stars a message from the bot's
+    # balance): the topics sent that way (comma-separated, e.g. "emergency"; empty: none),
+    # their own rate, and how long Telegram stays on the free rate once the Stars ran out.
+    telegram_paid_broadcast_topics: str = ""
+    delivery_rate_telegram_paid: float = Field(1000.0, gt=0)
+    telegram_paid_pause_seconds: float = Field(600.0, ge=1)
+    # Viber: identical pushes go in broadcast_message calls of up to 300 receivers, once
+    # Viber has enabled broadcast for the bot.
+    viber_broadcast: bool = False
+    # Viber calls a second of one process when broadcast is on (500 per 10 s is Viber's
+    # broadcast rate; with several processes, share it out).
+    viber_calls_per_second: float = Field(50.0, gt=0)
     # Scheduled jobs: the reading-window reminder's business time, the outage tick.
     reading_reminder_time: str = Field("09:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
     scheduler_tick_seconds: float = Field(60.0, ge=1)
@@ -241,6 +255,17 @@ class Settings(BaseSettings):
             raise ValueError("must contain {account}, so the payee can match the payment")
         return value
 
+    @field_validator("telegram_paid_broadcast_topics")
+    @classmethod
+    def _paid_topics(cls, value: str) -> str:
+        paid_topics(value)  # raises on an unknown topic
+        return value
+
+    @property
+    def telegram_paid_topics(self) -> frozenset[str]:
+        """The topics Telegram sends as paid broadcasts (TELEGRAM_PAID_BROADCAST_TOPICS)."""
+        return paid_topics(self.telegram_paid_broadcast_topics)
+
     @field_validator("telegram_mode")
     @classmethod
     def _mode(cls, value: str) -> str:
@@ -275,3 +300,22 @@ def load_settings(**overrides: Any) -> Settings:
             name = str(item["loc"][0]).upper() if item["loc"] else "?"
             problems.append(f"{name}: {item['msg']}")
         raise ConfigError("bad setting " + "; ".join(problems)) from None
+
+
+# Short names an operator may use for the outage topics.
+_TOPIC_ALIASES = {"emergency": Topic.OUTAGES_EMERGENCY, "planned": Topic.OUTAGES_PLANNED}
+
+
+def paid_topics(value: str) -> frozenset[str]:
+    """Topic names from a comma-separated list ("emergency", "planned" or a topic's own
+    name, e.g. "outages_emergency"); ValueError for anything else."""
+    topics = set()
+    for word in (part.strip().lower() for part in value.split(",")):
+        if not word:
+            continue
+        try:
+            topics.add(_TOPIC_ALIASES.get(word) or Topic(word))
+        except ValueError:
+            known = ", ".join([*_TOPIC_ALIASES, *(t.value for t in Topic)])
+            raise ValueError(f"unknown topic {word!r}; one of: {known}") from None
+    return frozenset(t.value for t in topics)

@@ -8,7 +8,8 @@ rows come from storage, so only the fields used here are named (`QueuedPush`).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, tzinfo
 from typing import Any, Protocol
@@ -69,6 +70,16 @@ class PushRenderer:
         self._zone = zone
         self._documents = documents
         self._billing = billing or BillingRules()
+
+    def shared_key(self, push: QueuedPush) -> Hashable | None:
+        """A key under which this push renders as every other push with the same key (its
+        language and payload), or None when rendering reads the person's own data (bills,
+        reminders, payments). An outage alert to 100,000 people renders once per language."""
+        kind = str(push.payload.get("kind", ""))
+        if not (kind.startswith("outage.") or kind == PushKind.TEXT):
+            return None
+        locale = self._catalogues.translator(push.locale or "").locale
+        return locale, json.dumps(push.payload, sort_keys=True, ensure_ascii=False)
 
     async def render(self, push: QueuedPush) -> RenderedPush:
         """Replies for one claimed push; raises on a payload it does not know."""

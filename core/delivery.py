@@ -22,9 +22,10 @@ it, until the channel is on again.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 
 from core.channels import messengers, offered_messengers, policy_of
 from core.model import Channel, NotificationPrefs, Topic
@@ -40,6 +41,30 @@ RANK_BILLED = 2
 RANK_TAGGED = 3
 RANK_EMAIL = 4
 RANK_OFF = 10  # added for a channel that is off in the installation
+
+# Priority lanes of the outbox, most urgent first: every worker claims a higher lane before
+# a lower one (storage.outbox stores the lane with each row; migration 0008 spells the same
+# numbers out for rows queued before it).
+LANE_EMERGENCY = 0
+LANE_PLANNED = 1  # planned outages and outage schedules
+LANE_ANSWERS = 2  # payment confirmations and answers to requests
+LANE_ROUTINE = 3  # new bills and reading reminders
+LANES = {
+    Topic.OUTAGES_EMERGENCY: LANE_EMERGENCY,
+    Topic.OUTAGES_PLANNED: LANE_PLANNED,
+    Topic.PAYMENTS: LANE_ANSWERS,
+    Topic.ANSWERS: LANE_ANSWERS,
+    Topic.NEW_BILLS: LANE_ROUTINE,
+    Topic.READING_REMINDERS: LANE_ROUTINE,
+}
+
+
+def lane_of(topic: Topic | str | None) -> int:
+    """The priority lane of a push of `topic` (a topic without one rides with the answers)."""
+    try:
+        return LANES.get(Topic(topic), LANE_ANSWERS) if topic else LANE_ANSWERS
+    except ValueError:
+        return LANE_ANSWERS
 
 
 def wants(prefs: NotificationPrefs | None, topic: Topic | str) -> bool:
@@ -157,3 +182,27 @@ class RetryPolicy:
     def gives_up(self, attempt: int) -> bool:
         """After this many failed attempts the push is recorded as failed."""
         return attempt >= self.max_attempts
+
+
+STARS_PER_PAID_MESSAGE = Decimal("0.1")
+"""Telegram's fee for a message sent with allow_paid_broadcast, in Stars."""
+
+
+@dataclass(frozen=True)
+class PaidEstimate:
+    """What a broadcast's paid sends will cost: messages and Telegram Stars."""
+
+    messages: int = 0
+    stars: Decimal = Decimal("0.0")
+
+
+def paid_estimate(
+    queued: Mapping[tuple[Channel, str], int], paid_topics: Mapping[Channel, Collection[str]]
+) -> PaidEstimate:
+    """The cost of the queued pushes (per (channel, topic)) whose topic the operator chose
+    to send paid on their channel. An estimate: a push that falls back to the free rate
+    (the balance ran out) or is re-routed costs nothing."""
+    messages = sum(
+        count for (channel, topic), count in queued.items() if topic in paid_topics.get(channel, ())
+    )
+    return PaidEstimate(messages, STARS_PER_PAID_MESSAGE * messages)

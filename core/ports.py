@@ -422,6 +422,11 @@ class AbstractOutboxRepository(abc.ABC):
         """Whether any push of this event (of `subject`) exists: a job's stage was done."""
 
     @abc.abstractmethod
+    async def queued_per_channel(self, subject: str) -> dict[tuple[Channel, str], int]:
+        """Pushes of `subject` queued or sent (not withdrawn), per (channel, topic): what a
+        broadcast will cost."""
+
+    @abc.abstractmethod
     async def enqueue_new_bills(
         self, periods: Sequence[str], account_ids: Sequence[int] | None, now: datetime
     ) -> int:

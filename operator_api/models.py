@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
+from core.delivery import PaidEstimate
 from core.imports import BadValue, ImportReport, clean_text
 from core.model import (
     CallCenterRequest,
@@ -347,6 +348,11 @@ class OutageRestoreIn(_In):
     restored_at: Time | None = Field(None, description="default: now")
 
 
+class PaidBroadcastOut(BaseModel):
+    messages: int = Field(description="pushes sent with Telegram's allow_paid_broadcast")
+    stars: Decimal = Field(description="estimated cost in Telegram Stars (0.1 a message)")
+
+
 class OutageOut(BaseModel):
     id: int
     kind: OutageKind
@@ -359,11 +365,17 @@ class OutageOut(BaseModel):
     updated_at: datetime
     cancelled: bool
     restored_at: datetime | None
+    paid_broadcast: PaidBroadcastOut | None = Field(
+        None, description="when just published and its topic is sent as a paid broadcast"
+    )
 
     @classmethod
-    def of(cls, outage: Outage) -> OutageOut:
-        """From the core entity."""
+    def of(cls, outage: Outage, paid: PaidEstimate | None = None) -> OutageOut:
+        """From the core entity (and the cost of its paid sends, when there are any)."""
         return cls(
+            paid_broadcast=PaidBroadcastOut(messages=paid.messages, stars=paid.stars)
+            if paid is not None and paid.messages
+            else None,
             id=outage.id,
             kind=outage.kind,
             dso_id=outage.dso_id,

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any, Literal, TypeVar
 
 from core.clock import Clock
+from core.delivery import PaidEstimate, paid_estimate
 from core.errors import DomainError
 from core.imports import (
     FIELDS,
@@ -40,6 +41,7 @@ from core.imports import (
 )
 from core.model import (
     CallCenterRequest,
+    Channel,
     FreeServiceOrder,
     Outage,
     RequestStatus,
@@ -60,6 +62,7 @@ from core.outages import (
     cancel_outage,
     publish_outage_once,
     restore_outage,
+    subject_of,
     update_outage,
 )
 from core.ports import AbstractUnitOfWork, AbstractUnitOfWorkFactory
@@ -268,6 +271,8 @@ class Operator:
     max_import_bytes: int = DEFAULT_MAX_IMPORT_BYTES
     batch_rows: int = DEFAULT_BATCH_ROWS
     workers: Executor = field(default_factory=import_workers)
+    # Topics each channel sends as paid broadcasts (TELEGRAM_PAID_BROADCAST_TOPICS).
+    paid_topics: Mapping[Channel, frozenset[str]] = field(default_factory=dict)
 
     # --- imports ------------------------------------------------------------------------
 
@@ -388,6 +393,23 @@ class Operator:
             await uow.commit()
         log.info("outage %d %s", outage.id, "published" if created else "already published")
         return outage, created
+
+    async def paid_estimate(self, outage_id: int) -> PaidEstimate:
+        """What the outage's paid sends will cost (0 when its topic is not sent paid);
+        logged for the operator's books."""
+        if not any(self.paid_topics.values()):
+            return PaidEstimate()
+        async with self.uow_factory() as uow:
+            queued = await uow.outbox.queued_per_channel(subject_of(outage_id))
+        estimate = paid_estimate(queued, self.paid_topics)
+        if estimate.messages:
+            log.info(
+                "outage %d: paid broadcast of %d message(s), about %s Telegram Stars",
+                outage_id,
+                estimate.messages,
+                estimate.stars,
+            )
+        return estimate
 
     async def get_outage(self, outage_id: int) -> Outage:
         """The stored outage."""

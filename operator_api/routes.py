@@ -231,8 +231,10 @@ async def put_bill_pdf(request: web.Request) -> web.StreamResponse:
 async def post_outage(request: web.Request) -> web.StreamResponse:
     """POST /outages: publish."""
     body = await _body(request, m.OutageIn)
-    outage, created = await _operator(request).publish_outage(body.draft())
-    return _json(m.OutageOut.of(outage), 201 if created else 200)
+    operator = _operator(request)
+    outage, created = await operator.publish_outage(body.draft())
+    paid = await operator.paid_estimate(outage.id) if created else None
+    return _json(m.OutageOut.of(outage, paid), 201 if created else 200)
 
 
 async def get_outage(request: web.Request) -> web.StreamResponse:

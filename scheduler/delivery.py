@@ -28,12 +28,12 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot.channels.base import DeliveryResult, DeliveryStatus, Push
+from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Push, Remembered
 from bot.pushes import PushRenderer, RenderedPush
 from core.channels import default_rates, policy_of
 from core.delivery import RetryPolicy, Route, Topic, choose_route
@@ -67,6 +67,17 @@ class PushSender(Protocol):
     async def send(self, user_id: str, push: Push) -> DeliveryResult: ...
 
 
+# Sends are paced a little under the limit: a platform that counts every sliding second
+# (as the fakes do) sees no second over it despite latency jitter.
+PACE_MARGIN = 0.96
+PACE_SECONDS = 0.025  # a batch goes out in parts of this much of its rate
+CALLS_IN_FLIGHT = 200  # platform calls of a process at once (below its connection pools)
+RENDERED_KEPT = 64  # shared renderings kept (languages × events in flight)
+PAID_LIMIT = 1000.0
+"""Paid broadcast sends per second when a channel's paid rate is not set (Telegram's
+allow_paid_broadcast allows up to 1,000)."""
+
+
 def default_limit(channel: Channel) -> float:
     """The channel's default rate: its policy row's, or 10/s for a channel without one."""
     try:
@@ -82,11 +93,13 @@ def real_now() -> datetime:
 
 @dataclass
 class _Batch:
-    """Rows claimed together: rendered, marked `sending`, then sent and recorded."""
+    """Rows claimed together: rendered, then paced out (each part marked `sending` right
+    before its calls), then recorded."""
 
     size: int
+    limit: float = 0.0  # the rate the batch was claimed at (paces its sends)
+    paid: bool = False
     ready: dict[int, tuple[ClaimedPush, RenderedPush]] = field(default_factory=dict)
-    sending: list[int] = field(default_factory=list)
     outcomes: list[Outcome] = field(default_factory=list)
 
 
@@ -103,6 +116,17 @@ class DeliverySettings:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     # Channels that are on in the installation (re-routing picks among them); None: all.
     push_channels: frozenset[Channel] | None = None
+    # Every Nth claim of a loop takes the oldest due rows whatever their lane, so bills
+    # and reminders move (at a tenth of the rate at least) under a flood of alerts.
+    oldest_every: int = 10
+    # Topics sent as paid broadcasts per channel (Telegram's allow_paid_broadcast), their
+    # own rate, and how long a channel stays on the free rate once the balance ran out.
+    paid_topics: Mapping[Channel, frozenset[str]] = field(default_factory=dict)
+    paid_limits: Mapping[Channel, float] = field(default_factory=dict)
+    paid_pause_seconds: float = 600.0
+    # Platform calls a second of this process per channel, where the platform counts calls
+    # rather than messages (Viber with broadcast: 500 calls in 10 s); unset: not paced.
+    call_limits: Mapping[Channel, float] = field(default_factory=dict)
 
 
 class DeliveryWorkers:
@@ -126,6 +150,13 @@ class DeliveryWorkers:
         self._tasks: list[asyncio.Task[None]] = []
         self._stop = asyncio.Event()
         self._paused_until: dict[Channel, datetime] = {}
+        self._paid_paused_until: dict[Channel, datetime] = {}
+        self._paid_off_until: dict[Channel, datetime] = {}
+        self._claims: dict[tuple[Channel, bool], int] = {}
+        self._next_call: dict[Channel, float] = {}
+        self._next_send: dict[tuple[Channel, bool], float] = {}
+        self._calls = asyncio.Semaphore(CALLS_IN_FLIGHT)
+        self._rendered: Remembered[Hashable, RenderedPush] = Remembered(RENDERED_KEPT)
         self._wake = asyncio.Event()
 
     @staticmethod
@@ -138,6 +169,10 @@ class DeliveryWorkers:
         self._stop.clear()
         for channel in self.channels:
             self._tasks.append(asyncio.create_task(self._loop(channel), name=f"deliver-{channel}"))
+            if self.settings.paid_topics.get(channel):
+                self._tasks.append(
+                    asyncio.create_task(self._loop(channel, paid=True), name=f"paid-{channel}")
+                )
         self._tasks.append(asyncio.create_task(self._recover_loop(), name="deliver-recover"))
 
     def wake(self) -> None:
@@ -177,12 +212,37 @@ class DeliveryWorkers:
             return
         self._wake.clear()
 
-    async def _loop(self, channel: Channel) -> None:
+    def paid_on(self, channel: Channel) -> bool:
+        """Whether the channel sends its paid topics as paid broadcasts now (chosen, and
+        the balance did not run out lately)."""
+        if not self.settings.paid_topics.get(channel):
+            return False
+        off = self._paid_off_until.get(channel)
+        return off is None or off <= real_now()
+
+    def _limit(self, channel: Channel, paid: bool) -> float:
+        if paid:
+            return self.settings.paid_limits.get(channel, PAID_LIMIT)
+        return self.settings.limits.get(channel, default_limit(channel))
+
+    def _topics(self, channel: Channel, paid: bool) -> list[str | None] | None:
+        """The topics a claim takes: the paid ones for a paid claim; the others for a free
+        claim while paid sends are on, else every topic (None)."""
+        chosen = self.settings.paid_topics.get(channel) or frozenset()
+        if paid:
+            return list(sorted(chosen))
+        if not self.paid_on(channel):
+            return None
+        return [t.value for t in Topic if t.value not in chosen] + [None]
+
+    async def _loop(self, channel: Channel, paid: bool = False) -> None:
         """Claim as the rate allows and send in the background: a batch's sends and its
         record do not hold up the next claim (at 30/s a batch is 3 rows per 100 ms, and one
         turn of database and HTTP round trips takes longer than that). At most
-        `in_flight` batches are out at once."""
-        limit = self.settings.limits.get(channel, default_limit(channel))
+        `in_flight` batches are out at once. A paid loop claims the paid topics at the
+        paid rate, and idles while the channel is on the free rate."""
+        limit = self._limit(channel, paid)
+        pauses = self._paid_paused_until if paid else self._paused_until
         slots = asyncio.Semaphore(self.settings.in_flight)
         pending: set[asyncio.Task[None]] = set()
 
@@ -196,13 +256,16 @@ class DeliveryWorkers:
 
         try:
             while not self._stop.is_set():
-                paused = self._paused_until.get(channel)
+                paused = pauses.get(channel)
                 if paused is not None and paused > real_now():
                     await asyncio.sleep((paused - real_now()).total_seconds())
                     continue
+                if paid and not self.paid_on(channel):
+                    await self._sleep(self.settings.idle_poll_seconds)
+                    continue
                 await slots.acquire()
                 try:
-                    batch, wait = await self._claim(channel, limit)
+                    batch, wait = await self._claim(channel, limit, paid)
                 except Exception:
                     log.exception("delivery: %s claim failed; retrying", channel.value)
                     batch, wait = None, 1.0
@@ -217,53 +280,219 @@ class DeliveryWorkers:
             if pending:
                 await asyncio.gather(*pending, return_exceptions=True)
 
-    async def run_once(self, channel: Channel, limit: float | None = None) -> tuple[int, float]:
+    async def run_once(
+        self, channel: Channel, limit: float | None = None, *, paid: bool = False
+    ) -> tuple[int, float]:
         """One claim-render-send-record turn, awaited whole; (rows handled, seconds to wait
         if none). Tests and tools use it; the loop pipelines the same two halves."""
         if limit is None:
-            limit = self.settings.limits.get(channel, default_limit(channel))
-        batch, wait = await self._claim(channel, limit)
+            limit = self._limit(channel, paid)
+        batch, wait = await self._claim(channel, limit, paid)
         if batch is None:
             return 0, wait
         await self._deliver(channel, batch)
         return batch.size, 0.0
 
-    async def _claim(self, channel: Channel, limit: float) -> tuple[_Batch | None, float]:
-        """Claim, render and mark `sending`: after this the batch is the platform's."""
-        claimed, wait = await self.queue.claim(channel, self.settings.batch, limit, real_now())
+    async def _claim(
+        self, channel: Channel, limit: float, paid: bool = False
+    ) -> tuple[_Batch | None, float]:
+        """Claim and render (the sends are paced and marked `sending` in `_deliver`)."""
+        if paid and not self.paid_on(channel):
+            return None, self.settings.idle_poll_seconds
+        number = self._claims.get((channel, paid), 0) + 1
+        self._claims[(channel, paid)] = number
+        every = self.settings.oldest_every
+        claimed, wait = await self.queue.claim(
+            channel,
+            self.settings.batch,
+            limit * PACE_MARGIN,
+            real_now(),
+            topics=self._topics(channel, paid),
+            paid=paid,
+            oldest_first=every > 0 and number % every == 0,
+        )
         if not claimed:
             return None, wait
-        batch = _Batch(size=len(claimed))
+        # Paced at this process's share: workers that claimed lately may all be sending
+        # what they claimed at once, and together they must stay within the limit.
+        share = limit * PACE_MARGIN / max(1, self.queue.sharers.get(channel, 1))
+        batch = _Batch(size=len(claimed), limit=share, paid=paid)
         for push in claimed:
             try:
-                batch.ready[push.id] = (push, await self.renderer.render(push))
+                batch.ready[push.id] = (push, await self._render(push))
             except Exception as error:
                 log.warning("delivery: push %s not rendered: %s", push.id, error)
                 batch.outcomes.append(Outcome(push.id, FAILED, f"render: {error}"))
-        marked = await self.queue.mark_sending(list(batch.ready))
-        batch.sending = [push_id for push_id in batch.ready if push_id in marked]
         return batch, 0.0
 
+    async def _render(self, push: ClaimedPush) -> RenderedPush:
+        """The push's replies; pushes that render alike (an alert in one language) are
+        rendered once and share the result (nobody changes rendered replies)."""
+        key = self.renderer.shared_key(push)
+        if key is None:
+            return await self.renderer.render(push)
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            rendered = await self.renderer.render(push)
+            self._rendered.remember(key, rendered)
+        return rendered
+
     async def _deliver(self, channel: Channel, batch: _Batch) -> None:
-        """Send a marked batch concurrently and record every outcome in one transaction."""
-        ready = batch.ready
-        results = await asyncio.gather(
-            *(self._send(*ready[push_id]) for push_id in batch.sending), return_exceptions=True
-        )
+        """Send a claimed batch paced at its rate and record every outcome in one
+        transaction.
+
+        The batch goes out in parts of PACE_SECONDS' worth of its rate: each part waits
+        for its turn, is marked `sending` (one short transaction), and its calls start.
+        So the platform sees an even rate within the limit (no second holds more than the
+        limit, whatever the latency of claims), and a worker killed mid-batch leaves only
+        the parts it had started `uncertain`; the rest are still `claimed` and go back to
+        the queue. Identical pushes go together where the channel has a broadcast call.
+        """
+        adapter = self.channels[channel]
+        singles, groups = self._grouped(adapter, list(batch.ready.values()))
+        units = [[item] for item in singles] + groups
+        units.sort(key=lambda unit: (unit[0][0].lane, unit[0][0].id))
+        part_rows = max(1, int(batch.limit * PACE_SECONDS))
+        started: list[tuple[list[tuple[ClaimedPush, RenderedPush]], asyncio.Task[Any]]] = []
+        index = 0
+        while index < len(units):
+            part: list[list[tuple[ClaimedPush, RenderedPush]]] = []
+            rows = 0
+            while index < len(units) and (not part or rows + len(units[index]) <= part_rows):
+                part.append(units[index])
+                rows += len(units[index])
+                index += 1
+            pauses = self._paid_paused_until if batch.paid else self._paused_until
+            paused = pauses.get(channel)
+            if paused is not None and paused > real_now():
+                await asyncio.sleep((paused - real_now()).total_seconds())
+            await self._paced(channel, batch.paid, rows, batch.limit)
+            # A call waits for nothing once its row is `sending` (no free connection, say):
+            # a crash then can only catch calls that are already on their way.
+            for _ in part:
+                await self._calls.acquire()
+            # Right before the calls: from here a crash leaves them `uncertain`.
+            try:
+                ids = [push.id for unit in part for push, _ in unit]
+                marked = await self.queue.mark_sending(ids)
+            except BaseException:
+                for _ in part:
+                    self._calls.release()
+                raise
+            for unit in part:
+                members = [(push, rendered) for push, rendered in unit if push.id in marked]
+                if not members:
+                    self._calls.release()
+                    continue  # recovered by another worker meanwhile
+                work = (
+                    self._send(*members[0])
+                    if len(members) == 1
+                    else self._send_group(channel, members)
+                )
+                task = asyncio.create_task(work)
+                task.add_done_callback(lambda _: self._calls.release())
+                started.append((members, task))
+        await asyncio.gather(*(task for _, task in started), return_exceptions=True)
         steps: list[DialogState] = []
         outcomes = list(batch.outcomes)
-        for push_id, result in zip(batch.sending, results, strict=True):
-            push, rendered = ready[push_id]
-            if isinstance(result, BaseException):
-                result = DeliveryResult(DeliveryStatus.RETRY_LATER, detail=repr(result))
-            outcomes.append(await self._outcome(push, result))
-            if result.status == DeliveryStatus.SENT and rendered.step is not None:
-                steps.append(rendered.step)
-            if self._metrics is not None:
-                self._metrics.outbound.labels(f"push-{channel.value}", result.status.value).inc()
+        for members, task in started:
+            answer: Any = task.exception() or task.result()
+            for push, rendered in members:
+                result = answer.get(push.id) if isinstance(answer, dict) else answer
+                if not isinstance(result, DeliveryResult):
+                    result = DeliveryResult(DeliveryStatus.RETRY_LATER, detail=repr(result))
+                outcomes.append(await self._outcome(push, result))
+                if result.status == DeliveryStatus.SENT and rendered.step is not None:
+                    steps.append(rendered.step)
+                if self._metrics is not None:
+                    self._metrics.outbound.labels(
+                        f"push-{channel.value}", result.status.value
+                    ).inc()
         await self.queue.finish(outcomes, real_now())
         for step in steps:
             await self.queue.offer_step(step.channel, step.user_id, step.state, step.data)
+
+    async def _paced(self, channel: Channel, paid: bool, rows: int, rate: float) -> None:
+        """Wait for the turn of `rows` sends at `rate` a second in this process (the
+        claims already keep all processes together within the limit)."""
+        if rate <= 0:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        slot = max(now, self._next_send.get((channel, paid), now))
+        self._next_send[(channel, paid)] = slot + rows / rate
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+    @staticmethod
+    def _envelope(push: ClaimedPush, rendered: RenderedPush) -> Push:
+        return Push(rendered.replies, push.topic or None, rendered.subject, paid=push.paid)
+
+    def _grouped(
+        self, adapter: PushSender, items: list[tuple[ClaimedPush, RenderedPush]]
+    ) -> tuple[
+        list[tuple[ClaimedPush, RenderedPush]], list[list[tuple[ClaimedPush, RenderedPush]]]
+    ]:
+        """(pushes sent one by one, groups of identical pushes for one broadcast call each)."""
+        # Only a channel adapter may broadcast (a console chat or a test's sender cannot).
+        limit = adapter.broadcast_limit if isinstance(adapter, ChannelAdapter) else 0
+        if not isinstance(adapter, ChannelAdapter) or limit < 2:
+            return items, []
+        singles: list[tuple[ClaimedPush, RenderedPush]] = []
+        alike: dict[Hashable, list[tuple[ClaimedPush, RenderedPush]]] = {}
+        for push, rendered in items:
+            key = (
+                adapter.broadcast_key(self._envelope(push, rendered)) if push.external_id else None
+            )
+            if key is None:
+                singles.append((push, rendered))
+                continue
+            alike.setdefault((push.topic, push.paid, key), []).append((push, rendered))
+        groups: list[list[tuple[ClaimedPush, RenderedPush]]] = []
+        for members in alike.values():
+            group: list[tuple[ClaimedPush, RenderedPush]] = []
+            users: set[str] = set()
+            for member in members:
+                user = member[0].external_id or ""
+                if user in users:  # one person twice (two events alike): on its own
+                    singles.append(member)
+                    continue
+                users.add(user)
+                group.append(member)
+                if len(group) == limit:
+                    groups.append(group)
+                    group, users = [], set()
+            if len(group) == 1:
+                singles.extend(group)
+            elif group:
+                groups.append(group)
+        return singles, groups
+
+    async def _send_group(
+        self, channel: Channel, members: list[tuple[ClaimedPush, RenderedPush]]
+    ) -> dict[int, DeliveryResult]:
+        """One broadcast call for identical pushes; the outcome per push."""
+        adapter = self.channels[channel]
+        if not isinstance(adapter, ChannelAdapter):  # _grouped made no group for it
+            raise TypeError(f"{channel} cannot broadcast")
+        ids = {push.external_id or "": push.id for push, _ in members}
+        await self._pace(channel)
+        async with asyncio.timeout(self.settings.send_timeout_seconds):
+            answers = await adapter.broadcast(list(ids), self._envelope(*members[0]))
+        missing = DeliveryResult(DeliveryStatus.RETRY_LATER, detail="no answer for the person")
+        return {push_id: answers.get(user_id, missing) for user_id, push_id in ids.items()}
+
+    async def _pace(self, channel: Channel) -> None:
+        """Keep this process's platform calls of the channel within its call rate (Viber
+        counts calls, and a broadcast call carries up to 300 rows)."""
+        rate = self.settings.call_limits.get(channel)
+        if not rate:
+            return
+        now = asyncio.get_running_loop().time()
+        slot = max(now, self._next_call.get(channel, now))
+        self._next_call[channel] = slot + 1.0 / rate
+        if slot > now:
+            await asyncio.sleep(slot - now)
 
     async def _send(self, push: ClaimedPush, rendered: RenderedPush) -> DeliveryResult:
         bind_ids(push_id=str(push.id))  # a task of its own (gather): tags this push's lines
@@ -273,9 +502,19 @@ class DeliveryWorkers:
         user_id = push.external_id if policy_of(push.channel).messenger else push.email
         if not user_id:
             return DeliveryResult(DeliveryStatus.UNREACHABLE, detail="no address")
-        envelope = Push(rendered.replies, push.topic or None, rendered.subject)
+        await self._pace(push.channel)
         async with asyncio.timeout(self.settings.send_timeout_seconds):
-            return await adapter.send(user_id, envelope)
+            result = await adapter.send(user_id, self._envelope(push, rendered))
+        self._pause_on(push.channel, push.paid, result)
+        return result
+
+    def _pause_on(self, channel: Channel, paid: bool, result: DeliveryResult) -> None:
+        """A 429 is about the bot: the channel's paid or free sends wait `retry_after` from
+        now (the parts of batches in hand too, not only the next claim)."""
+        if result.status == DeliveryStatus.RETRY_LATER and result.retry_after > 0:
+            pauses = self._paid_paused_until if paid else self._paused_until
+            until = real_now() + timedelta(seconds=result.retry_after)
+            pauses[channel] = max(pauses.get(channel, until), until)
 
     async def _outcome(self, push: ClaimedPush, result: DeliveryResult) -> Outcome:
         policy = self.settings.policy
@@ -286,16 +525,29 @@ class DeliveryWorkers:
                 return Outcome(push.id, FAILED, f"gave up: {result.detail}")
             delay = policy.delay(push.attempts, result.retry_after)
             if result.retry_after > 0:
-                # A 429 is about the bot, not the person: the whole channel waits.
-                self._paused_until[push.channel] = real_now() + timedelta(
-                    seconds=result.retry_after
-                )
+                # A 429 is about the bot, not the person: the whole channel (its paid or
+                # its free sends) waits.
+                pauses = self._paid_paused_until if push.paid else self._paused_until
+                pauses[push.channel] = real_now() + timedelta(seconds=result.retry_after)
             return Outcome(
                 push.id,
                 PENDING,
                 result.detail,
                 next_attempt_at=real_now() + timedelta(seconds=delay),
             )
+        if result.status == DeliveryStatus.NO_FUNDS:
+            # The paid send was refused for lack of Stars: this push goes again at once on
+            # the free rate, and so does the channel's paid traffic for a while.
+            pause = self.settings.paid_pause_seconds
+            if self.paid_on(push.channel):
+                log.warning(
+                    "delivery: %s paid broadcast refused (%s): free rate for %.0f s",
+                    push.channel.value,
+                    result.detail,
+                    pause,
+                )
+            self._paid_off_until[push.channel] = real_now() + timedelta(seconds=pause)
+            return Outcome(push.id, PENDING, result.detail)
         if result.status == DeliveryStatus.UNREACHABLE:
             route = await self._next_route(push)
             who = mask(push.external_id or push.email)

@@ -30,6 +30,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -542,9 +543,11 @@ class OutboxRow(Base):
     __table_args__ = (
         Index(None, "subject", "event", "status"),
         # Partial, so a broadcast's INSERT pays for few indexes (see migration 0003).
+        # Read per topic in id order and ordered by lane (migration 0008).
         Index(
             "ix_outbox_pending",
             "channel",
+            "topic",
             "id",
             postgresql_where=text("status = 'pending'"),
             sqlite_where=text("status = 'pending'"),
@@ -567,6 +570,9 @@ class OutboxRow(Base):
     event: Mapped[str | None] = mapped_column(String(160))
     subject: Mapped[str | None] = mapped_column(String(80))
     topic: Mapped[str | None] = mapped_column(String(40))
+    # Priority lane (core.delivery.LANES, 0 first) and whether the claim was a paid send.
+    lane: Mapped[int] = mapped_column(SmallInteger, server_default=text("2"))
+    paid: Mapped[bool] = mapped_column(Boolean, server_default=false())
     claimed_at: Mapped[datetime | None]
     claimed_by: Mapped[str | None] = mapped_column(String(80))
     channel: Mapped[str] = mapped_column(String(20))

@@ -27,6 +27,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     Column,
     Integer,
     MetaData,
@@ -62,6 +63,7 @@ from core.delivery import (
     RANK_TAGGED,
     SWITCHABLE,
     Topic,
+    lane_of,
 )
 from core.model import Channel, Outage
 from core.outages import building_range
@@ -103,6 +105,8 @@ outbox = Table(
     Column("topic", String(40)),
     Column("claimed_at", UtcDateTime()),
     Column("claimed_by", String(80)),
+    Column("lane", Integer, nullable=False),  # migration 0008
+    Column("paid", Boolean, nullable=False),
 )
 
 PENDING = "pending"
@@ -384,6 +388,7 @@ class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
             event_expr,
             literal(subject, String(80)),
             literal(topic, String(40)),
+            literal(lane_of(topic), Integer),
         ).where(true())  # SQLite needs a WHERE before ON CONFLICT in INSERT ... SELECT
         plain = new_event and not await self.event_queued(subject, event)
         if self._dialect == "postgresql":
@@ -488,6 +493,14 @@ class SqlAlchemyOutboxRepository(AbstractOutboxRepository):
         )
         return max(result.rowcount or 0, 0)  # type: ignore[attr-defined]
 
+    async def queued_per_channel(self, subject: str) -> dict[tuple[Channel, str], int]:
+        rows = await self.session.execute(
+            select(outbox.c.channel, outbox.c.topic, func.count())
+            .where(outbox.c.subject == subject, outbox.c.status != SUPERSEDED)
+            .group_by(outbox.c.channel, outbox.c.topic)
+        )
+        return {(Channel(channel), topic or ""): count for channel, topic, count in rows}
+
     async def event_queued(self, subject: str, event: str) -> bool:
         found = await self.session.scalar(
             select(outbox.c.id).where(outbox.c.subject == subject, outbox.c.event == event).limit(1)
@@ -565,6 +578,8 @@ class ClaimedPush:
     topic: str
     event: str
     attempts: int
+    lane: int = 2
+    paid: bool = False  # claimed for a paid send (Telegram's allow_paid_broadcast)
 
 
 @dataclass(frozen=True)
@@ -605,12 +620,30 @@ class OutboxQueue:
         # A console chat delivers only to its own user: other consoles (other users, or
         # none open) keep theirs pending until their chat opens.
         self.user_id = user_id
+        # Workers that claimed rows of a channel in the last seconds (as of this queue's
+        # last claim of it): each paces its sends at its share of the limit.
+        self.sharers: dict[Channel, int] = {}
 
     async def claim(
-        self, channel: Channel, batch: int, limit_per_second: float, now: datetime
+        self,
+        channel: Channel,
+        batch: int,
+        limit_per_second: float,
+        now: datetime,
+        *,
+        topics: Collection[str | None] | None = None,
+        paid: bool = False,
+        oldest_first: bool = False,
     ) -> tuple[list[ClaimedPush], float]:
         """Up to `batch` due rows of a channel within its rate; (rows, seconds to wait when
-        the rate is used up)."""
+        the rate is used up).
+
+        Rows of the highest lane first, oldest first within a lane; `oldest_first` takes the
+        oldest due rows whatever their lane (the workers do that every few claims, so a
+        lower lane never starves). `topics`: only rows of these topics (None: every topic).
+        `paid`: a claim for paid sends, counted against `limit_per_second` with every claim
+        of the channel; a free claim is counted against it with the free claims only.
+        """
         async with self.engine.begin() as connection:
             if self.dialect == "postgresql":
                 await connection.execute(
@@ -619,36 +652,32 @@ class OutboxQueue:
             # The wall clock after the lock: waiting for it must not let a claim count
             # itself earlier than it is (that would let more than the limit through).
             now = max(now, datetime.now(UTC))
-            room, wait, stamp = await self._room(connection, channel, limit_per_second, now)
+            room, wait, stamp = await self._room(connection, channel, limit_per_second, now, paid)
             if room <= 0:
                 return [], wait
-            due = (
-                select(outbox.c.id)
-                .where(
-                    outbox.c.channel == channel.value,
-                    outbox.c.status == PENDING,
-                    or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
-                    *self._only_user(channel),
-                )
-                # ix_outbox_pending: (channel, id) of pending rows, read in id order.
-                .order_by(outbox.c.id)
-                .limit(min(batch, room))
+            size = min(batch, room)
+            ids = list(
+                await connection.scalars(self._due(channel, topics, size, now, oldest_first))
             )
-            if self.dialect == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            ids = list(await connection.scalars(due))
             if not ids:
                 return [], 0.0
-            await connection.execute(
+            # Claims of one channel are serialised by the advisory lock (PostgreSQL) or the
+            # write lock (SQLite); the status check drops a row superseded meanwhile.
+            claimed_ids = await connection.scalars(
                 update(outbox)
-                .where(outbox.c.id.in_(ids))
+                .where(outbox.c.id.in_(ids), outbox.c.status == PENDING)
                 .values(
                     status=CLAIMED,
                     claimed_at=stamp,
                     claimed_by=self.worker_id,
                     attempts=outbox.c.attempts + 1,
+                    paid=paid,
                 )
+                .returning(outbox.c.id)
             )
+            ids = list(claimed_ids)
+            if not ids:
+                return [], 0.0
             rows = await connection.execute(
                 select(
                     outbox.c.id,
@@ -662,12 +691,13 @@ class OutboxQueue:
                     outbox.c.topic,
                     outbox.c.event,
                     outbox.c.attempts,
+                    outbox.c.lane,
                 )
                 .select_from(outbox)
                 .outerjoin(_identities, _identities.c.id == outbox.c.identity_id)
                 .outerjoin(_persons, _persons.c.id == outbox.c.person_id)
                 .where(outbox.c.id.in_(ids))
-                .order_by(outbox.c.id)
+                .order_by(outbox.c.lane, outbox.c.id)
             )
             claimed = [
                 ClaimedPush(
@@ -684,10 +714,49 @@ class OutboxQueue:
                     topic=row.topic or "",
                     event=row.event or "",
                     attempts=row.attempts,
+                    lane=row.lane,
+                    paid=paid,
                 )
                 for row in rows
             ]
         return claimed, 0.0
+
+    def _due(
+        self,
+        channel: Channel,
+        topics: Collection[str | None] | None,
+        size: int,
+        now: datetime,
+        oldest_first: bool,
+    ) -> Select[Any]:
+        """The ids to claim: the oldest `size` due rows of each topic (one range of
+        ix_outbox_pending each), then the best `size` of those by lane and age."""
+        wanted: list[str | None] = (
+            [topic.value for topic in Topic] + [None] if topics is None else list(topics)
+        )
+        parts = []
+        for topic in wanted:
+            of_topic = outbox.c.topic.is_(None) if topic is None else outbox.c.topic == topic
+            part = (
+                select(outbox.c.id, outbox.c.lane)
+                .where(
+                    outbox.c.channel == channel.value,
+                    outbox.c.status == PENDING,
+                    of_topic,
+                    or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
+                    *self._only_user(channel),
+                )
+                .order_by(outbox.c.id)
+                .limit(size)
+                .subquery()
+            )
+            # Wrapped: SQLite allows no ORDER BY / LIMIT in a member of a UNION itself.
+            parts.append(select(part.c.id, part.c.lane))
+        if not parts:
+            return select(outbox.c.id).where(false())
+        every = union_all(*parts).subquery("due") if len(parts) > 1 else parts[0].subquery("due")
+        order = (every.c.id,) if oldest_first else (every.c.lane, every.c.id)
+        return select(every.c.id).order_by(*order).limit(size)
 
     def _only_user(self, channel: Channel) -> list[ColumnElement[bool]]:
         if self.user_id is None:
@@ -698,7 +767,7 @@ class OutboxQueue:
         return [outbox.c.identity_id.in_(identity)]
 
     async def _room(
-        self, connection: Any, channel: Channel, limit: float, now: datetime
+        self, connection: Any, channel: Channel, limit: float, now: datetime, paid: bool = False
     ) -> tuple[int, float, datetime]:
         """How many may be claimed now, else how long to wait; and the time to stamp the
         claim with.
@@ -710,32 +779,35 @@ class OutboxQueue:
         takes the place of one that just left the window is stamped with the moment that
         place came free (if within 100 ms): otherwise each place would come round every
         second plus the claim's own latency, and the rate would fall short of the limit.
+        A free claim counts the free claims only (paid sends do not use the free rate);
+        a paid claim counts every claim of the channel (the paid rate is the platform's
+        whole ceiling).
         """
         second, slack = timedelta(seconds=1), timedelta(milliseconds=100)
+        counted = [
+            outbox.c.channel == channel.value,
+            outbox.c.claimed_at.is_not(None),  # matches the partial ix_outbox_claimed
+        ]
+        if not paid:
+            counted.append(outbox.c.paid == false())
+        within = outbox.c.claimed_at > now - second
         recent = await connection.execute(
             select(
-                func.count(),
-                func.min(outbox.c.claimed_at),
+                func.count(case((within, 1))),
+                func.min(case((within, outbox.c.claimed_at))),
                 func.max(case((outbox.c.claimed_at <= now - second, outbox.c.claimed_at))),
-            ).where(
-                outbox.c.channel == channel.value,
-                outbox.c.claimed_at.is_not(None),  # matches the partial ix_outbox_claimed
-                outbox.c.claimed_at > now - second - slack,
-            )
+                func.count(
+                    func.distinct(
+                        case((outbox.c.claimed_by != self.worker_id, outbox.c.claimed_by))
+                    )
+                ),
+            ).where(*counted, outbox.c.claimed_at > now - second - slack)
         )
-        total, _, freed = recent.one()
-        inside = (
-            await connection.execute(
-                select(func.count(), func.min(outbox.c.claimed_at)).where(
-                    outbox.c.channel == channel.value,
-                    outbox.c.claimed_at.is_not(None),
-                    outbox.c.claimed_at > now - second,
-                )
-            )
-            if total
-            else None
-        )
-        used, oldest = inside.one() if inside is not None else (0, None)
+        used, oldest, freed, others = recent.one()
+        # Whoever else claimed lately shares the rate with this worker.
+        self.sharers[channel] = 1 + int(others or 0)
+        if oldest is not None:
+            oldest = _utc(oldest)
         room = min(int(limit) - int(used or 0), max(1, math.ceil(limit / 4)))
         if room <= 0:
             return 0, max(((oldest or now) + second - now).total_seconds(), 0.002), now
@@ -893,6 +965,7 @@ _OUTBOX_COLUMNS = (
     "event",
     "subject",
     "topic",
+    "lane",
 )
 
 

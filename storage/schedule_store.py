@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql import ColumnElement, Select
 
-from core.delivery import Topic
+from core.delivery import Topic, lane_of
 from core.model import Channel
 from core.ports import AbstractScheduleStore
 from core.records import DEFAULT_REMINDER, DaySchedule, ScheduleSettings
@@ -284,6 +284,7 @@ class SqlAlchemyScheduleStore(AbstractScheduleStore):
                 literal(event, String(160)) + routes.c.ref,
                 literal(subject, String(80)),
                 literal(_TOPIC, String(40)),
+                literal(lane_of(_TOPIC), Integer),
             )
             .select_from(routes)
             .join(_persons, _persons.c.id == routes.c.person_id)

@@ -27,11 +27,13 @@ import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.broadcast.platforms import Phase, duplicates, move_to_viber, per_process, reset, settled
 from bench.broadcast.population import subscribe_accounts
 from core.model import OutageKind, OutageTarget
 from core.outages import OutageDraft, publish_outage
@@ -50,10 +52,16 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.broadcast", description=__doc__)
     parser.add_argument("--accounts", type=int, default=100_000)
     parser.add_argument("--database", default="kabinet_bench_broadcast")
-    parser.add_argument("--raised-limit", type=float, default=2000.0)
-    parser.add_argument("--seconds", type=float, default=15.0, help="measured per phase")
+    parser.add_argument(
+        "--phases",
+        default="capacity,paid,viber,mix,bills,kill,free",
+        help="comma-separated: capacity (1 process, limit raised), paid (2 processes), "
+        "viber, mix, bills, kill, free",
+    )
+    parser.add_argument("--free-accounts", type=int, default=3000)
+    parser.add_argument("--capacity-seconds", type=float, default=20.0)
     parser.add_argument("--kill-after", type=float, default=3.0, help="seconds of sending")
-    parser.add_argument("--repeat", type=int, default=3, help="target + enqueue runs")
+    parser.add_argument("--repeat", type=int, default=1, help="target + enqueue runs")
     parser.add_argument("--write", action="store_true", help="update bench/RESULTS.md")
     return parser.parse_args(argv)
 
@@ -152,18 +160,127 @@ def _rate(times: list[float], skip: float = 1.0) -> float:
     return sum(1 for t in times if start <= t < start + seconds) / seconds
 
 
-async def _throughput(url: str, fake, limit: float | None, seconds: float, log: Path) -> float:
+PAID = {"TELEGRAM_PAID_BROADCAST_TOPICS": "emergency", "DELIVERY_BATCH": "1000"}
+BATCH = {"DELIVERY_BATCH": "1000"}
+ALERT = "Бенчмарк"  # the reason of the bench's outages, in every alert
+VIBER_TOKEN = "44dafb7e0f40021e-61a47a1e6778d187-f2c5a676a07050b3"  # the fake's
+
+
+async def _phase(
+    name: str,
+    url: str,
+    engine: AsyncEngine,
+    uow_factory,
+    fakes: tuple[Any, Any],
+    tmp: Path,
+    *,
+    processes: int = 1,
+    env: dict[str, str] | None = None,
+    dsos: list[int] | None = None,
+    viber_every: int = 0,
+    before: Any = None,
+    alerts_only: bool = False,
+) -> Phase:
+    """Start the serving processes, publish, wait until everything is out; the figures."""
     from tests.pushes.processes import stop
 
-    env = {"DELIVERY_BATCH": "200"}
-    if limit is not None:
-        env["DELIVERY_RATE_TELEGRAM"] = str(limit)
-    fake.calls.clear()
-    served = await _serve(url, fake_base(fake), log, **env)
-    await asyncio.sleep(seconds + 1.0)
-    await stop(served)
-    times = [call.at for call in fake.calls if call.method == "sendMessage"]
-    return _rate(times)
+    telegram, viber = fakes
+    await reset(engine)
+    if viber_every:
+        await move_to_viber(engine, viber_every)
+    if before is not None:
+        await before()
+    for fake in (telegram, viber):
+        fake.calls.clear()
+        fake.too_many = 0
+    viber.delivered.clear()
+    environment = dict(env or {})
+    if viber_every:
+        environment.update(
+            VIBER_AUTH_TOKEN=VIBER_TOKEN, VIBER_API_BASE=viber.base + "/pa", VIBER_BROADCAST="true"
+        )
+    served = [
+        await _serve(url, fake_base(telegram), tmp / f"{name}-{n}.log", **environment)
+        for n in range(processes)
+    ]
+    try:
+        started = time.perf_counter()
+        queued, _ = await _publish_all(uow_factory, engine, f"{name}-{time.time():.0f}", dsos)
+        done = await settled(engine, time.monotonic() + 900, alerts_only)
+    finally:
+        for one in served:
+            await stop(one)
+    sent = telegram.sent()
+    # The alert's messages (its reason is in every one); a bill notice does not count.
+    times = [call.at for call in sent if ALERT in call.text] + [
+        call.at for _, call in viber.delivered if ALERT in call.text
+    ]
+    bills_before = sum(
+        1 for call in sent if ALERT not in call.text and times and call.at <= max(times)
+    )
+    seconds = (max(times) - started) if times else 0.0
+    phase = Phase(
+        name,
+        recipients=queued,
+        seconds=round(seconds, 1),
+        sent=len(times),
+        too_many=telegram.too_many + viber.too_many,
+        duplicates=duplicates(
+            [f"{call.chat_id}|{call.text}" for call in sent]
+            + [f"{who}|{call.text}" for who, call in viber.delivered]
+        ),
+        per_process=await per_process(engine, seconds),
+        calls=len(sent) + len(viber.calls_of("broadcast_message") + viber.calls_of("send_message")),
+        extra={
+            "settled": done,
+            "outbox": await OutboxQueue(engine, "bench").counts(),
+            "bills_before": bills_before,
+        },
+    )
+    print(f"{name}: {phase}", flush=True)
+    return phase
+
+
+async def _capacity(url: str, engine: AsyncEngine, uow_factory, tmp: Path, seconds: float) -> float:
+    """Messages a second one process sends with the paid limit raised to 3,000 (the fake
+    allowing 5,000), over `seconds` of a 100,000-person alert: the delivery path's own
+    ceiling on this machine."""
+    from tests.channels.fake_telegram import FakeTelegram
+    from tests.pushes.processes import stop
+
+    await reset(engine)
+    fake = FakeTelegram(limits=True, paid_rate=5000)
+    await fake.start()
+    try:
+        served = await _serve(
+            url, fake_base(fake), tmp / "capacity.log", **PAID, DELIVERY_RATE_TELEGRAM_PAID="3000"
+        )
+        try:
+            await _publish_all(uow_factory, engine, f"capacity-{time.time():.0f}", None)
+            await asyncio.sleep(seconds)
+        finally:
+            await stop(served)
+        rate = _rate([call.at for call in fake.sent()])
+    finally:
+        await fake.close()
+    print(f"capacity: {rate:.0f} msg/s (429s {fake.too_many})", flush=True)
+    return rate
+
+
+async def _bills_behind(engine: AsyncEngine) -> int:
+    """100,000 bill notices (lane 3) queued before the alert, as a bill import would."""
+    async with engine.begin() as connection:
+        made = await connection.execute(
+            text(
+                "INSERT INTO outbox (dedup_key, identity_id, person_id, channel, payload, status,"
+                " attempts, created_at, event, subject, topic, lane) "
+                "SELECT 'bench-bill|' || CAST(i.id AS TEXT), i.id, i.person_id, 'telegram',"
+                " CAST(:payload AS JSON), 'pending', 0, now(), 'bill:bench', 'bill:bench',"
+                " 'new_bills', 3 FROM channel_identities i WHERE i.channel = 'telegram'"
+            ),
+            {"payload": '{"kind": "text", "text": "Новий рахунок"}'},
+        )
+    return max(made.rowcount or 0, 0)
 
 
 def fake_base(fake) -> str:
@@ -185,25 +302,25 @@ async def _kill_run(
 ) -> dict[str, object]:
     from tests.pushes.processes import stop
 
+    await reset(engine)
     async with engine.begin() as connection:
-        await connection.execute(text("DELETE FROM outbox"))
         dso = await connection.scalar(text("SELECT min(dso_id) FROM accounts"))
     queued, _ = await _publish_all(uow_factory, engine, f"kill-{time.time():.0f}", [dso])
     fake.calls.clear()
-    env = {"DELIVERY_RATE_TELEGRAM": "1000", "DELIVERY_LEASE_SECONDS": "3", "DELIVERY_BATCH": "100"}
+    env = {**PAID, "DELIVERY_LEASE_SECONDS": "3"}
     first = await _serve(url, fake_base(fake), tmp / "kill-first.log", **env)
     sent_before = 0
     deadline = time.monotonic() + 60
     # Kill once it has been sending for `kill_after` seconds (or a third is out).
     while time.monotonic() < deadline:
-        sent_before = sum(1 for c in fake.calls if c.method == "sendMessage")
+        sent_before = len(fake.sent())
         if sent_before and (sent_before >= queued // 3):
             break
         await asyncio.sleep(0.05)
     await asyncio.sleep(kill_after if sent_before < queued // 3 else 0)
     first.process.send_signal(signal.SIGKILL)
     await first.process.wait()
-    sent_at_kill = sum(1 for c in fake.calls if c.method == "sendMessage")
+    sent_at_kill = len(fake.sent())
     second = await _serve(url, fake_base(fake), tmp / "kill-second.log", **env)
     queue = OutboxQueue(engine, "bench")
     deadline = time.monotonic() + 600
@@ -220,7 +337,7 @@ async def _kill_run(
                 )
             )
         )
-    per_chat = Counter(c.chat_id for c in fake.calls if c.method == "sendMessage")
+    per_chat = Counter(c.chat_id for c in fake.sent())
     return {
         "recipients": queued,
         "sent_at_kill": sent_at_kill,
@@ -234,6 +351,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
     """All phases; the figures."""
     sys.path.insert(0, str(ROOT))
     from tests.channels.fake_telegram import FakeTelegram
+    from tests.channels.fake_viber import FakeViber
 
     url = await _database(args.database)
     engine = make_engine(url)
@@ -244,12 +362,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         uow_factory = SqlAlchemyUnitOfWorkFactory(engine)
         runs: list[float] = []
         for number in range(args.repeat):
-            if number:
-                async with engine.begin() as connection:
-                    await connection.execute(text("DELETE FROM outbox"))
-                    await connection.execute(
-                        text("DELETE FROM outages WHERE external_id LIKE 'bench-%'")
-                    )
+            await reset(engine)
             queued, seconds = await _publish_all(
                 uow_factory, engine, f"all-{number}-{time.time():.0f}", None
             )
@@ -258,60 +371,165 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         figures["enqueued"] = queued
         figures["enqueue_seconds"] = round(min(runs), 2)
         figures["enqueue_runs"] = ", ".join(f"{run:.2f}" for run in runs)
-        # The same publication again queues nothing (the import re-run case).
-        fake = FakeTelegram()
-        await fake.start()
+        telegram = FakeTelegram(limits=True)
+        viber = FakeViber(limits=True)
+        await telegram.start()
+        await viber.start()
+        fakes = (telegram, viber)
+        phases: dict[str, Phase] = {}
         with tempfile.TemporaryDirectory() as tmp_dir:
             tmp = Path(tmp_dir)
             try:
-                raised = await _throughput(
-                    url, fake, args.raised_limit, args.seconds, tmp / "raised.log"
-                )
-                figures["raised_limit"] = args.raised_limit
-                figures["raised_rate"] = round(raised, 1)
-                print(f"raised limit {args.raised_limit}/s: {raised:.1f} msg/s", flush=True)
-                default = await _throughput(url, fake, None, args.seconds, tmp / "default.log")
-                figures["default_rate"] = round(default, 2)
-                print(f"default limit 30/s: {default:.2f} msg/s ({default / 30:.1%})", flush=True)
-                kill = await _kill_run(url, engine, uow_factory, fake, args.kill_after, tmp)
-                figures["kill"] = kill
-                print(f"kill -9: {kill}", flush=True)
+                wanted = set(args.phases.split(","))
+                if "paid" in wanted:
+                    phases["paid"] = await _phase(
+                        "paid", url, engine, uow_factory, fakes, tmp, processes=2, env=PAID
+                    )
+                if "capacity" in wanted:
+                    figures["capacity"] = await _capacity(
+                        url, engine, uow_factory, tmp, args.capacity_seconds
+                    )
+                if "viber" in wanted:
+                    phases["viber"] = await _phase(
+                        "viber", url, engine, uow_factory, fakes, tmp, env=BATCH, viber_every=1
+                    )
+                if "mix" in wanted:
+                    phases["mix"] = await _phase(
+                        "mix", url, engine, uow_factory, fakes, tmp, processes=2, env=PAID,
+                        viber_every=2,
+                    )  # fmt: skip
+                if "bills" in wanted:
+                    # Bills go paid too here, so both run at 1,000/s and only the lanes
+                    # decide the order; one DSO's subscribers (about 20,000) are alerted.
+                    async with engine.connect() as connection:
+                        dso = await connection.scalar(text("SELECT min(dso_id) FROM accounts"))
+                    bills_env = {**PAID, "TELEGRAM_PAID_BROADCAST_TOPICS": "emergency,new_bills"}
+
+                    async def queue_bills() -> None:
+                        figures["bills_queued"] = await _bills_behind(engine)
+
+                    phases["bills"] = await _phase(
+                        "bills", url, engine, uow_factory, fakes, tmp, processes=2,
+                        env=bills_env, dsos=[dso], before=queue_bills, alerts_only=True,
+                    )  # fmt: skip
+                if "kill" in wanted:
+                    kill = await _kill_run(url, engine, uow_factory, telegram, args.kill_after, tmp)
+                    figures["kill"] = kill
+                    print(f"kill -9: {kill}", flush=True)
             finally:
-                await fake.close()
+                await telegram.close()
+                await viber.close()
+        figures["phases"] = phases
+        if "free" in args.phases.split(","):
+            figures["free"] = await _free(args)
     finally:
         await engine.dispose()
     return figures
 
 
-def _section(figures: dict[str, object], args: argparse.Namespace) -> str:
-    kill = figures["kill"]
-    assert isinstance(kill, dict)
-    default = float(figures["default_rate"])  # type: ignore[arg-type]
-    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+async def _free(args: argparse.Namespace) -> Phase:
+    """Telegram's free rate on a small population of its own (100,000 would take 56 min)."""
+    from tests.channels.fake_telegram import FakeTelegram
+    from tests.channels.fake_viber import FakeViber
+
+    url = await _database(args.database + "_small")
+    engine = make_engine(url)
+    telegram = FakeTelegram(limits=True)
+    viber = FakeViber(limits=True)
+    await telegram.start()
+    await viber.start()
+    try:
+        await _prepare(engine, args.free_accounts)
+        with tempfile.TemporaryDirectory() as tmp:
+            return await _phase(
+                "free",
+                url,
+                engine,
+                SqlAlchemyUnitOfWorkFactory(engine),
+                (telegram, viber),
+                Path(tmp),
+            )
+    finally:
+        await telegram.close()
+        await viber.close()
+        await engine.dispose()
+
+
+def _row(label: str, phase: Phase | None, target: str = "") -> str:
+    if phase is None:
+        return f"| {label} | not run | {target} |\n"
+    per = " + ".join(f"{rate:.0f}" for rate in phase.per_process) or "-"
     return (
+        f"| {label} | {phase.recipients} | **{phase.seconds} s** | {phase.rate:.0f} "
+        f"({per}) | {phase.calls} | {phase.too_many} | {phase.duplicates} | {target} |\n"
+    )
+
+
+def _section(figures: dict[str, object], args: argparse.Namespace) -> str:
+    phases = figures.get("phases") or {}
+    assert isinstance(phases, dict)
+    free = figures.get("free")
+    kill = figures.get("kill")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    text_out = (
         "## Broadcast\n\n"
         f"`python -m bench.broadcast` (`make bench-broadcast`), {stamp}; 2 CPU cores shared "
-        "with PostgreSQL, the fake Bot API server, the bot process and other work on the "
-        "machine, so figures are noisy. PostgreSQL on 127.0.0.1; Telegram pushes from a real "
-        "`kabinet serve --no-scheduler` process to the local fake Bot API "
-        "(tests/channels/fake_telegram.py).\n\n"
+        "with PostgreSQL, the fake platform servers, the bot processes and other work on the "
+        f"machine (load average {load} at the end), so figures are noisy. Real "
+        "`kabinet serve --no-scheduler` processes on PostgreSQL 127.0.0.1 against the local "
+        "fakes, which enforce the platforms' limits (tests/channels/fake_telegram.py: 429 above "
+        "30 free or 1,000 paid sends a second; fake_viber.py: status 12 above 500 calls in "
+        "10 s). Time is from publishing the outage (one per DSO over all groups) to the last "
+        "message the fake accepted; the serving processes were running before.\n\n"
         "| figure | value | target |\n|---|---|---|\n"
         f"| accounts (seed_demo extra) / subscribers | {figures['accounts']} / "
         f"{figures['subscribers']} | |\n"
         f"| target + enqueue, one emergency outage per DSO over all groups | "
-        f"{figures['enqueued']} rows in **{figures['enqueue_seconds']} s** (best of "
-        f"{args.repeat}: {figures['enqueue_runs']} s) | ≤ 5 s |\n"
-        f"| delivery, limit raised to {figures['raised_limit']:.0f}/s | "
-        f"{figures['raised_rate']} msg/s | |\n"
-        f"| delivery at the default limit 30/s | {default} msg/s (**{default / 30:.1%}**) | "
-        "≥ 95 % |\n"
-        f"| kill -9 mid-broadcast ({kill['recipients']} recipients, killed after "
-        f"{kill['sent_at_kill']} sent, restarted) | duplicates **{kill['duplicates']}**, "
-        f"losses **{kill['losses']}** | 0 and 0 |\n\n"
-        f"Outbox after the kill run: {kill['outbox']}. Rows a killed worker had marked "
-        "`sending` become `uncertain` and are not sent again; rows it had only claimed go "
-        "back to the queue after the lease (3 s here, DELIVERY_LEASE_SECONDS).\n"
+        f"{figures['enqueued']} rows in **{figures['enqueue_seconds']} s** (runs: "
+        f"{figures['enqueue_runs']} s) | ≤ 5 s |\n\n"
+        "| phase | recipients | publish → last message | msg/s (per process) | platform "
+        "calls | 429 / status 12 | duplicates | target |\n|---|---|---|---|---|---|---|---|\n"
+        + _row("Telegram paid broadcast (emergency), 2 processes", phases.get("paid"), "≤ 120 s")
+        + _row("Viber broadcast_message, 1 process", phases.get("viber"), "≤ 60 s")
+        + _row("mix: half Telegram paid, half Viber broadcast, 2 processes", phases.get("mix"))
+        + _row(
+            f"free rate 30/s ({args.free_accounts} accounts, own database), 1 process",
+            free if isinstance(free, Phase) else None,
+            "≥ 95 % of 30/s",
+        )
+        + _row(
+            f"emergency (one DSO) behind {figures.get('bills_queued', 0)} queued bill notices, "
+            "both paid, 2 processes",
+            phases.get("bills"),
+            "overtakes",
+        )
     )
+    if "capacity" in figures:
+        text_out += (
+            f"\nOne process's ceiling (paid limit raised to 3,000/s, the fake allowing "
+            f"5,000/s, {args.capacity_seconds:.0f} s of a 100,000-person alert): "
+            f"**{float(figures['capacity']):.0f} msg/s** (target ≥ 1,000).\n"  # type: ignore[arg-type]
+        )
+    if isinstance(free, Phase):
+        text_out += f"\nFree rate: {free.rate:.2f} msg/s = **{free.rate / 30:.1%}** of 30/s.\n"
+    bills = phases.get("bills")
+    if isinstance(bills, Phase):
+        text_out += (
+            f"\nEmergency behind bills: {bills.extra.get('bills_before')} bill notices went "
+            "out before the alert's last message (every tenth claim takes the oldest rows "
+            "whatever their lane, so bills keep moving); the other "
+            f"{bills.recipients} were alerts. Outbox afterwards: {bills.extra.get('outbox')}.\n"
+        )
+    if isinstance(kill, dict):
+        text_out += (
+            f"\nkill -9 mid-broadcast (paid, {kill['recipients']} recipients, killed after "
+            f"{kill['sent_at_kill']} sent, restarted): duplicates **{kill['duplicates']}**, "
+            f"losses **{kill['losses']}**; outbox after: {kill['outbox']}. Rows a killed "
+            "worker had marked `sending` become `uncertain` and are not sent again; rows it "
+            "had only claimed go back to the queue after the lease (3 s here).\n"
+        )
+    return text_out
 
 
 def _write(section: str) -> None:
@@ -330,19 +548,22 @@ def _write(section: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; 0 when every target is met."""
+    """Run the benchmark; 0 when every target measured is met."""
     args = _args(argv)
     figures = asyncio.run(run(args))
     section = _section(figures, args)
     print(section)
     if args.write:
         _write(section)
-    kill = figures["kill"]
-    assert isinstance(kill, dict)
-    ok = (
-        float(figures["enqueue_seconds"]) <= 5  # type: ignore[arg-type]
-        and float(figures["default_rate"]) >= 0.95 * 30  # type: ignore[arg-type]
-        and kill["duplicates"] == 0
-        and kill["losses"] == 0
-    )
+    phases = figures.get("phases") or {}
+    assert isinstance(phases, dict)
+    ok = float(figures["enqueue_seconds"]) <= 5  # type: ignore[arg-type]
+    paid = phases.get("paid")
+    ok = ok and (paid is None or (paid.seconds <= 120 and paid.too_many == 0))
+    viber = phases.get("viber")
+    ok = ok and (viber is None or viber.seconds <= 60)
+    free = figures.get("free")
+    ok = ok and (not isinstance(free, Phase) or free.rate >= 0.95 * 30)
+    kill = figures.get("kill")
+    ok = ok and (not isinstance(kill, dict) or (kill["duplicates"] == 0 and kill["losses"] == 0))
     return 0 if ok else 1

@@ -13,7 +13,7 @@ import logging
 import random
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from copy import deepcopy
 from dataclasses import dataclass, field
@@ -47,6 +47,7 @@ class DeliveryStatus(StrEnum):
     RETRY_LATER = "retry_later"  # rate limited or a network error: try again after `retry_after`
     UNREACHABLE = "unreachable"  # blocked, unsubscribed, outside the messaging window
     FAILED = "failed"  # a permanent error that is not about the person (bad request, token)
+    NO_FUNDS = "no_funds"  # a paid send refused for the bot's balance: send it free instead
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Push:
     replies: list[Reply]
     topic: Topic | str | None = None
     subject: str = ""
+    paid: bool = False  # send as a paid broadcast (Telegram's allow_paid_broadcast)
 
     def tag(self, channel: Channel) -> str | None:
         """The message tag `channel`'s policy gives this push's topic, if any."""
@@ -93,6 +95,20 @@ class ChannelAdapter(abc.ABC):
     @abc.abstractmethod
     async def send(self, user_id: str, push: Push) -> DeliveryResult:
         """Send a push to a user outside a conversation turn."""
+
+    # A platform call that sends one message to many (Viber's broadcast_message): how many
+    # recipients one call takes; 0: none, every push is sent on its own.
+    broadcast_limit: int = 0
+
+    def broadcast_key(self, push: Push) -> Hashable | None:
+        """What identical pushes share on the wire (None: this one goes on its own); the
+        delivery workers group pushes with equal keys into `broadcast` calls."""
+        return None
+
+    async def broadcast(self, user_ids: Sequence[str], push: Push) -> dict[str, DeliveryResult]:
+        """Send one push to several users (at most `broadcast_limit`); the outcome per
+        user. The default sends to each in turn."""
+        return {user_id: await self.send(user_id, push) for user_id in user_ids}
 
 
 class BackgroundWork:

@@ -22,7 +22,7 @@ import html
 import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -96,6 +96,7 @@ IMAGE_FILE_EXTENSIONS = (".jpg", ".jpeg", ".png")
 STATUS_OK = 0
 NOT_REACHABLE = {5: "receiverNotRegistered", 6: "receiverNotSubscribed"}
 TOO_MANY_REQUESTS = 12
+BROADCAST_LIMIT = 300  # ids in one broadcast_message (creators.viber.com …/broadcast-message)
 
 WEBHOOK_ANSWER_BUDGET = 15.0
 MAX_ATTEMPTS = 3
@@ -376,8 +377,11 @@ class ViberChannel(ChannelAdapter):
         public_base_url: str | None = None,
         sleep: Sleep = asyncio.sleep,
         retries: Retries | None = None,
+        broadcast: bool = False,
     ) -> None:
         self._token = token
+        # Viber enables broadcast_message for a bot only on request (VIBER_BROADCAST).
+        self.broadcast_limit = BROADCAST_LIMIT if broadcast else 0
         self._handle = handle
         self._mark_unreachable = mark_unreachable
         self._catalogues = catalogues
@@ -443,7 +447,9 @@ class ViberChannel(ChannelAdapter):
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT)
+            # More connections than delivery's calls in flight (200).
+            connector = aiohttp.TCPConnector(limit=256)
+            self._session = aiohttp.ClientSession(timeout=HTTP_TIMEOUT, connector=connector)
         return self._session
 
     async def _post(self, endpoint: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -650,28 +656,104 @@ class ViberChannel(ChannelAdapter):
             await self._mark_unreachable(self.channel, user_id)
         return result
 
+    def broadcast_key(self, push: Push) -> str | None:
+        """The messages as Viber would get them, without the receiver: pushes with the
+        same key (one text and keyboard per language) go in one broadcast_message."""
+        if not self.broadcast_limit:
+            return None
+        return json.dumps(
+            [message_dict(m) for m in render(push.replies, self.media)],
+            ensure_ascii=False,
+            sort_keys=True,
+        )
+
+    async def broadcast(self, user_ids: Sequence[str], push: Push) -> dict[str, DeliveryResult]:
+        """One broadcast_message per message of the push to up to 300 subscribers.
+
+        Receivers in the answer's `failed_list` are handled as a single send would be:
+        not subscribed or registered → unreachable (marked), anything else → retried
+        later; a receiver that failed gets none of the push's later messages. Without
+        broadcast enabled, each is sent on its own."""
+        if not self.broadcast_limit:
+            return await super().broadcast(user_ids, push)
+        if len(user_ids) > self.broadcast_limit:
+            raise ValueError(f"at most {self.broadcast_limit} receivers per broadcast")
+        results: dict[str, DeliveryResult] = {}
+        waiting = list(dict.fromkeys(user_ids))
+        for message in render(push.replies, self.media):
+            if not waiting:
+                break
+            body = {"broadcast_list": waiting, "sender": self._sender, **message_dict(message)}
+            outcome, failed = await self._broadcast_one(body)
+            if outcome.status != DeliveryStatus.SENT:
+                results.update({user_id: outcome for user_id in waiting})
+                waiting = []
+                break
+            results.update(failed)
+            waiting = [user_id for user_id in waiting if user_id not in failed]
+        results.update({user_id: DeliveryResult(DeliveryStatus.SENT) for user_id in waiting})
+        for user_id, result in results.items():
+            if self._metrics is not None:
+                self._metrics.outbound.labels(self.channel.value, result.status.value).inc()
+            if result.status == DeliveryStatus.UNREACHABLE:
+                await self._mark_unreachable(self.channel, user_id)
+        return results
+
+    async def _broadcast_one(
+        self, body: dict[str, Any]
+    ) -> tuple[DeliveryResult, dict[str, DeliveryResult]]:
+        """One broadcast_message: the call's outcome, and the receivers it failed for."""
+        result, answer = await self._call("broadcast_message", body)
+        if result.status == DeliveryStatus.UNREACHABLE:
+            # Not about one person when it answers the whole list: try again later.
+            result = replace(result, status=DeliveryStatus.RETRY_LATER)
+        if result.status != DeliveryStatus.SENT:
+            return result, {}
+        failed: dict[str, DeliveryResult] = {}
+        entries = answer.get("failed_list")
+        for entry in entries if isinstance(entries, list) else []:
+            receiver = str(entry.get("receiver") or "")
+            status = entry.get("status")
+            detail = f"{status} {entry.get('status_message') or ''}".strip()
+            if status in NOT_REACHABLE:
+                failed[receiver] = DeliveryResult(DeliveryStatus.UNREACHABLE, detail=detail)
+            else:
+                # Too many requests, or a reason Viber gives only for this person: retried
+                # as a single send's would be.
+                failed[receiver] = DeliveryResult(DeliveryStatus.RETRY_LATER, detail=detail)
+        return result, failed
+
     async def _send_one(self, body: dict[str, Any]) -> DeliveryResult:
+        return (await self._call("send_message", body))[0]
+
+    async def _call(
+        self, endpoint: str, body: dict[str, Any]
+    ) -> tuple[DeliveryResult, dict[str, Any]]:
+        """A sending call with the rules of a send: 12 backs off and retries a few times;
+        the outcome and Viber's answer."""
         for number in range(1, self._retries.attempts + 1):
             try:
-                answer = await self._post("send_message", body)
+                answer = await self._post(endpoint, body)
             except _Failed as failed:
-                return failed.result
+                return failed.result, {}
             status = answer.get("status")
             message = str(answer.get("status_message") or "")
             if status == STATUS_OK:
-                return DeliveryResult(DeliveryStatus.SENT)
+                return DeliveryResult(DeliveryStatus.SENT), answer
             if status in NOT_REACHABLE:
-                return DeliveryResult(DeliveryStatus.UNREACHABLE, detail=f"{status} {message}")
+                detail = f"{status} {message}"
+                return DeliveryResult(DeliveryStatus.UNREACHABLE, detail=detail), answer
             if status == TOO_MANY_REQUESTS:
                 if not self._retries.last(number):
                     log.info("viber: too many requests, backing off")
                     await self._sleep(self._retries.delay(number))
                     continue
-                return DeliveryResult(
+                too_many = DeliveryResult(
                     DeliveryStatus.RETRY_LATER,
                     self._retries.backoff[-1] * 60,
                     f"{status} {message}",
                 )
-            log.warning("viber: send_message refused: status %s %s", status, message)
-            return DeliveryResult(DeliveryStatus.FAILED, detail=f"{status} {message}")
+                return too_many, answer
+            log.warning("viber: %s refused: status %s %s", endpoint, status, message)
+            return DeliveryResult(DeliveryStatus.FAILED, detail=f"{status} {message}"), answer
         raise AssertionError("unreachable")

@@ -5,6 +5,12 @@ objects as JSON strings, uploads as file parts), `GET /file/bot<token>/<path>` f
 downloads. Every call is recorded with its decoded parameters. It can be told to answer a
 method with 429 (retry_after) or to drop the connection, and to answer 403 for a chat (a
 person who blocked the bot). Builders of real Update JSON live here too.
+
+With `limits=True` it enforces the bulk limits Telegram documents (PLATFORMS.md): more
+than 30 sends in the last second without `allow_paid_broadcast`, or more than 1,000 in
+all with it, are answered 429 with `retry_after`. A paid send costs 0.1 Star from
+`stars` (None: an endless balance); when the balance cannot pay, it is refused like
+Telegram's Stars error (400 BALANCE_TOO_LOW; the exact wording is unconfirmed).
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import contextlib
 import itertools
 import json
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +31,10 @@ from aiohttp.test_utils import TestServer
 TOKEN = "42:TEST"
 BOT_USER = {"id": 42, "is_bot": True, "first_name": "Kabinet", "username": "kabinet_test_bot"}
 _MESSAGE_METHODS = {"sendMessage", "sendPhoto", "sendDocument", "editMessageText"}
+_SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
+FREE_RATE = 30  # sends a second without allow_paid_broadcast (Bot FAQ)
+PAID_RATE = 1000  # sends a second with it
+STARS_ERROR = "Bad Request: BALANCE_TOO_LOW"
 
 
 @dataclass
@@ -43,6 +54,16 @@ class Call:
     params: dict[str, Any]
     at: float = field(default_factory=time.perf_counter)
     result: Any = None
+    status: int = 200  # the HTTP status it was answered with
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+    @property
+    def paid(self) -> bool:
+        """Sent with allow_paid_broadcast."""
+        return self.params.get("allow_paid_broadcast") in (True, "true", "True")
 
     @property
     def message_id(self) -> int | None:
@@ -77,8 +98,26 @@ class _Fault:
 class FakeTelegram:
     """The fake server; `await start()` returns its base URL for TELEGRAM_API_BASE."""
 
-    def __init__(self, *, record: bool = True) -> None:
+    def __init__(
+        self,
+        *,
+        record: bool = True,
+        limits: bool = False,
+        free_rate: int = FREE_RATE,
+        paid_rate: int = PAID_RATE,
+        stars: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.record = record
+        self.limits = limits
+        self.free_rate = free_rate
+        self.paid_rate = paid_rate
+        self.stars = stars
+        self.clock = clock
+        self.too_many = 0  # 429s answered for the limits
+        self.stars_refused = 0
+        self._free_sends: deque[float] = deque()
+        self._all_sends: deque[float] = deque()
         self.calls: list[Call] = []
         self.files: dict[str, tuple[str, bytes]] = {}
         self.downloads: list[str] = []
@@ -178,15 +217,57 @@ class FakeTelegram:
                 assert request.transport is not None
                 request.transport.close()
                 return web.Response()
+            call.status = fault.status
             return _error(fault.status, fault.retry_after)
         if call.chat_id is not None and call.chat_id in self.forbidden_chats:
+            call.status = 403
             return _error(403, None, "Forbidden: bot was blocked by the user")
+        if method in _SEND_METHODS:
+            refused = self._refused(call)
+            if refused is not None:
+                return refused
         for listener in self.listeners:
             listener(call)
         if method == "getUpdates":
             return _ok(await self._get_updates(params))
         call.result = self._result(method, params)
         return _ok(call.result)
+
+    def _refused(self, call: Call) -> web.Response | None:
+        """A send over the limits (429) or a paid one the balance cannot pay (400)."""
+        if call.paid and self.stars is not None and self.stars < 0.1 - 1e-9:
+            self.stars_refused += 1
+            call.status = 400
+            return _error(400, None, STARS_ERROR)
+        if not self.limits:
+            self._pay(call)
+            return None
+        now = self.clock()
+        for sends in (self._free_sends, self._all_sends):
+            while sends and sends[0] <= now - 1.0:
+                sends.popleft()
+        over = (
+            len(self._all_sends) >= self.paid_rate
+            if call.paid
+            else len(self._free_sends) >= self.free_rate
+        )
+        if over:
+            self.too_many += 1
+            call.status = 429
+            return _error(429, 1)
+        self._all_sends.append(now)
+        if not call.paid:
+            self._free_sends.append(now)
+        self._pay(call)
+        return None
+
+    def _pay(self, call: Call) -> None:
+        if call.paid and self.stars is not None:
+            self.stars -= 0.1
+
+    def sent(self) -> list[Call]:
+        """Sends that were accepted (every method that delivers a message)."""
+        return [call for call in self.calls if call.method in _SEND_METHODS and call.ok]
 
     async def _get_updates(self, params: dict[str, Any]) -> list[dict[str, Any]]:
         offset = int(params.get("offset") or 0)

@@ -6,6 +6,12 @@ calls the webhook back during set_webhook, and fetches the media URL of every pi
 file message it is asked to send (so tests see the bytes a person would get). It serves
 pictures a "person" sends at `/media-src/<name>`. It can answer a receiver with status 6
 (not subscribed), a number of sends with 12 (too many requests), or drop connections.
+
+`broadcast_message` sends one message to up to 300 ids of `broadcast_list` and answers the
+receivers it could not reach in `failed_list` (status 6 for the unsubscribed, or what
+`fail_receiver` set). With `limits=True` each endpoint takes at most 500 calls in any 10 s
+(Viber's documented broadcast rate; send_message publishes none, the same is assumed) and
+answers status 12 above it.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +39,9 @@ ERRORS = {
     6: "receiverNotSubscribed",
     12: "tooManyRequests",
 }
+BROADCAST_LIMIT = 300  # ids per broadcast_message
+CALLS_PER_WINDOW = 500  # per endpoint in any WINDOW_SECONDS
+WINDOW_SECONDS = 10.0
 
 
 @dataclass
@@ -43,6 +53,7 @@ class Call:
     auth: str | None
     fetched: bytes | None = None
     fetched_type: str | None = None
+    at: float = field(default_factory=time.perf_counter)
 
     @property
     def receiver(self) -> str | None:
@@ -60,6 +71,13 @@ class Call:
     def buttons(self) -> list[dict[str, Any]]:
         return list((self.body.get("keyboard") or {}).get("Buttons") or [])
 
+    @property
+    def receivers(self) -> list[str]:
+        """Who the call was for: the receiver, or every id of a broadcast list."""
+        if self.endpoint == "broadcast_message":
+            return [str(r) for r in self.body.get("broadcast_list") or []]
+        return [self.receiver] if self.receiver else []
+
 
 @dataclass
 class FakeViber:
@@ -70,6 +88,13 @@ class FakeViber:
     unsubscribed: set[str] = field(default_factory=set)
     pictures: dict[str, bytes] = field(default_factory=dict)
     webhook_checks: list[int] = field(default_factory=list)
+    limits: bool = False
+    calls_per_window: int = CALLS_PER_WINDOW
+    too_many: int = 0  # status 12 answered for the limits
+    clock: Any = time.monotonic
+    failing: dict[str, int] = field(default_factory=dict)  # receiver → broadcast status
+    delivered: list[tuple[str, Call]] = field(default_factory=list)  # (receiver, call)
+    _windows: dict[str, deque[float]] = field(default_factory=dict)
     _statuses: list[int] = field(default_factory=list)
     _drops: int = 0
     _server: TestServer | None = None
@@ -110,6 +135,10 @@ class FakeViber:
         self.pictures[name] = content
         return f"{self.base}/media-src/{name}"
 
+    def fail_receiver(self, user_id: str, status: int) -> None:
+        """Name this receiver in a broadcast's failed_list with `status` from now on."""
+        self.failing[user_id] = status
+
     def sent_to(self, user_id: str) -> list[Call]:
         return [c for c in self.calls if c.endpoint == "send_message" and c.receiver == user_id]
 
@@ -131,6 +160,11 @@ class FakeViber:
             return _status(2)
         if endpoint == "set_webhook":
             return await self._set_webhook(call)
+        if endpoint in ("send_message", "broadcast_message") and self._over(endpoint):
+            self.too_many += 1
+            return _status(12)
+        if endpoint == "broadcast_message":
+            return self._broadcast(call)
         if endpoint == "send_message":
             if self._statuses:
                 return _status(self._statuses.pop(0))
@@ -141,10 +175,46 @@ class FakeViber:
                     return _status(3)
             if call.type in ("picture", "file"):
                 await self._fetch(call)
+            self.delivered.append((str(call.receiver), call))
             return web.json_response(
                 {"status": 0, "status_message": "ok", "message_token": next(_tokens)}
             )
         return _status(0)
+
+    def _over(self, endpoint: str) -> bool:
+        """Whether this call is over the endpoint's rate (counted when it is not)."""
+        if not self.limits:
+            return False
+        now = self.clock()
+        window = self._windows.setdefault(endpoint, deque())
+        while window and window[0] <= now - WINDOW_SECONDS:
+            window.popleft()
+        if len(window) >= self.calls_per_window:
+            return True
+        window.append(now)
+        return False
+
+    def _broadcast(self, call: Call) -> web.Response:
+        receivers = call.receivers
+        if not receivers or len(receivers) > BROADCAST_LIMIT or "type" not in call.body:
+            return _status(3)
+        failed = []
+        for receiver in receivers:
+            status = 6 if receiver in self.unsubscribed else self.failing.get(receiver)
+            if status:
+                failed.append(
+                    {"receiver": receiver, "status": status, "status_message": ERRORS.get(status)}
+                )
+            else:
+                self.delivered.append((receiver, call))
+        return web.json_response(
+            {
+                "status": 0,
+                "status_message": "ok",
+                "message_token": next(_tokens),
+                "failed_list": failed,
+            }
+        )
 
     async def _set_webhook(self, call: Call) -> web.Response:
         # Viber checks the URL with a signed "webhook" callback and wants a 200.

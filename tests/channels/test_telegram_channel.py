@@ -341,6 +341,16 @@ async def test_429_for_too_long_is_left_to_the_pushes_retry_loop(tg: Harness) ->
     assert tg.sleeps == []
 
 
+async def test_a_push_hands_a_429_to_delivery_at_once(tg: Harness) -> None:
+    # Delivery pauses the channel and puts the push back: a retry here would go out past
+    # the rate limit the workers keep.
+    tg.fake.fail("sendMessage", retry_after=3)
+    result = await tg.channel.send("7100021", Push([Reply("Нагадування")]))
+    assert result.status is DeliveryStatus.RETRY_LATER and result.retry_after == 3
+    assert tg.sleeps == []
+    assert (await tg.channel.send("7100021", Push([Reply("x")]))).status is DeliveryStatus.SENT
+
+
 async def test_network_errors_back_off_and_retry(tg: Harness) -> None:
     user = tg.user()
     tg.fake.drop("sendMessage", times=2)

@@ -111,6 +111,14 @@ class FakeOutbox(FakeRepo, AbstractOutboxRepository):
             push.status = "superseded"
         return len(pending)
 
+    async def queued_per_channel(self, subject: str) -> dict[tuple[Channel, str], int]:
+        counts: dict[tuple[Channel, str], int] = {}
+        for push in self.rows.values():
+            if push.subject == subject and push.status != "superseded":
+                key = (push.channel, push.topic)
+                counts[key] = counts.get(key, 0) + 1
+        return counts
+
     async def event_queued(self, subject: str, event: str) -> bool:
         return any(p.event == event for p in self.rows.values())
 

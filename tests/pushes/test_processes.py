@@ -93,7 +93,8 @@ async def settled(queue: OutboxQueue) -> bool:
 
 async def test_two_processes_deliver_each_alert_exactly_once(pg_url: str, tmp_path: Path) -> None:
     uow_factory, dso_id = await populate(pg_url, SHARED_SUBSCRIBERS)
-    fake = FakeTelegram()
+    # The fake holds both processes to the limit they share: a 429 means they exceeded it.
+    fake = FakeTelegram(limits=True, free_rate=200)
     base = await fake.start()
     served = await asyncio.gather(
         *(
@@ -111,6 +112,7 @@ async def test_two_processes_deliver_each_alert_exactly_once(pg_url: str, tmp_pa
             person_ids = (await connection.scalars(text("SELECT id FROM persons"))).all()
         assert set(per_chat) == {CHAT_ID_BASE + pid for pid in person_ids}
         assert set(per_chat.values()) == {1}
+        assert fake.too_many == 0
         # Both processes delivered (claims interleave), one ran the scheduler.
         claimers = await claimers_of(uow_factory)
         assert len(claimers) == 2

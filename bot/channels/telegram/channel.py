@@ -17,6 +17,7 @@ import io
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from typing import Any
 
@@ -106,6 +107,8 @@ TYPING_EVERY = 4.5  # Telegram shows a chat action for 5 s
 # Bounded retries: a turn must end, and pushes have their own retry loop in delivery.
 MAX_ATTEMPTS = 3
 MAX_RETRY_AFTER = 30.0
+_PUSHING: ContextVar[bool] = ContextVar("telegram_pushing", default=False)
+CONNECTIONS = 256
 NETWORK_BACKOFF = (0.5, 1.0, 2.0)
 # Per-chat memory without a database (unit tests): bounded.
 REMEMBERED_CHATS = 50_000
@@ -184,7 +187,11 @@ class TelegramChannel(ChannelAdapter):
         # Network errors and rate limits: a few tries, jittered waits (base.Retries).
         self._retries = retries or Retries(MAX_ATTEMPTS, NETWORK_BACKOFF)
         self._typing_after = typing_after
-        session = JsonSession(api=TelegramAPIServer.from_base(api_base.rstrip("/")))
+        # More connections than delivery's calls in flight (200): a push marked `sending`
+        # never waits for one.
+        session = JsonSession(
+            api=TelegramAPIServer.from_base(api_base.rstrip("/")), limit=CONNECTIONS
+        )
         self.bot = Bot(token, session=session)
         # No FSM: conversation state lives in the dialog's database, keyed by (channel, user).
         self.dispatcher = Dispatcher(disable_fsm=True)
@@ -461,22 +468,36 @@ class TelegramChannel(ChannelAdapter):
         except ValueError:
             return DeliveryResult(DeliveryStatus.FAILED, detail="not a Telegram user id")
         chat = str(chat_id)
-        async with (
-            self.chat_turns.hold(chat),
-            remembering(self._memories, self.channel, chat) as memo,
-        ):
-            return await self._deliver(chat_id, push.replies, memo)
+        # A push answers a 429 at once: delivery pauses the whole channel and puts the push
+        # back, where a retry here would go out past the rate limit.
+        pushing = _PUSHING.set(True)
+        try:
+            async with (
+                self.chat_turns.hold(chat),
+                remembering(self._memories, self.channel, chat) as memo,
+            ):
+                return await self._deliver(chat_id, push.replies, memo, paid=push.paid)
+        finally:
+            _PUSHING.reset(pushing)
 
     async def deliver(
-        self, chat_id: int, replies: list[Reply], *, edit_message_id: int | None = None
+        self,
+        chat_id: int,
+        replies: list[Reply],
+        *,
+        edit_message_id: int | None = None,
+        paid: bool = False,
     ) -> DeliveryResult:
-        """Send replies in order; stop at the first one that cannot be delivered."""
+        """Send replies in order; stop at the first one that cannot be delivered. `paid`:
+        as a paid broadcast (allow_paid_broadcast)."""
         chat = str(chat_id)
         async with (
             self.chat_turns.hold(chat),
             remembering(self._memories, self.channel, chat) as memo,
         ):
-            return await self._deliver(chat_id, replies, memo, edit_message_id=edit_message_id)
+            return await self._deliver(
+                chat_id, replies, memo, edit_message_id=edit_message_id, paid=paid
+            )
 
     async def _deliver(
         self,
@@ -485,10 +506,11 @@ class TelegramChannel(ChannelAdapter):
         memo: Memo,
         *,
         edit_message_id: int | None = None,
+        paid: bool = False,
     ) -> DeliveryResult:
         result = DeliveryResult(DeliveryStatus.SENT)
         for reply in self._with_standing(replies, memo):
-            result = await self._deliver_one(chat_id, reply, edit_message_id, memo)
+            result = await self._deliver_one(chat_id, reply, edit_message_id, memo, paid)
             if result.status != DeliveryStatus.SENT:
                 break
         if self._metrics is not None and replies:
@@ -514,7 +536,12 @@ class TelegramChannel(ChannelAdapter):
         return [Reply(keyboard.hint, keyboard=keyboard), *replies]
 
     async def _deliver_one(
-        self, chat_id: int, reply: Reply, edit_message_id: int | None, memo: Memo
+        self,
+        chat_id: int,
+        reply: Reply,
+        edit_message_id: int | None,
+        memo: Memo,
+        paid: bool = False,
     ) -> DeliveryResult:
         kept = memo.data
         rendered = render(
@@ -522,6 +549,7 @@ class TelegramChannel(ChannelAdapter):
             reply,
             edit_message_id=edit_message_id,
             remove_keyboard=bool(kept.get("keyboard_shown")),
+            paid=paid,
         )
         try:
             for call in rendered.calls:
@@ -570,7 +598,7 @@ class TelegramChannel(ChannelAdapter):
             try:
                 return await attempt()
             except TelegramRetryAfter as error:
-                if last or error.retry_after > MAX_RETRY_AFTER:
+                if last or error.retry_after > MAX_RETRY_AFTER or _PUSHING.get():
                     failure = DeliveryResult(
                         DeliveryStatus.RETRY_LATER, float(error.retry_after), error.message
                     )
@@ -599,7 +627,8 @@ class TelegramChannel(ChannelAdapter):
                     await self._sleep(self._retries.delay(number))
                     continue
             except TelegramAPIError as error:  # bad request, unauthorized, not found…
-                failure = DeliveryResult(DeliveryStatus.FAILED, detail=error.message)
+                status = DeliveryStatus.NO_FUNDS if stars_ran_out(error) else DeliveryStatus.FAILED
+                failure = DeliveryResult(status, detail=error.message)
             raise _Failed(failure)
         raise AssertionError("unreachable")  # the loop always returns or raises
 
@@ -607,6 +636,19 @@ class TelegramChannel(ChannelAdapter):
 def _fingerprint(keyboard: Keyboard) -> str:
     """A short stand-in for a standing keyboard, to tell whether a chat shows it already."""
     return hashlib.sha256(repr(keyboard).encode()).hexdigest()[:16]
+
+
+# Telegram documents no error for a paid broadcast the Stars balance cannot pay
+# (unconfirmed): MTProto names it BALANCE_TOO_LOW, and a description that speaks of too
+# few Stars is taken too. A wrong guess fails loudly: such a send is recorded `failed`
+# with Telegram's words (and logged), not silently retried.
+_STARS_WORDS = ("balance_too_low", "not enough stars", "insufficient stars", "stars_not_enough")
+
+
+def stars_ran_out(error: TelegramAPIError) -> bool:
+    """Whether Telegram refused a call for the bot's Stars balance."""
+    text = (error.message or "").lower()
+    return any(word in text for word in _STARS_WORDS)
 
 
 def _message_id(query: CallbackQuery) -> int | None:

@@ -122,12 +122,29 @@ def carries_standing(reply: Reply) -> bool:
 
 
 def _upload(
-    chat_id: int, attachment: Attachment, as_photo: bool, caption: str | None, markup: Markup | None
+    chat_id: int,
+    attachment: Attachment,
+    as_photo: bool,
+    caption: str | None,
+    markup: Markup | None,
+    paid: bool | None,
 ) -> TelegramMethod:
     file = BufferedInputFile(attachment.content, filename=attachment.filename)
     if as_photo:
-        return SendPhoto(chat_id=chat_id, photo=file, caption=caption, reply_markup=markup)
-    return SendDocument(chat_id=chat_id, document=file, caption=caption, reply_markup=markup)
+        return SendPhoto(
+            chat_id=chat_id,
+            photo=file,
+            caption=caption,
+            reply_markup=markup,
+            allow_paid_broadcast=paid,
+        )
+    return SendDocument(
+        chat_id=chat_id,
+        document=file,
+        caption=caption,
+        reply_markup=markup,
+        allow_paid_broadcast=paid,
+    )
 
 
 def render(
@@ -136,13 +153,16 @@ def render(
     *,
     edit_message_id: int | None = None,
     remove_keyboard: bool = False,
+    paid: bool = False,
 ) -> Rendered:
     """The calls that show `reply` in the chat.
 
     `edit_message_id` is the bot's previous message, edited in place when the reply asks
     to replace it and is plain text with inline buttons. `remove_keyboard` hides a reply
-    keyboard shown earlier when this reply has no keyboard of its own.
+    keyboard shown earlier when this reply has no keyboard of its own. `paid` sends with
+    allow_paid_broadcast (up to 1,000 a second, 0.1 Star each from the bot's balance).
     """
+    paid_flag = True if paid else None  # None: the parameter is left out of the call
     rendered = Rendered()
     markup: Markup | None
     if any(button.request_phone for button in reply.all_buttons()):
@@ -167,6 +187,7 @@ def render(
         pieces = split_text(text, TEXT_LIMIT)
         if (
             reply.replaces_previous
+            and not paid
             and edit_message_id is not None
             and len(pieces) == 1
             and (markup is None or isinstance(markup, InlineKeyboardMarkup))
@@ -180,13 +201,19 @@ def render(
         for number, piece in enumerate(pieces, start=1):
             last = number == len(pieces)
             rendered.calls.append(
-                SendMessage(chat_id=chat_id, text=piece, reply_markup=markup if last else None)
+                SendMessage(
+                    chat_id=chat_id,
+                    text=piece,
+                    reply_markup=markup if last else None,
+                    allow_paid_broadcast=paid_flag,
+                )
             )
         return rendered
     caption: str | None = text if text and len(text) <= CAPTION_LIMIT else None
     if text and caption is None:
         rendered.calls.extend(
-            SendMessage(chat_id=chat_id, text=piece) for piece in split_text(text, TEXT_LIMIT)
+            SendMessage(chat_id=chat_id, text=piece, allow_paid_broadcast=paid_flag)
+            for piece in split_text(text, TEXT_LIMIT)
         )
     for number, (attachment, as_photo) in enumerate(uploads, start=1):
         last = number == len(uploads)
@@ -197,6 +224,7 @@ def render(
                 as_photo,
                 caption if number == 1 else None,
                 markup if last else None,
+                paid_flag,
             )
         )
     return rendered
