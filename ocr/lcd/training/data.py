@@ -70,7 +70,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--negative-share", type=float, default=0.1)
-    parser.add_argument("--realism", type=int, default=1, choices=[1, 2])
+    parser.add_argument("--realism", type=int, default=1, choices=[1, 2, 3])
     args = parser.parse_args()
     WORK.mkdir(exist_ok=True)
     n = -(-args.count // SHARD)

@@ -101,7 +101,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seed", type=int, default=9001)
     parser.add_argument("--count", type=int, default=1000)
-    parser.add_argument("--realism", type=int, default=1, choices=[1, 2])
+    parser.add_argument("--realism", type=int, default=1, choices=[1, 2, 3])
     parser.add_argument("--real", type=Path, default=Path("../shared/ocr-real-dev"))
     args = parser.parse_args()
     if args.count:

@@ -404,12 +404,22 @@ def _lcd_colours(rng: random.Random) -> tuple[np.ndarray, np.ndarray]:
     return bg, fg
 
 
-def _shade(rng: random.Random, w: int, h: int) -> tuple[np.ndarray, np.ndarray]:
-    """A smooth light field: a gradient plus a soft glare spot or streak."""
+def _shade(
+    rng: random.Random, w: int, h: int, band: tuple[float, float] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A smooth light field: a gradient plus a soft glare spot or streak.
+
+    With `band` (the digits' rows, realism 3) the glare is often a bright spot right on the
+    digits, as a phone's flash or a window makes on real glass, washing part of a digit out.
+    """
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     field_ = 1 + rng.uniform(-0.25, 0.25) * (xx / w - 0.5) + rng.uniform(-0.2, 0.2) * (yy / h - 0.5)
     glare = np.zeros_like(field_)
-    if rng.random() < 0.35:
+    if band is not None and rng.random() < 0.55:
+        cx, cy = rng.uniform(0.1 * w, 0.9 * w), rng.uniform(*band)
+        rx, ry = rng.uniform(0.03, 0.2) * w, rng.uniform(0.3, 1.2) * (band[1] - band[0])
+        glare = np.exp(-(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2)) * rng.uniform(0.5, 1.0)
+    elif rng.random() < 0.35:
         cx, cy = rng.uniform(0, w), rng.uniform(-0.3 * h, 1.3 * h)
         rx, ry = rng.uniform(0.05, 0.4) * w, rng.uniform(0.2, 1.0) * h
         glare = np.exp(-(((xx - cx) / rx) ** 2 + ((yy - cy) / ry) ** 2))
@@ -469,6 +479,9 @@ def compose(
     w, h = on.size
     bg, fg = _lcd_colours(rng)
     ghost_level = rng.choice([0.0, rng.uniform(0.03, 0.12), rng.uniform(0.08, 0.25)])
+    if realism >= 3 and rng.random() < 0.5:
+        # Inactive segments nearly as dark as lit ones (cheap glass seen at an angle).
+        ghost_level = rng.uniform(0.2, 0.38)
     on_a = np.asarray(on.filter(ImageFilter.GaussianBlur(rng.uniform(0.3, 1.2))), np.float32) / 255
     gh_a = np.asarray(ghost.filter(ImageFilter.GaussianBlur(0.8)), np.float32) / 255 * ghost_level
     alpha = np.clip(on_a + gh_a, 0, 1)[..., None]
@@ -478,7 +491,8 @@ def compose(
         shadow = np.roll(np.roll(on_a, shift, axis=0), shift, axis=1)[..., None]
         alpha = np.clip(alpha + shadow * rng.uniform(0.05, 0.2) * (1 - alpha), 0, 1)
     img = bg * (1 - alpha) + fg * alpha
-    light, glare = _shade(rng, w, h)
+    band = (y0, y0 + digit_h) if realism >= 3 else None
+    light, glare = _shade(rng, w, h, band)
     img = img * light[..., None] + glare[..., None] * rng.uniform(60, 200)
     img += np.asarray([rng.gauss(0, 1) for _ in range(3)], np.float32) * rng.uniform(0, 8)
     # The LCD window's frame, when the box spills over the glass.
@@ -553,6 +567,8 @@ def make_line(rng: random.Random, realism: int = 1) -> tuple[Image.Image, str]:
 
     Realism 2 (the third training stage) adds the plastic bezel around the glass, loose
     boxes, labels close to or over the first digit; realism 1 draws the lines of stages 1-2.
+    Realism 3 (stage 5) adds glare spots on the digits and ghosts nearly as dark as the lit
+    segments.
     """
     layout = sample_layout(rng)
     on, ghost, geometry = _render_masks(rng, layout, rng.randrange(34, 60), realism)

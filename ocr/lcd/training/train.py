@@ -92,6 +92,63 @@ def evaluate(
     return exact / max(1, n), integer / max(1, n), lcd_right / len(lines)
 
 
+def load_onnx_weights(model: LcdCrnn, path: Path = MODEL_PATH) -> None:
+    """Puts the weights of an exported model back into `model`, for fine-tuning it.
+
+    The export folds each BatchNorm into the convolution before it, so every BatchNorm
+    becomes the identity plus the folded bias; keep them in eval mode while training
+    (`freeze_batch_norm`), or their batch statistics undo the folding. ONNX orders an
+    LSTM's gates i, o, f, c; PyTorch i, f, c, o.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    graph = onnx.load(str(path)).graph
+    weights = {i.name: numpy_helper.to_array(i) for i in graph.initializer}
+    convs = [n for n in graph.node if n.op_type == "Conv"]
+    modules = list(model.features)
+    torch_convs = [m for m in modules if isinstance(m, nn.Conv2d)]
+    norms = [m for m in modules if isinstance(m, nn.BatchNorm2d)]
+    with torch.no_grad():
+        for node, conv, norm in zip(convs, torch_convs, norms, strict=True):
+            conv.weight.copy_(torch.from_numpy(weights[node.input[1]].copy()))
+            norm.weight.fill_(1.0)
+            norm.bias.copy_(torch.from_numpy(weights[node.input[2]].copy()))
+            norm.running_mean.zero_()
+            norm.running_var.fill_(1.0 - norm.eps)
+        lstm = next(n for n in graph.node if n.op_type == "LSTM")
+        w_ih, w_hh, bias = (weights[name] for name in lstm.input[1:4])
+        hidden = model.rnn.hidden_size
+
+        def reorder(a: np.ndarray) -> torch.Tensor:
+            i, o, f, c = np.split(a, 4, axis=0)
+            return torch.from_numpy(np.concatenate([i, f, c, o], axis=0).copy())
+
+        for d, suffix in enumerate(["", "_reverse"]):
+            getattr(model.rnn, f"weight_ih_l0{suffix}").copy_(reorder(w_ih[d]))
+            getattr(model.rnn, f"weight_hh_l0{suffix}").copy_(reorder(w_hh[d]))
+            getattr(model.rnn, f"bias_ih_l0{suffix}").copy_(reorder(bias[d][: 4 * hidden]))
+            getattr(model.rnn, f"bias_hh_l0{suffix}").copy_(reorder(bias[d][4 * hidden :]))
+        matmul = next(n for n in graph.node if n.op_type == "MatMul")
+        model.classify.weight.copy_(torch.from_numpy(weights[matmul.input[1]].T.copy()))
+        model.classify.bias.copy_(torch.from_numpy(weights["classify.bias"].copy()))
+        model.lcd.weight.copy_(torch.from_numpy(weights["lcd.weight"].copy()))
+        model.lcd.bias.copy_(torch.from_numpy(weights["lcd.bias"].copy()))
+
+
+def _was_folded(model: LcdCrnn) -> bool:
+    """A checkpoint of a fine-tuned ONNX model: BatchNorms on identity statistics."""
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    return all(bool((m.running_mean == 0).all()) for m in norms)
+
+
+def freeze_batch_norm(model: LcdCrnn) -> None:
+    """Keeps every BatchNorm on its stored statistics (call after each `model.train()`)."""
+    for module in model.modules():
+        if isinstance(module, nn.BatchNorm2d):
+            module.eval()
+
+
 def export(model: LcdCrnn, path: Path = MODEL_PATH) -> None:
     model.eval()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +183,11 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--eval-lines", type=int, default=500)
     parser.add_argument("--resume", action="store_true", help="start from the last checkpoint")
+    parser.add_argument(
+        "--from-onnx",
+        action="store_true",
+        help="start from the shipped ONNX model (BatchNorm frozen), when no checkpoint is left",
+    )
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
 
@@ -149,6 +211,11 @@ def main() -> None:
     model = LcdCrnn()
     if args.resume:
         model.load_state_dict(torch.load(CHECKPOINT))
+    if args.from_onnx:
+        load_onnx_weights(model)
+    frozen = args.from_onnx or bool(args.resume and _was_folded(model))
+    if frozen:
+        freeze_batch_norm(model)
     optimiser = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(
         optimiser, max_lr=args.lr, total_steps=args.steps, pct_start=0.1
@@ -181,6 +248,8 @@ def main() -> None:
             )
             torch.save(model.state_dict(), CHECKPOINT)
             export(model)
+            if frozen:
+                freeze_batch_norm(model)
         if step >= args.steps:
             break
 
