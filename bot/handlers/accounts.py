@@ -151,20 +151,36 @@ async def with_account(
         await flow(ctx, account)
 
 
+async def _may_try_linking(ctx: Context) -> bool:
+    """Whether the person may try to link now; if not, they are told how long to wait."""
+    keys = (identity_key(ctx.identity),)
+    wait = await wait_before_next_try(ctx.uow, keys, ctx.now, ctx.rules.linking)
+    if wait is None:
+        return True
+    ctx.reset()
+    ctx.say(
+        ctx.t("link.wait", minutes=ctx.t.n("count.minutes", ctx.minutes(wait))),
+        [[menu_button(ctx.t)]],
+    )
+    return False
+
+
 @router.action("link", commands=("link", "add"))
 async def start_link(ctx: Context, argument: str) -> None:
     """Ask for the account number (after checking the person may try now)."""
-    keys = (identity_key(ctx.identity),)
-    wait = await wait_before_next_try(ctx.uow, keys, ctx.now, ctx.rules.linking)
-    if wait is not None:
-        ctx.reset()
-        ctx.say(
-            ctx.t("link.wait", minutes=ctx.t.n("count.minutes", ctx.minutes(wait))),
-            [[menu_button(ctx.t)]],
-        )
+    if not await _may_try_linking(ctx):
         return
     ctx.goto("link.number")
     ctx.say(ctx.t("link.ask_number"), [[menu_button(ctx.t)]])
+
+
+async def link_typed_number(ctx: Context, number: str) -> None:
+    """An account number typed before pressing "add": take it and ask for the EIC, as
+    if it had been typed at the link flow's first question."""
+    if not await _may_try_linking(ctx):
+        return
+    ctx.goto("link.eic", number=number)
+    ctx.say(ctx.t("link.ask_eic"), [[menu_button(ctx.t)]])
 
 
 @router.step("link.number")

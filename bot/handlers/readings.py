@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from bot.handlers.accounts import (
     account_title,
+    link_typed_number,
     preselect_account,
     switch_rows,
 )
@@ -22,8 +23,10 @@ from bot.handlers.router import Router
 from bot.i18n import Translator
 from bot.menu import main_menu, menu_button, said, section_rows, with_menu
 from bot.messages import Button
+from core.accounts import normalise_account_number
 from core.channels import policy_of
 from core.errors import (
+    AccountNumberInvalid,
     NoMeter,
     OutsideReadingWindow,
     ReadingBelowPrevious,
@@ -447,6 +450,10 @@ def _summary(ctx: Context, evaluation: ReadingEvaluation) -> str:
 async def typed_while_idle(ctx: Context) -> None:
     """A number is most likely the meter's reading: offer to submit it; else not understood."""
     text = ctx.event.text or ""
+    number = _account_number_typed(ctx, text)
+    if number is not None:
+        await link_typed_number(ctx, number)
+        return
     try:
         typed = parse_readings(text)
     except ReadingFormatInvalid:
@@ -456,6 +463,22 @@ async def typed_while_idle(ctx: Context) -> None:
             return
         typed = [int(digits)]  # too long for a reading; said so below
     await _offer_numbers(ctx, typed, "")
+
+
+# Household meters show at most 8 integer digits; an account number is 6 to 13.
+MAX_READING_DIGITS = 8
+
+
+def _account_number_typed(ctx: Context, text: str) -> str | None:
+    """A newcomer's first number is often their account number (it heads every bill): with
+    no account linked yet, a number longer than any meter shows is taken as one."""
+    if ctx.accounts:
+        return None
+    try:
+        number = normalise_account_number(text)
+    except AccountNumberInvalid:
+        return None
+    return number if len(number) > MAX_READING_DIGITS else None
 
 
 async def _offer_numbers(ctx: Context, typed: list[int], argument: str) -> None:

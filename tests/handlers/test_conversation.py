@@ -539,3 +539,14 @@ async def test_personal_information_offers_paying_only_when_something_is_owed(
     assert "Персональна інформація" in info
     assert "Сплатити" not in chat.labels()
     assert "Історія оплат" in chat.labels()
+
+
+async def test_an_account_number_typed_before_linking_starts_the_link(chat: Chat) -> None:
+    """A newcomer types the number from their bill at the menu: it is taken as the account
+    number and the EIC is asked next; a reading-sized number is not."""
+    await consented(chat)
+    assert "немає доданих особових рахунків" in await chat.send("19800")
+    assert "EIC" in await chat.send("2010000232")
+    assert "Рахунок додано" in await chat.send("62Z000000000232T")
+    # Once an account is linked, a long number is a reading question again, not a link.
+    assert "EIC" not in await chat.send("2010000777")
