@@ -312,6 +312,11 @@ class AbstractChatMemories(abc.ABC):
     async def keep(self, channel: Channel, user_id: str, data: Mapping[str, Any]) -> None:
         """Replace the chat's memory with `data`."""
 
+    async def recall_many(self, channel: Channel, user_ids: Sequence[str]) -> dict[str, ChatMemory]:
+        """The memories of several chats (a batch of pushes); a store that can read them in
+        one go overrides this."""
+        return {user_id: await self.recall(channel, user_id) for user_id in user_ids}
+
 
 class AbstractMediaFiles(abc.ABC):
     """Files behind signed media URLs, readable by every replica until they expire."""

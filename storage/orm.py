@@ -629,6 +629,17 @@ class MediaRow(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+class DeliveryPaceRow(Base):
+    """The shared send schedule of one channel's rate (free or paid): the moment from which
+    the next claim's sends may go. Every delivery worker of every process takes its slots
+    from this row under its lock, so together they never exceed the platform's rate."""
+
+    __tablename__ = "delivery_pace"
+
+    rate_key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    next_at: Mapped[datetime]
+
+
 class ScheduleSettingsRow(Base):
     """A person's schedule pushes; no row: the defaults."""
 

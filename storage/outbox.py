@@ -5,11 +5,11 @@ recipients come from a subquery (accounts an outage targets, persons already tol
 each person's route is picked with a window function (`ROW_NUMBER() OVER (PARTITION BY
 person ORDER BY rank)`) using the ranks of `core.delivery`. No Python loop over people.
 
-Delivery claims rows per channel (`OutboxQueue`): on PostgreSQL under a per-channel
-transaction advisory lock, which also makes the per-channel rate limit hold across
-processes (the number of rows claimed in the last second is counted under the lock), and
-with `FOR UPDATE SKIP LOCKED`. Row life: pending → claimed → sending → sent | pending
-(retry) | failed | undeliverable; pending → superseded (an outage changed). A claimed row
+Delivery claims rows per channel (`OutboxQueue`) under the lock of the channel rate's row
+in `delivery_pace`, the one send schedule all processes share: each claim takes the next
+slots of its rate for its rows, so the rate limit holds across processes. Row life:
+pending → claimed → sending → sent | pending (retry) | failed | undeliverable; pending →
+superseded (an outage changed). A claimed row
 whose worker died goes back to pending; a row that was `sending` when its worker died
 becomes `uncertain` and is not sent again (it may have reached the person).
 """
@@ -19,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import zlib
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -131,6 +130,13 @@ _meters = MeterRow.__table__
 _readings = SubmittedReadingRow.__table__
 
 _NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+
+_pace = Table(
+    "delivery_pace",
+    _metadata,
+    Column("rate_key", String(40), primary_key=True),
+    Column("next_at", UtcDateTime(), nullable=False),
+)
 
 
 def _chose(channel: str | ColumnElement[Any]) -> ColumnElement[bool]:
@@ -580,6 +586,7 @@ class ClaimedPush:
     attempts: int
     lane: int = 2
     paid: bool = False  # claimed for a paid send (Telegram's allow_paid_broadcast)
+    send_at: float = 0.0  # its slot in the rate's shared schedule (Unix time; 0: now)
 
 
 @dataclass(frozen=True)
@@ -601,16 +608,27 @@ def _utc(value: Any) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _lock_key(channel: Channel) -> int:
-    # A stable 31-bit key per channel for pg_advisory_xact_lock.
-    return 0x6B61_0000 + zlib.crc32(channel.value.encode()) % 0xFFFF
+# How far ahead of now a rate's schedule may be taken: the next claims are in hand before
+# the current ones are sent, and an emergency alert waits at most this long behind rows
+# already claimed (every lane shares the schedule).
+SCHEDULE_AHEAD = timedelta(milliseconds=500)
+# A claim takes at most this much of the rate: a second's sends leave in a few batches
+# spread over the second and over the processes, not in one burst.
+CLAIM_SECONDS = 0.25
+
+
+def rate_key(channel: Channel, paid: bool) -> str:
+    """The schedule a claim takes its slots from: the channel's free or paid rate."""
+    return f"{channel.value}:paid" if paid else channel.value
 
 
 class OutboxQueue:
     """Claims, marks and finishes outbox rows for delivery workers (own short transactions).
 
-    `limit_per_second` is enforced across processes on PostgreSQL (claims counted under a
-    per-channel advisory lock); on SQLite there is one process and its write lock.
+    `limit_per_second` holds across processes: each claim takes its rows' send slots from
+    the channel's row in `delivery_pace` under that row's lock (one even stream for all
+    workers, `ClaimedPush.send_at`); `FOR UPDATE SKIP LOCKED` is not needed, since the lock
+    serialises the claims of a channel.
     """
 
     def __init__(self, engine: AsyncEngine, worker_id: str, user_id: str | None = None) -> None:
@@ -620,9 +638,7 @@ class OutboxQueue:
         # A console chat delivers only to its own user: other consoles (other users, or
         # none open) keep theirs pending until their chat opens.
         self.user_id = user_id
-        # Workers that claimed rows of a channel in the last seconds (as of this queue's
-        # last claim of it): each paces its sends at its share of the limit.
-        self.sharers: dict[Channel, int] = {}
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def claim(
         self,
@@ -635,40 +651,40 @@ class OutboxQueue:
         paid: bool = False,
         oldest_first: bool = False,
     ) -> tuple[list[ClaimedPush], float]:
-        """Up to `batch` due rows of a channel within its rate; (rows, seconds to wait when
-        the rate is used up).
+        """Up to `batch` due rows of a channel with their send slots; (rows, seconds to wait
+        when the rate's schedule is taken further ahead than SCHEDULE_AHEAD).
 
-        Rows of the highest lane first, oldest first within a lane; `oldest_first` takes the
-        oldest due rows whatever their lane (the workers do that every few claims, so a
-        lower lane never starves). `topics`: only rows of these topics (None: every topic).
-        `paid`: a claim for paid sends, counted against `limit_per_second` with every claim
-        of the channel; a free claim is counted against it with the free claims only.
+        The rows' slots follow each other at `limit_per_second` from the later of now and
+        the end of the last claim's slots (of any worker, any process): sent at their
+        `send_at`, all workers' sends together stay within the rate. Rows of the highest
+        lane first, oldest first within a lane; `oldest_first` takes the oldest due rows
+        whatever their lane (the workers do that every few claims, so a lower lane never
+        starves). `topics`: only rows of these topics (None: every topic). `paid`: a claim
+        for paid sends, on the channel's paid schedule.
         """
+        key = rate_key(channel, paid)
         async with self.engine.begin() as connection:
-            if self.dialect == "postgresql":
-                await connection.execute(
-                    text("SELECT pg_advisory_xact_lock(:key)"), {"key": _lock_key(channel)}
-                )
-            # The wall clock after the lock: waiting for it must not let a claim count
-            # itself earlier than it is (that would let more than the limit through).
+            scheduled = await self._lock_schedule(connection, key, now)
+            # The wall clock after the lock: waiting for it must not let a claim take slots
+            # in the past (they would go out at once, on top of the others').
             now = max(now, datetime.now(UTC))
-            room, wait, stamp = await self._room(connection, channel, limit_per_second, now, paid)
-            if room <= 0:
-                return [], wait
-            size = min(batch, room)
+            start = max(now, scheduled)
+            if start - now > SCHEDULE_AHEAD:
+                return [], (start - now - SCHEDULE_AHEAD).total_seconds()
+            size = min(batch, max(1, math.ceil(limit_per_second * CLAIM_SECONDS)))
             ids = list(
                 await connection.scalars(self._due(channel, topics, size, now, oldest_first))
             )
             if not ids:
                 return [], 0.0
-            # Claims of one channel are serialised by the advisory lock (PostgreSQL) or the
-            # write lock (SQLite); the status check drops a row superseded meanwhile.
+            # Claims of one channel are serialised by the schedule row's lock; the status
+            # check drops a row superseded meanwhile.
             claimed_ids = await connection.scalars(
                 update(outbox)
                 .where(outbox.c.id.in_(ids), outbox.c.status == PENDING)
                 .values(
                     status=CLAIMED,
-                    claimed_at=stamp,
+                    claimed_at=now,
                     claimed_by=self.worker_id,
                     attempts=outbox.c.attempts + 1,
                     paid=paid,
@@ -699,6 +715,8 @@ class OutboxQueue:
                 .where(outbox.c.id.in_(ids))
                 .order_by(outbox.c.lane, outbox.c.id)
             )
+            step = 1.0 / limit_per_second if limit_per_second > 0 else 0.0
+            first = start.timestamp()
             claimed = [
                 ClaimedPush(
                     id=row.id,
@@ -716,10 +734,40 @@ class OutboxQueue:
                     attempts=row.attempts,
                     lane=row.lane,
                     paid=paid,
+                    send_at=first + number * step,
                 )
-                for row in rows
+                for number, row in enumerate(rows)
             ]
+            await connection.execute(
+                update(_pace)
+                .where(_pace.c.rate_key == key)
+                .values(next_at=start + timedelta(seconds=len(claimed) * step))
+            )
         return claimed, 0.0
+
+    async def reschedule(self, channel: Channel, paid: bool, count: int, rate: float) -> float:
+        """New slots for `count` sends whose own slots passed unused (the worker was paused
+        by a 429 or held up): the start of the first (Unix time), after every slot taken
+        so far. Sent at their old slots they would go out on top of others' sends."""
+        key = rate_key(channel, paid)
+        async with self.engine.begin() as connection:
+            scheduled = await self._lock_schedule(connection, key, datetime.now(UTC))
+            start = max(datetime.now(UTC), scheduled)
+            await connection.execute(
+                update(_pace)
+                .where(_pace.c.rate_key == key)
+                .values(next_at=start + timedelta(seconds=count / rate if rate > 0 else 0.0))
+            )
+        return start.timestamp()
+
+    async def _lock_schedule(self, connection: Any, key: str, now: datetime) -> datetime:
+        """The rate's schedule, locked until the claim's transaction ends (created at `now`
+        the first time): one round trip, which also serialises the channel's claims."""
+        statement = dialect_insert(self.dialect, _pace).values(rate_key=key, next_at=now)
+        locked = statement.on_conflict_do_update(
+            index_elements=[_pace.c.rate_key], set_={"rate_key": statement.excluded.rate_key}
+        ).returning(_pace.c.next_at)
+        return _utc(await connection.scalar(locked))
 
     def _due(
         self,
@@ -766,64 +814,15 @@ class OutboxQueue:
         )
         return [outbox.c.identity_id.in_(identity)]
 
-    async def _room(
-        self, connection: Any, channel: Channel, limit: float, now: datetime, paid: bool = False
-    ) -> tuple[int, float, datetime]:
-        """How many may be claimed now, else how long to wait; and the time to stamp the
-        claim with.
-
-        At most `limit` claims in the last second (a sliding window), and at most a quarter
-        of it per claim, so a second's sends leave over the second in a few batches, not in
-        one burst (Telegram's "about 30 a second" is not a burst allowance). A smaller
-        share costs rate when a claim's round trips take longer than the share's time. A claim that
-        takes the place of one that just left the window is stamped with the moment that
-        place came free (if within 100 ms): otherwise each place would come round every
-        second plus the claim's own latency, and the rate would fall short of the limit.
-        A free claim counts the free claims only (paid sends do not use the free rate);
-        a paid claim counts every claim of the channel (the paid rate is the platform's
-        whole ceiling).
-        """
-        second, slack = timedelta(seconds=1), timedelta(milliseconds=100)
-        counted = [
-            outbox.c.channel == channel.value,
-            outbox.c.claimed_at.is_not(None),  # matches the partial ix_outbox_claimed
-        ]
-        if not paid:
-            counted.append(outbox.c.paid == false())
-        within = outbox.c.claimed_at > now - second
-        recent = await connection.execute(
-            select(
-                func.count(case((within, 1))),
-                func.min(case((within, outbox.c.claimed_at))),
-                func.max(case((outbox.c.claimed_at <= now - second, outbox.c.claimed_at))),
-                func.count(
-                    func.distinct(
-                        case((outbox.c.claimed_by != self.worker_id, outbox.c.claimed_by))
-                    )
-                ),
-            ).where(*counted, outbox.c.claimed_at > now - second - slack)
-        )
-        used, oldest, freed, others = recent.one()
-        # Whoever else claimed lately shares the rate with this worker.
-        self.sharers[channel] = 1 + int(others or 0)
-        if oldest is not None:
-            oldest = _utc(oldest)
-        room = min(int(limit) - int(used or 0), max(1, math.ceil(limit / 4)))
-        if room <= 0:
-            return 0, max(((oldest or now) + second - now).total_seconds(), 0.002), now
-        stamp = now
-        if freed is not None:
-            freed_at = _utc(freed) + second
-            stamp = min(now, max(freed_at, now - slack))
-        return room, 0.0, stamp
-
     async def mark_sending(self, ids: Sequence[int]) -> set[int]:
         """Right before the platform calls: from here a crash leaves them `uncertain`.
         The ids still claimed by this worker (a change may have withdrawn none: claimed
         rows are never superseded, so this is all of them unless recovered meanwhile)."""
         if not ids:
             return set()
-        async with self.engine.begin() as connection:
+        # One statement, atomic on its own: autocommit saves the BEGIN and COMMIT round
+        # trips, which the part's calls would wait for.
+        async with self._autocommit.connect() as connection:
             result = await connection.execute(
                 update(outbox)
                 .where(

@@ -99,6 +99,26 @@ class SqlChatMemories(AbstractChatMemories):
             memory = json.loads(memory)
         return ChatMemory(dict(memory or {}), last_inbound)
 
+    async def recall_many(self, channel: Channel, user_ids: Sequence[str]) -> dict[str, ChatMemory]:
+        """One read for a batch of pushes' chats (a chat with no row: an empty memory)."""
+        found = {user_id: ChatMemory() for user_id in user_ids}
+        if not user_ids:
+            return found
+        async with self._engine.connect() as connection:
+            rows = await connection.execute(
+                select(
+                    _dialogs.c.user_id, _dialogs.c.channel_memory, _dialogs.c.last_inbound_at
+                ).where(
+                    _dialogs.c.channel == Channel(channel).value,
+                    _dialogs.c.user_id.in_(list(user_ids)),
+                )
+            )
+            for user_id, memory, last_inbound in rows:
+                if isinstance(memory, str):
+                    memory = json.loads(memory)
+                found[user_id] = ChatMemory(dict(memory or {}), last_inbound)
+        return found
+
     async def keep(self, channel: Channel, user_id: str, data: Mapping[str, Any]) -> None:
         """One update of the row the person's turns made. No row, nothing kept: the person
         erased their data meanwhile (their chat memory must not come back), or never wrote

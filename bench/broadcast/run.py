@@ -33,6 +33,7 @@ import asyncpg
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench.broadcast.fakes import RemoteFakes
 from bench.broadcast.platforms import Phase, duplicates, move_to_viber, per_process, reset, settled
 from bench.broadcast.population import subscribe_accounts
 from core.model import OutageKind, OutageTarget
@@ -171,7 +172,7 @@ async def _phase(
     url: str,
     engine: AsyncEngine,
     uow_factory,
-    fakes: tuple[Any, Any],
+    fakes: RemoteFakes,
     tmp: Path,
     *,
     processes: int = 1,
@@ -184,23 +185,19 @@ async def _phase(
     """Start the serving processes, publish, wait until everything is out; the figures."""
     from tests.pushes.processes import stop
 
-    telegram, viber = fakes
     await reset(engine)
     if viber_every:
         await move_to_viber(engine, viber_every)
     if before is not None:
         await before()
-    for fake in (telegram, viber):
-        fake.calls.clear()
-        fake.too_many = 0
-    viber.delivered.clear()
+    await fakes.reset()
     environment = dict(env or {})
     if viber_every:
         environment.update(
-            VIBER_AUTH_TOKEN=VIBER_TOKEN, VIBER_API_BASE=viber.base + "/pa", VIBER_BROADCAST="true"
+            VIBER_AUTH_TOKEN=VIBER_TOKEN, VIBER_API_BASE=fakes.viber_base, VIBER_BROADCAST="true"
         )
     served = [
-        await _serve(url, fake_base(telegram), tmp / f"{name}-{n}.log", **environment)
+        await _serve(url, fakes.telegram_base, tmp / f"{name}-{n}.log", **environment)
         for n in range(processes)
     ]
     try:
@@ -210,27 +207,23 @@ async def _phase(
     finally:
         for one in served:
             await stop(one)
-    sent = telegram.sent()
+    sends, telegram_429 = await fakes.telegram()
+    sent = [one for one in sends if one.status == 200]
+    delivered, viber_12, viber_calls = await fakes.viber()
     # The alert's messages (its reason is in every one); a bill notice does not count.
-    times = [call.at for call in sent if ALERT in call.text] + [
-        call.at for _, call in viber.delivered if ALERT in call.text
-    ]
-    bills_before = sum(
-        1 for call in sent if ALERT not in call.text and times and call.at <= max(times)
-    )
-    seconds = (max(times) - started) if times else 0.0
+    times = [one.at for one in sent + delivered if one.alert]
+    last = max(times) if times else 0.0
+    bills_before = sum(1 for one in sent if not one.alert and times and one.at <= last)
+    seconds = (last - started) if times else 0.0
     phase = Phase(
         name,
         recipients=queued,
         seconds=round(seconds, 1),
         sent=len(times),
-        too_many=telegram.too_many + viber.too_many,
-        duplicates=duplicates(
-            [f"{call.chat_id}|{call.text}" for call in sent]
-            + [f"{who}|{call.text}" for who, call in viber.delivered]
-        ),
+        too_many=telegram_429 + viber_12,
+        duplicates=duplicates([f"{one.chat_id}|{one.text_crc}" for one in sent + delivered]),
         per_process=await per_process(engine, seconds),
-        calls=len(sent) + len(viber.calls_of("broadcast_message") + viber.calls_of("send_message")),
+        calls=len(sent) + viber_calls,
         extra={
             "settled": done,
             "outbox": await OutboxQueue(engine, "bench").counts(),
@@ -241,29 +234,34 @@ async def _phase(
     return phase
 
 
-async def _capacity(url: str, engine: AsyncEngine, uow_factory, tmp: Path, seconds: float) -> float:
+async def _capacity(
+    url: str, engine: AsyncEngine, uow_factory, fakes: RemoteFakes, tmp: Path, seconds: float
+) -> float:
     """Messages a second one process sends with the paid limit raised to 3,000 (the fake
     allowing 5,000), over `seconds` of a 100,000-person alert: the delivery path's own
     ceiling on this machine."""
-    from tests.channels.fake_telegram import FakeTelegram
     from tests.pushes.processes import stop
 
     await reset(engine)
-    fake = FakeTelegram(limits=True, paid_rate=5000)
-    await fake.start()
+    await fakes.reset(paid_rate=5000)
     try:
         served = await _serve(
-            url, fake_base(fake), tmp / "capacity.log", **PAID, DELIVERY_RATE_TELEGRAM_PAID="3000"
+            url,
+            fakes.telegram_base,
+            tmp / "capacity.log",
+            **PAID,
+            DELIVERY_RATE_TELEGRAM_PAID="3000",
         )
         try:
             await _publish_all(uow_factory, engine, f"capacity-{time.time():.0f}", None)
             await asyncio.sleep(seconds)
         finally:
             await stop(served)
-        rate = _rate([call.at for call in fake.sent()])
+        sends, too_many = await fakes.telegram()
+        rate = _rate([one.at for one in sends if one.status == 200])
     finally:
-        await fake.close()
-    print(f"capacity: {rate:.0f} msg/s (429s {fake.too_many})", flush=True)
+        await fakes.reset()
+    print(f"capacity: {rate:.0f} msg/s (429s {too_many})", flush=True)
     return rate
 
 
@@ -283,10 +281,6 @@ async def _bills_behind(engine: AsyncEngine) -> int:
     return max(made.rowcount or 0, 0)
 
 
-def fake_base(fake) -> str:
-    return str(fake._server.make_url("")).rstrip("/")
-
-
 async def _settled(queue: OutboxQueue) -> bool:
     counts = await queue.counts()
     return not any(counts.get(s) for s in ("pending", "claimed", "sending"))
@@ -296,7 +290,7 @@ async def _kill_run(
     url: str,
     engine: AsyncEngine,
     uow_factory,
-    fake,
+    fakes: RemoteFakes,
     kill_after: float,
     tmp: Path,
 ) -> dict[str, object]:
@@ -306,22 +300,22 @@ async def _kill_run(
     async with engine.begin() as connection:
         dso = await connection.scalar(text("SELECT min(dso_id) FROM accounts"))
     queued, _ = await _publish_all(uow_factory, engine, f"kill-{time.time():.0f}", [dso])
-    fake.calls.clear()
+    await fakes.reset()
     env = {**PAID, "DELIVERY_LEASE_SECONDS": "3"}
-    first = await _serve(url, fake_base(fake), tmp / "kill-first.log", **env)
+    first = await _serve(url, fakes.telegram_base, tmp / "kill-first.log", **env)
     sent_before = 0
     deadline = time.monotonic() + 60
     # Kill once it has been sending for `kill_after` seconds (or a third is out).
     while time.monotonic() < deadline:
-        sent_before = len(fake.sent())
+        sent_before = await fakes.telegram_count()
         if sent_before and (sent_before >= queued // 3):
             break
         await asyncio.sleep(0.05)
     await asyncio.sleep(kill_after if sent_before < queued // 3 else 0)
     first.process.send_signal(signal.SIGKILL)
     await first.process.wait()
-    sent_at_kill = len(fake.sent())
-    second = await _serve(url, fake_base(fake), tmp / "kill-second.log", **env)
+    sent_at_kill = await fakes.telegram_count()
+    second = await _serve(url, fakes.telegram_base, tmp / "kill-second.log", **env)
     queue = OutboxQueue(engine, "bench")
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline and not await _settled(queue):  # noqa: ASYNC110
@@ -337,7 +331,7 @@ async def _kill_run(
                 )
             )
         )
-    per_chat = Counter(c.chat_id for c in fake.sent())
+    per_chat = Counter(int(one.chat_id) for one in await fakes.telegram_accepted())
     return {
         "recipients": queued,
         "sent_at_kill": sent_at_kill,
@@ -350,9 +344,6 @@ async def _kill_run(
 async def run(args: argparse.Namespace) -> dict[str, object]:
     """All phases; the figures."""
     sys.path.insert(0, str(ROOT))
-    from tests.channels.fake_telegram import FakeTelegram
-    from tests.channels.fake_viber import FakeViber
-
     url = await _database(args.database)
     engine = make_engine(url)
     figures: dict[str, object] = {"accounts": args.accounts}
@@ -371,11 +362,8 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
         figures["enqueued"] = queued
         figures["enqueue_seconds"] = round(min(runs), 2)
         figures["enqueue_runs"] = ", ".join(f"{run:.2f}" for run in runs)
-        telegram = FakeTelegram(limits=True)
-        viber = FakeViber(limits=True)
-        await telegram.start()
-        await viber.start()
-        fakes = (telegram, viber)
+        fakes = RemoteFakes(ALERT)
+        await fakes.start()
         phases: dict[str, Phase] = {}
         with tempfile.TemporaryDirectory() as tmp_dir:
             tmp = Path(tmp_dir)
@@ -387,7 +375,7 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                     )
                 if "capacity" in wanted:
                     figures["capacity"] = await _capacity(
-                        url, engine, uow_factory, tmp, args.capacity_seconds
+                        url, engine, uow_factory, fakes, tmp, args.capacity_seconds
                     )
                 if "viber" in wanted:
                     phases["viber"] = await _phase(
@@ -413,12 +401,11 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
                         env=bills_env, dsos=[dso], before=queue_bills, alerts_only=True,
                     )  # fmt: skip
                 if "kill" in wanted:
-                    kill = await _kill_run(url, engine, uow_factory, telegram, args.kill_after, tmp)
+                    kill = await _kill_run(url, engine, uow_factory, fakes, args.kill_after, tmp)
                     figures["kill"] = kill
                     print(f"kill -9: {kill}", flush=True)
             finally:
-                await telegram.close()
-                await viber.close()
+                await fakes.close()
         figures["phases"] = phases
         if "free" in args.phases.split(","):
             figures["free"] = await _free(args)
@@ -429,15 +416,10 @@ async def run(args: argparse.Namespace) -> dict[str, object]:
 
 async def _free(args: argparse.Namespace) -> Phase:
     """Telegram's free rate on a small population of its own (100,000 would take 56 min)."""
-    from tests.channels.fake_telegram import FakeTelegram
-    from tests.channels.fake_viber import FakeViber
-
     url = await _database(args.database + "_small")
     engine = make_engine(url)
-    telegram = FakeTelegram(limits=True)
-    viber = FakeViber(limits=True)
-    await telegram.start()
-    await viber.start()
+    fakes = RemoteFakes(ALERT)
+    await fakes.start()
     try:
         await _prepare(engine, args.free_accounts)
         with tempfile.TemporaryDirectory() as tmp:
@@ -446,12 +428,11 @@ async def _free(args: argparse.Namespace) -> Phase:
                 url,
                 engine,
                 SqlAlchemyUnitOfWorkFactory(engine),
-                (telegram, viber),
+                fakes,
                 Path(tmp),
             )
     finally:
-        await telegram.close()
-        await viber.close()
+        await fakes.close()
         await engine.dispose()
 
 
@@ -478,7 +459,8 @@ def _section(figures: dict[str, object], args: argparse.Namespace) -> str:
         "with PostgreSQL, the fake platform servers, the bot processes and other work on the "
         f"machine (load average {load} at the end), so figures are noisy. Real "
         "`kabinet serve --no-scheduler` processes on PostgreSQL 127.0.0.1 against the local "
-        "fakes, which enforce the platforms' limits (tests/channels/fake_telegram.py: 429 above "
+        "fakes (in a process of their own, bench/broadcast/fakes.py), which enforce the "
+        "platforms' limits (tests/channels/fake_telegram.py: 429 above "
         "30 free or 1,000 paid sends a second; fake_viber.py: status 12 above 500 calls in "
         "10 s). Time is from publishing the outage (one per DSO over all groups) to the last "
         "message the fake accepted; the serving processes were running before.\n\n"

@@ -11,6 +11,7 @@ import asyncio
 import json
 import logging
 import random
+import time
 import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping, Sequence
@@ -99,6 +100,11 @@ class ChannelAdapter(abc.ABC):
     # A platform call that sends one message to many (Viber's broadcast_message): how many
     # recipients one call takes; 0: none, every push is sent on its own.
     broadcast_limit: int = 0
+
+    async def prefetch(self, user_ids: Sequence[str]) -> None:
+        """Read ahead what sending pushes to these users will need (their chats'
+        memories), in one go for a batch; the default needs nothing."""
+        return None
 
     def broadcast_key(self, push: Push) -> Hashable | None:
         """What identical pushes share on the wire (None: this one goes on its own); the
@@ -263,6 +269,49 @@ class LocalChatMemories(AbstractChatMemories):
     async def keep(self, channel: Channel, user_id: str, data: Mapping[str, Any]) -> None:
         """Keep a copy of `data`."""
         self._kept.remember((channel, user_id), deepcopy(dict(data)))
+
+
+class PrefetchedMemories(AbstractChatMemories):
+    """Chat memories read ahead for a batch of pushes, in one statement for the batch: the
+    next recall of such a chat takes what was read while it is fresh (the push's send, a
+    moment later), instead of a round trip per push between its `sending` mark and its call.
+
+    A kept memory drops what was read ahead of that chat; what another replica keeps
+    meanwhile is not seen within the freshness (best effort, as chat memories are).
+    """
+
+    def __init__(
+        self, inner: AbstractChatMemories, fresh_seconds: float = 5.0, size: int = 20_000
+    ) -> None:
+        self._inner = inner
+        self._fresh = fresh_seconds
+        self._size = size
+        self._ahead: dict[tuple[Channel, str], tuple[ChatMemory, float]] = {}
+
+    async def prefetch(self, channel: Channel, user_ids: Sequence[str]) -> None:
+        """Read the chats' memories now for their pushes' sends."""
+        recalled = await self._inner.recall_many(channel, user_ids)
+        until = time.monotonic() + self._fresh
+        for user_id, memory in recalled.items():
+            self._ahead[(channel, user_id)] = (memory, until)
+        while len(self._ahead) > self._size:  # the oldest reads go first
+            del self._ahead[next(iter(self._ahead))]
+
+    async def recall(self, channel: Channel, user_id: str) -> ChatMemory:
+        """What was read ahead, if fresh; else a read."""
+        ahead = self._ahead.pop((channel, user_id), None)
+        if ahead is not None and ahead[1] > time.monotonic():
+            return ahead[0]
+        return await self._inner.recall(channel, user_id)
+
+    async def keep(self, channel: Channel, user_id: str, data: Mapping[str, Any]) -> None:
+        """Keep, and forget what was read ahead of the chat."""
+        self._ahead.pop((channel, user_id), None)
+        await self._inner.keep(channel, user_id, data)
+
+    async def recall_many(self, channel: Channel, user_ids: Sequence[str]) -> dict[str, ChatMemory]:
+        """Straight from the store."""
+        return await self._inner.recall_many(channel, user_ids)
 
 
 class Memo:

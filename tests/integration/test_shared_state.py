@@ -152,3 +152,22 @@ async def test_a_chat_memory_costs_one_round_trip_each_way(
     finally:
         await engine.dispose()
         await counter.stop()
+
+
+async def test_a_batch_of_pushes_reads_its_chats_memories_at_once(
+    uow_factory: SqlAlchemyUnitOfWorkFactory, engine: AsyncEngine
+) -> None:
+    memories = SqlChatMemories(engine)
+    for user_id in ("51", "52"):
+        async with uow_factory() as uow:
+            await uow.begin_turn(Channel.TELEGRAM, user_id, f"u-{user_id}", NOW)
+            await uow.commit()
+    await memories.keep(Channel.TELEGRAM, "51", {"keyboard_shown": True})
+    recalled = await memories.recall_many(Channel.TELEGRAM, ["51", "52", "53"])
+    # Someone who never wrote (53) has an empty memory, as a single recall says.
+    assert recalled == {
+        "51": ChatMemory({"keyboard_shown": True}, NOW),
+        "52": ChatMemory({}, NOW),
+        "53": ChatMemory(),
+    }
+    assert await memories.recall_many(Channel.TELEGRAM, []) == {}

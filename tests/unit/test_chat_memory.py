@@ -3,10 +3,10 @@ changed; lazily read when asked to; a database that fails costs the memory, not 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.channels.base import LocalChatMemories, remembering
+from bot.channels.base import LocalChatMemories, PrefetchedMemories, remembering
 from core.model import Channel, ChatMemory
 from core.ports import AbstractChatMemories
 
@@ -64,3 +64,49 @@ async def test_a_failing_database_costs_the_memory_not_the_turn(caplog) -> None:
         assert memo.data == {} and memo.last_inbound is None
         memo.data["last_message"] = 5
     assert "chat memory not read" in caplog.text and "chat memory not kept" in caplog.text
+
+
+class Batched(Counting):
+    """Counting memories that also count reads of many chats at once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[list[str]] = []
+
+    async def recall_many(self, channel: Channel, user_ids: Sequence[str]) -> dict[str, ChatMemory]:
+        self.batches.append(list(user_ids))
+        return {user_id: await self.inner.recall(channel, user_id) for user_id in user_ids}
+
+
+async def test_pushes_of_a_batch_take_their_memories_read_ahead_at_once() -> None:
+    store = Batched()
+    await store.inner.keep(Channel.TELEGRAM, "1", {"keyboard_shown": True})
+    memories = PrefetchedMemories(store)
+    await memories.prefetch(Channel.TELEGRAM, ["1", "2", "3"])
+    assert store.batches == [["1", "2", "3"]]
+    async with remembering(memories, Channel.TELEGRAM, "1") as memo:
+        assert memo.data == {"keyboard_shown": True}
+    async with remembering(memories, Channel.TELEGRAM, "2") as memo:
+        assert memo.data == {}
+    assert store.recalls == 0  # no read of its own per push
+    # Taken once: the next recall of the chat reads again.
+    assert (await memories.recall(Channel.TELEGRAM, "1")).data == {"keyboard_shown": True}
+    assert store.recalls == 1
+    # Keeping a chat's memory forgets what was read ahead of it.
+    await memories.keep(Channel.TELEGRAM, "3", {"standing": "abc"})
+    assert (await memories.recall(Channel.TELEGRAM, "3")).data == {"standing": "abc"}
+    assert store.recalls == 2
+
+
+async def test_memories_read_ahead_go_stale() -> None:
+    store = Batched()
+    memories = PrefetchedMemories(store, fresh_seconds=0.0)
+    await memories.prefetch(Channel.TELEGRAM, ["1"])
+    await store.inner.keep(Channel.TELEGRAM, "1", {"changed": True})
+    assert (await memories.recall(Channel.TELEGRAM, "1")).data == {"changed": True}
+
+
+async def test_memories_read_ahead_are_bounded() -> None:
+    memories = PrefetchedMemories(Batched(), size=2)
+    await memories.prefetch(Channel.TELEGRAM, ["1", "2", "3"])
+    assert len(memories._ahead) == 2

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import timedelta
 from typing import Any
@@ -36,6 +36,7 @@ from bot.channels.base import (
     LocalChatMemories,
     Memo,
     PhotoTooLarge,
+    PrefetchedMemories,
     Push,
     Remembered,
     Retries,
@@ -159,7 +160,8 @@ class MessengerChannel(ChannelAdapter):
         self._background = BackgroundWork()
         # Per person: the pages of choices behind "more", whether a phone quick reply was
         # offered; and, from the dialog's turns, when they last wrote (the 24-hour window).
-        self._memories = memories or LocalChatMemories(REMEMBERED_USERS)
+        # Read ahead for a batch of pushes (`prefetch`) in one statement.
+        self._memories = PrefetchedMemories(memories or LocalChatMemories(REMEMBERED_USERS))
         # One person's inputs handled here side by side (separate webhook calls) take turns,
         # in the order of their timestamps, from reading their memory to writing it back, so
         # neither overwrites the other's.
@@ -461,6 +463,10 @@ class MessengerChannel(ChannelAdapter):
         t = self._translator(psid)
         rendered = [render(reply, self.media, t) for reply in replies]
         return await self._deliver_rendered(psid, rendered, "RESPONSE", memo)
+
+    async def prefetch(self, user_ids: Sequence[str]) -> None:
+        """The chats' memories for a batch of pushes, in one read."""
+        await self._memories.prefetch(self.channel, user_ids)
 
     async def send(self, user_id: str, push: Push) -> DeliveryResult:
         """Push replies outside a turn, within Messenger's 24-hour rule.

@@ -62,6 +62,7 @@ from bot.channels.base import (
     LocalChatMemories,
     Memo,
     PhotoTooLarge,
+    PrefetchedMemories,
     Push,
     Retries,
     Typing,
@@ -201,7 +202,8 @@ class TelegramChannel(ChannelAdapter):
         # Per chat (see the module's doc): "keyboard" (labels → payloads, for the next
         # input), "keyboard_shown", "standing" (a fingerprint). They change only when the
         # keyboards do, so most turns read the memory and write nothing.
-        self._memories = memories or LocalChatMemories(REMEMBERED_CHATS)
+        # Read ahead for a batch of pushes (`prefetch`) in one statement.
+        self._memories = PrefetchedMemories(memories or LocalChatMemories(REMEMBERED_CHATS))
         # One chat's updates handled here side by side take turns, in the order Telegram
         # numbered them (update_id), from reading its memory to writing it back, so that
         # neither writes over what the other kept.
@@ -460,6 +462,10 @@ class TelegramChannel(ChannelAdapter):
         return data.getvalue() if isinstance(data, io.BytesIO) else None
 
     # ---- outbound --------------------------------------------------------------------
+
+    async def prefetch(self, user_ids: Sequence[str]) -> None:
+        """The chats' memories for a batch of pushes, in one read."""
+        await self._memories.prefetch(self.channel, user_ids)
 
     async def send(self, user_id: str, push: Push) -> DeliveryResult:
         """Push replies to a person outside a turn (private chat id = user id)."""
