@@ -193,7 +193,6 @@ class DeliveryWorkers:
         # One part gathers its call permits at a time: two parts each holding some and
         # waiting for the rest would wait for ever.
         self._gathering = asyncio.Lock()
-        self._mark_seconds = 0.002  # how long marking a part takes lately (a running mean)
         self._rendered: Remembered[Hashable, RenderedPush] = Remembered(RENDERED_KEPT)
         self._wake = asyncio.Event()
 
@@ -403,7 +402,6 @@ class DeliveryWorkers:
         started: list[tuple[list[tuple[ClaimedPush, RenderedPush]], asyncio.Task[Any]]] = []
         most = part_rows(batch.rate)
         late = lateness_allowed(batch.rate, most)
-        marked: set[int] = set()
         index = 0
         while index < len(units):
             # A part: the units whose slots fall within PACE_SECONDS of its first one, no
@@ -423,40 +421,19 @@ class DeliveryWorkers:
             paused = pauses.get(channel)
             if paused is not None and paused > real_now():
                 await asyncio.sleep((paused - real_now()).total_seconds())
-            # Marked a commit's time ahead of the slot, so the calls leave on it.
-            if due - self._mark_seconds > time.time():
-                await asyncio.sleep(due - self._mark_seconds - time.time())
-            # A call waits for nothing once its row is `sending` (no free connection, say):
-            # a crash then can only catch calls that are already on their way.
-            async with self._gathering:
-                for _ in part:
-                    await self._calls.acquire()
-            # Right before the calls: from here a crash leaves them `uncertain`.
-            try:
-                fresh = [push.id for unit in part for push, _ in unit if push.id not in marked]
-                if fresh:
-                    began = time.time()
-                    marked |= await self.queue.mark_sending(fresh)
-                    self._mark_seconds += (time.time() - began - self._mark_seconds) / 8
-            except BaseException:
-                for _ in part:
-                    self._calls.release()
-                raise
             if due > time.time():
                 await asyncio.sleep(due - time.time())
             elif time.time() > due + late:
                 # Slots that passed unused (a 429's pause, a stalled process) are not made
-                # up for on top of other workers' sends: the part takes new slots after
-                # the last one taken (the batch's later parts keep theirs).
-                # Every part as late as this one goes with it, in one round trip.
-                for _ in part:
-                    self._calls.release()
+                # up for on top of other workers' sends: the part, and every later one as
+                # late, takes new slots after the last one taken, in one round trip (the
+                # batch's other parts keep theirs).
                 now = time.time()
                 while index < len(units) and units[index][0][0].send_at + late < now:
                     part.append(units[index])
                     rows += len(units[index])
                     index += 1
-                log.debug("delivery: %d rows %.0f ms late take new slots", rows, (now - due) * 1000)
+                log.debug("delivery: %d rows %.0f ms late take new slots", rows, (now - due) * 1e3)
                 start = await self.queue.reschedule(channel, batch.paid, rows, batch.rate)
                 units = sorted(
                     units[index:] + _shifted(part, start - due),
@@ -464,6 +441,20 @@ class DeliveryWorkers:
                 )
                 index = 0
                 continue
+            # A call waits for nothing once its row is `sending` (no free connection, say):
+            # a crash then can only catch calls that are already on their way.
+            async with self._gathering:
+                for _ in part:
+                    await self._calls.acquire()
+            # Right before the calls: from here a crash leaves them `uncertain`.
+            try:
+                marked = await self.queue.mark_sending(
+                    [push.id for unit in part for push, _ in unit]
+                )
+            except BaseException:
+                for _ in part:
+                    self._calls.release()
+                raise
             for unit in part:
                 members = [(push, rendered) for push, rendered in unit if push.id in marked]
                 if not members:

@@ -1,6 +1,7 @@
 """Several `kabinet serve` processes on one PostgreSQL behave as one: an outage reaches every
-subscriber exactly once; a worker killed with SIGKILL mid-broadcast loses nothing and sends
-nothing twice after a restart; only one process runs the scheduler."""
+subscriber exactly once, never over the rate limit they share; a worker killed with SIGKILL
+mid-broadcast sends nothing twice after a restart and loses at most the part it was on (as
+`uncertain`); only one process runs the scheduler."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from bench.broadcast.population import CHAT_ID_BASE, bulk_accounts, subscribe_accounts
 from core.model import OutageKind, OutageTarget
 from core.outages import OutageDraft, publish_outage
+from scheduler.delivery import PACE_MARGIN, part_rows
 from storage.database import make_engine
 from storage.migrate import migrate
 from storage.outbox import OutboxQueue
@@ -33,7 +35,7 @@ pytestmark = pytest.mark.e2e
 
 SUBSCRIBERS = 300
 # Enough for several seconds at the shared 200/s, so both processes get claims: with fewer,
-# one process could take each freed second of the rate limit before the other polled.
+# one process could take the whole schedule before the other polled.
 SHARED_SUBSCRIBERS = 900
 
 
@@ -94,9 +96,8 @@ async def settled(queue: OutboxQueue) -> bool:
 
 async def test_two_processes_deliver_each_alert_exactly_once(pg_url: str, tmp_path: Path) -> None:
     uow_factory, dso_id = await populate(pg_url, SHARED_SUBSCRIBERS)
-    # The fake holds both processes to the limit they share, as Telegram would: a push
-    # refused with 429 must be sent again later, once, and never twice. (Two processes
-    # still exceed the shared limit now and then: issue 17 keeps that open.)
+    # The fake holds both processes to the limit they share, as Telegram would (a send
+    # over it would be refused with 429).
     fake = FakeTelegram(limits=True, free_rate=200)
     base = await fake.start()
     served = await asyncio.gather(
@@ -115,6 +116,8 @@ async def test_two_processes_deliver_each_alert_exactly_once(pg_url: str, tmp_pa
             person_ids = (await connection.scalars(text("SELECT id FROM persons"))).all()
         assert set(per_chat) == {CHAT_ID_BASE + pid for pid in person_ids}
         assert set(per_chat.values()) == {1}
+        # Taking their slots from one schedule, they never exceed the limit they share.
+        assert fake.too_many == 0
         # Both processes delivered (claims interleave), one ran the scheduler.
         claimers = await claimers_of(uow_factory)
         assert len(claimers) == 2
@@ -133,7 +136,7 @@ async def claimers_of(uow_factory: SqlAlchemyUnitOfWorkFactory) -> set[str]:
         return {row.rsplit(":", 1)[0] for row in rows if row}
 
 
-async def test_kill_9_mid_broadcast_loses_nothing_and_sends_nothing_twice(
+async def test_kill_9_mid_broadcast_sends_nothing_twice_and_loses_at_most_one_part(
     pg_url: str, tmp_path: Path
 ) -> None:
     uow_factory, dso_id = await populate(pg_url, SUBSCRIBERS)
@@ -161,7 +164,10 @@ async def test_kill_9_mid_broadcast_loses_nothing_and_sends_nothing_twice(
             f"losses {losses}"
         )
         assert duplicates == 0
-        assert losses == 0
+        # A kill that lands between a part's `sending` commit and its call leaves that
+        # push `uncertain` and unsent (at 100/s a part is one push): never silently, and
+        # never more than the part the worker was on.
+        assert losses <= min(counts.get("uncertain", 0), part_rows(100 * PACE_MARGIN))
         assert counts.get("sent", 0) + counts.get("uncertain", 0) == SUBSCRIBERS
     finally:
         if second is not None:
