@@ -25,17 +25,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
 import logging
 import os
 import socket
 import time
 import uuid
-from collections.abc import Hashable, Mapping
+from collections.abc import Coroutine, Hashable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
+from bot.channels import send_gate
 from bot.channels.base import ChannelAdapter, DeliveryResult, DeliveryStatus, Push, Remembered
+from bot.channels.send_gate import SendGate
 from bot.pushes import PushRenderer, RenderedPush
 from core.channels import default_rates, policy_of
 from core.delivery import RetryPolicy, Route, Topic, choose_route
@@ -83,6 +87,9 @@ def pace_margin(limit: float) -> float:
 # once. A kill -9 after that commit and before the calls leaves rows `uncertain` that were
 # never sent (lost); the rows of later parts are only `claimed` and go back to the queue.
 PACE_SECONDS = 0.05
+# How long a part's sends may take to get their requests ready at the send gate; one that
+# is not there by then (waiting for the person's own turn, say) goes when it gets there.
+GATE_WAIT_SECONDS = 0.5
 CALLS_IN_FLIGHT = 200  # platform calls of a process at once (below its connection pools)
 RENDERED_KEPT = 64  # shared renderings kept (languages × events in flight)
 PAID_LIMIT = 1000.0
@@ -136,6 +143,10 @@ def lateness_allowed(limit: float) -> float:
     if rate <= 0:
         return 0.002
     return max(0.002, (1 / margin - 1) - (part_rows(limit) - 1) / rate - 0.002)
+
+
+def _ended(gate: SendGate, push_id: int, _: asyncio.Task[Any]) -> None:
+    gate.ended(push_id)
 
 
 def _shifted(
@@ -412,6 +423,7 @@ class DeliveryWorkers:
         started: list[tuple[list[tuple[ClaimedPush, RenderedPush]], asyncio.Task[Any]]] = []
         most = part_rows(batch.limit)
         late = lateness_allowed(batch.limit)
+        marked: set[int] = set()
         index = 0
         while index < len(units):
             # A part: the units whose slots fall within PACE_SECONDS of its first one, no
@@ -458,11 +470,13 @@ class DeliveryWorkers:
             async with self._gathering:
                 for _ in part:
                     await self._calls.acquire()
+            ids = [push.id for unit in part for push, _ in unit]
+            if isinstance(adapter, ChannelAdapter) and adapter.gated:
+                marked |= await self._gated_part(channel, part, ids, started)
+                continue
             # Right before the calls: from here a crash leaves them `uncertain`.
             try:
-                marked = await self.queue.mark_sending(
-                    [push.id for unit in part for push, _ in unit]
-                )
+                marked |= await self.queue.mark_sending(ids)
             except BaseException:
                 for _ in part:
                     self._calls.release()
@@ -472,12 +486,7 @@ class DeliveryWorkers:
                 if not members:
                     self._calls.release()
                     continue  # recovered by another worker meanwhile
-                work = (
-                    self._send(*members[0])
-                    if len(members) == 1
-                    else self._send_group(channel, members)
-                )
-                task = asyncio.create_task(work)
+                task = asyncio.create_task(self._unit_work(channel, members))
                 task.add_done_callback(lambda _: self._calls.release())
                 started.append((members, task))
         await asyncio.gather(*(task for _, task in started), return_exceptions=True)
@@ -486,6 +495,8 @@ class DeliveryWorkers:
         for members, task in started:
             answer: Any = task.exception() or task.result()
             for push, rendered in members:
+                if push.id not in marked:
+                    continue  # refused at the gate: another worker holds it now
                 result = answer.get(push.id) if isinstance(answer, dict) else answer
                 if not isinstance(result, DeliveryResult):
                     result = DeliveryResult(DeliveryStatus.RETRY_LATER, detail=repr(result))
@@ -499,6 +510,42 @@ class DeliveryWorkers:
         await self.queue.finish(outcomes, real_now())
         for step in steps:
             await self.queue.offer_step(step.channel, step.user_id, step.state, step.data)
+
+    def _unit_work(
+        self, channel: Channel, members: list[tuple[ClaimedPush, RenderedPush]]
+    ) -> Coroutine[Any, Any, Any]:
+        """The send of one push, or one broadcast call for several."""
+        if len(members) == 1:
+            return self._send(*members[0])
+        return self._send_group(channel, members)
+
+    async def _gated_part(
+        self,
+        channel: Channel,
+        part: list[list[tuple[ClaimedPush, RenderedPush]]],
+        ids: list[int],
+        started: list[tuple[list[tuple[ClaimedPush, RenderedPush]], asyncio.Task[Any]]],
+    ) -> set[int]:
+        """Start the part's sends, let each prepare its request and wait at the send gate,
+        then mark them `sending` and open the gate: a crash after the mark can only catch
+        requests that are ready to leave. The ids marked (the others are refused)."""
+        gate = SendGate(len(part))
+        for unit in part:
+            push_id = unit[0][0].id
+            context = contextvars.copy_context()
+            context.run(send_gate.CURRENT.set, (gate, push_id))
+            task = asyncio.create_task(self._unit_work(channel, unit), context=context)
+            task.add_done_callback(functools.partial(_ended, gate, push_id))
+            task.add_done_callback(lambda _: self._calls.release())
+            started.append((unit, task))
+        await gate.arrived(GATE_WAIT_SECONDS)
+        try:
+            marked = await self.queue.mark_sending(ids)
+        except BaseException:
+            gate.open(())
+            raise
+        gate.open(marked)
+        return marked
 
     @staticmethod
     def _envelope(push: ClaimedPush, rendered: RenderedPush) -> Push:

@@ -638,7 +638,11 @@ class OutboxQueue:
         # A console chat delivers only to its own user: other consoles (other users, or
         # none open) keep theirs pending until their chat opens.
         self.user_id = user_id
-        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._single = (
+            engine.execution_options(isolation_level="AUTOCOMMIT")
+            if self.dialect == "postgresql"
+            else engine
+        )
 
     async def claim(
         self,
@@ -820,9 +824,10 @@ class OutboxQueue:
         rows are never superseded, so this is all of them unless recovered meanwhile)."""
         if not ids:
             return set()
-        # One statement, atomic on its own: autocommit saves the BEGIN and COMMIT round
-        # trips, which the part's calls would wait for.
-        async with self._autocommit.connect() as connection:
+        # One statement, atomic on its own: on PostgreSQL autocommit saves the BEGIN and
+        # COMMIT round trips, which the part's calls would wait for (SQLite's transactions
+        # cost none, and its connections keep their own BEGIN: storage.database).
+        async with self._single.begin() as connection:
             result = await connection.execute(
                 update(outbox)
                 .where(

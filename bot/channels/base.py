@@ -100,6 +100,9 @@ class ChannelAdapter(abc.ABC):
     # A platform call that sends one message to many (Viber's broadcast_message): how many
     # recipients one call takes; 0: none, every push is sent on its own.
     broadcast_limit: int = 0
+    # Whether a push's calls wait at `bot.channels.send_gate.through_gate` right before the
+    # wire (delivery then marks a part `sending` once its requests are ready).
+    gated: bool = False
 
     async def prefetch(self, user_ids: Sequence[str]) -> None:
         """Read ahead what sending pushes to these users will need (their chats'

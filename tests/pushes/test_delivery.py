@@ -10,10 +10,11 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.channels.base import DeliveryResult, DeliveryStatus, Push
+from bot.channels.send_gate import GateRefused, through_gate
 from bot.i18n import Catalogues
 from bot.pushes import PushRenderer
 from core.delivery import RetryPolicy
@@ -21,6 +22,7 @@ from core.model import Channel, OutageKind, OutageTarget
 from core.notifications import notify_call_center_answer
 from core.outages import OutageDraft, publish_outage
 from scheduler.delivery import DeliverySettings, DeliveryWorkers, real_now
+from storage.orm import ChannelIdentityRow
 from storage.outbox import CLAIMED, SENDING, OutboxQueue, outbox
 from storage.uow import SqlAlchemyUnitOfWorkFactory
 from tests.pushes.conftest import outbox_rows
@@ -267,3 +269,79 @@ async def test_batches_in_flight_never_wait_for_each_others_call_permits(
     finally:
         await w.stop()
     assert sorted(user for user, _, _ in telegram.sent) == sorted(f"tg-p{n}" for n in range(16))
+
+
+async def test_a_gated_channel_has_its_request_ready_before_the_row_is_marked_sending(
+    builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
+) -> None:
+    """A kill between the `sending` mark and the wire loses the push: for a channel whose
+    calls wait at the send gate, that stretch holds only the writes."""
+    await builder.account("a")
+    for n in range(3):
+        await builder.person(f"p{n}", "a")
+    await publish(uow_factory, builder.world.dso_id)
+    statuses: list[tuple[str, str, str]] = []
+
+    async def status_of(user_id: str) -> str:
+        rows = {row["identity_id"]: row["status"] for row in await outbox_rows(engine)}
+        async with engine.connect() as connection:
+            identity = await connection.scalar(
+                select(ChannelIdentityRow.id).where(ChannelIdentityRow.external_id == user_id)
+            )
+        return rows[identity]
+
+    class Gated(RecordingChannel):
+        gated = True
+
+        async def send(self, user_id: str, push: Push) -> DeliveryResult:
+            before = await status_of(user_id)  # the request is being made ready
+            await through_gate()
+            statuses.append((user_id, before, await status_of(user_id)))
+            return await super().send(user_id, push)
+
+    telegram = Gated(Channel.TELEGRAM)
+    w = workers(engine, uow_factory, catalogues, telegram, batch=50)
+    handled, _ = await w.run_once(Channel.TELEGRAM, limit=1000)
+    assert handled == 3
+    assert sorted(statuses) == [(f"tg-p{n}", "claimed", "sending") for n in range(3)]
+    assert {row["status"] for row in await outbox_rows(engine)} == {"sent"}
+
+
+async def test_a_push_another_worker_took_back_is_refused_at_the_gate(
+    builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
+) -> None:
+    await builder.account("a")
+    for n in range(2):
+        await builder.person(f"p{n}", "a")
+    await publish(uow_factory, builder.world.dso_id)
+    refused: list[str] = []
+
+    class Gated(RecordingChannel):
+        gated = True
+
+        async def send(self, user_id: str, push: Push) -> DeliveryResult:
+            if user_id == "tg-p0":
+                # Meanwhile its lease ran out and another worker put it back in the queue.
+                async with engine.begin() as connection:
+                    await connection.execute(
+                        update(outbox)
+                        .where(outbox.c.status == CLAIMED)
+                        .where(outbox.c.person_id == builder.world.persons["p0"])
+                        .values(status="pending", claimed_by=None)
+                    )
+            try:
+                await through_gate()
+            except GateRefused:
+                refused.append(user_id)
+                raise
+            return await super().send(user_id, push)
+
+    telegram = Gated(Channel.TELEGRAM)
+    w = workers(engine, uow_factory, catalogues, telegram, batch=50)
+    await w.run_once(Channel.TELEGRAM, limit=1000)
+    assert refused == ["tg-p0"]
+    assert [user for user, _, _ in telegram.sent] == ["tg-p1"]
+    # The refused push is the other worker's to send: nothing was recorded for it here.
+    statuses = {row["person_id"]: row["status"] for row in await outbox_rows(engine)}
+    assert statuses[builder.world.persons["p0"]] == "pending"
+    assert statuses[builder.world.persons["p1"]] == "sent"

@@ -153,6 +153,7 @@ class TelegramChannel(ChannelAdapter):
     """Telegram through aiogram 3: a Bot, a Dispatcher, the webhook route or polling."""
 
     channel = Channel.TELEGRAM
+    gated = True  # its session waits at the send gate (bot/channels/send_gate.py)
 
     def __init__(
         self,

@@ -31,6 +31,8 @@ from aiogram.methods.base import Response, TelegramMethod, TelegramType
 from aiogram.types import TelegramObject
 from aiohttp import ClientError, ClientTimeout
 
+from bot.channels.send_gate import through_gate
+
 # Calls that never carry a file: safe to send as JSON.
 JSON_METHODS: tuple[type[TelegramMethod[Any]], ...] = (
     SendMessage,
@@ -83,13 +85,17 @@ class JsonSession(AiohttpSession):
     ) -> TelegramType:
         """Post the call; the answer is checked by aiogram (errors become its exceptions)."""
         if not isinstance(method, JSON_METHODS):
+            await through_gate()
             return await super().make_request(bot, method, timeout)
         session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
+        body = json_body(bot, method)
+        # A push waits here, its request ready, until delivery has marked it `sending`.
+        await through_gate()
         try:
             async with session.post(
                 url,
-                data=json_body(bot, method),
+                data=body,
                 headers=_JSON,
                 timeout=ClientTimeout(total=self.timeout if timeout is None else timeout),
             ) as response:
