@@ -474,7 +474,10 @@ def weigh(
             second_opinions = {}
     candidates: list[ReadingCandidate] = []
     for rank, items in enumerate(top_items):
-        head = items[0]
+        # A value also read on the photo itself is weighed on that reading: the look inside
+        # a border sees the same pixels smaller, no second opinion (and its digit
+        # probabilities were never calibrated).
+        head = next((s for s in items if not s.reading.line.framed), items[0])
         # The LCD reader's guesses at printed digits and drums are no rival to PP-OCR's.
         rival = next(
             (
@@ -639,7 +642,10 @@ def recognise_photo(
         # not boxed as a line: its digits are larger than any text the detector learnt,
         # and each drum window or segment group is boxed apart, or nothing is. Inside a
         # border the same row is the size of ordinary text.
-        lines += detect_lines(framed(bgr, CLOSE_UP_BORDER), engine)
+        inside = detect_lines(framed(bgr, CLOSE_UP_BORDER), engine)
+        for line in inside:
+            line.framed = True
+        lines += inside
         if bgr.shape[1] >= STRIP_RATIO * bgr.shape[0]:
             # A tight crop of the counter alone: the whole photo may be the line.
             lines.append(whole_image_line(bgr, engine))

@@ -11,7 +11,7 @@ import pytest
 from bench.ocr_check.__main__ import draw
 from core.photo_reading import ReadingPrior
 from ocr.counter import TextLine
-from ocr.pipeline import default_engine, framed, recognise_photo, score_readings
+from ocr.pipeline import default_engine, framed, recognise_photo, score_readings, weigh
 from ocr.ppocr import LineText, TextBox
 
 
@@ -73,3 +73,21 @@ def test_a_counter_filling_the_frame_is_read_inside_a_border(index: int, what: s
     seen = recognise_photo(photo.data, ReadingPrior(previous=previous))
     assert seen.best is not None, what
     assert seen.best.value == photo.reading, what
+
+
+def test_the_look_inside_a_border_is_no_second_opinion() -> None:
+    """A value read on the photo and again inside the border is weighed on the photo's own
+    reading: the framed copy shows the same pixels smaller, and its surer digits (here a
+    misread 7 at 0.9 instead of 0.55) must not lift the value to one tap."""
+    engine = replace(default_engine(), lcd_reader=None, second_reader=None)
+    prior = ReadingPrior(previous=62345)
+    on_photo = _line(100, 80, "62772", (0.99, 0.99, 0.99, 0.55, 0.99))
+    inside = _line(100, 80, "62772", (0.99, 0.99, 0.99, 0.9, 0.99))
+    inside.framed = True
+    alone = weigh(score_readings([on_photo], engine, prior), prior, engine)[0]
+    both = weigh(score_readings([on_photo, inside], engine, prior), prior, engine)[0]
+    inside.framed = False
+    as_if_new = weigh(score_readings([on_photo, inside], engine, prior), prior, engine)[0]
+    assert both.value == alone.value == 62772
+    assert both.confidence == alone.confidence
+    assert as_if_new.confidence > both.confidence
