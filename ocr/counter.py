@@ -67,6 +67,8 @@ class TextLine:
     ghostly: bool = False
     # Boxes of a single character found inside this line's box (drum windows one by one).
     cells: int = 0
+    # Found on the photo looked at again inside a border (`ocr.pipeline.framed`).
+    framed: bool = False
 
 
 @dataclass

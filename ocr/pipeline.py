@@ -76,6 +76,8 @@ DARK_BRIGHTNESS = 12.0
 FLAT_CONTRAST = 12.0
 # A photo this much wider than tall may be a tight crop of the counter alone.
 STRIP_RATIO = 2.2
+# A close-up is looked at again inside a border this wide (share of its longer side).
+CLOSE_UP_BORDER = 0.25
 # Below this Laplacian variance a photo with nothing read is called blurred.
 BLURRED_SHARPNESS = 40.0
 
@@ -153,6 +155,8 @@ NO_RIVAL_MARGIN = 4.0
 ALTERNATIVE_FLOOR = 0.05
 # A value the prior rules out is never more than a hint.
 MISFIT_CEILING = 0.3
+# Digits read with at least this mean probability are clearly digits.
+CLEAR_DIGITS = 0.5
 # Counter digits are the tallest on the meter; a reading on a line below this share of the
 # tallest is likely a label.
 SMALL_LINE = 0.6
@@ -402,8 +406,14 @@ def score_readings(
         readings += lcd_readings(lines, engine.lcd_reader)
     if not readings:
         return []
+    # The tallest line read clearly: a box around half the meter with a few guessed
+    # digits in it (a photo looked at inside a border) is no measure of the counter's size.
     tallest = max(
-        (r.line.box.height for r in readings if len(r.digits) >= 3),
+        (
+            r.line.box.height
+            for r in readings
+            if len(r.digits) >= 3 and float(np.mean(r.scores)) >= CLEAR_DIGITS
+        ),
         default=max(r.line.box.height for r in readings),
     )
     scored = []
@@ -464,7 +474,10 @@ def weigh(
             second_opinions = {}
     candidates: list[ReadingCandidate] = []
     for rank, items in enumerate(top_items):
-        head = items[0]
+        # A value also read on the photo itself is weighed on that reading: the look inside
+        # a border sees the same pixels smaller, no second opinion (and its digit
+        # probabilities were never calibrated).
+        head = next((s for s in items if not s.reading.line.framed), items[0])
         # The LCD reader's guesses at printed digits and drums are no rival to PP-OCR's.
         rival = next(
             (
@@ -625,6 +638,14 @@ def recognise_photo(
         # White digits on black drums are often missed by a detector trained mostly on dark
         # text on light ground: look once more at the negative.
         lines += detect_lines(np.ascontiguousarray(255 - bgr), engine)
+        # A counter that fills the frame (a close-up of the drums or of the LCD) is often
+        # not boxed as a line: its digits are larger than any text the detector learnt,
+        # and each drum window or segment group is boxed apart, or nothing is. Inside a
+        # border the same row is the size of ordinary text.
+        inside = detect_lines(framed(bgr, CLOSE_UP_BORDER), engine)
+        for line in inside:
+            line.framed = True
+        lines += inside
         if bgr.shape[1] >= STRIP_RATIO * bgr.shape[0]:
             # A tight crop of the counter alone: the whole photo may be the line.
             lines.append(whole_image_line(bgr, engine))
@@ -639,6 +660,22 @@ def recognise_photo(
         )
     return PhotoRecognition(
         candidates=tuple(candidates), details=details, width=width, height=height
+    )
+
+
+def framed(bgr: np.ndarray, share: float) -> np.ndarray:
+    """The photo inside a plain border `share` of its longer side wide on every side, in
+    the colour of its own edges.
+
+    Box coordinates found on it are offset by the border; only their sizes are compared
+    with boxes found on the photo itself.
+    """
+    height, width = bgr.shape[:2]
+    border = round(share * max(height, width))
+    edges = np.concatenate([bgr[0], bgr[-1], bgr[:, 0], bgr[:, -1]])
+    colour = [int(c) for c in np.median(edges, axis=0)]
+    return cv2.copyMakeBorder(
+        bgr, border, border, border, border, cv2.BORDER_CONSTANT, value=colour
     )
 
 

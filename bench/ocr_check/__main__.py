@@ -8,11 +8,21 @@ import random
 from pathlib import Path
 
 from bench.ocr.real import figures, load_labels, print_outcomes, read_folder
-from bench.ocr_check.scenes import meter_photo
+from bench.ocr_check.scenes import Photo, meter_photo
 
 LCD_METERS = ("nik2301", "nik2303", "gama100", "gama300", "ce102", "ce303")
 # The mix of the held-out real set: 28 LCDs, 12 electricity drums, 11 water/gas of 51.
 KINDS = (("lcd", 28), ("drum", 12), ("water", 6), ("gas", 5))
+
+
+def draw(seed: int, index: int) -> Photo:
+    """Photo `index` of the set drawn with `seed` (even indices are close-ups)."""
+    rng = random.Random(f"ocr-check:{seed}:{index}")
+    kind = rng.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
+    meter = rng.choice(LCD_METERS) if kind == "lcd" else kind
+    if kind == "drum":
+        meter = "drum"
+    return meter_photo(rng, meter, "lcd" if kind == "lcd" else "drum", closeup=index % 2 == 0)
 
 
 def generate(folder: Path, count: int, seed: int) -> None:
@@ -20,12 +30,7 @@ def generate(folder: Path, count: int, seed: int) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rows = []
     for index in range(count):
-        rng = random.Random(f"ocr-check:{seed}:{index}")
-        kind = rng.choices([k for k, _ in KINDS], [w for _, w in KINDS])[0]
-        meter = rng.choice(LCD_METERS) if kind == "lcd" else kind
-        if kind == "drum":
-            meter = "drum"
-        photo = meter_photo(rng, meter, "lcd" if kind == "lcd" else "drum", closeup=index % 2 == 0)
+        photo = draw(seed, index)
         name = f"check_{seed}_{index:04d}.jpg"
         (folder / name).write_bytes(photo.data)
         rows.append(
