@@ -8,6 +8,7 @@ accounts and persons straight into the tables.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -70,8 +71,15 @@ class Api:
 @pytest.fixture
 async def api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
     """The operator API of a fully built app on the test database."""
+    async with serving(settings_for(database_url, tmp_path / "bills"), tmp_path) as served:
+        yield served
+
+
+@asynccontextmanager
+async def serving(settings: Settings, tmp_path: Path) -> AsyncIterator[Api]:
+    """A fully built app with `settings` behind a test client, its clock frozen at NOW."""
     clock = FrozenClock(NOW)
-    app = await build_app(settings_for(database_url, tmp_path / "bills"), clock=clock)
+    app = await build_app(settings, clock=clock)
     client = TestClient(TestServer(build_web_app(app, []), host="127.0.0.1"))
     await client.start_server()
     try:

@@ -9,29 +9,18 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from app.compose import build_app
-from app.server import build_web_app
-from core.clock import FrozenClock
-from tests.api.conftest import NOW, Api, settings_for
+from tests.api.conftest import NOW, Api, serving, settings_for
 from tests.pushes.world import Builder
 
 
 @pytest.fixture
 async def paid_api(database_url: str, tmp_path: Path) -> AsyncIterator[Api]:
-    clock = FrozenClock(NOW)
     settings = settings_for(database_url, tmp_path / "bills").model_copy(
         update={"telegram_paid_broadcast_topics": "emergency"}
     )
-    app = await build_app(settings, clock=clock)
-    client = TestClient(TestServer(build_web_app(app, []), host="127.0.0.1"))
-    await client.start_server()
-    try:
-        yield Api(client, app, tmp_path / "bills", clock)
-    finally:
-        await client.close()
-        await app.close()
+    async with serving(settings, tmp_path) as served:
+        yield served
 
 
 async def test_publishing_an_emergency_answers_its_paid_cost(paid_api: Api, world: Builder) -> None:
