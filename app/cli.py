@@ -146,9 +146,15 @@ async def _serve(settings: Settings, scheduler: bool = True) -> None:
         pushes = build_pushes(app, channels, scheduler=scheduler)
         await pushes.start()
         try:
-            await serve(app, channels, settings.kabinet_host, settings.kabinet_port)
+            await serve(
+                app,
+                channels,
+                settings.kabinet_host,
+                settings.kabinet_port,
+                before_channels_stop=pushes.stop,
+            )
         finally:
-            await pushes.stop()
+            await pushes.stop()  # done already unless serving failed
     finally:
         await app.close()
 

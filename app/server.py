@@ -156,8 +156,17 @@ def build_web_app(app: App, channels: list[ChannelAdapter]) -> web.Application:
     return web_app
 
 
-async def serve(app: App, channels: list[ChannelAdapter], host: str, port: int) -> None:
-    """Run the server until SIGINT or SIGTERM."""
+async def serve(
+    app: App,
+    channels: list[ChannelAdapter],
+    host: str,
+    port: int,
+    before_channels_stop: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Run the server until SIGINT or SIGTERM. `before_channels_stop` runs first when it
+    stops (the delivery workers finishing the batches in hand), while the channels can
+    still send: a channel closed under a push in flight would see its call cut, retry it,
+    and the person would get the message twice."""
     runner = web.AppRunner(build_web_app(app, channels), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
@@ -176,4 +185,8 @@ async def serve(app: App, channels: list[ChannelAdapter], host: str, port: int) 
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
+        try:
+            if before_channels_stop is not None:
+                await before_channels_stop()
+        finally:
+            await runner.cleanup()

@@ -799,6 +799,7 @@ class Pushes:
     ) -> None:
         self.workers = workers
         self.scheduler = scheduler
+        self._stopped = False
 
     def queued(self) -> None:
         """Pushes were queued in this process: deliver now rather than at the next poll."""
@@ -813,7 +814,10 @@ class Pushes:
             self.scheduler.start()
 
     async def stop(self) -> None:
-        """Stop the scheduler (releasing its lock), then the workers."""
+        """Stop the scheduler (releasing its lock), then the workers; once."""
+        if self._stopped:
+            return
+        self._stopped = True
         if self.scheduler is not None:
             await self.scheduler.stop()
         if self.workers is not None:

@@ -115,6 +115,7 @@ class FakeTelegram:
         self.stars = stars
         self.clock = clock
         self.too_many = 0  # 429s answered for the limits
+        self.answer_delay = 0.0  # seconds a send's answer takes after it was accepted
         self.stars_refused = 0
         self._free_sends: deque[float] = deque()
         self._all_sends: deque[float] = deque()
@@ -231,6 +232,10 @@ class FakeTelegram:
         if method == "getUpdates":
             return _ok(await self._get_updates(params))
         call.result = self._result(method, params)
+        if self.answer_delay and method in _SEND_METHODS:
+            # Accepted (recorded) before the answer leaves: a client that drops the
+            # connection meanwhile has had its message delivered all the same.
+            await asyncio.sleep(self.answer_delay)
         return _ok(call.result)
 
     def _refused(self, call: Call) -> web.Response | None:

@@ -176,5 +176,34 @@ async def test_kill_9_mid_broadcast_sends_nothing_twice_and_loses_at_most_one_pa
         await uow_factory.engine.dispose()
 
 
+async def test_a_worker_stopped_mid_broadcast_finishes_its_sends_before_its_channels_close(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """SIGTERM while answers are on their way: the delivery workers finish the batches in
+    hand while the channels can still send; a channel closed first cut the calls in flight,
+    which were retried, and those people got the alert twice."""
+    uow_factory, dso_id = await populate(pg_url, SUBSCRIBERS)
+    fake = FakeTelegram()
+    fake.answer_delay = 0.3
+    base = await fake.start()
+    env = {"DELIVERY_RATE_TELEGRAM": "100"}
+    served = await start_serve(pg_url, base, tmp_path / "serve.log", scheduler=False, **env)
+    try:
+        await publish(uow_factory, dso_id)
+        assert await wait_for(lambda: _count(fake, SUBSCRIBERS // 3), 20)
+        await stop(served)
+        assert served.process.returncode == 0
+        per_chat = messages_per_chat(fake)
+        assert per_chat and set(per_chat.values()) == {1}
+        assert "retrying" not in served.log_text()
+        counts = await OutboxQueue(uow_factory.engine, "observer").counts()
+        assert counts.get("sent", 0) == len(per_chat)
+        assert not counts.get("sending") and not counts.get("uncertain")
+    finally:
+        await stop(served)
+        await fake.close()
+        await uow_factory.engine.dispose()
+
+
 async def _count(fake: FakeTelegram, at_least: int) -> bool:
     return len(fake.calls_of("sendMessage")) >= at_least
