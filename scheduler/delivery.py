@@ -545,7 +545,12 @@ class DeliveryWorkers:
         try:
             marked = await self.queue.mark_sending(ids)
         except BaseException:
+            # Nothing marked, nothing goes: the refused sends end before the error is
+            # passed on (their rows are still claimed and come back after the lease).
             gate.open(())
+            await asyncio.gather(
+                *(task for _, task in started[-len(part) :]), return_exceptions=True
+            )
             raise
         gate.open(marked)
         return marked
