@@ -4,8 +4,9 @@ Delivery marks a part's rows `sending` right before their calls; a worker killed
 commit and before a call's bytes leave loses that push (it stays `uncertain`, never sent
 twice). For an adapter that passes its calls through this gate (`ChannelAdapter.gated`),
 delivery starts the part's sends first: each does its work (the chat's memory, rendering,
-the request body) and waits here; once all have arrived, the rows are marked and the gate
-opens. What is left between the commit and the bytes is the writes themselves.
+the request body, a connection, the request's headers) and waits here with nothing left but
+one write; once all have arrived, the rows are marked and the gate opens. What is left
+between the commit and the bytes is that write per call.
 
 A call outside delivery (a turn's reply) finds no gate and goes straight on.
 """
@@ -60,6 +61,10 @@ class SendGate:
             return False
         return True
 
+    def refuses(self, push_id: int) -> bool:
+        """Whether the gate has opened without this push."""
+        return self._opened.is_set() and push_id not in self._allowed
+
     def open(self, allowed: Collection[int]) -> None:
         """Let the sends of these pushes through; the others are refused."""
         self._allowed = frozenset(allowed)
@@ -78,3 +83,10 @@ async def through_gate() -> None:
     if current is not None:
         gate, push_id = current
         await gate.passage(push_id)
+
+
+def refused() -> bool:
+    """Whether the send running in this task was refused at its gate (an HTTP client may
+    report the refusal raised in its body writer as a failed connection)."""
+    current = CURRENT.get()
+    return current is not None and current[0].refuses(current[1])

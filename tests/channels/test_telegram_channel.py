@@ -4,13 +4,16 @@ blocked users, start-up registration and polling — against the fake Bot API ov
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import json
 import logging
 
 import pytest
 
 from app.compose import build_app, build_channels
+from bot.channels import send_gate
 from bot.channels.base import DeliveryStatus, Push
+from bot.channels.send_gate import GateRefused, SendGate
 from bot.channels.telegram import TelegramChannel
 from bot.channels.telegram.channel import derived_secret
 from bot.channels.telegram.inbound import PHOTO_LIMIT_BYTES
@@ -349,6 +352,41 @@ async def test_a_push_hands_a_429_to_delivery_at_once(tg: Harness) -> None:
     assert result.status is DeliveryStatus.RETRY_LATER and result.retry_after == 3
     assert tg.sleeps == []
     assert (await tg.channel.send("7100021", Push([Reply("x")]))).status is DeliveryStatus.SENT
+
+
+async def _gated_send(tg: Harness, gate: SendGate, push_id: int, push: Push) -> asyncio.Task:
+    context = contextvars.copy_context()
+    context.run(send_gate.CURRENT.set, (gate, push_id))
+    return asyncio.create_task(tg.channel.send("7100021", push), context=context)
+
+
+async def test_a_gated_push_is_held_at_its_body_until_the_gate_opens(tg: Harness) -> None:
+    # Delivery marks the row `sending` between the gate's arrival and its opening: by then
+    # the request is built and only its write is left.
+    gate = SendGate(1)
+    sending = await _gated_send(tg, gate, 1, Push([Reply("Відключення о 14:00"), Reply("Друге")]))
+    assert await gate.arrived(5)
+    await asyncio.sleep(0.05)
+    assert tg.fake.calls_of("sendMessage") == []
+    gate.open([1])
+    result = await sending
+    # Both messages of the push went (the second call finds the gate open).
+    assert result.status is DeliveryStatus.SENT
+    assert [call.params["text"] for call in tg.fake.calls_of("sendMessage")] == [
+        "Відключення о 14:00",
+        "Друге",
+    ]
+
+
+async def test_a_push_refused_at_the_gate_reaches_no_one(tg: Harness) -> None:
+    gate = SendGate(1)
+    sending = await _gated_send(tg, gate, 1, Push([Reply("Відключення о 14:00")]))
+    assert await gate.arrived(5)
+    gate.open([])
+    with pytest.raises(GateRefused):
+        await sending
+    assert tg.fake.calls_of("sendMessage") == []
+    assert tg.sleeps == []  # not taken for a network error and retried
 
 
 async def test_network_errors_back_off_and_retry(tg: Harness) -> None:

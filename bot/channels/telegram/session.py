@@ -30,8 +30,11 @@ from aiogram.methods import (
 from aiogram.methods.base import Response, TelegramMethod, TelegramType
 from aiogram.types import TelegramObject
 from aiohttp import ClientError, ClientTimeout
+from aiohttp.abc import AbstractStreamWriter
+from aiohttp.payload import BytesPayload
 
-from bot.channels.send_gate import through_gate
+from bot.channels import send_gate
+from bot.channels.send_gate import GateRefused, through_gate
 
 # Calls that never carry a file: safe to send as JSON.
 JSON_METHODS: tuple[type[TelegramMethod[Any]], ...] = (
@@ -50,6 +53,26 @@ def _plain(value: Any) -> Any:
     if isinstance(value, TelegramObject):
         return value.model_dump(exclude_none=True)
     raise TypeError(f"cannot send {type(value).__name__} as JSON")
+
+
+class GatedBody(BytesPayload):
+    """A JSON request body that waits at the send gate when aiohttp is about to write it.
+
+    By then the connection is taken and the headers are built (aiohttp holds them back to
+    send with the body), so once the gate opens each call is one write: the stretch in
+    which a killed worker leaves a `sending` row whose request never left is as short as
+    it can be without the platform's help.
+    """
+
+    def __init__(self, body: bytes) -> None:
+        super().__init__(body, content_type=_JSON["Content-Type"])
+
+    async def write_with_length(
+        self, writer: AbstractStreamWriter, content_length: int | None
+    ) -> None:
+        """Write the body once the gate (if any) lets this call through."""
+        await through_gate()
+        await super().write_with_length(writer, content_length)
 
 
 def json_body(bot: Bot, method: TelegramMethod[Any]) -> bytes:
@@ -89,9 +112,9 @@ class JsonSession(AiohttpSession):
             return await super().make_request(bot, method, timeout)
         session = await self.create_session()
         url = self.api.api_url(token=bot.token, method=method.__api_method__)
-        body = json_body(bot, method)
-        # A push waits here, its request ready, until delivery has marked it `sending`.
-        await through_gate()
+        # A push waits in its body's write, its request ready, until delivery has marked
+        # it `sending` (GatedBody).
+        body = GatedBody(json_body(bot, method))
         try:
             async with session.post(
                 url,
@@ -103,6 +126,8 @@ class JsonSession(AiohttpSession):
         except TimeoutError as error:
             raise TelegramNetworkError(method=method, message="Request timeout error") from error
         except ClientError as error:
+            if send_gate.refused():
+                raise GateRefused from None
             # The URL holds the token: only the kind of error goes into the message.
             raise TelegramNetworkError(method=method, message=type(error).__name__) from error
         if response.status == HTTPStatus.OK and isinstance(method, (SendMessage, EditMessageText)):
