@@ -124,6 +124,7 @@ class _Batch:
     paid: bool = False
     ready: dict[int, tuple[ClaimedPush, RenderedPush]] = field(default_factory=dict)
     outcomes: list[Outcome] = field(default_factory=list)
+    claimed_at: float = field(default_factory=time.monotonic)  # time.monotonic()
 
 
 def part_rows(limit: float) -> int:
@@ -363,6 +364,7 @@ class DeliveryWorkers:
         number = self._claims.get((channel, paid), 0) + 1
         self._claims[(channel, paid)] = number
         every = self.settings.oldest_every
+        claimed_at = time.monotonic()  # before the claim: the lease runs from its `now`
         claimed, wait = await self.queue.claim(
             channel,
             self.settings.batch,
@@ -374,7 +376,7 @@ class DeliveryWorkers:
         )
         if not claimed:
             return None, wait
-        batch = _Batch(size=len(claimed), limit=limit, paid=paid)
+        batch = _Batch(size=len(claimed), limit=limit, paid=paid, claimed_at=claimed_at)
         for push in claimed:
             try:
                 batch.ready[push.id] = (push, await self._render(push))
@@ -475,7 +477,8 @@ class DeliveryWorkers:
                     await self._calls.acquire()
             ids = [push.id for unit in part for push, _ in unit]
             if isinstance(adapter, ChannelAdapter) and adapter.gated:
-                marked |= await self._gated_part(channel, part, ids, started)
+                young = time.monotonic() - batch.claimed_at < self.settings.lease_seconds / 4
+                marked |= await self._gated_part(channel, part, ids, started, early=young)
                 continue
             # Right before the calls: from here a crash leaves them `uncertain`.
             try:
@@ -528,10 +531,19 @@ class DeliveryWorkers:
         part: list[list[tuple[ClaimedPush, RenderedPush]]],
         ids: list[int],
         started: list[tuple[list[tuple[ClaimedPush, RenderedPush]], asyncio.Task[Any]]],
+        *,
+        early: bool = False,
     ) -> set[int]:
         """Start the part's sends, let each prepare its request and wait at the send gate,
         then mark them `sending` and open the gate: a crash after the mark can only catch
-        requests that are ready to leave. The ids marked (the others are refused)."""
+        requests that are ready to leave. The ids marked (the others are refused).
+
+        `early` (a claim far from its lease's end): where the queue can tell when the
+        mark's statement is on the wire (PostgreSQL), the gate opens right then, not a
+        commit's round trip later: a worker killed in between would leave marked rows
+        whose calls never left. No other worker can have taken a row of so young a claim;
+        should the answer say otherwise, or never come, the calls went all the same and
+        are recorded as such (a row recorded `sent` is not sent again by anyone)."""
         gate = SendGate(len(part))
         for unit in part:
             push_id = unit[0][0].id
@@ -543,6 +555,11 @@ class DeliveryWorkers:
             started.append((unit, task))
         await gate.arrived(GATE_WAIT_SECONDS)
         try:
+            answer = await self.queue.mark_on_the_wire(ids) if early else None
+            if answer is not None:
+                gate.open(ids)
+                await self._mark_answered(channel, answer, len(ids))
+                return set(ids)
             marked = await self.queue.mark_sending(ids)
         except BaseException:
             # Nothing marked, nothing goes: the refused sends end before the error is
@@ -554,6 +571,30 @@ class DeliveryWorkers:
             raise
         gate.open(marked)
         return marked
+
+    @staticmethod
+    async def _mark_answered(
+        channel: Channel, answer: asyncio.Future[set[int]], expected: int
+    ) -> None:
+        """Wait for the answer of a mark whose calls have gone; a short or failed answer
+        is logged (the calls are recorded all the same)."""
+        try:
+            marked = await answer
+        except Exception as error:
+            log.warning(
+                "delivery: %s mark of %d calls already sent failed: %s",
+                channel.value,
+                expected,
+                type(error).__name__,
+            )
+            return
+        if len(marked) < expected:
+            log.warning(
+                "delivery: %s mark found %d of %d rows still claimed; their calls had gone",
+                channel.value,
+                len(marked),
+                expected,
+            )
 
     @staticmethod
     def _envelope(push: ClaimedPush, rendered: RenderedPush) -> Push:

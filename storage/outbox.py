@@ -16,9 +16,11 @@ becomes `uncertain` and is not sent again (it may have reached the person).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import math
+import weakref
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -617,6 +619,15 @@ SCHEDULE_AHEAD = timedelta(milliseconds=500)
 CLAIM_SECONDS = 0.25
 
 
+# `OutboxQueue.mark_sending` as one PostgreSQL statement for `mark_on_the_wire`
+# (SENDING, CLAIMED).
+_MARK_SENDING = (
+    "UPDATE outbox SET status = 'sending' "
+    "WHERE id = ANY($1::integer[]) AND status = 'claimed' AND claimed_by = $2 "
+    "RETURNING id"
+)
+
+
 def rate_key(channel: Channel, paid: bool) -> str:
     """The schedule a claim takes its slots from: the channel's free or paid rate."""
     return f"{channel.value}:paid" if paid else channel.value
@@ -643,6 +654,8 @@ class OutboxQueue:
             if self.dialect == "postgresql"
             else engine
         )
+        # The `sending` mark's statement, prepared on each database connection that ran it.
+        self._marks: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 
     async def claim(
         self,
@@ -839,6 +852,50 @@ class OutboxQueue:
                 .returning(outbox.c.id)
             )
             return set(result.scalars())
+
+    async def mark_on_the_wire(self, ids: Sequence[int]) -> asyncio.Future[set[int]] | None:
+        """Put the `sending` mark of these rows on its way and return once its statement's
+        bytes are written, with the answer (the ids marked) still to come; None where that
+        cannot be known (SQLite: use `mark_sending`).
+
+        PostgreSQL runs and commits a statement it has received even if the client dies
+        the next instant, so calls written after this return are covered by the mark
+        without waiting the commit's round trip (and its flush to disk) — the stretch in
+        which a killed worker would leave a marked row whose call never left. The cost:
+        the calls go before the answer says which rows were marked; the caller uses this
+        only while its claim is far from being recovered by others.
+        """
+        if self.dialect != "postgresql" or not ids:
+            return None
+        connection = await self._single.connect()
+        try:
+            raw = await connection.get_raw_connection()
+            driver = raw.driver_connection
+            assert driver is not None  # a checked-out connection has its driver's
+            statement = self._marks.get(driver)
+            if statement is None:
+                # A statement prepared once per connection: executing it writes at once,
+                # with no round trip to prepare it first.
+                statement = await driver.prepare(_MARK_SENDING)
+                self._marks[driver] = statement
+            answer = asyncio.ensure_future(statement.fetch(list(ids), self.worker_id))
+            # The task's first step writes Bind/Execute/Sync and waits for the answer; it
+            # runs before this coroutine resumes.
+            await asyncio.sleep(0)
+            failed = answer.exception() if answer.done() else None
+            if failed is not None:
+                raise failed
+        except BaseException:
+            await connection.close()
+            raise
+
+        async def marked() -> set[int]:
+            try:
+                return {row[0] for row in await answer}
+            finally:
+                await connection.close()
+
+        return asyncio.ensure_future(marked())
 
     async def finish(self, outcomes: Sequence[Outcome], now: datetime) -> None:
         """Record what became of pushes, in one transaction."""

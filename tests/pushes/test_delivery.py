@@ -307,10 +307,56 @@ async def test_a_gated_channel_has_its_request_ready_before_the_row_is_marked_se
             return await super().send(user_id, push)
 
     telegram = Gated(Channel.TELEGRAM)
-    w = workers(engine, uow_factory, catalogues, telegram, batch=50)
+    # A claim near its lease's end: the gate opens once the mark's answer is in (a young
+    # claim's calls go as soon as the mark is on its way: the next test).
+    w = workers(engine, uow_factory, catalogues, telegram, batch=50, lease_seconds=1e-6)
     handled, _ = await w.run_once(Channel.TELEGRAM, limit=1000)
     assert handled == 3
     assert sorted(statuses) == [(f"tg-p{n}", "claimed", "sending") for n in range(3)]
+    assert {row["status"] for row in await outbox_rows(engine)} == {"sent"}
+
+
+async def test_a_young_claims_calls_go_once_the_mark_is_on_the_wire(
+    builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
+) -> None:
+    """PostgreSQL commits a statement it has received even if the worker dies next: the
+    calls need not wait for the commit (a kill in that wait would lose them)."""
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: the mark's statement is not on a wire; the calls wait for it")
+    await builder.account("a")
+    for n in range(3):
+        await builder.person(f"p{n}", "a")
+    await publish(uow_factory, builder.world.dso_id)
+    async with engine.connect() as holder:
+        transaction = await holder.begin()
+
+        class Gated(RecordingChannel):
+            gated = True
+            locked = False
+
+            async def send(self, user_id: str, push: Push) -> DeliveryResult:
+                if not self.locked:
+                    # Another transaction holds the claimed rows before the mark is made:
+                    # its UPDATE waits for them, and its answer with it.
+                    self.locked = True
+                    await holder.execute(select(outbox.c.id).with_for_update())
+                await through_gate()
+                return await super().send(user_id, push)
+
+        telegram = Gated(Channel.TELEGRAM)
+        w = workers(engine, uow_factory, catalogues, telegram, batch=50)
+        delivering = asyncio.create_task(w.run_once(Channel.TELEGRAM, limit=1000))
+        for _ in range(300):
+            if len(telegram.sent) == 3:
+                break
+            await asyncio.sleep(0.01)
+        # The calls went while the mark waited.
+        assert len(telegram.sent) == 3
+        assert {row["status"] for row in await outbox_rows(engine)} == {CLAIMED}
+        assert not delivering.done()
+        await transaction.rollback()
+    handled, _ = await asyncio.wait_for(delivering, 10)
+    assert handled == 3
     assert {row["status"] for row in await outbox_rows(engine)} == {"sent"}
 
 
@@ -344,7 +390,8 @@ async def test_a_push_another_worker_took_back_is_refused_at_the_gate(
             return await super().send(user_id, push)
 
     telegram = Gated(Channel.TELEGRAM)
-    w = workers(engine, uow_factory, catalogues, telegram, batch=50)
+    # Only a claim near its lease's end can be taken back: its gate waits for the answer.
+    w = workers(engine, uow_factory, catalogues, telegram, batch=50, lease_seconds=1e-6)
     await w.run_once(Channel.TELEGRAM, limit=1000)
     assert refused == ["tg-p0"]
     assert [user for user, _, _ in telegram.sent] == ["tg-p1"]
