@@ -269,6 +269,11 @@ class DeliveryWorkers:
             await self._sleep(self.settings.lease_seconds / 2)
 
     async def _sleep(self, seconds: float) -> None:
+        # Stopping: no sleep. Every loop shares `_wake`, and the first to wake clears it:
+        # a loop that was busy when `stop` set it would sleep on through the stop (the
+        # recovery loop for half a lease).
+        if self._stop.is_set():
+            return
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=max(seconds, 0.001))
         except TimeoutError:

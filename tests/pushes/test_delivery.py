@@ -399,3 +399,33 @@ async def test_a_push_another_worker_took_back_is_refused_at_the_gate(
     statuses = {row["person_id"]: row["status"] for row in await outbox_rows(engine)}
     assert statuses[builder.world.persons["p0"]] == "pending"
     assert statuses[builder.world.persons["p1"]] == "sent"
+
+
+async def test_stop_is_not_held_up_by_a_loop_that_was_busy_when_it_came(
+    builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
+) -> None:
+    """Every loop sleeps on one wake-up event, and the first to wake clears it: a loop busy
+    at the stop (here recovery, in its query) must not then sleep half a lease."""
+    entered, release = asyncio.Event(), asyncio.Event()
+
+    class SlowRecovery(OutboxQueue):
+        async def recover(self, older_than):  # type: ignore[no-untyped-def]
+            entered.set()
+            await release.wait()
+            return await super().recover(older_than)
+
+    w = DeliveryWorkers(
+        SlowRecovery(engine, "test-worker"),
+        {Channel.TELEGRAM: RecordingChannel(Channel.TELEGRAM)},
+        PushRenderer(uow_factory, catalogues, KYIV),
+        uow_factory,
+        DeliverySettings(lease_seconds=600, idle_poll_seconds=0.05),
+    )
+    w.start()
+    await asyncio.wait_for(entered.wait(), 5)
+    stopping = asyncio.create_task(w.stop())
+    await asyncio.sleep(0.2)  # the Telegram loop wakes and clears the event
+    release.set()
+    # (Not wait_for: `stop` cancelled on its timeout would go on and end all the same.)
+    done, _ = await asyncio.wait({stopping}, timeout=5)
+    assert stopping in done
