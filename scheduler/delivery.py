@@ -7,8 +7,9 @@ One loop per channel that is on in this process. Each turn of a loop:
    (`delivery_pace`), so together they send one even stream within the limit;
 2. render them in the person's language (at delivery, so a set-based broadcast needs one
    payload and a language switch before delivery is honoured);
-3. at each part's slot, mark its rows `sending` in one short transaction, then send them
-   concurrently;
+3. at each part's slot, mark its rows `sending` in one statement, then send them
+   concurrently (a gated channel's requests are made ready first and wait at the send
+   gate; on PostgreSQL a young claim's gate opens once the mark's statement is written);
 4. record every outcome in one transaction: sent; 429 or network → pending again after the
    platform's retry-after or a backoff (and the channel pauses on a 429); unreachable
    (blocked, unsubscribed, outside Messenger's window) → re-routed to the person's next
@@ -17,8 +18,9 @@ One loop per channel that is on in this process. Each turn of a loop:
 Crash safety: a worker killed after claiming but before step 3 leaves `claimed` rows that
 `recover` puts back to pending after the lease; rows killed in step 3 or 4 become
 `uncertain` and are not sent again, because the platform may already have shown them and
-no platform here has an idempotency key. The uncertain window is the time between the
-`sending` commit and the outcome commit of one batch (README "Notifications").
+no platform here has an idempotency key. A push is lost (marked, never sent) only by a
+kill between its mark reaching the database and its request's write: for a gated channel
+a fraction of a millisecond (README "Notifications", "Crashes").
 """
 
 from __future__ import annotations
