@@ -564,11 +564,7 @@ class DeliveryWorkers:
         await gate.arrived(GATE_WAIT_SECONDS)
         try:
             answer = await self.queue.mark_on_the_wire(ids) if early else None
-            if answer is not None:
-                gate.open(ids)
-                await self._mark_answered(channel, answer, len(ids))
-                return set(ids)
-            marked = await self.queue.mark_sending(ids)
+            marked = set(ids) if answer is not None else await self.queue.mark_sending(ids)
         except BaseException:
             # Nothing marked, nothing goes: the refused sends end before the error is
             # passed on (their rows are still claimed and come back after the lease).
@@ -578,6 +574,9 @@ class DeliveryWorkers:
             )
             raise
         gate.open(marked)
+        if answer is not None:
+            # Once the gate is open the calls go whatever becomes of this wait.
+            await self._mark_answered(channel, answer, len(ids))
         return marked
 
     @staticmethod

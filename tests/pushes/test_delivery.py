@@ -53,6 +53,16 @@ def workers(
     )
 
 
+async def alert_people(
+    builder: Builder, uow_factory: SqlAlchemyUnitOfWorkFactory, count: int
+) -> None:
+    """`count` people of one account (user ids tg-p0, tg-p1, …), told of an outage."""
+    await builder.account("a")
+    for n in range(count):
+        await builder.person(f"p{n}", "a")
+    await publish(uow_factory, builder.world.dso_id)
+
+
 async def publish(uow_factory: SqlAlchemyUnitOfWorkFactory, dso_id: int) -> None:
     async with uow_factory() as uow:
         await publish_outage(
@@ -146,10 +156,7 @@ async def test_gives_up_after_max_attempts(
 async def test_claims_take_slots_of_one_schedule_that_every_worker_shares(
     builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
 ) -> None:
-    await builder.account("a")
-    for n in range(7):
-        await builder.person(f"p{n}", "a")
-    await publish(uow_factory, builder.world.dso_id)
+    await alert_people(builder, uow_factory, 7)
     # Two workers (as in two processes) claim in turn at 2 a second: a claim takes one
     # row (a quarter second's worth, at least one), and each takes the slot after the
     # other's, until the schedule is taken more than half a second ahead.
@@ -181,10 +188,7 @@ async def test_claims_take_slots_of_one_schedule_that_every_worker_shares(
 async def test_a_batch_is_sent_at_its_slots(
     builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
 ) -> None:
-    await builder.account("a")
-    for n in range(5):
-        await builder.person(f"p{n}", "a")
-    await publish(uow_factory, builder.world.dso_id)
+    await alert_people(builder, uow_factory, 5)
     telegram = RecordingChannel(Channel.TELEGRAM)
     w = workers(engine, uow_factory, catalogues, telegram, batch=50)
     started = time.monotonic()
@@ -247,10 +251,7 @@ async def test_batches_in_flight_never_wait_for_each_others_call_permits(
     # gather all its permits before its calls start (a part holding some while another
     # holds the rest waited for ever, and a fast broadcast stopped after 200 sends).
     monkeypatch.setattr("scheduler.delivery.CALLS_IN_FLIGHT", 4)
-    await builder.account("a")
-    for n in range(16):
-        await builder.person(f"p{n}", "a")
-    await publish(uow_factory, builder.world.dso_id)
+    await alert_people(builder, uow_factory, 16)
 
     class Slow(RecordingChannel):
         async def send(self, user_id: str, push: Push) -> DeliveryResult:
@@ -283,10 +284,7 @@ async def test_a_gated_channel_has_its_request_ready_before_the_row_is_marked_se
 ) -> None:
     """A kill between the `sending` mark and the wire loses the push: for a channel whose
     calls wait at the send gate, that stretch holds only the writes."""
-    await builder.account("a")
-    for n in range(3):
-        await builder.person(f"p{n}", "a")
-    await publish(uow_factory, builder.world.dso_id)
+    await alert_people(builder, uow_factory, 3)
     statuses: list[tuple[str, str, str]] = []
 
     async def status_of(user_id: str) -> str:
@@ -323,10 +321,7 @@ async def test_a_young_claims_calls_go_once_the_mark_is_on_the_wire(
     calls need not wait for the commit (a kill in that wait would lose them)."""
     if engine.dialect.name != "postgresql":
         pytest.skip("SQLite: the mark's statement is not on a wire; the calls wait for it")
-    await builder.account("a")
-    for n in range(3):
-        await builder.person(f"p{n}", "a")
-    await publish(uow_factory, builder.world.dso_id)
+    await alert_people(builder, uow_factory, 3)
     async with engine.connect() as holder:
         transaction = await holder.begin()
 
@@ -363,10 +358,7 @@ async def test_a_young_claims_calls_go_once_the_mark_is_on_the_wire(
 async def test_a_push_another_worker_took_back_is_refused_at_the_gate(
     builder: Builder, uow_factory, engine: AsyncEngine, catalogues: Catalogues
 ) -> None:
-    await builder.account("a")
-    for n in range(2):
-        await builder.person(f"p{n}", "a")
-    await publish(uow_factory, builder.world.dso_id)
+    await alert_people(builder, uow_factory, 2)
     refused: list[str] = []
 
     class Gated(RecordingChannel):
