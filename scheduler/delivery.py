@@ -31,6 +31,7 @@ import contextvars
 import functools
 import logging
 import os
+import random
 import socket
 import time
 import uuid
@@ -90,14 +91,20 @@ def pace_margin(limit: float) -> float:
 # never sent (lost); the rows of later parts are only `claimed` and go back to the queue.
 PACE_SECONDS = 0.05
 # Kept out of the lateness a part is allowed: requests of two processes that leave on time
-# still reach the platform a few milliseconds apart or together (the benchmark's fake,
-# run beside the senders on two cores, took 2 ms of reserve for 16 refusals in 100,000,
-# and 6 ms still left 0 to 16; each refusal pauses a process for a second).
+# still reach the platform a few milliseconds apart or together, and a part checked on time
+# still gathers its requests at the send gate before they leave (2 ms at the median, up to
+# 17 ms, traced under the broadcast benchmark's load). 6 ms drew 0 to 16 refusals a
+# broadcast from the strict fake; above 100 a second, where a part gathers several sends,
+# 10 ms still let one through now and then in the two-process test at 200 a second.
 JITTER_SECONDS = 0.010
+JITTER_SECONDS_FAST = 0.020
 # How long a part's sends may take to get their requests ready at the send gate; one that
 # is not there by then (waiting for the person's own turn, say) goes when it gets there.
 GATE_WAIT_SECONDS = 0.5
 CALLS_IN_FLIGHT = 200  # platform calls of a process at once (below its connection pools)
+# Up to this much is added at random to a wait for the schedule (`_loop`); the schedule is
+# taken half a second ahead, so a worker that waits a little longer still has sends in hand.
+CLAIM_WAIT_SPREAD = 0.02
 RENDERED_KEPT = 64  # shared renderings kept (languages × events in flight)
 PAID_LIMIT = 1000.0
 """Paid broadcast sends per second when a channel's paid rate is not set (Telegram's
@@ -143,13 +150,15 @@ def part_rows(limit: float) -> int:
 
 def lateness_allowed(limit: float) -> float:
     """How late a part may still go at its slots: a second's worth of slots plus one spans
-    1/margin seconds, less what a part gathers at its first slot and JITTER_SECONDS. Later,
-    its slots belong to other sends by now and it takes new ones."""
+    1/margin seconds, less what a part gathers at its first slot and the jitter kept (more
+    above 100 a second). Later, its slots belong to other sends by now and it takes new
+    ones."""
     margin = pace_margin(limit)
     rate = limit * margin
     if rate <= 0:
         return 0.002
-    return max(0.002, (1 / margin - 1) - (part_rows(limit) - 1) / rate - JITTER_SECONDS)
+    jitter = JITTER_SECONDS if limit <= 100 else JITTER_SECONDS_FAST
+    return max(0.002, (1 / margin - 1) - (part_rows(limit) - 1) / rate - jitter)
 
 
 def _ended(gate: SendGate, push_id: int, _: asyncio.Task[Any]) -> None:
@@ -341,6 +350,11 @@ class DeliveryWorkers:
                     batch, wait = None, 1.0
                 if batch is None:
                     slots.release()
+                    if wait:
+                        # Every worker told to wait for the same schedule would wake at the
+                        # same instant, and the one that always wakes a hair first would win
+                        # every claim while the others idle: a little chance shares them.
+                        wait += random.uniform(0, CLAIM_WAIT_SPREAD)  # noqa: S311 (not a secret)
                     await self._sleep(wait or self.settings.idle_poll_seconds)
                     continue
                 task = asyncio.create_task(deliver(batch))
